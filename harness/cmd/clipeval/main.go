@@ -1,0 +1,136 @@
+// Command clipeval evaluates CLIP-style vision-language models on benchmark tasks, with model backends and tasks
+// as plugins. Run `clipeval help` for the commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/clipeval/clipeval/harness/config"
+)
+
+// version is the clipeval version; `make` sets it from git with -ldflags.
+var version = "0.1.0-dev"
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailed  = 1 // the work ran but something failed (a run, a check)
+	exitBadUser = 2 // bad input: usage, config, missing files
+)
+
+// usageError marks an error caused by the command line or the inputs (exit 2).
+type usageError struct{ error }
+
+func badInput(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+const usage = `clipeval evaluates CLIP-style vision-language models (BiomedCLIP, OpenAI CLIP) with plugins.
+
+Commands:
+  clipeval run CONFIG [--out DIR] [--plugin-dir DIR]
+      run every model on every task; writes DIR/results.json, DIR/report.md and DIR/plots/
+  clipeval validate CONFIG [--plugin-dir DIR]
+      check a config: unknown keys, wrong types, missing files (file:line:col: message; exit 2)
+  clipeval plugins [--plugin-dir DIR]
+      list the plugins found, their kind and protocol version
+  clipeval embed --model DIR (--images FILE... | --texts FILE.json) --out OUT.npy [--backend onnx] [--option K=V]
+      write the raw embeddings (float32 [N,d]) of images or texts as .npy
+  clipeval version
+
+Exit codes: 0 success, 1 a run or check failed, 2 bad input.
+Environment: CLIPEVAL_PLUGIN_DIR (plugin folder, default bin/plugins beside clipeval),
+  CLIPEVAL_ORT_LIB (ONNX Runtime library, default bin/lib/libonnxruntime.so.1).
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// execute runs one command and returns the exit code.
+func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitBadUser
+	}
+	var err error
+	switch args[0] {
+	case "run":
+		err = cmdRun(ctx, args[1:], stdout, stderr)
+	case "validate":
+		err = cmdValidate(ctx, args[1:], stdout)
+	case "plugins":
+		err = cmdPlugins(ctx, args[1:], stdout)
+	case "embed":
+		err = cmdEmbed(ctx, args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "clipeval", version)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "clipeval: unknown command %q\n\n%s", args[0], usage)
+		return exitBadUser
+	}
+	return report(err, stderr)
+}
+
+// report prints err and maps it to an exit code.
+func report(err error, stderr io.Writer) int {
+	if err == nil {
+		return exitOK
+	}
+	var problems config.Problems
+	var ue usageError
+	switch {
+	case errors.As(err, &problems):
+		fmt.Fprintln(stderr, problems.Error())
+		fmt.Fprintf(stderr, "clipeval: %d problem(s) in the config\n", len(problems))
+		return exitBadUser
+	case errors.As(err, &ue), errors.Is(err, flag.ErrHelp):
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, "clipeval:", err)
+		}
+		return exitBadUser
+	}
+	fmt.Fprintln(stderr, "clipeval:", err)
+	return exitFailed
+}
+
+// parse parses flags that may come before, between or after the positional arguments, and returns the positionals.
+// Values of the flags named in multi are every following argument up to the next flag.
+func parse(fs *flag.FlagSet, args []string, multi map[string]*[]string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var pos, rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name := strings.TrimLeft(a, "-")
+		if dst, ok := multi[name]; ok && strings.HasPrefix(a, "-") {
+			for i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+				i++
+				*dst = append(*dst, args[i])
+			}
+			continue
+		}
+		rest = append(rest, a)
+	}
+	for len(rest) > 0 {
+		if err := fs.Parse(rest); err != nil {
+			return nil, usageError{fmt.Errorf("%s: %w", fs.Name(), err)}
+		}
+		rest = fs.Args()
+		if len(rest) > 0 {
+			pos = append(pos, rest[0])
+			rest = rest[1:]
+		}
+	}
+	return pos, nil
+}

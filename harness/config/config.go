@@ -1,0 +1,412 @@
+// Package config reads clipeval experiment configs (YAML): models, tasks and output, with `${VAR}` and
+// `${VAR:-default}` expansion, paths relative to the config file, and every problem reported as
+// `file:line:col: message`.
+package config
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Pos is a place in a config file.
+type Pos struct {
+	File      string
+	Line, Col int
+}
+
+// String formats the place as file:line:col.
+func (p Pos) String() string { return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col) }
+
+// Problem is one thing wrong with a config, at a place.
+type Problem struct {
+	Pos Pos
+	Msg string
+}
+
+// Error formats the problem as file:line:col: message.
+func (p Problem) Error() string { return p.Pos.String() + ": " + p.Msg }
+
+// Problems is every problem found in a config; it is an error.
+type Problems []Problem
+
+// Error lists the problems one per line.
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Config is a parsed experiment config.
+type Config struct {
+	// Path is the config file as given; Dir is its folder, against which relative paths resolve.
+	Path, Dir string
+	// SHA256 is the hex digest of the file's bytes.
+	SHA256 string
+	Models []Model
+	Tasks  []Task
+	Output Output
+}
+
+// Model is one entry of `models:`.
+type Model struct {
+	Name string
+	// Backend is the model plugin's name in the plugin folder (default "onnx").
+	Backend string
+	// Path is the model folder, absolute.
+	Path string
+	// Options are passed to the backend as strings.
+	Options map[string]string
+	// BatchSize is how many images or texts go to the backend per call (default 32).
+	BatchSize int
+	Pos       Pos
+}
+
+// Task is one entry of `tasks:`. Dataset and Options stay YAML nodes until the task plugin's schema types them.
+type Task struct {
+	Name string
+	// Plugin is the task plugin's name in the plugin folder.
+	Plugin  string
+	Dataset *yaml.Node
+	Options *yaml.Node
+	Pos     Pos
+}
+
+// Output is the `output:` section.
+type Output struct {
+	// Dir is where results.json, report.md and plots/ go, absolute (default runs/<config name> beside the config).
+	Dir string
+	// Plots are the plot formats to write (default png and svg).
+	Plots []string
+}
+
+// DefaultBatchSize is the default number of inputs per backend call.
+const DefaultBatchSize = 32
+
+// Load reads and checks the structure of a config; task `dataset:`/`options:` contents are checked later against
+// the task plugins' schemas (see CheckTask). getenv expands variables (os.Getenv in the CLI).
+func Load(path string, getenv func(string) (string, bool)) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	sum := sha256.Sum256(raw)
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	c := &Config{Path: path, Dir: filepath.Dir(abs), SHA256: hex.EncodeToString(sum[:])}
+	p := &parser{file: path, getenv: getenv}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&doc); err != nil {
+		return nil, Problems{yamlProblem(path, err)}
+	}
+	if len(doc.Content) == 0 {
+		return nil, Problems{{Pos{path, 1, 1}, "config is empty: want a mapping with models:, tasks: and output:"}}
+	}
+	root := doc.Content[0]
+	p.expandAll(root)
+	p.parseRoot(c, root)
+	if len(p.problems) > 0 {
+		return nil, p.problems
+	}
+	return c, nil
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func yamlProblem(file string, err error) Problem {
+	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return Problem{Pos{file, line, 1}, "invalid YAML: " + m[2]}
+	}
+	return Problem{Pos{file, 1, 1}, "invalid YAML: " + err.Error()}
+}
+
+type parser struct {
+	file     string
+	getenv   func(string) (string, bool)
+	problems Problems
+}
+
+func (p *parser) pos(n *yaml.Node) Pos { return Pos{p.file, n.Line, n.Column} }
+
+func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
+	p.problems = append(p.problems, Problem{p.pos(n), fmt.Sprintf(format, args...)})
+}
+
+var varRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
+
+// expandAll replaces ${VAR} and ${VAR:-default} in every scalar.
+func (p *parser) expandAll(n *yaml.Node) {
+	if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "${") {
+		n.Value = varRE.ReplaceAllStringFunc(n.Value, func(m string) string {
+			sub := varRE.FindStringSubmatch(m)
+			if v, ok := p.getenv(sub[1]); ok && v != "" {
+				return v
+			}
+			if sub[2] != "" {
+				return sub[3]
+			}
+			p.errorf(n, "variable %s is not set (set it in the environment, or write ${%s:-default})", sub[1], sub[1])
+			return m
+		})
+	}
+	for _, c := range n.Content {
+		p.expandAll(c)
+	}
+}
+
+// fields checks that n is a mapping with only the allowed keys and returns key → value node.
+func (p *parser) fields(n *yaml.Node, what string, allowed ...string) map[string]*yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n, "%s must be a mapping, is %s", what, kindName(n))
+		return nil
+	}
+	out := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if !contains(allowed, k.Value) {
+			p.errorf(k, "unknown key %q in %s (known: %s)", k.Value, what, strings.Join(allowed, ", "))
+			continue
+		}
+		if _, dup := out[k.Value]; dup {
+			p.errorf(k, "key %q appears twice in %s", k.Value, what)
+			continue
+		}
+		out[k.Value] = v
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	if n.Tag == "!!null" {
+		return "empty"
+	}
+	return fmt.Sprintf("%s %q", strings.TrimPrefix(n.Tag, "!!"), n.Value)
+}
+
+// str reads a non-empty string scalar.
+func (p *parser) str(n *yaml.Node, what string) (string, bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" || n.Value == "" {
+		p.errorf(n, "%s must be a non-empty string, is %s", what, kindName(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (p *parser) parseRoot(c *Config, root *yaml.Node) {
+	f := p.fields(root, "the config", "models", "tasks", "output")
+	if f == nil {
+		return
+	}
+	if n, ok := f["models"]; !ok {
+		p.errorf(root, "missing models: (a list of model folders to evaluate)")
+	} else {
+		p.parseModels(c, n)
+	}
+	if n, ok := f["tasks"]; !ok {
+		p.errorf(root, "missing tasks: (a list of benchmark tasks)")
+	} else {
+		p.parseTasks(c, n)
+	}
+	c.Output = Output{Dir: filepath.Join(c.Dir, "runs", strings.TrimSuffix(filepath.Base(c.Path), filepath.Ext(c.Path))), Plots: []string{"png", "svg"}}
+	if n, ok := f["output"]; ok {
+		p.parseOutput(c, n)
+	}
+}
+
+func (p *parser) list(n *yaml.Node, what string) []*yaml.Node {
+	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
+		p.errorf(n, "%s must be a non-empty list, is %s", what, kindName(n))
+		return nil
+	}
+	return n.Content
+}
+
+func (p *parser) parseModels(c *Config, n *yaml.Node) {
+	seen := map[string]bool{}
+	for _, item := range p.list(n, "models") {
+		f := p.fields(item, "a model", "name", "backend", "path", "options", "batch_size")
+		if f == nil {
+			continue
+		}
+		m := Model{Backend: "onnx", BatchSize: DefaultBatchSize, Options: map[string]string{}, Pos: p.pos(item)}
+		m.Name = p.required(item, f, "name", "model")
+		if m.Name != "" && seen[m.Name] {
+			p.errorf(f["name"], "model name %q is used twice", m.Name)
+		}
+		seen[m.Name] = true
+		if v, ok := f["backend"]; ok {
+			m.Backend, _ = p.str(v, "backend")
+		}
+		if v, ok := f["path"]; !ok {
+			p.errorf(item, "model %q has no path: (its model folder)", m.Name)
+		} else if s, ok := p.str(v, "path"); ok {
+			m.Path, _ = p.existing(v, c.Dir, s, true)
+		}
+		if v, ok := f["options"]; ok {
+			for k, val := range p.scalarMap(v, "model options") {
+				m.Options[k] = val
+			}
+		}
+		if v, ok := f["batch_size"]; ok {
+			if b, ok := p.intValue(v, "batch_size"); ok {
+				if b <= 0 {
+					p.errorf(v, "batch_size must be positive, is %d", b)
+				}
+				m.BatchSize = b
+			}
+		}
+		c.Models = append(c.Models, m)
+	}
+}
+
+func (p *parser) required(item *yaml.Node, f map[string]*yaml.Node, key, what string) string {
+	v, ok := f[key]
+	if !ok {
+		p.errorf(item, "%s has no %s:", what, key)
+		return ""
+	}
+	s, _ := p.str(v, key)
+	return s
+}
+
+func (p *parser) parseTasks(c *Config, n *yaml.Node) {
+	seen := map[string]bool{}
+	for _, item := range p.list(n, "tasks") {
+		f := p.fields(item, "a task", "name", "task", "dataset", "options")
+		if f == nil {
+			continue
+		}
+		t := Task{Pos: p.pos(item)}
+		t.Name = p.required(item, f, "name", "task")
+		if t.Name != "" && seen[t.Name] {
+			p.errorf(f["name"], "task name %q is used twice", t.Name)
+		}
+		seen[t.Name] = true
+		t.Plugin = p.required(item, f, "task", fmt.Sprintf("task %q", t.Name))
+		t.Dataset, t.Options = f["dataset"], f["options"]
+		if t.Dataset == nil {
+			p.errorf(item, "task %q has no dataset:", t.Name)
+		}
+		c.Tasks = append(c.Tasks, t)
+	}
+}
+
+func (p *parser) parseOutput(c *Config, n *yaml.Node) {
+	f := p.fields(n, "output", "dir", "plots")
+	if v, ok := f["dir"]; ok {
+		if s, ok := p.str(v, "output dir"); ok {
+			c.Output.Dir = resolve(c.Dir, s)
+		}
+	}
+	if v, ok := f["plots"]; ok {
+		c.Output.Plots = nil
+		if v.Kind != yaml.SequenceNode {
+			p.errorf(v, "plots must be a list of formats (png, svg), is %s", kindName(v))
+			return
+		}
+		for _, e := range v.Content {
+			if e.Value != "png" && e.Value != "svg" {
+				p.errorf(e, "plot format %q: want png or svg", e.Value)
+				continue
+			}
+			c.Output.Plots = append(c.Output.Plots, e.Value)
+		}
+	}
+}
+
+// resolve makes a config path absolute, relative to the config's folder.
+func resolve(dir, s string) string {
+	if filepath.IsAbs(s) {
+		return filepath.Clean(s)
+	}
+	return filepath.Join(dir, s)
+}
+
+// existing resolves a path and checks that it exists (and is a folder when dir is set).
+func (p *parser) existing(n *yaml.Node, base, s string, dir bool) (string, bool) {
+	abs := resolve(base, s)
+	st, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		p.errorf(n, "%s does not exist", abs)
+		return abs, false
+	case err != nil:
+		p.errorf(n, "%v", err)
+		return abs, false
+	case dir && !st.IsDir():
+		p.errorf(n, "%s is not a folder", abs)
+		return abs, false
+	}
+	return abs, true
+}
+
+func (p *parser) intValue(n *yaml.Node, what string) (int, bool) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!int" {
+		if v, err := strconv.Atoi(n.Value); err == nil {
+			return v, true
+		}
+	}
+	p.errorf(n, "%s must be an integer, is %s", what, kindName(n))
+	return 0, false
+}
+
+// scalarMap reads a mapping of scalars as strings.
+func (p *parser) scalarMap(n *yaml.Node, what string) map[string]string {
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n, "%s must be a mapping, is %s", what, kindName(n))
+		return nil
+	}
+	out := map[string]string{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
+			p.errorf(v, "%s: %s must be a single value, is %s", what, k.Value, kindName(v))
+			continue
+		}
+		out[k.Value] = v.Value
+	}
+	return out
+}
+
+// sortedKeys returns a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

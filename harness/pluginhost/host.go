@@ -1,0 +1,340 @@
+// Package pluginhost finds clipeval plugins in the plugin folder, starts them as go-plugin subprocesses, and wraps
+// their clients so that every error names the plugin, and a plugin that exited is reported as such instead of
+// hanging the run.
+package pluginhost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+
+	"github.com/clipeval/clipeval/plugins/sdk"
+)
+
+// DirEnvVar overrides the plugin folder.
+const DirEnvVar = "CLIPEVAL_PLUGIN_DIR"
+
+// DefaultDir returns the plugin folder: $CLIPEVAL_PLUGIN_DIR, else plugins/ beside the running executable
+// (bin/clipeval → bin/plugins/).
+func DefaultDir() string {
+	if d := os.Getenv(DirEnvVar); d != "" {
+		return d
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "plugins"
+	}
+	return filepath.Join(filepath.Dir(exe), "plugins")
+}
+
+// Host starts plugins from one folder; each plugin runs once and is shared. Close ends them all.
+type Host struct {
+	dir    string
+	logger hclog.Logger
+
+	mu      sync.Mutex
+	running map[string]*Plugin
+}
+
+// New returns a host for the plugins in dir. Plugin log lines go to logOut (nil: discarded).
+func New(dir string, logOut io.Writer) *Host {
+	if logOut == nil {
+		logOut = io.Discard
+	}
+	return &Host{dir: dir, running: map[string]*Plugin{},
+		logger: hclog.New(&hclog.LoggerOptions{Name: "clipeval", Output: logOut, Level: hclog.Warn})}
+}
+
+// Dir returns the plugin folder.
+func (h *Host) Dir() string { return h.dir }
+
+// Plugin is one running plugin process.
+type Plugin struct {
+	// Name is the plugin's file name; Path its executable.
+	Name, Path string
+	client     *plugin.Client
+	stderr     *tail
+}
+
+// Pid returns the plugin's process id.
+func (p *Plugin) Pid() int {
+	if rc := p.client.ReattachConfig(); rc != nil {
+		return rc.Pid
+	}
+	return 0
+}
+
+// Exited reports whether the plugin process has ended.
+func (p *Plugin) Exited() bool { return p.client.Exited() }
+
+// wrap names the plugin in an error from a call, saying so when the process has exited.
+func (p *Plugin) wrap(call string, err error) error {
+	if err == nil {
+		return nil
+	}
+	// A dead connection can be noticed before the process reaper; give it a moment to be sure.
+	for i := 0; i < 20 && !p.client.Exited() && isTransport(err); i++ {
+		time.Sleep(25 * time.Millisecond)
+	}
+	if p.client.Exited() {
+		msg := fmt.Sprintf("plugin %q (%s) exited unexpectedly during %s", p.Name, p.Path, call)
+		if t := p.stderr.String(); t != "" {
+			msg += "; its last output:\n" + t
+		}
+		return fmt.Errorf("%s: %w", msg, err)
+	}
+	return fmt.Errorf("plugin %q: %s: %w", p.Name, call, err)
+}
+
+func isTransport(err error) bool {
+	var r *sdk.RPCError
+	return errors.As(err, &r) && (r.Code == "Unavailable" || r.Code == "Canceled" || r.Code == "Internal")
+}
+
+func (h *Host) path(name string) (string, error) {
+	if name == "" || strings.ContainsAny(name, `/\`) || name == "." || name == ".." {
+		return "", fmt.Errorf("plugin name %q is not a file name", name)
+	}
+	p := filepath.Join(h.dir, name)
+	st, err := os.Stat(p)
+	if err != nil {
+		return "", fmt.Errorf("plugin %q not found in %s (%v): build the plugins with `make build`, or set %s; `clipeval plugins` lists those found",
+			name, h.dir, errors.Unwrap(err), DirEnvVar)
+	}
+	if st.IsDir() || st.Mode()&0o111 == 0 {
+		return "", fmt.Errorf("plugin %s is not an executable file", p)
+	}
+	return p, nil
+}
+
+// start launches (or returns the running) plugin called name.
+func (h *Host) start(name string) (*Plugin, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if p, ok := h.running[name]; ok && !p.client.Exited() {
+		return p, nil
+	}
+	path, err := h.path(name)
+	if err != nil {
+		return nil, err
+	}
+	tl := &tail{max: 4096}
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  sdk.Handshake(),
+		Plugins:          sdk.PluginSet(),
+		Cmd:              exec.Command(path),
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		GRPCDialOptions:  sdk.DialOptions(),
+		Logger:           h.logger.Named(name),
+		Stderr:           tl,
+		StartTimeout:     30 * time.Second,
+	})
+	if _, err := client.Client(); err != nil {
+		client.Kill()
+		msg := fmt.Sprintf("starting plugin %q (%s): %v", name, path, err)
+		if t := tl.String(); t != "" {
+			msg += "; its output:\n" + t
+		}
+		return nil, errors.New(msg)
+	}
+	p := &Plugin{Name: name, Path: path, client: client, stderr: tl}
+	h.running[name] = p
+	return p, nil
+}
+
+func (p *Plugin) dispense(kind string) (any, error) {
+	rpc, err := p.client.Client()
+	if err != nil {
+		return nil, p.wrap("connect", err)
+	}
+	raw, err := rpc.Dispense(kind)
+	if err != nil {
+		return nil, p.wrap("dispense "+kind, err)
+	}
+	return raw, nil
+}
+
+// Model starts the model plugin called name and returns its client.
+func (h *Host) Model(name string) (*Model, error) {
+	p, err := h.start(name)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := p.dispense(sdk.KindModel)
+	if err != nil {
+		return nil, err
+	}
+	return &Model{Plugin: p, impl: raw.(sdk.Model)}, nil
+}
+
+// Task starts the task plugin called name and returns its client.
+func (h *Host) Task(name string) (*Task, error) {
+	p, err := h.start(name)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := p.dispense(sdk.KindTask)
+	if err != nil {
+		return nil, err
+	}
+	return &Task{Plugin: p, impl: raw.(sdk.Task)}, nil
+}
+
+// Close ends every plugin process.
+func (h *Host) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for name, p := range h.running {
+		p.client.Kill()
+		delete(h.running, name)
+	}
+}
+
+// Found is one plugin in the plugin folder, as `clipeval plugins` lists it.
+type Found struct {
+	Name, Path string
+	// Kind is "model" or "task"; empty when the plugin could not be asked.
+	Kind            string
+	ProtocolVersion int
+	Description     string
+	// Err says why the plugin could not be started or asked.
+	Err error
+}
+
+// List starts every executable in the plugin folder, asks what it is, and ends it again.
+func (h *Host) List(ctx context.Context) ([]Found, error) {
+	entries, err := os.ReadDir(h.dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading plugin folder: %w (build the plugins with `make build`, or set %s)", err, DirEnvVar)
+	}
+	var out []Found
+	for _, e := range entries {
+		if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		f := Found{Name: e.Name(), Path: filepath.Join(h.dir, e.Name())}
+		f.Kind, f.ProtocolVersion, f.Description, f.Err = h.describe(ctx, e.Name())
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func (h *Host) describe(ctx context.Context, name string) (kind string, version int, desc string, err error) {
+	defer h.stop(name)
+	m, err := h.Model(name)
+	if err != nil {
+		return "", 0, "", err
+	}
+	version = m.client.NegotiatedVersion()
+	// A model backend answers Info only for a model folder; a task plugin does not serve the Model service at all.
+	if _, err := m.impl.Info(ctx, sdk.ModelRef{}); err == nil || !sdk.IsUnimplemented(err) {
+		return sdk.KindModel, version, "model backend", nil
+	}
+	t, err := h.Task(name)
+	if err != nil {
+		return "", version, "", err
+	}
+	info, err := t.Info(ctx)
+	if err != nil {
+		return "", version, "", err
+	}
+	return sdk.KindTask, version, info.Description, nil
+}
+
+func (h *Host) stop(name string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if p, ok := h.running[name]; ok {
+		p.client.Kill()
+		delete(h.running, name)
+	}
+}
+
+// Model is a model plugin's client; every error names the plugin.
+type Model struct {
+	*Plugin
+	impl sdk.Model
+}
+
+// Info loads and describes a model.
+func (m *Model) Info(ctx context.Context, ref sdk.ModelRef) (*sdk.ModelInfo, error) {
+	info, err := m.impl.Info(ctx, ref)
+	return info, m.wrap("Info", err)
+}
+
+// EncodeImages encodes one batch of images.
+func (m *Model) EncodeImages(ctx context.Context, ref sdk.ModelRef, images []sdk.ImageInput) (sdk.Matrix, error) {
+	out, err := m.impl.EncodeImages(ctx, ref, images)
+	if err == nil && out.Rows != len(images) {
+		err = fmt.Errorf("returned %d embeddings for %d images", out.Rows, len(images))
+	}
+	return out, m.wrap("EncodeImages", err)
+}
+
+// EncodeTexts encodes one batch of texts.
+func (m *Model) EncodeTexts(ctx context.Context, ref sdk.ModelRef, texts []string) (sdk.Matrix, error) {
+	out, err := m.impl.EncodeTexts(ctx, ref, texts)
+	if err == nil && out.Rows != len(texts) {
+		err = fmt.Errorf("returned %d embeddings for %d texts", out.Rows, len(texts))
+	}
+	return out, m.wrap("EncodeTexts", err)
+}
+
+// Task is a task plugin's client; every error names the plugin.
+type Task struct {
+	*Plugin
+	impl sdk.Task
+}
+
+// Info describes the task and its config keys.
+func (t *Task) Info(ctx context.Context) (*sdk.TaskInfo, error) {
+	info, err := t.impl.Info(ctx)
+	return info, t.wrap("Info", err)
+}
+
+// Load reads a dataset.
+func (t *Task) Load(ctx context.Context, req sdk.LoadRequest) (*sdk.Dataset, error) {
+	ds, err := t.impl.Load(ctx, req)
+	return ds, t.wrap("Load", err)
+}
+
+// Score computes metrics.
+func (t *Task) Score(ctx context.Context, req sdk.ScoreRequest) (*sdk.Scores, error) {
+	sc, err := t.impl.Score(ctx, req)
+	return sc, t.wrap("Score", err)
+}
+
+// tail keeps the last max bytes written to it (a plugin's stderr), for error messages.
+type tail struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (t *tail) Write(b []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, b...)
+	if len(t.buf) > t.max {
+		t.buf = t.buf[len(t.buf)-t.max:]
+	}
+	return len(b), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return strings.TrimSpace(string(t.buf))
+}

@@ -1,0 +1,103 @@
+package pluginhost
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clipeval/clipeval/internal/plugintest"
+	"github.com/clipeval/clipeval/plugins/sdk"
+)
+
+// binDir holds the plugins TestMain builds.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "clipeval-plugins-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	if err := plugintest.Build(dir, false); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func TestListKindsAndProtocol(t *testing.T) {
+	h := New(filepath.Join(binDir, "plugins"), nil)
+	defer h.Close()
+	found, err := h.List(context.Background())
+	require.NoError(t, err)
+	got := map[string]string{}
+	for _, f := range found {
+		require.NoError(t, f.Err, f.Name)
+		assert.Equal(t, sdk.ProtocolVersion, f.ProtocolVersion, f.Name)
+		got[f.Name] = f.Kind
+	}
+	assert.Equal(t, map[string]string{"onnx": "model", "retrieval": "task", "classification": "task", "vqa": "task"}, got)
+}
+
+func TestKilledPluginIsNamed(t *testing.T) {
+	h := New(filepath.Join(binDir, "plugins"), nil)
+	defer h.Close()
+	task, err := h.Task("retrieval")
+	require.NoError(t, err)
+	_, err = task.Info(context.Background())
+	require.NoError(t, err)
+
+	require.NoError(t, syscall.Kill(task.Pid(), syscall.SIGKILL))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err = task.Info(ctx)
+	require.Error(t, err)
+	assert.NoError(t, ctx.Err(), "the call must fail at once, not hang until the deadline")
+	assert.Contains(t, err.Error(), `plugin "retrieval"`)
+	assert.Contains(t, err.Error(), "exited unexpectedly during Info")
+}
+
+func TestStartErrors(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "notaplugin"), []byte("#!/bin/sh\necho hello\nexit 3\n"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "notexec"), []byte("x"), 0o644))
+	tests := []struct {
+		name, plugin, want string
+	}{
+		{"missing", "nosuch", `plugin "nosuch" not found in ` + dir},
+		{"path in name", "../x", `plugin name "../x" is not a file name`},
+		{"not executable", "notexec", "is not an executable file"},
+		{"no handshake", "notaplugin", `starting plugin "notaplugin"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := New(dir, nil)
+			defer h.Close()
+			_, err := h.Task(tc.plugin)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestModelPluginAsTaskIsRefused(t *testing.T) {
+	h := New(filepath.Join(binDir, "plugins"), nil)
+	defer h.Close()
+	task, err := h.Task("onnx")
+	require.NoError(t, err)
+	_, err = task.Info(context.Background())
+	require.Error(t, err)
+	assert.True(t, sdk.IsUnimplemented(err), err.Error())
+	assert.Contains(t, err.Error(), `plugin "onnx": Info`)
+}

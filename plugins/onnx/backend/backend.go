@@ -1,0 +1,386 @@
+// Package backend is clipeval's ONNX Runtime model backend: it reads a model folder in the open_clip / Hugging Face
+// layout plus image.onnx and text.onnx, preprocesses images and tokenizes texts exactly as open_clip does, and
+// returns the raw (not normalised) embeddings. Sessions are created once per model and reused.
+package backend
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/clipeval/clipeval/plugins/imageprep"
+	"github.com/clipeval/clipeval/plugins/sdk"
+	"github.com/clipeval/clipeval/plugins/tokenizer"
+)
+
+// LibEnvVar names the ONNX Runtime shared library to load, overriding the one the build fetched.
+const LibEnvVar = "CLIPEVAL_ORT_LIB"
+
+// LibName is the ONNX Runtime shared library's file name.
+const LibName = "libonnxruntime.so.1"
+
+// FindLibrary returns the ONNX Runtime library: $CLIPEVAL_ORT_LIB, else lib/libonnxruntime.so.1 beside the
+// executable's folder (bin/plugins/onnx → bin/lib/), as `make` installs it.
+func FindLibrary() (string, error) {
+	if p := os.Getenv(LibEnvVar); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("ONNX Runtime library from $%s: %w", LibEnvVar, err)
+		}
+		return p, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("locating the ONNX Runtime library: %w", err)
+	}
+	var tried []string
+	for _, dir := range []string{filepath.Join(filepath.Dir(exe), "..", "lib"), filepath.Join(filepath.Dir(exe), "lib")} {
+		p := filepath.Join(dir, LibName)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		tried = append(tried, p)
+	}
+	return "", fmt.Errorf("ONNX Runtime library not found (tried %s): run `make runtime` or set %s to your libonnxruntime.so",
+		strings.Join(tried, ", "), LibEnvVar)
+}
+
+// Backend implements sdk.Model over ONNX Runtime. The zero value is not usable; call New.
+type Backend struct {
+	libPath  string
+	findErr  error
+	initOnce sync.Once
+	initErr  error
+
+	mu     sync.Mutex
+	models map[string]*model
+}
+
+// New returns a backend that loads ONNX Runtime from libPath on first use.
+func New(libPath string) *Backend {
+	return &Backend{libPath: libPath, models: map[string]*model{}}
+}
+
+// NewFromEnv returns a backend over the library FindLibrary locates; when there is none, every call reports why.
+func NewFromEnv() *Backend {
+	lib, err := FindLibrary()
+	b := New(lib)
+	b.findErr = err
+	return b
+}
+
+// Close destroys every session and the ONNX Runtime environment.
+func (b *Backend) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for k, m := range b.models {
+		m.image.close()
+		m.text.close()
+		delete(b.models, k)
+	}
+	if ort.IsInitialized() {
+		return ort.DestroyEnvironment()
+	}
+	return nil
+}
+
+// RuntimeVersion returns "onnxruntime <version>" once the runtime is loaded.
+func (b *Backend) RuntimeVersion() (string, error) {
+	if err := b.init(); err != nil {
+		return "", err
+	}
+	return "onnxruntime " + ort.GetVersion(), nil
+}
+
+func (b *Backend) init() error {
+	b.initOnce.Do(func() {
+		if b.findErr != nil {
+			b.initErr = b.findErr
+			return
+		}
+		if _, err := os.Stat(b.libPath); err != nil {
+			b.initErr = fmt.Errorf("ONNX Runtime library: %w (run `make runtime` or set %s)", err, LibEnvVar)
+			return
+		}
+		ort.SetSharedLibraryPath(b.libPath)
+		if err := ort.InitializeEnvironment(); err != nil {
+			b.initErr = fmt.Errorf("loading ONNX Runtime from %s: %w", b.libPath, err)
+		}
+	})
+	return b.initErr
+}
+
+// model is a loaded model folder: its sessions, tokenizer and preprocessing, shared by every request for it.
+type model struct {
+	folder *Folder
+	info   sdk.ModelInfo
+	prep   imageprep.Config
+	tok    tokenizer.Tokenizer
+	image  *encoder
+	text   *encoder
+}
+
+func key(ref sdk.ModelRef) string {
+	ks := make([]string, 0, len(ref.Options))
+	for k, v := range ref.Options {
+		ks = append(ks, k+"="+v)
+	}
+	sort.Strings(ks)
+	return ref.Dir + "\x00" + ref.BaseDir + "\x00" + strings.Join(ks, "\x00")
+}
+
+// load returns the model for ref, loading it on first use.
+func (b *Backend) load(ref sdk.ModelRef) (*model, error) {
+	if err := b.init(); err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	k := key(ref)
+	if m, ok := b.models[k]; ok {
+		return m, nil
+	}
+	m, err := openModel(ref)
+	if err != nil {
+		return nil, err
+	}
+	m.info.Runtime = "onnxruntime " + ort.GetVersion()
+	b.models[k] = m
+	return m, nil
+}
+
+func openModel(ref sdk.ModelRef) (*model, error) {
+	f, err := ReadFolder(ref.Dir, ref.Options, ref.BaseDir)
+	if err != nil {
+		return nil, err
+	}
+	m := &model{folder: f, prep: imageprep.Config{Size: f.ImageSize, Mean: f.Mean, Std: f.Std}}
+	if err := m.prep.Validate(); err != nil {
+		return nil, fmt.Errorf("model %s: %w", f.Dir, err)
+	}
+	tokName := "bert"
+	if f.HFTokenizer {
+		m.tok, err = tokenizer.NewBERT(f.Dir, f.ContextLength)
+	} else {
+		tokName = "clip"
+		bpe := f.BPE
+		if bpe == "" {
+			bpe, err = findBPE(f.Dir)
+		}
+		if err == nil {
+			m.tok, err = tokenizer.NewCLIP(bpe, f.ContextLength)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %s tokenizer: %w", f.Dir, tokName, err)
+	}
+	threads := 0
+	if s := ref.Options[OptionThreads]; s != "" {
+		threads, _ = strconv.Atoi(s)
+	}
+	man := f.Manifest
+	if m.image, err = openEncoder(filepath.Join(f.Dir, man.ImageModel), man.ImageInput, man.ImageOutput, "", false, threads); err != nil {
+		return nil, fmt.Errorf("model %s: image tower: %w", f.Dir, err)
+	}
+	if m.text, err = openEncoder(filepath.Join(f.Dir, man.TextModel), man.TextInput, man.TextOutput, man.TextMaskInput, true, threads); err != nil {
+		m.image.close()
+		return nil, fmt.Errorf("model %s: text tower: %w", f.Dir, err)
+	}
+	if err := m.checkShapes(); err != nil {
+		m.image.close()
+		m.text.close()
+		return nil, err
+	}
+	files, err := hashFiles(f.Dir, []string{"open_clip_config.json", man.ImageModel, man.TextModel, ManifestFile,
+		"vocab.txt", "tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt"}, f.BPE)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", f.Dir, err)
+	}
+	m.info = sdk.ModelInfo{Name: f.Name, EmbedDim: f.EmbedDim, ImageSize: f.ImageSize, ContextLength: f.ContextLength,
+		LogitScale: f.LogitScale, Tokenizer: m.tok.Name(), Files: files}
+	return m, nil
+}
+
+// checkShapes compares what the ONNX files declare with open_clip_config.json.
+func (m *model) checkShapes() error {
+	f := m.folder
+	if h, w := m.image.fixedDim(2), m.image.fixedDim(3); (h != 0 && h != f.ImageSize) || (w != 0 && w != f.ImageSize) {
+		return fmt.Errorf("model %s: %s takes %dx%d images but open_clip_config.json says image_size %d", f.Dir, m.image.path, h, w, f.ImageSize)
+	}
+	if c := m.text.fixedDim(1); c != 0 && c != f.ContextLength {
+		return fmt.Errorf("model %s: %s takes %d tokens but open_clip_config.json says context_length %d", f.Dir, m.text.path, c, f.ContextLength)
+	}
+	for _, e := range []*encoder{m.image, m.text} {
+		if d := e.output.Dimensions[1]; d > 0 && f.EmbedDim > 0 && int(d) != f.EmbedDim {
+			return fmt.Errorf("model %s: %s outputs %d values but open_clip_config.json says embed_dim %d", f.Dir, e.path, d, f.EmbedDim)
+		}
+	}
+	return nil
+}
+
+// findBPE looks for a CLIP BPE vocabulary in the model folder.
+func findBPE(dir string) (string, error) {
+	for _, name := range []string{"bpe_simple_vocab_16e6.txt.gz", "vocab.json", "tokenizer.json"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			if name == "vocab.json" {
+				return dir, nil
+			}
+			return filepath.Join(dir, name), nil
+		}
+	}
+	return "", fmt.Errorf("no BPE vocabulary in %s (looked for bpe_simple_vocab_16e6.txt.gz, vocab.json + merges.txt, tokenizer.json): "+
+		"put one there or set the model option `bpe:` to bpe_simple_vocab_16e6.txt.gz", dir)
+}
+
+// hashFiles returns the sha256 of each named file that exists in dir (and of extra, when set), keyed by name.
+func hashFiles(dir string, names []string, extra string) (map[string]string, error) {
+	out := map[string]string{}
+	hash := func(key, p string) error {
+		fh, err := os.Open(p)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		defer fh.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, fh); err != nil {
+			return fmt.Errorf("hashing %s: %w", p, err)
+		}
+		out[key] = hex.EncodeToString(h.Sum(nil))
+		return nil
+	}
+	for _, n := range names {
+		if err := hash(n, filepath.Join(dir, n)); err != nil {
+			return nil, err
+		}
+	}
+	if extra != "" {
+		if st, err := os.Stat(extra); err == nil && !st.IsDir() {
+			if err := hash(filepath.Base(extra), extra); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// Info loads the model (once) and describes it.
+func (b *Backend) Info(_ context.Context, ref sdk.ModelRef) (*sdk.ModelInfo, error) {
+	m, err := b.load(ref)
+	if err != nil {
+		return nil, err
+	}
+	info := m.info
+	return &info, nil
+}
+
+// EncodeImages preprocesses the images as open_clip's eval transform does (in parallel) and runs the image tower.
+func (b *Backend) EncodeImages(ctx context.Context, ref sdk.ModelRef, images []sdk.ImageInput) (sdk.Matrix, error) {
+	m, err := b.load(ref)
+	if err != nil {
+		return sdk.Matrix{}, err
+	}
+	pixels, err := m.Preprocess(ctx, images)
+	if err != nil {
+		return sdk.Matrix{}, err
+	}
+	return m.EncodePixels(pixels, len(images))
+}
+
+// Preprocess turns images into a [n, 3, size, size] float32 batch, in parallel.
+func (m *model) Preprocess(ctx context.Context, images []sdk.ImageInput) ([]float32, error) {
+	size := m.folder.ImageSize
+	per := 3 * size * size
+	pixels := make([]float32, len(images)*per)
+	errs := make([]error, len(images))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(images)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				errs[i] = m.preprocessOne(pixels[i*per:(i+1)*per], images[i])
+			}
+		}()
+	}
+	for i := range images {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return pixels, nil
+}
+
+func (m *model) preprocessOne(dst []float32, im sdk.ImageInput) error {
+	data := im.Data
+	if len(data) == 0 {
+		var err error
+		if data, err = os.ReadFile(im.Path); err != nil {
+			return fmt.Errorf("reading image: %w", err)
+		}
+	}
+	if err := m.prep.PreprocessInto(dst, data); err != nil {
+		return fmt.Errorf("image %s: %w", im.Path, err)
+	}
+	return nil
+}
+
+// EncodePixels runs the image tower on an already preprocessed [n, 3, size, size] batch.
+func (m *model) EncodePixels(pixels []float32, n int) (sdk.Matrix, error) {
+	if n == 0 {
+		return sdk.Matrix{Cols: m.folder.EmbedDim, Data: []float32{}}, nil
+	}
+	out, d, err := m.image.runFloat(pixels, n, m.folder.ImageSize)
+	if err != nil {
+		return sdk.Matrix{}, err
+	}
+	return sdk.Matrix{Rows: n, Cols: d, Data: out}, nil
+}
+
+// EncodeTexts tokenizes the texts as open_clip does and runs the text tower.
+func (b *Backend) EncodeTexts(_ context.Context, ref sdk.ModelRef, texts []string) (sdk.Matrix, error) {
+	m, err := b.load(ref)
+	if err != nil {
+		return sdk.Matrix{}, err
+	}
+	return m.EncodeIDs(tokenizer.EncodeBatch(m.tok, texts), len(texts))
+}
+
+// EncodeIDs runs the text tower on [n, context_length] token ids.
+func (m *model) EncodeIDs(ids []int64, n int) (sdk.Matrix, error) {
+	if n == 0 {
+		return sdk.Matrix{Cols: m.folder.EmbedDim, Data: []float32{}}, nil
+	}
+	ctx := m.tok.ContextLength()
+	if len(ids) != n*ctx {
+		return sdk.Matrix{}, fmt.Errorf("%d token ids for %d texts of %d tokens", len(ids), n, ctx)
+	}
+	out, d, err := m.text.runIDs(ids, n, ctx, m.tok.PadID())
+	if err != nil {
+		return sdk.Matrix{}, err
+	}
+	return sdk.Matrix{Rows: n, Cols: d, Data: out}, nil
+}

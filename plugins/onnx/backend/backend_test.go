@@ -1,0 +1,135 @@
+package backend
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clipeval/clipeval/internal/sharedtest"
+	"github.com/clipeval/clipeval/plugins/sdk"
+	"github.com/clipeval/clipeval/plugins/sdk/npy"
+)
+
+// fixtureRef returns the ModelRef of a tiny-a fixture model ("biomedclip" or "clip").
+func fixtureRef(t *testing.T, name string) sdk.ModelRef {
+	ref := sdk.ModelRef{Dir: sharedtest.Path(t, "fixtures", "tiny-a", name), Options: map[string]string{"logit_scale": "50"}}
+	if name == "clip" {
+		ref.Options["bpe"] = sharedtest.Path(t, "vocab", "bpe_simple_vocab_16e6.txt.gz")
+	}
+	return ref
+}
+
+// assertClose checks every value within 1e-5 relative to the largest magnitude of its row.
+func assertClose(t *testing.T, want []float32, got sdk.Matrix, what string) {
+	t.Helper()
+	require.Equal(t, len(want), len(got.Data), what)
+	for r := 0; r < got.Rows; r++ {
+		scale := 0.0
+		for _, v := range want[r*got.Cols : (r+1)*got.Cols] {
+			scale = math.Max(scale, math.Abs(float64(v)))
+		}
+		for c := 0; c < got.Cols; c++ {
+			w, g := float64(want[r*got.Cols+c]), float64(got.Data[r*got.Cols+c])
+			require.LessOrEqualf(t, math.Abs(w-g), 1e-5*scale, "%s row %d col %d: want %g, got %g", what, r, c, w, g)
+		}
+	}
+}
+
+func TestFixtureEmbeddingsFromReferenceInputs(t *testing.T) {
+	ref, err := npy.ReadNPZ(sharedtest.Path(t, "fixtures", "tiny-a", "reference", "reference.npz"))
+	require.NoError(t, err)
+	b := New(sharedtest.ORTLib(t))
+	defer b.Close()
+	for _, name := range []string{"biomedclip", "clip"} {
+		t.Run(name, func(t *testing.T) {
+			m, err := b.load(fixtureRef(t, name))
+			require.NoError(t, err)
+			assert.Equal(t, 32, m.info.EmbedDim)
+			assert.Equal(t, 50.0, m.info.LogitScale)
+			assert.Contains(t, m.info.Runtime, "onnxruntime 1.30.0")
+
+			pixels := ref["pixels"]
+			n := pixels.Shape[0]
+			got, err := m.EncodePixels(pixels.Float32, n)
+			require.NoError(t, err)
+			all := ref[name+"_image_embeds"]
+			var want []float32
+			for _, idx := range ref["pixels_index"].Int64 {
+				want = append(want, all.Float32[int(idx)*32:(int(idx)+1)*32]...)
+			}
+			assertClose(t, want, got, "image embeddings")
+
+			ids := ref[name+"_token_ids"]
+			got, err = m.EncodeIDs(ids.Int64, ids.Shape[0])
+			require.NoError(t, err)
+			assertClose(t, ref[name+"_text_embeds"].Float32, got, "text embeddings")
+		})
+	}
+}
+
+func TestFixtureFilesAreHashed(t *testing.T) {
+	b := New(sharedtest.ORTLib(t))
+	defer b.Close()
+	info, err := b.Info(context.Background(), fixtureRef(t, "biomedclip"))
+	require.NoError(t, err)
+	for _, f := range []string{"open_clip_config.json", "image.onnx", "text.onnx", "vocab.txt", "tokenizer.json"} {
+		assert.Len(t, info.Files[f], 64, f)
+	}
+	assert.Equal(t, "biomedclip", info.Name)
+	assert.Equal(t, 256, info.ContextLength)
+	assert.Equal(t, 224, info.ImageSize)
+}
+
+func TestModelFolderErrors(t *testing.T) {
+	fixture := sharedtest.Path(t, "fixtures", "tiny-a", "biomedclip")
+	copyDir := func(t *testing.T, edit func(dir string)) string {
+		dir := t.TempDir()
+		for _, f := range []string{"open_clip_config.json", "vocab.txt", "tokenizer_config.json", "image.onnx", "text.onnx"} {
+			b, err := os.ReadFile(filepath.Join(fixture, f))
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, f), b, 0o644))
+		}
+		edit(dir)
+		return dir
+	}
+	write := func(name, content string) func(string) {
+		return func(dir string) { require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644)) }
+	}
+	tests := []struct {
+		name    string
+		edit    func(dir string)
+		options map[string]string
+		want    string
+	}{
+		{"no config", func(d string) { os.Remove(filepath.Join(d, "open_clip_config.json")) }, nil, "open_clip_config.json: no such file"},
+		{"bad json", write("open_clip_config.json", "{"), nil, "open_clip_config.json: unexpected end of JSON input"},
+		{"no image model", func(d string) { os.Remove(filepath.Join(d, "image.onnx")) }, nil, "image tower"},
+		{"swapped towers", write(ManifestFile, "image_model: text.onnx\n"), nil, "text.onnx: input \"input_ids\" is ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64; clipeval feeds float32 pixels"},
+		{"wrong size", write("open_clip_config.json", `{"model_cfg": {"embed_dim": 32, "vision_cfg": {"image_size": 96}, "text_cfg": {"hf_tokenizer_name": "x", "context_length": 256}}}`), nil, "takes 224x224 images but open_clip_config.json says image_size 96"},
+		{"bad manifest key", write(ManifestFile, "imag_model: x.onnx\n"), nil, "field imag_model not found"},
+		{"unknown option", func(string) {}, map[string]string{"colour": "red"}, `unknown option "colour"`},
+		{"bad logit scale", func(string) {}, map[string]string{"logit_scale": "-1"}, "logit_scale \"-1\": want a positive number"},
+		{"clip without bpe", write(ManifestFile, "tokenizer: clip\n"), nil, "no BPE vocabulary"},
+	}
+	b := New(sharedtest.ORTLib(t))
+	defer b.Close()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := b.Info(context.Background(), sdk.ModelRef{Dir: copyDir(t, tc.edit), Options: tc.options})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestMissingLibrary(t *testing.T) {
+	b := New(filepath.Join(t.TempDir(), "libonnxruntime.so.1"))
+	_, err := b.Info(context.Background(), sdk.ModelRef{Dir: t.TempDir()})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "make runtime")
+}

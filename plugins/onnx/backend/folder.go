@@ -1,0 +1,219 @@
+package backend
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"gopkg.in/yaml.v3"
+)
+
+// ManifestFile is the optional clipeval manifest inside a model folder, for what open_clip_config.json cannot say.
+const ManifestFile = "clipeval.yaml"
+
+// Manifest is the optional clipeval.yaml of a model folder. Every field is optional.
+type Manifest struct {
+	// Name overrides the model name (default: the folder name).
+	Name string `yaml:"name"`
+	// ImageModel and TextModel are the ONNX file names (default image.onnx, text.onnx).
+	ImageModel string `yaml:"image_model"`
+	TextModel  string `yaml:"text_model"`
+	// ImageInput, ImageOutput, TextInput, TextOutput and TextMaskInput name the graph inputs and outputs when the
+	// ONNX files have more than one candidate.
+	ImageInput    string `yaml:"image_input"`
+	ImageOutput   string `yaml:"image_output"`
+	TextInput     string `yaml:"text_input"`
+	TextOutput    string `yaml:"text_output"`
+	TextMaskInput string `yaml:"text_mask_input"`
+	// LogitScale is exp(logit_scale) of the trained model (default 100, OpenAI CLIP's value).
+	LogitScale float64 `yaml:"logit_scale"`
+	// Tokenizer forces "bert" or "clip" (default: bert when open_clip_config.json names an HF tokenizer).
+	Tokenizer string `yaml:"tokenizer"`
+	// BPE is the CLIP BPE vocabulary file, relative to the folder.
+	BPE string `yaml:"bpe"`
+}
+
+// openCLIPConfig is the part of open_clip_config.json clipeval reads.
+type openCLIPConfig struct {
+	ModelCfg struct {
+		EmbedDim  int `json:"embed_dim"`
+		VisionCfg struct {
+			ImageSize json.RawMessage `json:"image_size"`
+		} `json:"vision_cfg"`
+		TextCfg struct {
+			ContextLength   int    `json:"context_length"`
+			HFTokenizerName string `json:"hf_tokenizer_name"`
+		} `json:"text_cfg"`
+	} `json:"model_cfg"`
+	PreprocessCfg struct {
+		Mean          []float32 `json:"mean"`
+		Std           []float32 `json:"std"`
+		Interpolation string    `json:"interpolation"`
+		ResizeMode    string    `json:"resize_mode"`
+	} `json:"preprocess_cfg"`
+}
+
+// Folder is a model folder as read from disk: open_clip_config.json, the optional manifest and the options.
+type Folder struct {
+	Dir           string
+	Name          string
+	EmbedDim      int
+	ImageSize     int
+	ContextLength int
+	Mean, Std     [3]float32
+	// HFTokenizer is set when the text tower uses a Hugging Face (BERT WordPiece) tokenizer.
+	HFTokenizer bool
+	LogitScale  float64
+	Manifest    Manifest
+	// BPE is the CLIP BPE vocabulary to use (absolute), when not HFTokenizer.
+	BPE string
+}
+
+// openAIMean and openAIStd are open_clip's defaults (OPENAI_DATASET_MEAN/STD) when preprocess_cfg has none.
+var (
+	openAIMean = [3]float32{0.48145466, 0.4578275, 0.40821073}
+	openAIStd  = [3]float32{0.26862954, 0.26130258, 0.27577711}
+)
+
+// ReadFolder reads a model folder and applies the config options (logit_scale, bpe).
+func ReadFolder(dir string, options map[string]string, baseDir string) (*Folder, error) {
+	if dir == "" {
+		return nil, errors.New("model folder is not set")
+	}
+	cfgPath := filepath.Join(dir, "open_clip_config.json")
+	raw, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return nil, fmt.Errorf("model folder %s: %w (a model folder holds open_clip_config.json, tokenizer files, image.onnx and text.onnx)", dir, err)
+	}
+	var cfg openCLIPConfig
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return nil, fmt.Errorf("%s: %w", cfgPath, err)
+	}
+	f := &Folder{Dir: dir, Name: filepath.Base(dir), EmbedDim: cfg.ModelCfg.EmbedDim, ContextLength: cfg.ModelCfg.TextCfg.ContextLength,
+		Mean: openAIMean, Std: openAIStd, HFTokenizer: cfg.ModelCfg.TextCfg.HFTokenizerName != "", LogitScale: 100}
+	if f.ImageSize, err = imageSize(cfg.ModelCfg.VisionCfg.ImageSize); err != nil {
+		return nil, fmt.Errorf("%s: model_cfg.vision_cfg.image_size: %w", cfgPath, err)
+	}
+	if f.ContextLength == 0 {
+		f.ContextLength = 77 // open_clip's default text context length
+	}
+	pp := cfg.PreprocessCfg
+	if pp.Mean != nil || pp.Std != nil {
+		if len(pp.Mean) != 3 || len(pp.Std) != 3 {
+			return nil, fmt.Errorf("%s: preprocess_cfg mean and std need 3 values each, have %d and %d", cfgPath, len(pp.Mean), len(pp.Std))
+		}
+		copy(f.Mean[:], pp.Mean)
+		copy(f.Std[:], pp.Std)
+	}
+	if pp.Interpolation != "" && pp.Interpolation != "bicubic" {
+		return nil, fmt.Errorf("%s: preprocess_cfg.interpolation %q is not supported (clipeval reproduces open_clip's bicubic)", cfgPath, pp.Interpolation)
+	}
+	if pp.ResizeMode != "" && pp.ResizeMode != "shortest" {
+		return nil, fmt.Errorf("%s: preprocess_cfg.resize_mode %q is not supported (clipeval reproduces open_clip's \"shortest\")", cfgPath, pp.ResizeMode)
+	}
+	if err := f.readManifest(); err != nil {
+		return nil, err
+	}
+	if err := f.applyOptions(options, baseDir); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func imageSize(raw json.RawMessage) (int, error) {
+	if len(raw) == 0 {
+		return 224, nil // open_clip's default
+	}
+	var n int
+	if err := json.Unmarshal(raw, &n); err == nil {
+		if n <= 0 {
+			return 0, fmt.Errorf("must be positive, is %d", n)
+		}
+		return n, nil
+	}
+	var hw []int
+	if err := json.Unmarshal(raw, &hw); err != nil || len(hw) != 2 || hw[0] != hw[1] || hw[0] <= 0 {
+		return 0, fmt.Errorf("want a positive number or a square [h, w], have %s", raw)
+	}
+	return hw[0], nil
+}
+
+func (f *Folder) readManifest() error {
+	p := filepath.Join(f.Dir, ManifestFile)
+	raw, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		f.Manifest = Manifest{ImageModel: "image.onnx", TextModel: "text.onnx"}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("model manifest: %w", err)
+	}
+	var m Manifest
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&m); err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	if m.ImageModel == "" {
+		m.ImageModel = "image.onnx"
+	}
+	if m.TextModel == "" {
+		m.TextModel = "text.onnx"
+	}
+	if m.Name != "" {
+		f.Name = m.Name
+	}
+	if m.LogitScale != 0 {
+		f.LogitScale = m.LogitScale
+	}
+	switch m.Tokenizer {
+	case "":
+	case "bert":
+		f.HFTokenizer = true
+	case "clip":
+		f.HFTokenizer = false
+	default:
+		return fmt.Errorf("%s: tokenizer %q: want bert or clip", p, m.Tokenizer)
+	}
+	if m.BPE != "" {
+		f.BPE = filepath.Join(f.Dir, m.BPE)
+	}
+	f.Manifest = m
+	return nil
+}
+
+// Options a model accepts in the experiment config under `options:`.
+const (
+	OptionLogitScale = "logit_scale"
+	OptionBPE        = "bpe"
+	OptionThreads    = "threads"
+)
+
+func (f *Folder) applyOptions(options map[string]string, baseDir string) error {
+	for k, v := range options {
+		switch k {
+		case OptionLogitScale:
+			s, err := strconv.ParseFloat(v, 64)
+			if err != nil || s <= 0 {
+				return fmt.Errorf("model %s: option logit_scale %q: want a positive number (exp of the learned logit_scale)", f.Dir, v)
+			}
+			f.LogitScale = s
+		case OptionBPE:
+			f.BPE = v
+			if !filepath.IsAbs(v) && baseDir != "" {
+				f.BPE = filepath.Join(baseDir, v)
+			}
+		case OptionThreads:
+			if n, err := strconv.Atoi(v); err != nil || n < 0 {
+				return fmt.Errorf("model %s: option threads %q: want a non-negative integer", f.Dir, v)
+			}
+		default:
+			return fmt.Errorf("model %s: unknown option %q (known: logit_scale, bpe, threads)", f.Dir, k)
+		}
+	}
+	return nil
+}

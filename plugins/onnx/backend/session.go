@@ -1,0 +1,225 @@
+package backend
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// encoder is one ONNX graph (the image or the text tower) with its resolved input/output names and a session
+// created once and reused for every batch.
+type encoder struct {
+	path    string
+	input   ort.InputOutputInfo
+	mask    *ort.InputOutputInfo // text only: attention_mask, when the graph declares one
+	output  ort.InputOutputInfo
+	session *ort.DynamicAdvancedSession
+}
+
+// openEncoder introspects an ONNX file and creates its session. want* name the input/output when set (from the
+// manifest); otherwise the conventional names are tried, then the only candidate.
+func openEncoder(path, wantInput, wantOutput, wantMask string, text bool, threads int) (*encoder, error) {
+	ins, outs, err := ort.GetInputOutputInfo(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading inputs and outputs of %s: %w", path, err)
+	}
+	e := &encoder{path: path}
+	var maskName string
+	if text {
+		for i := range ins {
+			if ins[i].Name == wantMask || (wantMask == "" && ins[i].Name == "attention_mask") {
+				e.mask = &ins[i]
+				maskName = ins[i].Name
+			}
+		}
+		if wantMask != "" && e.mask == nil {
+			return nil, fmt.Errorf("%s has no input %q (the manifest's text_mask_input); inputs: %s", path, wantMask, names(ins))
+		}
+	}
+	conventional := []string{"pixel_values", "image", "images", "input"}
+	if text {
+		conventional = []string{"input_ids", "text", "texts", "input"}
+	}
+	if e.input, err = pick(path, "input", ins, wantInput, conventional, maskName); err != nil {
+		return nil, err
+	}
+	outConventional := []string{"image_embeds", "image_features", "embeddings", "output"}
+	if text {
+		outConventional = []string{"text_embeds", "text_features", "embeddings", "output"}
+	}
+	if e.output, err = pick(path, "output", outs, wantOutput, outConventional, ""); err != nil {
+		return nil, err
+	}
+	if err := e.checkTypes(text); err != nil {
+		return nil, err
+	}
+	opts, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, fmt.Errorf("creating session options for %s: %w", path, err)
+	}
+	defer opts.Destroy()
+	if threads > 0 {
+		if err := opts.SetIntraOpNumThreads(threads); err != nil {
+			return nil, fmt.Errorf("setting %d threads for %s: %w", threads, path, err)
+		}
+	}
+	inNames := []string{e.input.Name}
+	if e.mask != nil {
+		inNames = append(inNames, e.mask.Name)
+	}
+	e.session, err = ort.NewDynamicAdvancedSession(path, inNames, []string{e.output.Name}, opts)
+	if err != nil {
+		return nil, fmt.Errorf("creating ONNX Runtime session for %s: %w", path, err)
+	}
+	return e, nil
+}
+
+func names(infos []ort.InputOutputInfo) string {
+	s := make([]string, len(infos))
+	for i, in := range infos {
+		s[i] = in.Name
+	}
+	return strings.Join(s, ", ")
+}
+
+func pick(path, what string, infos []ort.InputOutputInfo, want string, conventional []string, exclude string) (ort.InputOutputInfo, error) {
+	if want != "" {
+		for _, in := range infos {
+			if in.Name == want {
+				return in, nil
+			}
+		}
+		return ort.InputOutputInfo{}, fmt.Errorf("%s has no %s named %q (from the manifest); it has: %s", path, what, want, names(infos))
+	}
+	for _, name := range conventional {
+		for _, in := range infos {
+			if in.Name == name {
+				return in, nil
+			}
+		}
+	}
+	var rest []ort.InputOutputInfo
+	for _, in := range infos {
+		if in.Name != exclude {
+			rest = append(rest, in)
+		}
+	}
+	if len(rest) == 1 {
+		return rest[0], nil
+	}
+	return ort.InputOutputInfo{}, fmt.Errorf("%s has %d %ss (%s) and none has a conventional name: name the one to use in %s",
+		path, len(rest), what, names(rest), filepath.Join(filepath.Dir(path), ManifestFile))
+}
+
+func (e *encoder) checkTypes(text bool) error {
+	if e.output.DataType != ort.TensorElementDataTypeFloat {
+		return fmt.Errorf("%s: output %q is %v; clipeval reads float32 embeddings", e.path, e.output.Name, e.output.DataType)
+	}
+	if len(e.output.Dimensions) != 2 {
+		return fmt.Errorf("%s: output %q has shape %v; want [batch, embed_dim]", e.path, e.output.Name, e.output.Dimensions)
+	}
+	if text {
+		if t := e.input.DataType; t != ort.TensorElementDataTypeInt64 && t != ort.TensorElementDataTypeInt32 {
+			return fmt.Errorf("%s: input %q is %v; want int64 or int32 token ids", e.path, e.input.Name, t)
+		}
+		if len(e.input.Dimensions) != 2 {
+			return fmt.Errorf("%s: input %q has shape %v; want [batch, context_length]", e.path, e.input.Name, e.input.Dimensions)
+		}
+		return nil
+	}
+	if e.input.DataType != ort.TensorElementDataTypeFloat {
+		return fmt.Errorf("%s: input %q is %v; clipeval feeds float32 pixels (fp16 exports are not supported yet)", e.path, e.input.Name, e.input.DataType)
+	}
+	if d := e.input.Dimensions; len(d) != 4 || (d[1] > 0 && d[1] != 3) {
+		return fmt.Errorf("%s: input %q has shape %v; want [batch, 3, height, width]", e.path, e.input.Name, d)
+	}
+	return nil
+}
+
+// fixedDim returns the declared size of dimension i, or 0 when it is dynamic.
+func (e *encoder) fixedDim(i int) int {
+	if d := e.input.Dimensions[i]; d > 0 {
+		return int(d)
+	}
+	return 0
+}
+
+// runFloat runs the image graph on a [n, 3, size, size] batch and returns [n, d] embeddings.
+func (e *encoder) runFloat(pixels []float32, n, size int) ([]float32, int, error) {
+	in, err := ort.NewTensor(ort.NewShape(int64(n), 3, int64(size), int64(size)), pixels)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: creating input tensor: %w", e.path, err)
+	}
+	defer in.Destroy()
+	return e.run([]ort.Value{in}, n)
+}
+
+// runIDs runs the text graph on [n, ctx] token ids (and the attention mask ids != pad when the graph has one).
+func (e *encoder) runIDs(ids []int64, n, ctx int, pad int64) ([]float32, int, error) {
+	shape := ort.NewShape(int64(n), int64(ctx))
+	inputs := make([]ort.Value, 0, 2)
+	defer func() {
+		for _, v := range inputs {
+			v.Destroy()
+		}
+	}()
+	add := func(vals []int64, name string) error {
+		var v ort.Value
+		var err error
+		if e.input.DataType == ort.TensorElementDataTypeInt32 {
+			v32 := make([]int32, len(vals))
+			for i, x := range vals {
+				v32[i] = int32(x)
+			}
+			v, err = ort.NewTensor(shape, v32)
+		} else {
+			v, err = ort.NewTensor(shape, vals)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: creating %s tensor: %w", e.path, name, err)
+		}
+		inputs = append(inputs, v)
+		return nil
+	}
+	if err := add(ids, e.input.Name); err != nil {
+		return nil, 0, err
+	}
+	if e.mask != nil {
+		// As open_clip's HF text tower: attention_mask = (input_ids != pad_token_id).
+		mask := make([]int64, len(ids))
+		for i, id := range ids {
+			if id != pad {
+				mask[i] = 1
+			}
+		}
+		if err := add(mask, e.mask.Name); err != nil {
+			return nil, 0, err
+		}
+	}
+	return e.run(inputs, n)
+}
+
+func (e *encoder) run(inputs []ort.Value, n int) ([]float32, int, error) {
+	outputs := []ort.Value{nil}
+	if err := e.session.Run(inputs, outputs); err != nil {
+		return nil, 0, fmt.Errorf("running %s: %w", e.path, err)
+	}
+	defer outputs[0].Destroy()
+	t, ok := outputs[0].(*ort.Tensor[float32])
+	if !ok {
+		return nil, 0, fmt.Errorf("%s: output %q is not a float32 tensor", e.path, e.output.Name)
+	}
+	shape := t.GetShape()
+	if len(shape) != 2 || shape[0] != int64(n) {
+		return nil, 0, fmt.Errorf("%s: output %q has shape %v for a batch of %d; want [%d, embed_dim]", e.path, e.output.Name, shape, n, n)
+	}
+	return append([]float32(nil), t.GetData()...), int(shape[1]), nil
+}
+
+func (e *encoder) close() {
+	if e != nil && e.session != nil {
+		e.session.Destroy()
+	}
+}

@@ -1,0 +1,306 @@
+// Package npy reads and writes numpy's .npy and .npz formats (little-endian, C order), enough for clipeval's
+// embeddings, pixels and token ids: float32, float64, int64, int32, uint8 and bool arrays.
+package npy
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Array is one n-dimensional array. Exactly one of the typed slices is set, matching DType.
+type Array struct {
+	// Shape is the array's shape; an empty shape is a scalar.
+	Shape []int
+	// DType is numpy's type string: "<f4", "<f8", "<i8", "<i4", "|u1" or "|b1".
+	DType string
+	// Float32 holds "<f4" data.
+	Float32 []float32
+	// Float64 holds "<f8" data.
+	Float64 []float64
+	// Int64 holds "<i8" and "<i4" data (widened).
+	Int64 []int64
+	// Uint8 holds "|u1" and "|b1" data.
+	Uint8 []uint8
+}
+
+// Float32Array returns an "<f4" array with the given shape and data.
+func Float32Array(shape []int, data []float32) *Array {
+	return &Array{Shape: shape, DType: "<f4", Float32: data}
+}
+
+// Int64Array returns an "<i8" array with the given shape and data.
+func Int64Array(shape []int, data []int64) *Array {
+	return &Array{Shape: shape, DType: "<i8", Int64: data}
+}
+
+// Len returns the number of elements the shape describes.
+func (a *Array) Len() int {
+	n := 1
+	for _, d := range a.Shape {
+		n *= d
+	}
+	return n
+}
+
+// AsFloat64 returns the array's values widened to float64, whatever its type.
+func (a *Array) AsFloat64() []float64 {
+	out := make([]float64, 0, a.Len())
+	switch {
+	case a.Float32 != nil:
+		for _, v := range a.Float32 {
+			out = append(out, float64(v))
+		}
+	case a.Float64 != nil:
+		out = append(out, a.Float64...)
+	case a.Int64 != nil:
+		for _, v := range a.Int64 {
+			out = append(out, float64(v))
+		}
+	default:
+		for _, v := range a.Uint8 {
+			out = append(out, float64(v))
+		}
+	}
+	return out
+}
+
+var headerRE = regexp.MustCompile(`'descr':\s*'([^']*)'.*'fortran_order':\s*(True|False).*'shape':\s*\(([^)]*)\)`)
+
+// Read decodes one .npy stream.
+func Read(r io.Reader) (*Array, error) {
+	magic := make([]byte, 8)
+	if _, err := io.ReadFull(r, magic); err != nil {
+		return nil, fmt.Errorf("npy: reading magic: %w", err)
+	}
+	if string(magic[:6]) != "\x93NUMPY" {
+		return nil, errors.New("npy: not a .npy stream (bad magic)")
+	}
+	var hlen int
+	switch magic[6] {
+	case 1:
+		var b [2]byte
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			return nil, fmt.Errorf("npy: reading header length: %w", err)
+		}
+		hlen = int(binary.LittleEndian.Uint16(b[:]))
+	case 2, 3:
+		var b [4]byte
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			return nil, fmt.Errorf("npy: reading header length: %w", err)
+		}
+		hlen = int(binary.LittleEndian.Uint32(b[:]))
+	default:
+		return nil, fmt.Errorf("npy: unsupported format version %d.%d", magic[6], magic[7])
+	}
+	if hlen > 1<<20 {
+		return nil, fmt.Errorf("npy: header of %d bytes is too long", hlen)
+	}
+	header := make([]byte, hlen)
+	if _, err := io.ReadFull(r, header); err != nil {
+		return nil, fmt.Errorf("npy: reading header: %w", err)
+	}
+	m := headerRE.FindStringSubmatch(string(header))
+	if m == nil {
+		return nil, fmt.Errorf("npy: cannot parse header %q", strings.TrimSpace(string(header)))
+	}
+	if m[2] == "True" {
+		return nil, errors.New("npy: Fortran-order arrays are not supported")
+	}
+	a := &Array{DType: m[1], Shape: []int{}}
+	for _, f := range strings.Split(m[3], ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		d, err := strconv.Atoi(f)
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("npy: bad shape %q", m[3])
+		}
+		a.Shape = append(a.Shape, d)
+	}
+	n := a.Len()
+	size, ok := map[string]int{"<f4": 4, "<f8": 8, "<i8": 8, "<i4": 4, "|u1": 1, "|b1": 1}[a.DType]
+	if !ok {
+		return nil, fmt.Errorf("npy: unsupported dtype %q", a.DType)
+	}
+	if n > (1<<34)/size {
+		return nil, fmt.Errorf("npy: array of %d elements is too large", n)
+	}
+	raw := make([]byte, n*size)
+	if _, err := io.ReadFull(r, raw); err != nil {
+		return nil, fmt.Errorf("npy: reading %d %s values: %w", n, a.DType, err)
+	}
+	switch a.DType {
+	case "<f4":
+		a.Float32 = make([]float32, n)
+		for i := range a.Float32 {
+			a.Float32[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+		}
+	case "<f8":
+		a.Float64 = make([]float64, n)
+		for i := range a.Float64 {
+			a.Float64[i] = math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:]))
+		}
+	case "<i8":
+		a.Int64 = make([]int64, n)
+		for i := range a.Int64 {
+			a.Int64[i] = int64(binary.LittleEndian.Uint64(raw[8*i:]))
+		}
+	case "<i4":
+		a.Int64 = make([]int64, n)
+		for i := range a.Int64 {
+			a.Int64[i] = int64(int32(binary.LittleEndian.Uint32(raw[4*i:])))
+		}
+	default:
+		a.Uint8 = raw
+	}
+	return a, nil
+}
+
+// Write encodes a as a version 1.0 .npy stream.
+func Write(w io.Writer, a *Array) error {
+	n := a.Len()
+	var data []byte
+	switch a.DType {
+	case "<f4":
+		if len(a.Float32) != n {
+			return fmt.Errorf("npy: shape %v needs %d values, have %d", a.Shape, n, len(a.Float32))
+		}
+		data = make([]byte, 4*n)
+		for i, v := range a.Float32 {
+			binary.LittleEndian.PutUint32(data[4*i:], math.Float32bits(v))
+		}
+	case "<f8":
+		if len(a.Float64) != n {
+			return fmt.Errorf("npy: shape %v needs %d values, have %d", a.Shape, n, len(a.Float64))
+		}
+		data = make([]byte, 8*n)
+		for i, v := range a.Float64 {
+			binary.LittleEndian.PutUint64(data[8*i:], math.Float64bits(v))
+		}
+	case "<i8":
+		if len(a.Int64) != n {
+			return fmt.Errorf("npy: shape %v needs %d values, have %d", a.Shape, n, len(a.Int64))
+		}
+		data = make([]byte, 8*n)
+		for i, v := range a.Int64 {
+			binary.LittleEndian.PutUint64(data[8*i:], uint64(v))
+		}
+	case "|u1", "|b1":
+		if len(a.Uint8) != n {
+			return fmt.Errorf("npy: shape %v needs %d values, have %d", a.Shape, n, len(a.Uint8))
+		}
+		data = a.Uint8
+	default:
+		return fmt.Errorf("npy: cannot write dtype %q", a.DType)
+	}
+	dims := make([]string, len(a.Shape))
+	for i, d := range a.Shape {
+		dims[i] = strconv.Itoa(d)
+	}
+	shape := strings.Join(dims, ", ")
+	if len(dims) == 1 {
+		shape += ","
+	}
+	header := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", a.DType, shape)
+	// Pad with spaces so that magic + length + header + newline is a multiple of 64 bytes, as numpy does.
+	total := 10 + len(header) + 1
+	header += strings.Repeat(" ", (64-total%64)%64) + "\n"
+	var buf bytes.Buffer
+	buf.WriteString("\x93NUMPY\x01\x00")
+	_ = binary.Write(&buf, binary.LittleEndian, uint16(len(header)))
+	buf.WriteString(header)
+	if _, err := w.Write(buf.Bytes()); err != nil {
+		return fmt.Errorf("npy: writing header: %w", err)
+	}
+	if _, err := w.Write(data); err != nil {
+		return fmt.Errorf("npy: writing data: %w", err)
+	}
+	return nil
+}
+
+// WriteFile writes a as a .npy file.
+func WriteFile(path string, a *Array) error {
+	var buf bytes.Buffer
+	if err := Write(&buf, a); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("npy: %w", err)
+	}
+	return nil
+}
+
+// ReadFile reads a .npy file.
+func ReadFile(path string) (*Array, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("npy: %w", err)
+	}
+	defer f.Close()
+	a, err := Read(f)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return a, nil
+}
+
+// ReadNPZ reads every array of an .npz archive (stored or deflated), keyed by name without the ".npy" suffix.
+func ReadNPZ(path string) (map[string]*Array, error) {
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		return nil, fmt.Errorf("npz: opening %s: %w", path, err)
+	}
+	defer zr.Close()
+	out := make(map[string]*Array, len(zr.File))
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			return nil, fmt.Errorf("npz: %s: opening %s: %w", path, f.Name, err)
+		}
+		a, err := Read(rc)
+		rc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("npz: %s: member %s: %w", path, f.Name, err)
+		}
+		out[strings.TrimSuffix(f.Name, ".npy")] = a
+	}
+	return out, nil
+}
+
+// WriteNPZ writes arrays as an uncompressed .npz archive (numpy.savez layout), members in name order.
+func WriteNPZ(path string, arrays map[string]*Array) error {
+	names := make([]string, 0, len(arrays))
+	for name := range arrays {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, name := range names {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: name + ".npy", Method: zip.Store})
+		if err != nil {
+			return fmt.Errorf("npz: %s: %w", path, err)
+		}
+		if err := Write(w, arrays[name]); err != nil {
+			return fmt.Errorf("npz: %s: member %s: %w", path, name, err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("npz: %s: %w", path, err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("npz: %w", err)
+	}
+	return nil
+}
