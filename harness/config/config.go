@@ -9,10 +9,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -111,7 +111,7 @@ func Load(path string, getenv func(string) (string, bool)) (*Config, error) {
 	p := &parser{file: path, getenv: getenv}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(&doc); err != nil {
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, Problems{yamlProblem(path, err)}
 	}
 	if len(doc.Content) == 0 {
@@ -399,14 +399,4 @@ func (p *parser) scalarMap(n *yaml.Node, what string) map[string]string {
 		out[k.Value] = v.Value
 	}
 	return out
-}
-
-// sortedKeys returns a map's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

@@ -1,0 +1,158 @@
+package config
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clipeval/clipeval/plugins/sdk"
+)
+
+// setup writes a config into a folder that also holds a model folder "m" and a file "data.jsonl".
+func setup(t *testing.T, body string) string {
+	dir := t.TempDir()
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "m"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "data.jsonl"), []byte("{}\n"), 0o644))
+	p := filepath.Join(dir, "exp.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
+	return p
+}
+
+func env(vars map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+}
+
+const good = `models:
+  - name: a
+    path: m
+    options: {logit_scale: 50}
+    batch_size: 8
+  - name: b
+    backend: other
+    path: ${MODELS:-.}/m
+tasks:
+  - name: t
+    task: retrieval
+    dataset: {format: jsonl, manifest: data.jsonl}
+    options: {max_k: 5}
+output:
+  dir: out
+  plots: [svg]
+`
+
+func TestLoadGood(t *testing.T) {
+	p := setup(t, good)
+	c, err := Load(p, env(nil))
+	require.NoError(t, err)
+	dir := filepath.Dir(p)
+	require.Len(t, c.Models, 2)
+	assert.Equal(t, Model{Name: "a", Backend: "onnx", Path: filepath.Join(dir, "m"), Options: map[string]string{"logit_scale": "50"}, BatchSize: 8, Pos: Pos{p, 2, 5}}, c.Models[0])
+	assert.Equal(t, "other", c.Models[1].Backend)
+	assert.Equal(t, DefaultBatchSize, c.Models[1].BatchSize)
+	assert.Equal(t, filepath.Join(dir, "m"), c.Models[1].Path)
+	require.Len(t, c.Tasks, 1)
+	assert.Equal(t, "retrieval", c.Tasks[0].Plugin)
+	assert.Equal(t, Output{Dir: filepath.Join(dir, "out"), Plots: []string{"svg"}}, c.Output)
+	assert.Len(t, c.SHA256, 64)
+
+	info := &sdk.TaskInfo{
+		DatasetFields: []sdk.Field{{Name: "format", Type: sdk.FieldString, Choices: []string{"jsonl"}}, {Name: "manifest", Type: sdk.FieldPath, Required: true}},
+		OptionFields:  []sdk.Field{{Name: "max_k", Type: sdk.FieldInt}, {Name: "classes", Type: sdk.FieldStringList}},
+	}
+	ds, opts, err := c.CheckTask(c.Tasks[0], info)
+	require.NoError(t, err)
+	var gotDS map[string]any
+	require.NoError(t, json.Unmarshal(ds, &gotDS))
+	assert.Equal(t, map[string]any{"format": "jsonl", "manifest": filepath.Join(dir, "data.jsonl")}, gotDS)
+	assert.JSONEq(t, `{"max_k": 5}`, string(opts))
+}
+
+func TestLoadProblems(t *testing.T) {
+	tests := []struct {
+		name, body string
+		want       []string
+	}{
+		{"unknown top key", "modles: []\n", []string{
+			"exp.yaml:1:1: unknown key \"modles\" in the config (known: models, tasks, output)",
+			"exp.yaml:1:1: missing models: (a list of model folders to evaluate)",
+			"exp.yaml:1:1: missing tasks: (a list of benchmark tasks)"}},
+		{"wrong types", "models: {name: a}\ntasks:\n  - name: t\n    task: retrieval\n    dataset: {}\n", []string{
+			"exp.yaml:1:9: models must be a non-empty list, is a mapping"}},
+		{"missing path and bad batch", "models:\n  - name: a\n    path: nope\n    batch_size: many\n  - name: a\n    path: m\ntasks:\n  - name: t\n    task: x\n    dataset: {}\n", []string{
+			"exp.yaml:3:11: " + "{dir}/nope does not exist",
+			"exp.yaml:4:17: batch_size must be an integer, is str \"many\"",
+			"exp.yaml:5:11: model name \"a\" is used twice"}},
+		{"unset variable", "models:\n  - name: a\n    path: ${NOPE}\ntasks:\n  - name: t\n    task: x\n    dataset: {}\n", []string{
+			"exp.yaml:3:11: variable NOPE is not set (set it in the environment, or write ${NOPE:-default})",
+			"exp.yaml:3:11: {dir}/${NOPE} does not exist"}},
+		{"task without dataset", "models:\n  - name: a\n    path: m\ntasks:\n  - name: t\n    task: x\n    extra: 1\n", []string{
+			"exp.yaml:7:5: unknown key \"extra\" in a task (known: name, task, dataset, options)",
+			"exp.yaml:5:5: task \"t\" has no dataset:"}},
+		{"bad plots", "models:\n  - name: a\n    path: m\ntasks:\n  - name: t\n    task: x\n    dataset: {}\noutput:\n  plots: [pdf]\n", []string{
+			"exp.yaml:9:11: plot format \"pdf\": want png or svg"}},
+		{"invalid yaml", "models: [\n", []string{"exp.yaml:1:1: invalid YAML: did not find expected node content"}},
+		{"empty", "", []string{"exp.yaml:1:1: config is empty: want a mapping with models:, tasks: and output:"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := setup(t, tc.body)
+			_, err := Load(p, env(nil))
+			var ps Problems
+			require.ErrorAs(t, err, &ps)
+			var got []string
+			for _, pr := range ps {
+				got = append(got, pr.Error())
+			}
+			want := make([]string, len(tc.want))
+			for i, w := range tc.want {
+				w = strings.ReplaceAll(w, "{dir}", filepath.Dir(p))
+				want[i] = filepath.Dir(p) + "/" + w
+			}
+			assert.Equal(t, want, got)
+		})
+	}
+}
+
+func TestCheckTaskProblems(t *testing.T) {
+	body := `models:
+  - name: a
+    path: m
+tasks:
+  - name: t
+    task: x
+    dataset:
+      format: csv
+      manifest: missing.jsonl
+      colour: red
+    options:
+      k: "five"
+      ratio: yes
+      classes: {a: b}
+      templates: [a, [b]]
+      scale: 1.5e0
+`
+	p := setup(t, body)
+	c, err := Load(p, env(nil))
+	require.NoError(t, err)
+	info := &sdk.TaskInfo{
+		DatasetFields: []sdk.Field{{Name: "format", Type: sdk.FieldString, Choices: []string{"jsonl", "vqa-rad"}}, {Name: "manifest", Type: sdk.FieldPath}, {Name: "root", Type: sdk.FieldPath, Required: true, Help: "dataset folder"}},
+		OptionFields:  []sdk.Field{{Name: "k", Type: sdk.FieldInt}, {Name: "ratio", Type: sdk.FieldFloat}, {Name: "classes", Type: sdk.FieldStringList}, {Name: "templates", Type: sdk.FieldStringList}, {Name: "scale", Type: sdk.FieldFloat}},
+	}
+	_, _, err = c.CheckTask(c.Tasks[0], info)
+	var ps Problems
+	require.ErrorAs(t, err, &ps)
+	dir := filepath.Dir(p)
+	assert.Equal(t, p+`:8:15: format "csv": want one of jsonl, vqa-rad
+`+p+`:9:17: `+dir+`/missing.jsonl does not exist
+`+p+`:10:7: unknown key "colour" in task "t" dataset (known: format, manifest, root)
+`+p+`:8:7: task "t" dataset: missing root (dataset folder)
+`+p+`:12:10: k must be an integer, is str "five"
+`+p+`:13:14: ratio must be a number, is str "yes"
+`+p+`:14:16: classes must be a list of strings, is a mapping
+`+p+`:15:22: templates: each entry must be a string, is a list`, ps.Error())
+}
