@@ -1,0 +1,326 @@
+package reports
+
+import (
+	"bytes"
+	"fmt"
+	"image/color"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+
+	xfont "golang.org/x/image/font"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/text"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/clipeval/clipeval/harness/results"
+)
+
+// Plot geometry: every plot is plotWidth × plotHeight; PNGs are rasterised at plotDPI (900 × 600 pixels).
+const (
+	plotWidth  = 6 * vg.Inch
+	plotHeight = 4 * vg.Inch
+	plotDPI    = 150
+)
+
+// svgFontFamily is what gonum writes for the Liberation Sans faces used here, and svgFontFallback what replaces it:
+// the SVG is written without embedded fonts (that would add ~0.5 MB per file), so viewers without Liberation Sans
+// fall back to Arial/Helvetica, which have the same metrics, instead of a serif default.
+const (
+	svgFontFamily   = "font-family:Liberation Sans;"
+	svgFontFallback = "font-family:'Liberation Sans',Arial,Helvetica,sans-serif;"
+)
+
+// seriesColor is the colour of the i-th model in every plot (Okabe–Ito palette, readable with colour blindness).
+func seriesColor(i int) color.RGBA {
+	palette := [...]color.RGBA{
+		{0, 114, 178, 255},   // blue
+		{213, 94, 0, 255},    // vermillion
+		{0, 158, 115, 255},   // bluish green
+		{204, 121, 167, 255}, // reddish purple
+		{230, 159, 0, 255},   // orange
+		{86, 180, 233, 255},  // sky blue
+		{240, 228, 66, 255},  // yellow
+	}
+	return palette[i%len(palette)]
+}
+
+// seriesShape is the point marker of the i-th model in line plots, so series differ without colour too.
+func seriesShape(i int) draw.GlyphDrawer {
+	shapes := [...]draw.GlyphDrawer{
+		draw.CircleGlyph{}, draw.SquareGlyph{}, draw.TriangleGlyph{}, draw.PyramidGlyph{},
+		draw.BoxGlyph{}, draw.RingGlyph{}, draw.CrossGlyph{}, draw.PlusGlyph{},
+	}
+	return shapes[i%len(shapes)]
+}
+
+// sans returns Liberation Sans (registered by gonum/plot in its default font cache) at size points.
+func sans(size vg.Length, bold bool) font.Font {
+	f := font.Font{Typeface: "Liberation", Variant: "Sans"}
+	if bold {
+		f.Weight = xfont.WeightBold
+	}
+	return font.From(f, size)
+}
+
+// chart is a plot together with its legend, which is drawn beside the data area rather than over it.
+type chart struct {
+	plot   *plot.Plot
+	legend plot.Legend
+	// bars holds a bar chart's series; their widths are set when drawing, from the data area's width.
+	bars []barSeries
+	grid *plotter.Grid
+}
+
+// barSeries is one model's bars, and "n/a" labels where its metrics are undefined.
+type barSeries struct {
+	bars []*plotter.BarChart
+	na   *plotter.Labels
+}
+
+// newChart returns an empty chart with the title, axis labels, sans-serif fonts, a grid and Y fixed to [0, 1].
+func newChart(title, xLabel, yLabel string) *chart {
+	p := plot.New()
+	p.Title.Text = title
+	p.Title.TextStyle.Font = sans(13, true)
+	p.Title.Padding = vg.Points(8)
+	p.X.Label.Text = xLabel
+	p.Y.Label.Text = yLabel
+	for _, a := range []*plot.Axis{&p.X, &p.Y} {
+		a.Label.TextStyle.Font = sans(11, false)
+		a.Tick.Label.Font = sans(10, false)
+	}
+	p.Y.Tick.Marker = plot.ConstantTicks(fixedTicks([]float64{0, 0.2, 0.4, 0.6, 0.8, 1}))
+	grid := plotter.NewGrid()
+	p.Add(grid)
+	l := plot.NewLegend()
+	l.TextStyle.Font = sans(10, false)
+	l.Top, l.Left = true, true
+	l.Padding = vg.Points(4)
+	return &chart{plot: p, legend: l, grid: grid}
+}
+
+// fixedTicks returns labelled ticks at exactly values.
+func fixedTicks(values []float64) []plot.Tick {
+	ticks := make([]plot.Tick, len(values))
+	for i, v := range values {
+		ticks[i] = plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', -1, 64)}
+	}
+	return ticks
+}
+
+// fixY pins the Y axis to [0, 1]; call it after adding data, which widens the range.
+func (c *chart) fixY() {
+	c.plot.Y.Min, c.plot.Y.Max = 0, 1
+}
+
+// draw renders the chart onto dc: white background, margins, the plot on the left and the legend on the right.
+func (c *chart) draw(dc draw.Canvas) {
+	dc.SetColor(color.White)
+	dc.Fill(dc.Rectangle.Path())
+	margin := vg.Points(8)
+	dc = draw.Crop(dc, margin, -margin, margin, -margin)
+	legendWidth := c.legend.Rectangle(dc).Size().X
+	area := draw.Crop(dc, 0, -(legendWidth + 2*margin), 0, 0)
+	c.layoutBars(area)
+	c.plot.Draw(area)
+	titleHeight := c.plot.Title.TextStyle.Rectangle(c.plot.Title.Text).Size().Y + c.plot.Title.Padding
+	right := dc.Size().X - legendWidth
+	c.legend.Draw(draw.Crop(dc, right, 0, 0, -titleHeight))
+}
+
+// layoutBars sizes the bars so that each group fills 80% of its share of the data area's width (bars of at most
+// half an inch), the series side by side; it slants the metric names when they would overlap, and pads the Y axis so
+// that the first name stays inside area. The X axis spans [-0.5, groups-0.5], so the bars never need padding.
+func (c *chart) layoutBars(area draw.Canvas) {
+	if len(c.bars) == 0 {
+		return
+	}
+	p := c.plot
+	groups := vg.Length(p.X.Max - p.X.Min)
+	p.Y.Padding = 0
+	p.X.Tick.Label.Rotation, p.X.Tick.Label.XAlign, p.X.Tick.Label.YAlign = 0, draw.XCenter, draw.YTop
+	data := p.DataCanvas(area)
+	ticks := p.X.Tick.Marker.Ticks(p.X.Min, p.X.Max)
+	for _, t := range ticks {
+		if p.X.Tick.Label.Width(t.Label) > 0.95*data.Size().X/groups { // names would overlap: slant them
+			p.X.Tick.Label.Rotation, p.X.Tick.Label.XAlign, p.X.Tick.Label.YAlign = math.Pi/6, draw.XRight, draw.YCenter
+			data = p.DataCanvas(area)
+			break
+		}
+	}
+	for i := 0; i < 4 && len(ticks) > 0; i++ { // each step moves the first name right by at least half the overflow
+		first := ticks[0]
+		left := data.Min.X + data.Size().X/groups/2 + p.X.Tick.Label.Rectangle(first.Label).Min.X
+		if left >= area.Min.X {
+			break
+		}
+		p.Y.Padding += area.Min.X - left
+		data = p.DataCanvas(area)
+	}
+	width := min(0.8*data.Size().X/groups/vg.Length(len(c.bars)), vg.Inch/2)
+	for j, series := range c.bars {
+		offset := (vg.Length(j) - vg.Length(len(c.bars)-1)/2) * width
+		for _, b := range series.bars {
+			b.Width, b.Offset = width, offset
+		}
+		series.na.Offset.X = offset
+	}
+}
+
+// save writes the chart as base+".png" and base+".svg" in dir and returns the two paths. Panics inside gonum/plot
+// (it panics on some inputs it cannot draw) are returned as errors.
+func (c *chart) save(dir, base string) (files []string, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("drawing plot %s: %v", base, v)
+		}
+	}()
+	img := vgimg.NewWith(vgimg.UseWH(plotWidth, plotHeight), vgimg.UseDPI(plotDPI))
+	c.draw(draw.New(img))
+	var pngBuf bytes.Buffer
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&pngBuf); err != nil {
+		return nil, fmt.Errorf("encoding plot %s as PNG: %w", base, err)
+	}
+	svg := vgsvg.New(plotWidth, plotHeight)
+	c.draw(draw.New(svg))
+	var svgBuf bytes.Buffer
+	if _, err := svg.WriteTo(&svgBuf); err != nil {
+		return nil, fmt.Errorf("encoding plot %s as SVG: %w", base, err)
+	}
+	svgBytes := bytes.ReplaceAll(svgBuf.Bytes(), []byte(svgFontFamily), []byte(svgFontFallback))
+	for _, f := range []struct {
+		ext  string
+		data []byte
+	}{{".png", pngBuf.Bytes()}, {".svg", svgBytes}} {
+		path := filepath.Join(dir, base+f.ext)
+		if err := os.WriteFile(path, f.data, 0o644); err != nil {
+			return files, fmt.Errorf("writing plot: %w (check that the report folder is writable)", err)
+		}
+		files = append(files, path)
+	}
+	return files, nil
+}
+
+// curveChart plots the curve called name of every successful run in tv, one line with points per model. It returns
+// nil when no run has a drawable point of that curve.
+func curveChart(tv *taskView, name string, colors map[string]int) (*chart, error) {
+	var c *chart
+	var xs []float64
+	for _, run := range tv.ok() {
+		i := slices.IndexFunc(run.Curves, func(cv results.Curve) bool { return cv.Name == name })
+		if i < 0 {
+			continue
+		}
+		cv := run.Curves[i]
+		if len(cv.X) != len(cv.Y) {
+			return nil, fmt.Errorf("task %s, model %s: curve %s has %d x values but %d y values; the results file is inconsistent",
+				tv.name, run.Model, name, len(cv.X), len(cv.Y))
+		}
+		var xys plotter.XYs
+		for k := range cv.X {
+			if finite(cv.X[k]) && finite(cv.Y[k]) { // undefined points are left out, as undefined metrics are
+				xys = append(xys, plotter.XY{X: cv.X[k], Y: cv.Y[k]})
+				xs = append(xs, cv.X[k])
+			}
+		}
+		if len(xys) == 0 {
+			continue
+		}
+		if c == nil {
+			c = newChart(tv.name+": "+name, cv.XLabel, cv.YLabel)
+		}
+		line, points, err := plotter.NewLinePoints(xys)
+		if err != nil {
+			return nil, fmt.Errorf("task %s, model %s: plotting curve %s: %w", tv.name, run.Model, name, err)
+		}
+		col := seriesColor(colors[run.Model])
+		line.Color, line.Width = col, vg.Points(1.5)
+		points.Color, points.Shape, points.Radius = col, seriesShape(colors[run.Model]), vg.Points(3)
+		c.plot.Add(line, points)
+		c.legend.Add(run.Model, line, points)
+	}
+	if c == nil {
+		return nil, nil
+	}
+	slices.Sort(xs)
+	if xs = slices.Compact(xs); len(xs) <= 12 { // few x values (k of recall@k): label exactly those
+		c.plot.X.Tick.Marker = plot.ConstantTicks(fixedTicks(xs))
+	}
+	c.fixY()
+	return c, nil
+}
+
+// barChart draws the headline metrics of every successful run in tv as a grouped bar chart: one group per metric,
+// one bar colour per model; undefined (NaN) or missing metrics get no bar. It returns nil when there is no bar.
+func barChart(tv *taskView, colors map[string]int) *chart {
+	type series struct {
+		model  string
+		values []float64
+	}
+	var all []series
+	for _, run := range tv.ok() {
+		s := series{model: run.Model}
+		drawable := false
+		for _, m := range tv.headline {
+			v, ok := run.Metrics[m]
+			if !ok {
+				v = results.Value(math.NaN())
+			}
+			s.values = append(s.values, float64(v))
+			drawable = drawable || finite(float64(v))
+		}
+		if drawable {
+			all = append(all, s)
+		}
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	c := newChart(tv.name+": headline metrics", "", "value")
+	c.plot.NominalX(tv.headline...)
+	for _, s := range all {
+		series := barSeries{na: &plotter.Labels{Offset: vg.Point{Y: vg.Points(2)}}}
+		for i, v := range s.values {
+			if !finite(v) {
+				series.na.XYs = append(series.na.XYs, plotter.XY{X: float64(i)})
+				series.na.Labels = append(series.na.Labels, "n/a")
+				series.na.TextStyle = append(series.na.TextStyle, text.Style{
+					Color: color.Gray{Y: 96}, Font: sans(9, false), XAlign: draw.XCenter, Handler: c.plot.TextHandler,
+				})
+				continue
+			}
+			// The width is set by layoutBars; NewBarChart cannot fail: v is finite and the width positive.
+			bar, err := plotter.NewBarChart(plotter.Values{v}, vg.Points(1))
+			if err != nil {
+				continue
+			}
+			bar.XMin, bar.Color, bar.LineStyle.Width = float64(i), seriesColor(colors[s.model]), 0
+			c.plot.Add(bar)
+			series.bars = append(series.bars, bar)
+		}
+		if len(series.bars) > 0 {
+			if len(series.na.Labels) > 0 {
+				c.plot.Add(series.na)
+			}
+			c.bars = append(c.bars, series)
+			c.legend.Add(s.model, series.bars[0])
+		}
+	}
+	c.grid.Vertical.Color = nil // group boundaries need no lines
+	c.plot.X.Min, c.plot.X.Max = -0.5, float64(len(tv.headline))-0.5
+	c.fixY()
+	return c
+}
+
+// finite reports whether v is neither NaN nor infinite.
+func finite(v float64) bool {
+	return !math.IsNaN(v) && !math.IsInf(v, 0)
+}

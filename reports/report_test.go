@@ -1,0 +1,403 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"image/color"
+	"image/png"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clipeval/clipeval/harness/results"
+)
+
+// fixture is a run of two models on a retrieval task (with recall@k curves) and a classification task where
+// model-a's acc5 is undefined and model-b failed. Metric values are exact fractions so percentages are
+// hand-computable: 5/12 = 41.67 %, 7/24 = 29.17 %, 1/12 = 8.33 %, 3/24 = 12.50 %, 10/12 = 83.33 %, 2/3 = 66.67 %.
+func fixture() *results.Results {
+	nan := results.Value(math.NaN())
+	return &results.Results{
+		Schema:      results.SchemaVersion,
+		Clipeval:    "v0.3.0",
+		Runtime:     "onnxruntime 1.30.0",
+		Config:      results.ConfigInfo{Path: "configs/tiny.yaml", SHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"},
+		Started:     time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC),
+		WallSeconds: 83.44,
+		Models: []results.Model{
+			{Name: "model-a", Backend: "onnx", Dir: "models/a", EmbedDim: 512, ImageSize: 224, ContextLength: 256,
+				LogitScale: 100, Tokenizer: "wordpiece", Runtime: "onnxruntime 1.30.0",
+				Files: map[string]string{
+					"text.onnx":  "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210",
+					"image.onnx": "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+				}},
+			{Name: "model-b", Backend: "onnx", Dir: "models/b", EmbedDim: 768, ImageSize: 224, ContextLength: 77,
+				LogitScale: 35.5, Tokenizer: "bpe", Runtime: "onnxruntime 1.30.0",
+				Files: map[string]string{"model.onnx": "aaaabbbbccccddddeeeeffff0000111122223333444455556666777788889999"}},
+		},
+		Tasks: []results.Task{
+			{Name: "retrieval", Plugin: "zeroshot_retrieval", DatasetSize: 12, Images: 12, Texts: 24, Description: "tiny captions"},
+			{Name: "classification", Plugin: "zeroshot_classification", DatasetSize: 12, Images: 12, Texts: 4},
+		},
+		Runs: []results.Run{
+			retrievalRun("model-a", [4]results.Value{5.0 / 12, 7.0 / 24, 10.0 / 12, 1}),
+			{Model: "model-a", Task: "classification", Plugin: "zeroshot_classification",
+				Metrics:  map[string]results.Value{"acc1": 2.0 / 3, "acc5": nan, "mean_per_class_recall": 0.625},
+				Headline: []string{"acc1", "acc5", "mean_per_class_recall"}},
+			retrievalRun("model-b", [4]results.Value{1.0 / 12, 3.0 / 24, 6.0 / 12, 20.0 / 24}),
+			{Model: "model-b", Task: "classification", Plugin: "zeroshot_classification",
+				Error: "encoding images: onnxruntime: input shape [1 3 224 224] | expected [1 3 256 256]"},
+		},
+	}
+}
+
+// retrievalRun returns a retrieval run with image/text recall@1 and @5 = r[0..3] and recall@k curves through them
+// (recall@10 = 1).
+func retrievalRun(model string, r [4]results.Value) results.Run {
+	curve := func(name string, at1, at5 results.Value) results.Curve {
+		return results.Curve{Name: name, XLabel: "k", YLabel: "recall", X: []float64{1, 5, 10}, Y: []float64{float64(at1), float64(at5), 1}}
+	}
+	return results.Run{
+		Model: model, Task: "retrieval", Plugin: "zeroshot_retrieval",
+		Metrics: map[string]results.Value{
+			"image_retrieval_recall@1": r[0], "text_retrieval_recall@1": r[1],
+			"image_retrieval_recall@5": r[2], "text_retrieval_recall@5": r[3],
+		},
+		Headline: []string{"image_retrieval_recall@1", "text_retrieval_recall@1", "image_retrieval_recall@5", "text_retrieval_recall@5"},
+		Curves: []results.Curve{
+			curve("image_retrieval_recall@k", r[0], r[2]),
+			curve("text_retrieval_recall@k", r[1], r[3]),
+		},
+	}
+}
+
+// plotCheck is what one plot must show.
+type plotCheck struct {
+	title string
+	// legend are the legend entries (model names), in order.
+	legend []string
+	// paths counts, per model, the SVG paths drawn in its colour: a curve draws its line, one marker per point and a
+	// legend line and marker; a bar chart one rectangle per defined metric and a legend rectangle. Models with 0
+	// must not appear in the PNG either.
+	paths map[string]int
+}
+
+func TestWrite(t *testing.T) {
+	tests := []struct {
+		name    string
+		results *results.Results
+		// files are the written files, relative to the report folder, in order.
+		files []string
+		// lines must each appear as a whole line of report.md; notLines must not.
+		lines, notLines []string
+		// contains must appear somewhere in report.md (multi-line blocks).
+		contains []string
+		plots    map[string]plotCheck
+	}{
+		{
+			name:    "two models, curves, NaN, failure",
+			results: fixture(),
+			files: []string{
+				"plots/retrieval--image_retrieval_recall-k.png", "plots/retrieval--image_retrieval_recall-k.svg",
+				"plots/retrieval--text_retrieval_recall-k.png", "plots/retrieval--text_retrieval_recall-k.svg",
+				"plots/retrieval--headline.png", "plots/retrieval--headline.svg",
+				"plots/classification--headline.png", "plots/classification--headline.svg",
+				"report.md",
+			},
+			lines: []string{
+				"# clipeval report",
+				"**1 of 4 runs failed** (see [Failed runs](#failed-runs)).",
+				"| clipeval | v0.3.0 |",
+				"| runtime | onnxruntime 1.30.0 |",
+				"| config | `configs/tiny.yaml` |",
+				"| config sha256 | `9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08` |",
+				"| started | 2026-03-04T05:06:07Z |",
+				"| wall time | 1m23.4s |",
+				"| model-a | onnx | `models/a` | 512 | 224 | 256 | 100 | wordpiece | onnxruntime 1.30.0 |",
+				"| model-b | onnx | `models/b` | 768 | 224 | 77 | 35.5 | bpe | onnxruntime 1.30.0 |",
+				"| model-a | `image.onnx` | `0123456789ab` |",
+				"| model-a | `text.onnx` | `fedcba987654` |",
+				"| model-b | `model.onnx` | `aaaabbbbcccc` |",
+				"### retrieval",
+				"Plugin `zeroshot_retrieval`; 12 items (12 images, 24 texts). tiny captions",
+				"| model | image_retrieval_recall@1 | text_retrieval_recall@1 | image_retrieval_recall@5 | text_retrieval_recall@5 |",
+				"|---|---:|---:|---:|---:|",
+				"| model-a | 41.67 | 29.17 | 83.33 | 100.00 |",
+				"| model-b | 8.33 | 12.50 | 50.00 | 83.33 |",
+				"### classification",
+				"| model | acc1 | acc5 | mean_per_class_recall |",
+				"| model-a | 66.67 | n/a | 62.50 |",
+				"| model-b | failed | failed | failed |",
+				"![retrieval: image_retrieval_recall@k](plots/retrieval--image_retrieval_recall-k.png)  ",
+				"[SVG](plots/retrieval--image_retrieval_recall-k.svg)",
+				"![retrieval: text_retrieval_recall@k](plots/retrieval--text_retrieval_recall-k.png)  ",
+				"![retrieval: headline metrics](plots/retrieval--headline.png)  ",
+				"![classification: headline metrics](plots/classification--headline.png)  ",
+				"## Failed runs",
+			},
+			contains: []string{
+				"- **model-b** on **classification**:\n\n```text\n" +
+					"encoding images: onnxruntime: input shape [1 3 224 224] | expected [1 3 256 256]\n```\n",
+				// File hashes are listed sorted by file name.
+				"| model-a | `image.onnx` | `0123456789ab` |\n| model-a | `text.onnx` | `fedcba987654` |\n",
+			},
+			notLines: []string{"**No runs were recorded: this run evaluated nothing.**"},
+			plots: map[string]plotCheck{
+				"retrieval--image_retrieval_recall-k": {title: "retrieval: image_retrieval_recall@k", legend: []string{"model-a", "model-b"},
+					paths: map[string]int{"model-a": 1 + 3 + 2, "model-b": 1 + 3 + 2}},
+				"retrieval--text_retrieval_recall-k": {title: "retrieval: text_retrieval_recall@k", legend: []string{"model-a", "model-b"},
+					paths: map[string]int{"model-a": 1 + 3 + 2, "model-b": 1 + 3 + 2}},
+				"retrieval--headline": {title: "retrieval: headline metrics", legend: []string{"model-a", "model-b"},
+					paths: map[string]int{"model-a": 4 + 1, "model-b": 4 + 1}},
+				"classification--headline": {title: "classification: headline metrics", legend: []string{"model-a"},
+					paths: map[string]int{"model-a": 2 + 1, "model-b": 0}}, // acc5 is NaN; model-b failed
+			},
+		},
+		{
+			name:     "no runs",
+			results:  &results.Results{Schema: results.SchemaVersion, Clipeval: "v0.3.0"},
+			files:    []string{"report.md"},
+			lines:    []string{"# clipeval report", "**No runs were recorded: this run evaluated nothing.**", "| runtime | unknown |", "| started | unknown |", "| wall time | 0s |"},
+			notLines: []string{"## Results", "## Failed runs"},
+		},
+		{
+			name: "task without runs, names needing slugs and escapes",
+			results: &results.Results{
+				WallSeconds: math.NaN(),
+				Tasks:       []results.Task{{Name: "empty task"}},
+				Runs: []results.Run{{
+					Model: "m|1", Task: "Ret/Val set", Metrics: map[string]results.Value{"r@1": 0.5},
+					Headline: []string{"r@1", "r@2"},
+					Curves:   []results.Curve{{Name: "recall@k", X: []float64{1, 2, math.NaN()}, Y: []float64{0.5, 0.75, 1}}},
+				}},
+			},
+			files: []string{
+				"plots/ret-val-set--recall-k.png", "plots/ret-val-set--recall-k.svg",
+				"plots/ret-val-set--headline.png", "plots/ret-val-set--headline.svg",
+				"report.md",
+			},
+			lines: []string{"| wall time | unknown |", "### empty task", "No runs.", "### Ret/Val set", `| m\|1 | 50.00 | missing |`},
+			plots: map[string]plotCheck{
+				// The NaN point is left out of the curve, the missing r@2 out of the bars.
+				"ret-val-set--recall-k": {title: "Ret/Val set: recall@k", legend: []string{"m|1"}, paths: map[string]int{"m|1": 1 + 2 + 2}},
+				"ret-val-set--headline": {title: "Ret/Val set: headline metrics", legend: []string{"m|1"}, paths: map[string]int{"m|1": 1 + 1}},
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			files, err := Write(dir, tc.results)
+			require.NoError(t, err)
+			var rel []string
+			for _, f := range files {
+				r, err := filepath.Rel(dir, f)
+				require.NoError(t, err)
+				rel = append(rel, filepath.ToSlash(r))
+			}
+			assert.Equal(t, tc.files, rel)
+
+			md, err := os.ReadFile(filepath.Join(dir, ReportFile))
+			require.NoError(t, err)
+			lines := strings.Split(string(md), "\n")
+			for _, l := range tc.lines {
+				assert.Contains(t, lines, l)
+			}
+			for _, l := range tc.notLines {
+				assert.NotContains(t, lines, l)
+			}
+			for _, s := range tc.contains {
+				assert.Contains(t, string(md), s)
+			}
+
+			colors := modelColors(tc.results)
+			for base, want := range tc.plots {
+				t.Run(base, func(t *testing.T) {
+					checkPNG(t, filepath.Join(dir, PlotsDir, base+".png"), want, colors)
+					checkSVG(t, filepath.Join(dir, PlotsDir, base+".svg"), want, tc.results, colors)
+				})
+			}
+		})
+	}
+}
+
+// checkPNG checks the PNG's size (6 in × 4 in at 150 dpi) and that exactly the expected models' colours are drawn.
+func checkPNG(t *testing.T, path string, want plotCheck, colors map[string]int) {
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	img, err := png.Decode(f)
+	require.NoError(t, err)
+	assert.Equal(t, 900, img.Bounds().Dx())
+	assert.Equal(t, 600, img.Bounds().Dy())
+	seen := map[color.RGBA]bool{}
+	for y := img.Bounds().Min.Y; y < img.Bounds().Max.Y; y++ {
+		for x := img.Bounds().Min.X; x < img.Bounds().Max.X; x++ {
+			seen[color.RGBAModel.Convert(img.At(x, y)).(color.RGBA)] = true
+		}
+	}
+	for m, n := range want.paths {
+		assert.Equal(t, n > 0, seen[seriesColor(colors[m])], "colour of %s", m)
+	}
+}
+
+// checkSVG parses the SVG and checks its size, that its text is real text in a sans-serif font stack, that the
+// title appears once, that the legend has one entry per expected series (text elements naming a model), and the
+// number of paths drawn in each model's colour.
+func checkSVG(t *testing.T, path string, want plotCheck, r *results.Results, colors map[string]int) {
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	var texts, styles []string
+	var root xml.StartElement
+	inText := false
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		switch tok := tok.(type) {
+		case xml.StartElement:
+			if root.Name.Local == "" {
+				root = tok.Copy()
+			}
+			switch tok.Name.Local {
+			case "text":
+				inText = true
+				texts = append(texts, "")
+			case "path":
+				for _, a := range tok.Attr {
+					if a.Name.Local == "style" {
+						styles = append(styles, a.Value)
+					}
+				}
+			}
+		case xml.EndElement:
+			inText = inText && tok.Name.Local != "text"
+		case xml.CharData:
+			if inText {
+				texts[len(texts)-1] += string(tok)
+			}
+		}
+	}
+	require.Equal(t, "svg", root.Name.Local)
+	attr := map[string]string{}
+	for _, a := range root.Attr {
+		attr[a.Name.Local] = a.Value
+	}
+	assert.Equal(t, "432pt", attr["width"])
+	assert.Equal(t, "288pt", attr["height"])
+	assert.Equal(t, 1, count(texts, want.title), "title in %q", texts)
+	models := map[string]bool{}
+	for _, run := range r.Runs {
+		models[run.Model] = true
+	}
+	var legend []string
+	for _, s := range texts {
+		if models[s] {
+			legend = append(legend, s)
+		}
+	}
+	assert.Equal(t, want.legend, legend)
+	for m, n := range want.paths {
+		c := seriesColor(colors[m])
+		hex := fmt.Sprintf("#%02X%02X%02X", c.R, c.G, c.B)
+		drawn := 0
+		for _, s := range styles {
+			if strings.Contains(s, "fill:"+hex) || strings.Contains(s, "stroke:"+hex) {
+				drawn++
+			}
+		}
+		assert.Equal(t, n, drawn, "paths in the colour of %s", m)
+	}
+	assert.Contains(t, string(data), svgFontFallback)
+	assert.NotContains(t, string(data), svgFontFamily)
+}
+
+// count returns how many elements of list equal s.
+func count(list []string, s string) int {
+	n := 0
+	for _, v := range list {
+		if v == s {
+			n++
+		}
+	}
+	return n
+}
+
+// TestWriteDeterministic writes the same results twice and expects byte-identical files.
+func TestWriteDeterministic(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	filesA, err := Write(a, fixture())
+	require.NoError(t, err)
+	filesB, err := Write(b, fixture())
+	require.NoError(t, err)
+	require.Len(t, filesB, len(filesA))
+	for i := range filesA {
+		da, err := os.ReadFile(filesA[i])
+		require.NoError(t, err)
+		db, err := os.ReadFile(filesB[i])
+		require.NoError(t, err)
+		assert.True(t, bytes.Equal(da, db), "%s differs between runs", filesA[i])
+	}
+}
+
+func TestWriteErrors(t *testing.T) {
+	notDir := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(notDir, []byte("x"), 0o644))
+	bad := fixture()
+	bad.Runs[0].Curves[0].Y = bad.Runs[0].Curves[0].Y[:2]
+	tests := []struct {
+		name    string
+		dir     string
+		results *results.Results
+		wantErr string
+	}{
+		{"nil results", t.TempDir(), nil, "no results given"},
+		{"folder is a file", notDir, fixture(), "creating its folder"},
+		{"curve lengths differ", t.TempDir(), bad,
+			"task retrieval, model model-a: curve image_retrieval_recall@k has 3 x values but 2 y values"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Write(tc.dir, tc.results)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.wantErr)
+		})
+	}
+}
+
+func TestSlug(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"image_retrieval_recall@k", "image_retrieval_recall-k"},
+		{"Ret/Val  set", "ret-val-set"},
+		{"../../etc", "etc"},
+		{"@@@", "x"},
+		{"ünï", "n"},
+	}
+	for _, tc := range tests {
+		assert.Equal(t, tc.want, slug(tc.in), tc.in)
+	}
+	used := map[string]bool{}
+	assert.Equal(t, []string{"a", "a-2", "a-3"}, []string{unique("a", used), unique("a", used), unique("a", used)})
+}
+
+// BenchmarkWrite renders the fixture's report (4 plots as PNG and SVG, and report.md).
+func BenchmarkWrite(b *testing.B) {
+	dir := b.TempDir()
+	r := fixture()
+	for b.Loop() {
+		if _, err := Write(dir, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
