@@ -1,0 +1,164 @@
+package datasets
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// VQARADFile is the name of the VQA-RAD release file inside the data set's root folder; images lie in images/.
+const VQARADFile = "VQA_RAD_Dataset_Public.json"
+
+// VQA-RAD splits: the official test split is the rows whose phrase_type is test_freeform or test_para (451
+// questions), the training split the rows whose phrase_type is freeform or para.
+const (
+	SplitTest  = "test"
+	SplitTrain = "train"
+)
+
+// splitOf returns the split of a phrase_type of the release ("" for an unknown one).
+func splitOf(phraseType string) string {
+	switch phraseType {
+	case "freeform", "para":
+		return SplitTrain
+	case "test_freeform", "test_para":
+		return SplitTest
+	}
+	return ""
+}
+
+// VQARADRow is one question of the VQA-RAD release.
+type VQARADRow struct {
+	// QID is the question id (a string or a number in the release).
+	QID string
+	// ImageName is the image's file name (image_name).
+	ImageName string
+	// Image is the image's absolute path (root/images/ImageName).
+	Image string
+	// Question is the question text.
+	Question string
+	// Answer is the answer as the release writes it; numeric answers (e.g. 4) as their JSON text.
+	Answer string
+	// Closed is whether answer_type is CLOSED (trailing spaces ignored); otherwise it is OPEN.
+	Closed bool
+	// Split is SplitTest or SplitTrain, from phrase_type.
+	Split string
+	// fields holds every field of the row, for Field.
+	fields map[string]json.RawMessage
+}
+
+// Field returns a string or numeric field of the row by its JSON name (e.g. image_organ).
+func (r *VQARADRow) Field(name string) (string, error) {
+	raw, ok := r.fields[name]
+	if !ok {
+		return "", fmt.Errorf("question %s has no field %q", r.QID, name)
+	}
+	return scalar(name, raw)
+}
+
+// scalar decodes a JSON string or number as a string (a number as written in the file).
+func scalar(name string, raw json.RawMessage) (string, error) {
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		return s, nil
+	}
+	var n json.Number
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&n); err == nil {
+		return n.String(), nil
+	}
+	return "", fmt.Errorf("field %q is %s, not a string or number", name, raw)
+}
+
+// ReadVQARAD reads every row of root/VQA_RAD_Dataset_Public.json and checks that the images the rows name exist
+// in root/images. Errors name the file and the row (0-based, with its qid).
+func ReadVQARAD(root string) ([]VQARADRow, error) {
+	path := filepath.Join(root, VQARADFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading VQA-RAD: %w (the root folder must hold %s and images/)", err, VQARADFile)
+	}
+	var raw []map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("%s: not a JSON array of question objects: %w", path, err)
+	}
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("%s holds no questions", path)
+	}
+	rows := make([]VQARADRow, len(raw))
+	checked := map[string]bool{}
+	for i, fields := range raw {
+		r := &rows[i]
+		if err := r.fill(fields); err != nil {
+			return nil, fmt.Errorf("%s: row %d: %w", path, i, err)
+		}
+		r.Image = filepath.Join(root, "images", r.ImageName)
+		if !checked[r.ImageName] {
+			if _, err := ResolveImage(filepath.Join(root, "images"), r.ImageName); err != nil {
+				return nil, fmt.Errorf("%s: row %d (qid %s): %w", path, i, r.QID, err)
+			}
+			checked[r.ImageName] = true
+		}
+	}
+	return rows, nil
+}
+
+// fill decodes and checks the fields of one row.
+func (r *VQARADRow) fill(fields map[string]json.RawMessage) error {
+	r.fields = fields
+	var err error
+	if r.QID, err = r.Field("qid"); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"image_name", &r.ImageName}, {"question", &r.Question}, {"answer", &r.Answer}} {
+		if *f.dst, err = r.Field(f.name); err != nil {
+			return fmt.Errorf("qid %s: %w", r.QID, err)
+		}
+		if strings.TrimSpace(*f.dst) == "" {
+			return fmt.Errorf("qid %s: field %q is empty", r.QID, f.name)
+		}
+	}
+	kind, err := r.Field("answer_type")
+	if err != nil {
+		return fmt.Errorf("qid %s: %w", r.QID, err)
+	}
+	switch strings.TrimSpace(kind) {
+	case "CLOSED":
+		r.Closed = true
+	case "OPEN":
+	default:
+		return fmt.Errorf("qid %s: answer_type %q is neither CLOSED nor OPEN", r.QID, kind)
+	}
+	phrase, err := r.Field("phrase_type")
+	if err != nil {
+		return fmt.Errorf("qid %s: %w", r.QID, err)
+	}
+	if r.Split = splitOf(phrase); r.Split == "" {
+		return fmt.Errorf("qid %s: phrase_type %q is not freeform, para, test_freeform or test_para", r.QID, phrase)
+	}
+	return nil
+}
+
+// VQARADSplit returns the rows of one split (SplitTest or SplitTrain), in file order.
+func VQARADSplit(rows []VQARADRow, split string) ([]VQARADRow, error) {
+	if split != SplitTest && split != SplitTrain {
+		return nil, fmt.Errorf("VQA-RAD split %q is not %q or %q", split, SplitTest, SplitTrain)
+	}
+	var out []VQARADRow
+	for _, r := range rows {
+		if r.Split == split {
+			out = append(out, r)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("VQA-RAD split %q has no questions", split)
+	}
+	return out, nil
+}

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/clipeval/clipeval/benchmarks/datasets"
+	"github.com/clipeval/clipeval/benchmarks/metrics"
+	"github.com/clipeval/clipeval/plugins/sdk"
+)
+
+// name is the task's name in configs and reports.
+const name = "vqa"
+
+// Choices of the open_candidates option.
+const (
+	openFromTrain     = "train"      // every answer of the training split
+	openFromTrainOpen = "train_open" // the answers of the training split's open questions
+)
+
+// task is the zero-shot visual question answering task. Its zero value is ready; Load may be called many times.
+type task struct {
+	loaded datasets.Store[loaded]
+}
+
+// datasetConfig is the task's `dataset:` mapping.
+type datasetConfig struct {
+	Format string `json:"format"`
+	Root   string `json:"root"`
+}
+
+// options is the task's `options:` mapping.
+type options struct {
+	Split            string   `json:"split"`
+	Prompt           string   `json:"prompt"`
+	ClosedCandidates []string `json:"closed_candidates"`
+	OpenCandidates   string   `json:"open_candidates"`
+}
+
+// question is one question to answer: its image row and the text rows of its candidate prompts.
+type question struct {
+	item       string
+	answer     string
+	closed     bool
+	candidates []string // the closed or the open candidate list
+	imageRow   int
+	textRows   []int // candidate → text row
+}
+
+// loaded is what Load keeps for Score.
+type loaded struct {
+	questions []question
+	images    int
+	texts     int
+}
+
+// Info describes the task and its config keys.
+func (t *task) Info(context.Context) (*sdk.TaskInfo, error) {
+	return &sdk.TaskInfo{
+		Name: name,
+		Description: "zero-shot VQA: rank candidate answers by image-prompt similarity; closed, open and overall " +
+			"accuracy (normalised exact match)",
+		DatasetFields: []sdk.Field{
+			{Name: "format", Type: sdk.FieldString, Required: true, Choices: []string{"vqa-rad"},
+				Help: "dataset format: vqa-rad"},
+			{Name: "root", Type: sdk.FieldPath, Required: true,
+				Help: "the folder holding " + datasets.VQARADFile + " and images/"},
+		},
+		OptionFields: []sdk.Field{
+			{Name: "split", Type: sdk.FieldString, Choices: []string{datasets.SplitTest, datasets.SplitTrain},
+				Help: "the split to evaluate (default test: phrase_type test_freeform and test_para)"},
+			{Name: "prompt", Type: sdk.FieldString,
+				Help: "the text encoded for each candidate; {question} and {answer} are filled in (default \"{question} {answer}\")"},
+			{Name: "closed_candidates", Type: sdk.FieldStringList,
+				Help: "the candidate answers of closed questions (default [yes, no])"},
+			{Name: "open_candidates", Type: sdk.FieldString, Choices: []string{openFromTrain, openFromTrainOpen},
+				Help: "open questions' candidates: the normalised answers of the training split (train, default) or of its open questions only (train_open)"},
+		},
+	}, nil
+}
+
+// Load reads VQA-RAD, fixes the candidate answers and lists every image and question–candidate prompt to encode.
+func (t *task) Load(_ context.Context, req sdk.LoadRequest) (*sdk.Dataset, error) {
+	var dc datasetConfig
+	if err := datasets.Decode("vqa dataset", req.Dataset, &dc); err != nil {
+		return nil, err
+	}
+	opt := options{Split: datasets.SplitTest, Prompt: "{question} {answer}", ClosedCandidates: []string{"yes", "no"},
+		OpenCandidates: openFromTrain}
+	if err := datasets.Decode("vqa options", req.Options, &opt); err != nil {
+		return nil, err
+	}
+	if dc.Format != "vqa-rad" {
+		return nil, fmt.Errorf("vqa dataset: format %q is not supported; use vqa-rad", dc.Format)
+	}
+	if err := datasets.CheckAbs("root", dc.Root); err != nil {
+		return nil, fmt.Errorf("vqa dataset: %w", err)
+	}
+	if !strings.Contains(opt.Prompt, "{answer}") {
+		return nil, fmt.Errorf("vqa options: prompt %q has no {answer}; every candidate would read the same", opt.Prompt)
+	}
+	if err := checkCandidates(opt.ClosedCandidates); err != nil {
+		return nil, err
+	}
+	rows, err := datasets.ReadVQARAD(dc.Root)
+	if err != nil {
+		return nil, err
+	}
+	eval, err := datasets.VQARADSplit(rows, opt.Split)
+	if err != nil {
+		return nil, fmt.Errorf("vqa options: %w", err)
+	}
+	open, err := openCandidates(rows, opt.OpenCandidates)
+	if err != nil {
+		return nil, err
+	}
+	l := &loaded{}
+	var in datasets.Inputs
+	closedCount := 0
+	for _, r := range eval {
+		q := question{item: fmt.Sprintf("qid %s %s: %s", r.QID, r.ImageName, r.Question), answer: r.Answer,
+			closed: r.Closed, candidates: open, imageRow: in.Image(r.Image)}
+		if r.Closed {
+			q.candidates = opt.ClosedCandidates
+			closedCount++
+		}
+		for _, c := range q.candidates {
+			q.textRows = append(q.textRows, in.Text(prompt(opt.Prompt, r.Question, c)))
+		}
+		l.questions = append(l.questions, q)
+	}
+	d := in.Dataset(len(eval), "", filepath.Join(dc.Root, datasets.VQARADFile))
+	d.Description = fmt.Sprintf("VQA-RAD %s: %d questions (%d closed, %d open) on %d images; %d closed, %d open candidates",
+		opt.Split, len(eval), closedCount, len(eval)-closedCount, len(d.Images), len(opt.ClosedCandidates), len(open))
+	l.images, l.texts = len(d.Images), len(d.Texts)
+	d.ID = t.loaded.Add(name, l)
+	return d, nil
+}
+
+// prompt fills a prompt template's {question} and {answer} in one pass over the template (text filled in is not
+// scanned again).
+func prompt(template, q, a string) string {
+	return strings.NewReplacer("{question}", q, "{answer}", a).Replace(template)
+}
+
+// checkCandidates checks the closed candidates: at least two, none blank, none equal to another after answer
+// normalisation.
+func checkCandidates(cands []string) error {
+	if len(cands) < 2 {
+		return fmt.Errorf("vqa options: closed_candidates has %d answers; at least 2 are needed", len(cands))
+	}
+	seen := map[string]bool{}
+	for _, c := range cands {
+		n := metrics.NormalizeAnswer(c)
+		if n == "" {
+			return fmt.Errorf("vqa options: closed candidate %q is blank once normalised", c)
+		}
+		if seen[n] {
+			return fmt.Errorf("vqa options: closed candidate %q repeats another once normalised", c)
+		}
+		seen[n] = true
+	}
+	return nil
+}
+
+// openCandidates returns the open questions' candidates: the training split's answers (all, or those of open
+// questions), normalised, without repeats or blanks, sorted.
+func openCandidates(rows []datasets.VQARADRow, from string) ([]string, error) {
+	if from != openFromTrain && from != openFromTrainOpen {
+		return nil, fmt.Errorf("vqa options: open_candidates %q is not %q or %q", from, openFromTrain, openFromTrainOpen)
+	}
+	train, err := datasets.VQARADSplit(rows, datasets.SplitTrain)
+	if err != nil {
+		return nil, fmt.Errorf("vqa: open candidates come from the training split: %w", err)
+	}
+	var out []string
+	for _, r := range train {
+		if n := metrics.NormalizeAnswer(r.Answer); n != "" && (from == openFromTrain || !r.Closed) {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	out = slices.Compact(out)
+	if len(out) < 2 {
+		return nil, fmt.Errorf("vqa: the training split gives %d open candidate answers; at least 2 are needed", len(out))
+	}
+	return out, nil
+}
+
+// Score answers every question with the candidate whose prompt embedding is most similar (cosine) to the image
+// embedding, the first candidate among equal scores (closed: the closed_candidates order; open: sorted order),
+// and reports (DESIGN.md, VQA zero-shot) the share of questions answered right by normalised exact match
+// (metrics.NormalizeAnswer: lower case, no punctuation, no articles a/an/the, single spaces):
+// closed_accuracy over closed questions, open_accuracy over open ones, overall_accuracy over all (NaN for a group
+// without questions).
+func (t *task) Score(_ context.Context, req sdk.ScoreRequest) (*sdk.Scores, error) {
+	l, err := t.loaded.Get(req.DatasetID)
+	if err != nil {
+		return nil, err
+	}
+	if err := metrics.CheckScoreRequest(req, l.images, l.texts); err != nil {
+		return nil, fmt.Errorf("vqa %s: %w", req.DatasetID, err)
+	}
+	images, err := metrics.NormalizeRows(req.ImageEmbeddings)
+	if err != nil {
+		return nil, fmt.Errorf("vqa %s: %w", req.DatasetID, err)
+	}
+	s := &sdk.Scores{Headline: []string{"overall_accuracy", "closed_accuracy", "open_accuracy"}}
+	var right, total [2]int // [open, closed]
+	for _, q := range l.questions {
+		sims := make([]float64, len(q.textRows))
+		for c, r := range q.textRows {
+			sims[c] = metrics.Dot(images[q.imageRow], metrics.Normalize(req.TextEmbeddings.Row(r)))
+		}
+		pred := q.candidates[metrics.Argmax(sims)]
+		ok := metrics.AnswersMatch(pred, q.answer)
+		group, g := "open", 0
+		if q.closed {
+			group, g = "closed", 1
+		}
+		total[g]++
+		if ok {
+			right[g]++
+		}
+		s.Predictions = append(s.Predictions, sdk.Prediction{Item: q.item, Truth: q.answer, Predicted: pred,
+			Correct: ok, Group: group})
+	}
+	s.Metrics = map[string]float64{
+		"open_accuracy":    share(right[0], total[0]),
+		"closed_accuracy":  share(right[1], total[1]),
+		"overall_accuracy": share(right[0]+right[1], total[0]+total[1]),
+	}
+	return s, nil
+}
+
+// share is n/of, NaN when of is 0.
+func share(n, of int) float64 {
+	if of == 0 {
+		return math.NaN()
+	}
+	return float64(n) / float64(of)
+}
