@@ -27,6 +27,7 @@ func (c *Config) CheckTask(t Task, info *sdk.TaskInfo) (dataset, options json.Ra
 // typed converts a mapping node to JSON following fields. A nil node is an empty mapping.
 func (p *parser) typed(n *yaml.Node, what string, fields []sdk.Field, base string, at Pos) json.RawMessage {
 	out := map[string]any{}
+	present := map[string]bool{}
 	byName := map[string]sdk.Field{}
 	names := make([]string, len(fields))
 	for i, f := range fields {
@@ -45,17 +46,18 @@ func (p *parser) typed(n *yaml.Node, what string, fields []sdk.Field, base strin
 				p.errorf(k, "unknown key %q in %s (known: %s)", k.Value, what, strings.Join(names, ", "))
 				continue
 			}
-			if _, dup := out[k.Value]; dup {
+			if present[k.Value] {
 				p.errorf(k, "key %q appears twice in %s", k.Value, what)
 				continue
 			}
+			present[k.Value] = true
 			if val, ok := p.value(v, f, base); ok {
 				out[k.Value] = val
 			}
 		}
 	}
 	for _, f := range fields {
-		if _, ok := out[f.Name]; !ok && f.Required {
+		if !present[f.Name] && f.Required {
 			pos := at
 			if n != nil {
 				pos = p.pos(n)

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clipeval/clipeval/internal/plugintest"
+	"github.com/clipeval/clipeval/internal/sharedtest"
+	"github.com/clipeval/clipeval/plugins/sdk/npy"
+	"github.com/clipeval/clipeval/testdata/demogen"
+)
+
+var pluginDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "clipeval-cli-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	pluginDir = filepath.Join(dir, "plugins")
+	if err := plugintest.Build(dir, false); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// cli runs clipeval in-process with the test's plugins and returns exit code, stdout and stderr.
+func cli(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	t.Setenv("CLIPEVAL_PLUGIN_DIR", pluginDir)
+	t.Setenv(sharedtest.ORTEnvVar, sharedtest.ORTLib(t))
+	var out, errOut bytes.Buffer
+	code := execute(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestUsageErrorsExit2(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no command", nil, "Commands:"},
+		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
+		{"run without config", []string{"run"}, "run takes one CONFIG file, got 0 arguments"},
+		{"missing config", []string{"validate", "nope.yaml"}, "reading config: open nope.yaml: no such file or directory"},
+		{"bad flag", []string{"run", "x.yaml", "--colour"}, "flag provided but not defined: -colour"},
+		{"embed without model", []string{"embed", "--texts", "x.json", "--out", "y.npy"}, "--model DIR is required"},
+		{"embed both inputs", []string{"embed", "--model", ".", "--texts", "x.json", "--images", "a.png", "--out", "y.npy"}, "give either --images FILE... or --texts FILE.json"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errOut := cli(t, tc.args...)
+			assert.Equal(t, 2, code)
+			assert.Contains(t, errOut, tc.want)
+		})
+	}
+}
+
+func TestValidateReportsPositions(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "m"), 0o755))
+	cfg := filepath.Join(dir, "bad.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(`models:
+  - name: a
+    path: m
+    colour: red
+tasks:
+  - name: t
+    task: classification
+    dataset:
+      format: jsonl
+      manifest: nowhere.jsonl
+    options:
+      templates: "a photo of {}"
+      temperature: 2
+`), 0o644))
+	code, _, errOut := cli(t, "validate", cfg)
+	assert.Equal(t, 2, code)
+	assert.Equal(t, cfg+`:4:5: unknown key "colour" in a model (known: name, backend, path, options, batch_size)
+clipeval: 1 problem(s) in the config
+`, errOut)
+
+	require.NoError(t, os.WriteFile(cfg, []byte(`models:
+  - name: a
+    path: m
+tasks:
+  - name: t
+    task: classification
+    dataset:
+      format: jsonl
+      manifest: nowhere.jsonl
+    options:
+      templates: "a photo of {}"
+      temperature: 2
+`), 0o644))
+	code, _, errOut = cli(t, "validate", cfg)
+	assert.Equal(t, 2, code)
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	assert.Equal(t, []string{
+		cfg + ":9:17: " + filepath.Join(dir, "nowhere.jsonl") + " does not exist",
+		cfg + ":11:18: templates must be a list of strings, is str \"a photo of {}\"",
+		cfg + `:12:7: unknown key "temperature" in task "t" options (known: templates, classes, positive_class)`,
+		"clipeval: 3 problem(s) in the config",
+	}, lines)
+}
+
+func TestValidateShippedConfigs(t *testing.T) {
+	demo := t.TempDir()
+	_, err := demogen.Generate(demo)
+	require.NoError(t, err)
+	t.Setenv("CLIPEVAL_DEMO", demo)
+	t.Setenv(sharedtest.EnvVar, sharedtest.Dir(t))
+	for _, name := range []string{"demo.yaml", "vqa-rad-tiny.yaml"} {
+		code, out, errOut := cli(t, "validate", filepath.Join(sharedtest.RepoRoot(), "configs", name))
+		assert.Equal(t, 0, code, errOut)
+		assert.Contains(t, out, ": ok (")
+	}
+}
+
+func TestPluginsLists(t *testing.T) {
+	code, out, errOut := cli(t, "plugins")
+	require.Equal(t, 0, code, errOut)
+	for _, line := range []string{"classification   task   protocol 1", "onnx             model  protocol 1", "retrieval        task   protocol 1", "vqa              task   protocol 1"} {
+		assert.Contains(t, out, line)
+	}
+}
+
+func TestRunWritesResultsReportAndPlots(t *testing.T) {
+	demo := t.TempDir()
+	_, err := demogen.Generate(demo)
+	require.NoError(t, err)
+	t.Setenv("CLIPEVAL_DEMO", demo)
+	out := t.TempDir()
+	code, stdout, errOut := cli(t, "run", filepath.Join(sharedtest.RepoRoot(), "configs", "demo.yaml"), "--out", out)
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, errOut, "demo-colour · colour-vqa: done")
+	for _, f := range []string{"results.json", "report.md", "plots/colour-retrieval--image_retrieval_recall-k.png", "plots/colour-retrieval--image_retrieval_recall-k.svg", "plots/colour-classification--headline.png"} {
+		assert.FileExists(t, filepath.Join(out, f))
+		assert.Contains(t, stdout, filepath.Join(out, f))
+	}
+	report, err := os.ReadFile(filepath.Join(out, "report.md"))
+	require.NoError(t, err)
+	assert.Contains(t, string(report), "| demo-colour | 76.92 | 86.11 |")
+}
+
+// referenceEmbeds returns reference.npz and reference.json's image paths resolved under shared.
+func referenceImages(t *testing.T) (map[string]*npy.Array, []string) {
+	ref, err := npy.ReadNPZ(sharedtest.Path(t, "fixtures", "tiny-a", "reference", "reference.npz"))
+	require.NoError(t, err)
+	raw, err := os.ReadFile(sharedtest.Path(t, "fixtures", "tiny-a", "reference", "reference.json"))
+	require.NoError(t, err)
+	var js struct {
+		Images []string `json:"images"`
+		Texts  []string `json:"texts"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &js))
+	shared := sharedtest.Dir(t)
+	paths := make([]string, len(js.Images))
+	for i, p := range js.Images {
+		if rest, ok := strings.CutPrefix(p, "vqa-rad/"); ok {
+			paths[i] = filepath.Join(shared, "data", "vqa-rad", rest)
+		} else {
+			paths[i] = filepath.Join(shared, "fixtures", "tiny-a", "reference", p)
+		}
+	}
+	return ref, paths
+}
+
+func assertRowsClose(t *testing.T, want []float32, got *npy.Array, rows []int) {
+	t.Helper()
+	d := got.Shape[1]
+	require.Equal(t, []int{len(rows), d}, got.Shape)
+	for i, r := range rows {
+		w := want[r*d : (r+1)*d]
+		scale := 0.0
+		for _, v := range w {
+			scale = math.Max(scale, math.Abs(float64(v)))
+		}
+		for c := 0; c < d; c++ {
+			require.LessOrEqualf(t, math.Abs(float64(w[c]-got.Float32[i*d+c])), 1e-5*scale, "row %d col %d", r, c)
+		}
+	}
+}
+
+func TestEmbedFixtureImagesAndTexts(t *testing.T) {
+	ref, paths := referenceImages(t)
+	for _, model := range []string{"biomedclip", "clip"} {
+		t.Run(model, func(t *testing.T) {
+			dir := sharedtest.Path(t, "fixtures", "tiny-a", model)
+			opts := []string{"--option", "logit_scale=50"}
+			if model == "clip" {
+				opts = append(opts, "--option", "bpe="+sharedtest.Path(t, "vocab", "bpe_simple_vocab_16e6.txt.gz"))
+			}
+			out := filepath.Join(t.TempDir(), "img.npy")
+			args := append([]string{"embed", "--model", dir, "--out", out, "--batch-size", "5", "--images"}, paths...)
+			code, _, errOut := cli(t, append(args, opts...)...)
+			require.Equal(t, 0, code, errOut)
+			got, err := npy.ReadFile(out)
+			require.NoError(t, err)
+			all := make([]int, len(paths))
+			for i := range all {
+				all[i] = i
+			}
+			assertRowsClose(t, ref[model+"_image_embeds"].Float32, got, all)
+
+			raw, err := os.ReadFile(sharedtest.Path(t, "fixtures", "tiny-a", "reference", "reference.json"))
+			require.NoError(t, err)
+			var js struct {
+				Texts []string `json:"texts"`
+			}
+			require.NoError(t, json.Unmarshal(raw, &js))
+			textsFile := filepath.Join(t.TempDir(), "texts.json")
+			b, _ := json.Marshal(js.Texts)
+			require.NoError(t, os.WriteFile(textsFile, b, 0o644))
+			out = filepath.Join(t.TempDir(), "txt.npy")
+			code, _, errOut = cli(t, append([]string{"embed", "--model", dir, "--texts", textsFile, "--out", out}, opts...)...)
+			require.Equal(t, 0, code, errOut)
+			got, err = npy.ReadFile(out)
+			require.NoError(t, err)
+			rows := make([]int, len(js.Texts))
+			for i := range rows {
+				rows[i] = i
+			}
+			assertRowsClose(t, ref[model+"_text_embeds"].Float32, got, rows)
+		})
+	}
+}
