@@ -17,14 +17,14 @@ DEMO_OUT      := runs/demo
 
 .PHONY: build deps runtime demo test race bench vet proto clean
 
-## deps: install the C libraries the cgo build needs (libjpeg-turbo), when missing
+## deps: install the C library the cgo build needs (libjpeg-turbo's libjpeg API, as Pillow uses), when missing
 deps:
-	@if ! { [ -f /usr/include/turbojpeg.h ] || pkg-config --exists libturbojpeg 2>/dev/null; }; then \
+	@if ! { [ -f /usr/include/jpeglib.h ] || pkg-config --exists libjpeg 2>/dev/null; }; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing libturbojpeg0-dev (libjpeg-turbo, decodes JPEG as Pillow does)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libturbojpeg0-dev >/dev/null; \
+	    echo "installing libjpeg62-turbo-dev (libjpeg-turbo: decodes JPEG exactly as Pillow does)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libjpeg62-turbo-dev >/dev/null; \
 	  else \
-	    echo "clipeval needs libjpeg-turbo's headers: install libturbojpeg0-dev (Debian/Ubuntu) or libjpeg-turbo-devel" >&2; exit 1; \
+	    echo "clipeval needs libjpeg-turbo's headers: install libjpeg62-turbo-dev (Debian), libjpeg-turbo8-dev (Ubuntu) or libjpeg-turbo-devel" >&2; exit 1; \
 	  fi; \
 	fi
 

@@ -1,0 +1,52 @@
+package imageprep
+
+import (
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/clipeval/clipeval/internal/sharedtest"
+)
+
+// benchImages returns the benchmark inputs: a realistic 512x512 RGB JPEG and a VQA-RAD radiograph (the first
+// image of the fixture reference set).
+func benchImages(b *testing.B) map[string][]byte {
+	vqa, err := os.ReadFile(sharedtest.Path(b, "data", "vqa-rad", "images", "synpic32081.jpg"))
+	require.NoError(b, err)
+	return map[string][]byte{"jpeg512": photoJPEG(b, 512, 512), "vqa-rad": vqa}
+}
+
+// BenchmarkPreprocess measures the whole eval transform (decode, resize, crop, convert, normalise) at 224 into
+// a reused destination, reporting images/s.
+func BenchmarkPreprocess(b *testing.B) {
+	cfg := OpenAI(224)
+	for name, data := range benchImages(b) {
+		b.Run(name, func(b *testing.B) {
+			dst := make([]float32, 3*224*224)
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := cfg.PreprocessInto(dst, data); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
+		})
+	}
+}
+
+// BenchmarkDecode measures decoding alone, to show how the transform's time splits.
+func BenchmarkDecode(b *testing.B) {
+	for name, data := range benchImages(b) {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Decode(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
+		})
+	}
+}

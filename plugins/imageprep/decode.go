@@ -1,0 +1,399 @@
+package imageprep
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+
+	"golang.org/x/image/bmp"
+	"golang.org/x/image/tiff"
+)
+
+// MaxPixels is Pillow's decompression-bomb limit: Image.open refuses an image of more than
+// 2 × Image.MAX_IMAGE_PIXELS (2 × 89,478,485) pixels, and so does Decode, before decoding any pixel data.
+const MaxPixels = 2 * 89478485
+
+// Decode decodes an encoded image into the Pillow mode Pillow 12's Image.open gives it, with the same pixel
+// values. The format is identified by content, not by name:
+//
+//   - JPEG (libjpeg through cgo, as Pillow): 1 component → L, 3 → RGB, 4 → CMYK (inverted, Pillow's "CMYK;I"
+//     Adobe convention). ISLOW IDCT, fancy upsampling. Corrupt-data warnings are ignored as Pillow ignores them;
+//     data that ends before the last scanline is an error ("image file is truncated" in Pillow).
+//   - PNG: gray 1-bit → "1", 2/4/8-bit → L, 16-bit → I;16; RGB → RGB (16-bit: high byte); palette → P; gray+alpha
+//     8-bit → LA, 16-bit → RGBA; RGBA → RGBA (16-bit: high byte). tRNS is ignored (convert("RGB") drops it).
+//   - TIFF (golang.org/x/image/tiff: uncompressed, LZW, Deflate, PackBits): gray 1-bit → "1", 2..8-bit → L,
+//     16-bit → I;16; RGB → RGB; RGBA → RGBA (associated alpha divided out as Pillow's "RGBa" unpacker does);
+//     palette → P.
+//   - BMP (golang.org/x/image/bmp: uncompressed 1/2/4/8/24/32-bit): 24-bit and 32-bit → RGB, 32-bit with
+//     BI_BITFIELDS alpha → RGBA; paletted → P, or "1"/L when the palette is Pillow's grayscale ramp.
+//
+// Anything else, an empty or corrupt file, or more than MaxPixels pixels is an error.
+func Decode(data []byte) (*Image, error) {
+	switch {
+	case len(data) == 0:
+		return nil, fmt.Errorf("imageprep: empty image data (0 bytes)")
+	case bytes.HasPrefix(data, []byte{0xFF, 0xD8, 0xFF}):
+		return decodeJPEG(data)
+	case bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")):
+		return decodePNG(data)
+	case bytes.HasPrefix(data, []byte("II*\x00")), bytes.HasPrefix(data, []byte("MM\x00*")):
+		return decodeTIFF(data)
+	case bytes.HasPrefix(data, []byte("BM")):
+		return decodeBMP(data)
+	}
+	head := data[:min(len(data), 8)]
+	return nil, fmt.Errorf("imageprep: unrecognised image format (first bytes % x); supported: JPEG, PNG, TIFF, BMP", head)
+}
+
+// checkSize refuses empty sizes and decompression bombs.
+func checkSize(format string, w, h int) error {
+	if w < 1 || h < 1 {
+		return fmt.Errorf("imageprep: %s image has an empty size %dx%d", format, w, h)
+	}
+	if w > MaxPixels/h {
+		return fmt.Errorf("imageprep: %s image of %dx%d pixels exceeds the decompression-bomb limit of %d pixels (Pillow's); refusing to decode it", format, w, h, MaxPixels)
+	}
+	return nil
+}
+
+// goDecode runs a Go decoder after checking the size its header declares; a decoder panic on hostile input
+// becomes an error.
+func goDecode(format string, data []byte, config func([]byte) (image.Config, error), decode func([]byte) (image.Image, error)) (img image.Image, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			img, err = nil, fmt.Errorf("imageprep: decoding %s: corrupt data (decoder failed: %v)", format, r)
+		}
+	}()
+	cfg, err := config(data)
+	if err != nil {
+		return nil, fmt.Errorf("imageprep: reading %s header: %w", format, err)
+	}
+	if err := checkSize(format, cfg.Width, cfg.Height); err != nil {
+		return nil, err
+	}
+	img, err = decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("imageprep: decoding %s: %w", format, err)
+	}
+	return img, nil
+}
+
+func decodePNG(data []byte) (*Image, error) {
+	// IHDR must be the first chunk: length, "IHDR", width, height, bit depth (byte 24), colour type (byte 25).
+	if len(data) < 33 || string(data[12:16]) != "IHDR" {
+		return nil, fmt.Errorf("imageprep: PNG data is truncated or has no IHDR chunk first")
+	}
+	depth, ctype := data[24], data[25]
+	img, err := goDecode("PNG", data,
+		func(b []byte) (image.Config, error) { return png.DecodeConfig(bytes.NewReader(b)) },
+		func(b []byte) (image.Image, error) { return png.Decode(bytes.NewReader(b)) })
+	if err != nil {
+		return nil, err
+	}
+	var mode Mode
+	switch ctype {
+	case 0:
+		mode = map[byte]Mode{1: Mode1, 16: ModeI16}[depth]
+		if mode == "" {
+			mode = ModeL
+		}
+	case 2:
+		mode = ModeRGB
+	case 3:
+		mode = ModeP
+	case 4:
+		mode = ModeLA
+		if depth == 16 { // Pillow opens 16-bit gray+alpha as RGBA ("LA;16B" rawmode)
+			mode = ModeRGBA
+		}
+	case 6:
+		mode = ModeRGBA
+	default:
+		return nil, fmt.Errorf("imageprep: PNG colour type %d is not valid", ctype)
+	}
+	return fromGo(img, mode)
+}
+
+func decodeTIFF(data []byte) (*Image, error) {
+	bits, photometric, samples, err := tiffTags(data)
+	if err != nil {
+		return nil, err
+	}
+	img, err := goDecode("TIFF", data,
+		func(b []byte) (image.Config, error) { return tiff.DecodeConfig(bytes.NewReader(b)) },
+		func(b []byte) (image.Image, error) { return tiff.Decode(bytes.NewReader(b)) })
+	if err != nil {
+		return nil, err
+	}
+	var mode Mode
+	switch img.(type) {
+	case *image.Gray:
+		mode = ModeL
+		if bits == 1 && photometric <= 1 {
+			mode = Mode1
+		}
+	case *image.Gray16:
+		mode = ModeI16
+	case *image.Paletted:
+		mode = ModeP
+	case *image.NRGBA, *image.NRGBA64:
+		mode = ModeRGBA
+	case *image.RGBA, *image.RGBA64:
+		// 3 samples (RGB), or 4 with associated alpha, which Pillow opens as RGBA ("RGBa" rawmode)
+		mode = ModeRGB
+		if samples == 4 {
+			mode = ModeRGBA
+		}
+	default:
+		return nil, fmt.Errorf("imageprep: TIFF decoded to an unsupported pixel layout %T", img)
+	}
+	return fromGo(img, mode)
+}
+
+// tiffTags reads BitsPerSample (first value), PhotometricInterpretation and SamplesPerPixel from the first IFD,
+// which the Go decoder does not report but which decide Pillow's mode ("1" for 1-bit gray, RGBA for 4 samples).
+func tiffTags(data []byte) (bits, photometric, samples int, err error) {
+	var bo binary.ByteOrder = binary.LittleEndian
+	if data[0] == 'M' {
+		bo = binary.BigEndian
+	}
+	bad := fmt.Errorf("imageprep: TIFF data is truncated or its first directory is corrupt")
+	if len(data) < 8 {
+		return 0, 0, 0, bad
+	}
+	off := int64(bo.Uint32(data[4:8]))
+	if off < 8 || off+2 > int64(len(data)) {
+		return 0, 0, 0, bad
+	}
+	n := int64(bo.Uint16(data[off:]))
+	if off+2+12*n > int64(len(data)) {
+		return 0, 0, 0, bad
+	}
+	bits, photometric, samples = 1, -1, 1
+	for i := int64(0); i < n; i++ {
+		e := data[off+2+12*i:]
+		tag, typ, count := bo.Uint16(e), bo.Uint16(e[2:]), bo.Uint32(e[4:])
+		value := func() int { // first value of a SHORT or LONG entry
+			if typ == 3 {
+				if count <= 2 {
+					return int(bo.Uint16(e[8:]))
+				}
+				p := int64(bo.Uint32(e[8:]))
+				if p+2 <= int64(len(data)) {
+					return int(bo.Uint16(data[p:]))
+				}
+				return -1
+			}
+			return int(bo.Uint32(e[8:]))
+		}
+		switch tag {
+		case 258:
+			bits = value()
+		case 262:
+			photometric = value()
+		case 277:
+			samples = value()
+		}
+	}
+	return bits, photometric, samples, nil
+}
+
+func decodeBMP(data []byte) (*Image, error) {
+	img, err := goDecode("BMP", data,
+		func(b []byte) (image.Config, error) { return bmp.DecodeConfig(bytes.NewReader(b)) },
+		func(b []byte) (image.Image, error) { return bmp.Decode(bytes.NewReader(b)) })
+	if err != nil {
+		return nil, err
+	}
+	switch m := img.(type) {
+	case *image.Paletted:
+		// Pillow (BmpImagePlugin) drops a palette that is the grayscale ramp: 2 colours black and white → "1",
+		// otherwise entry i == (i, i, i) for every entry → "L".
+		gray := true
+		for i, c := range m.Palette {
+			want := uint8(i)
+			if len(m.Palette) == 2 {
+				want = uint8(255 * i)
+			}
+			r, g, b := rgb8(c)
+			gray = gray && r == want && g == want && b == want
+		}
+		switch {
+		case gray && len(m.Palette) == 2:
+			return fromGo(img, Mode1)
+		case gray:
+			return fromGo(img, ModeL)
+		}
+		return fromGo(img, ModeP)
+	case *image.NRGBA:
+		// 32-bit: Pillow reads BI_RGB as "BGRX" (RGB, alpha ignored) and BI_BITFIELDS with an alpha mask as RGBA.
+		if len(data) >= 34 && binary.LittleEndian.Uint32(data[30:34]) == 3 {
+			return fromGo(img, ModeRGBA)
+		}
+	}
+	return fromGo(img, ModeRGB)
+}
+
+// rgb8 returns a palette colour's straight RGB bytes.
+func rgb8(c color.Color) (r, g, b uint8) {
+	switch v := c.(type) {
+	case color.RGBA:
+		if v.A == 0xFF || v.A == 0 {
+			return v.R, v.G, v.B
+		}
+	case color.NRGBA:
+		return v.R, v.G, v.B
+	}
+	n := color.NRGBAModel.Convert(c).(color.NRGBA)
+	return n.R, n.G, n.B
+}
+
+// fromGo copies a Go image into a Pillow-mode Image. 16-bit samples keep their high byte in the 8-bit modes
+// (Pillow's "RGB;16B"-style unpackers); premultiplied RGBA with partial alpha is divided out as Pillow's "RGBa"
+// unpacker does (alpha 0 → all 0).
+func fromGo(img image.Image, mode Mode) (*Image, error) {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if err := checkSize("decoded", w, h); err != nil {
+		return nil, err
+	}
+	out := &Image{Mode: mode, Width: w, Height: h}
+	if mode == ModeP {
+		p, ok := img.(*image.Paletted)
+		if !ok {
+			return nil, fmt.Errorf("imageprep: internal: palette mode from %T", img)
+		}
+		out.Palette = make([]uint8, 768)
+		for i, c := range p.Palette {
+			if i < 256 {
+				out.Palette[3*i], out.Palette[3*i+1], out.Palette[3*i+2] = rgb8(c)
+			}
+		}
+		out.Pix = make([]uint8, w*h)
+		for y := 0; y < h; y++ {
+			copy(out.Pix[y*w:(y+1)*w], p.Pix[y*p.Stride:y*p.Stride+w])
+		}
+		return out, nil
+	}
+	if mode == ModeI16 {
+		out.Pix16 = make([]uint16, w*h)
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				out.Pix16[y*w+x] = gray16(img, b.Min.X+x, b.Min.Y+y)
+			}
+		}
+		return out, nil
+	}
+	c := mode.Bands()
+	out.Pix = make([]uint8, w*h*c)
+	if fastCopy(out, img) {
+		return out, nil
+	}
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			px := rgba8(img, b.Min.X+x, b.Min.Y+y)
+			dst := out.Pix[(y*w+x)*c : (y*w+x+1)*c]
+			switch mode {
+			case Mode1, ModeL:
+				dst[0] = px[0]
+			case ModeLA:
+				dst[0], dst[1] = px[0], px[3]
+			default: // RGB, RGBA
+				copy(dst, px[:c])
+			}
+		}
+	}
+	return out, nil
+}
+
+// fastCopy fills out.Pix straight from the pixel layouts the Go decoders give most often (gray to L/"1",
+// opaque RGBA to RGB, NRGBA to RGBA), reporting whether it did.
+func fastCopy(out *Image, img image.Image) bool {
+	w, h := out.Width, out.Height
+	switch m := img.(type) {
+	case *image.Gray:
+		if out.Mode != ModeL && out.Mode != Mode1 {
+			return false
+		}
+		for y := 0; y < h; y++ {
+			copy(out.Pix[y*w:(y+1)*w], m.Pix[y*m.Stride:y*m.Stride+w])
+		}
+		return true
+	case *image.RGBA:
+		if out.Mode != ModeRGB {
+			return false
+		}
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride : y*m.Stride+4*w]
+			for x := 0; x < w; x++ {
+				if row[4*x+3] != 0xFF {
+					return false // partial alpha: the generic path divides it out
+				}
+				copy(out.Pix[3*(y*w+x):3*(y*w+x)+3], row[4*x:4*x+3])
+			}
+		}
+		return true
+	case *image.NRGBA:
+		if out.Mode != ModeRGBA {
+			return false
+		}
+		for y := 0; y < h; y++ {
+			copy(out.Pix[4*y*w:4*(y+1)*w], m.Pix[y*m.Stride:y*m.Stride+4*w])
+		}
+		return true
+	}
+	return false
+}
+
+// gray16 returns a 16-bit gray sample.
+func gray16(img image.Image, x, y int) uint16 {
+	switch m := img.(type) {
+	case *image.Gray16:
+		return m.Gray16At(x, y).Y
+	case *image.NRGBA64:
+		return m.NRGBA64At(x, y).R
+	}
+	r, _, _, _ := img.At(x, y).RGBA()
+	return uint16(r)
+}
+
+// rgba8 returns a pixel's straight (not premultiplied) RGBA bytes as Pillow's unpackers would produce them.
+func rgba8(img image.Image, x, y int) [4]uint8 {
+	switch m := img.(type) {
+	case *image.Gray:
+		v := m.GrayAt(x, y).Y
+		return [4]uint8{v, v, v, 255}
+	case *image.NRGBA:
+		c := m.NRGBAAt(x, y)
+		return [4]uint8{c.R, c.G, c.B, c.A}
+	case *image.NRGBA64:
+		c := m.NRGBA64At(x, y)
+		return [4]uint8{uint8(c.R >> 8), uint8(c.G >> 8), uint8(c.B >> 8), uint8(c.A >> 8)}
+	case *image.RGBA:
+		c := m.RGBAAt(x, y)
+		return unpremul8(c.R, c.G, c.B, c.A)
+	case *image.RGBA64:
+		c := m.RGBA64At(x, y)
+		return unpremul8(uint8(c.R>>8), uint8(c.G>>8), uint8(c.B>>8), uint8(c.A>>8))
+	case *image.Paletted:
+		r, g, b := rgb8(m.Palette[m.ColorIndexAt(x, y)])
+		return [4]uint8{r, g, b, 255}
+	}
+	c := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
+	return [4]uint8{c.R, c.G, c.B, c.A}
+}
+
+// unpremul8 is Pillow's unpackRGBa: alpha 0 → (0, 0, 0, 0), 255 → as is, else CLIP8(v·255/a).
+func unpremul8(r, g, b, a uint8) [4]uint8 {
+	switch a {
+	case 0:
+		return [4]uint8{}
+	case 255:
+		return [4]uint8{r, g, b, a}
+	}
+	d := func(v uint8) uint8 { return uint8(clampByte(int(v) * 255 / int(a))) }
+	return [4]uint8{d(r), d(g), d(b), a}
+}

@@ -1,0 +1,118 @@
+package imageprep
+
+import (
+	"bytes"
+	"compress/zlib"
+	"encoding/binary"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// pngChunk is one extra PNG chunk (PLTE, tRNS) for pngFile.
+type pngChunk struct {
+	typ  string
+	data []byte
+}
+
+// pngFile writes a PNG by hand so that tests control bit depth and colour type exactly (Go's encoder never writes
+// gray+alpha or 1-bit gray): rows are raw scanlines without the filter byte.
+func pngFile(t *testing.T, w, h int, depth, ctype byte, rows [][]byte, extra ...pngChunk) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	out.WriteString("\x89PNG\r\n\x1a\n")
+	chunk := func(typ string, data []byte) {
+		_ = binary.Write(&out, binary.BigEndian, uint32(len(data)))
+		body := append([]byte(typ), data...)
+		out.Write(body)
+		_ = binary.Write(&out, binary.BigEndian, crc32.ChecksumIEEE(body))
+	}
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr, uint32(w))
+	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
+	ihdr[8], ihdr[9] = depth, ctype
+	chunk("IHDR", ihdr)
+	for _, c := range extra {
+		chunk(c.typ, c.data)
+	}
+	var raw bytes.Buffer
+	zw := zlib.NewWriter(&raw)
+	for _, r := range rows {
+		_, err := zw.Write(append([]byte{0}, r...))
+		require.NoError(t, err)
+	}
+	require.NoError(t, zw.Close())
+	chunk("IDAT", raw.Bytes())
+	chunk("IEND", nil)
+	return out.Bytes()
+}
+
+// repeatRows returns h copies of one scanline.
+func repeatRows(row []byte, h int) [][]byte {
+	rows := make([][]byte, h)
+	for i := range rows {
+		rows[i] = row
+	}
+	return rows
+}
+
+// repeat returns n copies of a pixel's bytes.
+func repeat(px []byte, n int) []byte {
+	return bytes.Repeat(px, n)
+}
+
+// grayJPEG encodes a w×h image of one gray level with Go's encoder at quality 100 (all quantisers 1), so any
+// libjpeg decodes it back to exactly that level; gray=false writes a 3-component YCbCr JPEG of the same gray.
+func grayJPEG(t *testing.T, w, h int, v uint8, gray bool) []byte {
+	t.Helper()
+	var img image.Image
+	if gray {
+		g := image.NewGray(image.Rect(0, 0, w, h))
+		for i := range g.Pix {
+			g.Pix[i] = v
+		}
+		img = g
+	} else {
+		c := image.NewRGBA(image.Rect(0, 0, w, h))
+		for i := 0; i < len(c.Pix); i += 4 {
+			c.Pix[i], c.Pix[i+1], c.Pix[i+2], c.Pix[i+3] = v, v, v, 255
+		}
+		img = c
+	}
+	var buf bytes.Buffer
+	require.NoError(t, jpeg.Encode(&buf, img, &jpeg.Options{Quality: 100}))
+	return buf.Bytes()
+}
+
+// photoJPEG encodes a w×h RGB image with smooth gradients, edges and noise, like a photograph or scan, at
+// quality 90 with Go's encoder (4:2:0 chroma).
+func photoJPEG(tb testing.TB, w, h int) []byte {
+	tb.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	seed := uint32(12345)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			seed = seed*1664525 + 1013904223
+			n := int(seed>>28) - 8
+			r := (x*255/w + n) & 0xFF
+			g := (y*255/h + n) & 0xFF
+			b := 40
+			if (x/32+y/32)%2 == 0 {
+				b = 200
+			}
+			img.SetRGBA(x, y, color.RGBA{uint8(r), uint8(g), uint8(b + n), 255})
+		}
+	}
+	var buf bytes.Buffer
+	require.NoError(tb, jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}))
+	return buf.Bytes()
+}
+
+// testConfig is a Config of the given size with mean 0 and std 1, so normalised values are v/255.
+func testConfig(size int) Config {
+	return Config{Size: size, Std: [3]float32{1, 1, 1}}
+}

@@ -1,0 +1,279 @@
+// Package imageprep reproduces open_clip's eval image transform bit-exactly in Go, so that the pixels a model
+// sees equal what Pillow 12 + torchvision produce for the same file:
+//
+//	Resize(Size, BICUBIC) of the shorter side  — torchvision F.resize → PIL Image.resize, in the image's own mode
+//	CenterCrop(Size)                             — torchvision F.center_crop: top = int(round((h - Size) / 2.0))
+//	convert("RGB")                               — open_clip MaybeConvertMode → PIL Image.convert
+//	ToTensor                                     — float32(v) / 255
+//	Normalize(mean, std)                         — (x - mean) / std in float32, CHW
+//
+// Decoding follows Pillow too: JPEG through libjpeg (cgo, ISLOW DCT, fancy upsampling, grayscale stays "L",
+// 4-component stays CMYK with Pillow's Adobe inversion), PNG/TIFF/BMP through the Go decoders mapped onto the
+// Pillow mode Pillow would open the file in. See Decode.
+//
+// Resizing is Pillow's two-pass fixed-point bicubic (resample.go), computed only for the pixels the centre crop
+// keeps; "P" and "1" images are scaled with NEAREST as Pillow does, "RGBA"/"LA" through premultiplied alpha.
+package imageprep
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+)
+
+// OpenAI returns open_clip's default eval config at the given size: OPENAI_DATASET_MEAN/STD, the normalisation
+// open_clip uses when a config names none.
+func OpenAI(size int) Config {
+	return Config{
+		Size: size,
+		Mean: [3]float32{0.48145466, 0.4578275, 0.40821073},
+		Std:  [3]float32{0.26862954, 0.26130258, 0.27577711},
+	}
+}
+
+// maxSize bounds Config.Size so that Size*Size*3 cannot overflow and a typo cannot ask for gigabytes.
+const maxSize = 16384
+
+// Config is the eval transform of one model: the square input side and the per-channel normalisation.
+// It comes from open_clip_config.json (vision_cfg.image_size, preprocess_cfg.mean/std); see ConfigFromOpenCLIP.
+type Config struct {
+	// Size is the side of the square the image is resized (shorter side) and centre-cropped to.
+	Size int
+	// Mean and Std normalise each RGB channel after scaling to [0, 1]: (x - Mean) / Std.
+	Mean, Std [3]float32
+}
+
+// Validate reports whether the config can preprocess: 1 <= Size <= 16384, finite means, finite non-zero stds.
+func (c Config) Validate() error {
+	if c.Size < 1 || c.Size > maxSize {
+		return fmt.Errorf("imageprep: image size %d is out of range (want 1..%d; set vision_cfg.image_size)", c.Size, maxSize)
+	}
+	for ch := 0; ch < 3; ch++ {
+		m, s := float64(c.Mean[ch]), float64(c.Std[ch])
+		if math.IsNaN(m) || math.IsInf(m, 0) {
+			return fmt.Errorf("imageprep: mean[%d] = %v is not finite", ch, m)
+		}
+		if s == 0 || math.IsNaN(s) || math.IsInf(s, 0) {
+			return fmt.Errorf("imageprep: std[%d] = %v must be finite and non-zero", ch, s)
+		}
+	}
+	return nil
+}
+
+// ConfigFromOpenCLIP reads an open_clip_config.json: the size from model_cfg.vision_cfg.image_size (default
+// 224, open_clip's), mean/std from preprocess_cfg (default OpenAI's). It refuses what this package
+// does not reproduce: a non-square image_size, interpolation other than bicubic, resize_mode other than
+// shortest, mode other than RGB ("random" interpolation is accepted: open_clip's eval transform uses bicubic
+// for it).
+func ConfigFromOpenCLIP(data []byte) (Config, error) {
+	var raw struct {
+		ModelCfg struct {
+			VisionCfg struct {
+				ImageSize json.RawMessage `json:"image_size"`
+			} `json:"vision_cfg"`
+		} `json:"model_cfg"`
+		PreprocessCfg struct {
+			Mean          json.RawMessage `json:"mean"`
+			Std           json.RawMessage `json:"std"`
+			Interpolation string          `json:"interpolation"`
+			ResizeMode    string          `json:"resize_mode"`
+			Mode          string          `json:"mode"`
+		} `json:"preprocess_cfg"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return Config{}, fmt.Errorf("imageprep: parsing open_clip_config.json: %w", err)
+	}
+	pp := raw.PreprocessCfg
+	if pp.Interpolation != "" && pp.Interpolation != "bicubic" && pp.Interpolation != "random" {
+		return Config{}, fmt.Errorf("imageprep: preprocess_cfg.interpolation %q is not supported (only bicubic)", pp.Interpolation)
+	}
+	if pp.ResizeMode != "" && pp.ResizeMode != "shortest" {
+		return Config{}, fmt.Errorf("imageprep: preprocess_cfg.resize_mode %q is not supported (only shortest)", pp.ResizeMode)
+	}
+	if pp.Mode != "" && pp.Mode != "RGB" {
+		return Config{}, fmt.Errorf("imageprep: preprocess_cfg.mode %q is not supported (only RGB)", pp.Mode)
+	}
+	c := OpenAI(224)
+	if s := raw.ModelCfg.VisionCfg.ImageSize; len(s) > 0 {
+		var n int
+		var hw []int
+		switch {
+		case json.Unmarshal(s, &n) == nil:
+			c.Size = n
+		case json.Unmarshal(s, &hw) == nil && len(hw) == 2 && hw[0] == hw[1]:
+			c.Size = hw[0]
+		default:
+			return Config{}, fmt.Errorf("imageprep: vision_cfg.image_size %s is not an int or a square [h, w]", s)
+		}
+	}
+	var err error
+	if c.Mean, err = triple(pp.Mean, c.Mean, "mean"); err != nil {
+		return Config{}, err
+	}
+	if c.Std, err = triple(pp.Std, c.Std, "std"); err != nil {
+		return Config{}, err
+	}
+	return c, c.Validate()
+}
+
+// triple parses a preprocess_cfg mean/std: absent → def, a number → repeated three times (as open_clip does),
+// or a list of three numbers.
+func triple(raw json.RawMessage, def [3]float32, name string) ([3]float32, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return def, nil
+	}
+	var one float64
+	if json.Unmarshal(raw, &one) == nil {
+		return [3]float32{float32(one), float32(one), float32(one)}, nil
+	}
+	var three []float64
+	if err := json.Unmarshal(raw, &three); err != nil || len(three) != 3 {
+		return def, fmt.Errorf("imageprep: preprocess_cfg.%s %s is not a number or a list of 3 numbers", name, raw)
+	}
+	return [3]float32{float32(three[0]), float32(three[1]), float32(three[2])}, nil
+}
+
+// ResizedSize returns the size torchvision's Resize(size) gives a w×h image (_compute_resized_output_size for an
+// int size): the shorter side becomes size, the longer int(size * long / short), truncated.
+func ResizedSize(w, h, size int) (nw, nh int) {
+	if w <= h {
+		return size, int(float64(size*h) / float64(w))
+	}
+	return int(float64(size*w) / float64(h)), size
+}
+
+// cropOrigin is torchvision's centre-crop offset int(round((n - size) / 2.0)): Python's round, half to even.
+func cropOrigin(n, size int) int {
+	return int(math.RoundToEven(float64(n-size) / 2.0))
+}
+
+// ResizeCrop applies the transform's first two steps to an image in its own mode: Resize of the shorter side to
+// Size (Pillow's BICUBIC; NEAREST for "P" and "1"; premultiplied for "RGBA" and "LA"; no resampling at all when
+// the size already fits) and CenterCrop(Size). The result is Size×Size in the same mode.
+func (c Config) ResizeCrop(im *Image) (*Image, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if err := im.Validate(); err != nil {
+		return nil, fmt.Errorf("imageprep: resizing: %w", err)
+	}
+	nw, nh := ResizedSize(im.Width, im.Height, c.Size)
+	if nw < 1 || nh < 1 {
+		return nil, fmt.Errorf("imageprep: %dx%d image resized to %d gives %dx%d; the image is too elongated", im.Width, im.Height, c.Size, nw, nh)
+	}
+	wd := window{w: im.Width, h: im.Height, nw: nw, nh: nh,
+		x0: cropOrigin(nw, c.Size), y0: cropOrigin(nh, c.Size), ww: c.Size, wh: c.Size}
+	out := &Image{Mode: im.Mode, Width: c.Size, Height: c.Size, Palette: im.Palette}
+	resized := nw != im.Width || nh != im.Height
+	switch b := im.Mode.Bands(); {
+	case im.Mode == ModeI16:
+		out.Pix16 = resampleWide(im.Pix16, wd, storeI16)
+	case im.Mode == ModeI:
+		out.Pix32 = resampleWide(im.Pix32, wd, storeI)
+	case im.Mode == ModeF:
+		out.PixF = resampleWide(im.PixF, wd, storeF)
+	case resized && (im.Mode == ModeP || im.Mode == Mode1):
+		out.Pix = nearest(im.Pix, wd)
+	case resized && (im.Mode == ModeRGBA || im.Mode == ModeLA):
+		out.Pix = resample8(premultiply(im.Pix, b), b, wd)
+		unpremultiply(out.Pix, b)
+	default:
+		out.Pix = resample8(im.Pix, b, wd)
+	}
+	return out, nil
+}
+
+// RGB8Image returns the Size×Size×3 HWC RGB bytes of an image after resize, centre crop and convert("RGB"):
+// what torchvision's ToTensor would scale to [0, 1].
+func (c Config) RGB8Image(im *Image) ([]uint8, error) {
+	crop, err := c.ResizeCrop(im)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]uint8, c.Size*c.Size*3)
+	toRGB(out, crop)
+	return out, nil
+}
+
+// RGB8 decodes an encoded image and returns its Size×Size×3 HWC RGB bytes (see RGB8Image).
+func (c Config) RGB8(data []byte) ([]uint8, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	im, err := Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	return c.RGB8Image(im)
+}
+
+// Normalize writes ToTensor + Normalize of Size×Size×3 HWC RGB bytes into dst as 3×Size×Size CHW float32:
+// (float32(v)/255 - mean) / std, each step rounded to float32 as torch computes it on CPU — torchvision's
+// to_tensor is img.to(float32).div(255) (a true float32 division) and F.normalize is tensor.sub_(mean).div_(std)
+// with mean and std as float32 tensors.
+func (c Config) Normalize(dst []float32, rgb []uint8) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	n := c.Size * c.Size
+	if len(rgb) != 3*n || len(dst) != 3*n {
+		return fmt.Errorf("imageprep: normalising needs %d RGB bytes and a %d-float destination (3x%dx%d), got %d and %d",
+			3*n, 3*n, c.Size, c.Size, len(rgb), len(dst))
+	}
+	var lut [3][256]float32
+	for ch := range lut {
+		for v := range lut[ch] {
+			x := float32(v) / 255
+			lut[ch][v] = (x - c.Mean[ch]) / c.Std[ch]
+		}
+	}
+	r, g, b := dst[:n], dst[n:2*n], dst[2*n:]
+	for i := 0; i < n; i++ {
+		p := rgb[3*i : 3*i+3]
+		r[i], g[i], b[i] = lut[0][p[0]], lut[1][p[1]], lut[2][p[2]]
+	}
+	return nil
+}
+
+// PreprocessImageInto writes the full eval transform of a decoded image into dst (3×Size×Size CHW float32).
+func (c Config) PreprocessImageInto(dst []float32, im *Image) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if len(dst) != 3*c.Size*c.Size {
+		return fmt.Errorf("imageprep: destination holds %d floats, want 3x%dx%d = %d", len(dst), c.Size, c.Size, 3*c.Size*c.Size)
+	}
+	rgb, err := c.RGB8Image(im)
+	if err != nil {
+		return err
+	}
+	return c.Normalize(dst, rgb)
+}
+
+// PreprocessInto decodes an encoded image and writes its eval transform into dst (3×Size×Size CHW float32),
+// for filling a batch tensor in place; only the decoder's and resizer's scratch buffers are allocated.
+func (c Config) PreprocessInto(dst []float32, data []byte) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if len(dst) != 3*c.Size*c.Size {
+		return fmt.Errorf("imageprep: destination holds %d floats, want 3x%dx%d = %d", len(dst), c.Size, c.Size, 3*c.Size*c.Size)
+	}
+	im, err := Decode(data)
+	if err != nil {
+		return err
+	}
+	return c.PreprocessImageInto(dst, im)
+}
+
+// Preprocess decodes an encoded image and returns its eval transform: 3×Size×Size CHW float32, normalised.
+func (c Config) Preprocess(data []byte) ([]float32, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	dst := make([]float32, 3*c.Size*c.Size)
+	if err := c.PreprocessInto(dst, data); err != nil {
+		return nil, err
+	}
+	return dst, nil
+}
