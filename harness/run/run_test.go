@@ -3,8 +3,6 @@ package run
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,25 +22,10 @@ import (
 	"github.com/clipeval/clipeval/testdata/demogen"
 )
 
-// pluginDir holds the plugins TestMain builds.
-var pluginDir string
+// binDir holds the plugins (binDir/plugins) and the CLI TestMain builds.
+var binDir string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "clipeval-plugins-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	pluginDir = filepath.Join(dir, "plugins")
-	if err := plugintest.Build(dir, false); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(plugintest.Main(m, &binDir)) }
 
 // loadConfig reads a config of the repository's configs/ folder with the given variables.
 func loadConfig(t *testing.T, name string, vars map[string]string) *config.Config {
@@ -57,7 +40,7 @@ func loadConfig(t *testing.T, name string, vars map[string]string) *config.Confi
 
 func newRunner(t *testing.T) (*Runner, *pluginhost.Host) {
 	t.Setenv(sharedtest.ORTEnvVar, sharedtest.ORTLib(t))
-	h := pluginhost.New(pluginDir, os.Stderr)
+	h := pluginhost.New(filepath.Join(binDir, "plugins"), os.Stderr)
 	t.Cleanup(h.Close)
 	return &Runner{Host: h, Version: "test"}, h
 }
@@ -211,17 +194,4 @@ func TestKilledModelPluginFailsTheRunNamingIt(t *testing.T) {
 	saved, err := results.Read(filepath.Join(out, "results.json"))
 	require.NoError(t, err, "results.json is written even when runs fail")
 	assert.Len(t, saved.Runs, 3)
-}
-
-func TestNaNMetricsSurviveResultsJSON(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "results.json")
-	in := &results.Results{Schema: results.SchemaVersion, Runs: []results.Run{{Model: "m", Task: "t", Metrics: map[string]results.Value{"acc5": results.Value(math.NaN()), "acc1": 0.5}}}}
-	require.NoError(t, results.Write(p, in))
-	raw, err := os.ReadFile(p)
-	require.NoError(t, err)
-	assert.Contains(t, string(raw), `"acc5": null`)
-	out, err := results.Read(p)
-	require.NoError(t, err)
-	assert.True(t, math.IsNaN(float64(out.Runs[0].Metrics["acc5"])))
-	assert.Equal(t, results.Value(0.5), out.Runs[0].Metrics["acc1"])
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"testing"
 
 	"github.com/clipeval/clipeval/internal/sharedtest"
 )
@@ -38,4 +39,21 @@ func Build(dir string, race bool) error {
 		}
 	}
 	return build(filepath.Join(dir, "clipeval"), "harness/cmd/clipeval")
+}
+
+// Main builds the plugins and the CLI into a temporary folder, points *binDir at it for the tests of m, runs them,
+// removes the folder and returns the exit code: `func TestMain(m *testing.M) { os.Exit(plugintest.Main(m, &dir)) }`.
+func Main(m *testing.M, binDir *string) int {
+	dir, err := os.MkdirTemp("", "clipeval-plugins-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if err := Build(dir, false); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	*binDir = dir
+	return m.Run()
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -20,29 +19,15 @@ import (
 	"github.com/clipeval/clipeval/testdata/demogen"
 )
 
-var pluginDir string
+// binDir holds the plugins (binDir/plugins) and the CLI TestMain builds.
+var binDir string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "clipeval-cli-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	pluginDir = filepath.Join(dir, "plugins")
-	if err := plugintest.Build(dir, false); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(plugintest.Main(m, &binDir)) }
 
 // cli runs clipeval in-process with the test's plugins and returns exit code, stdout and stderr.
 func cli(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	t.Setenv("CLIPEVAL_PLUGIN_DIR", pluginDir)
+	t.Setenv("CLIPEVAL_PLUGIN_DIR", filepath.Join(binDir, "plugins"))
 	t.Setenv(sharedtest.ORTEnvVar, sharedtest.ORTLib(t))
 	var out, errOut bytes.Buffer
 	code := execute(context.Background(), args, &out, &errOut)
