@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 
 	"github.com/clipeval/clipeval/plugins/sdk"
+	"github.com/clipeval/clipeval/plugins/sdk/npy"
 )
 
 // DirEnvVar overrides the plugin folder.
@@ -175,7 +176,9 @@ func (h *Host) Model(name string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Model{Plugin: p, impl: raw.(sdk.Model)}, nil
+	m := &Model{Plugin: p, impl: raw.(sdk.Model)}
+	m.inputs, _ = raw.(sdk.InputModel)
+	return m, nil
 }
 
 // Task starts the task plugin called name and returns its client.
@@ -265,7 +268,32 @@ func (h *Host) stop(name string) {
 // Model is a model plugin's client; every error names the plugin.
 type Model struct {
 	*Plugin
-	impl sdk.Model
+	impl   sdk.Model
+	inputs sdk.InputModel
+}
+
+// Preprocess returns the pixels the image tower is fed for images.
+func (m *Model) Preprocess(ctx context.Context, ref sdk.ModelRef, images []sdk.ImageInput) (*npy.Array, error) {
+	a, err := m.inputs.Preprocess(ctx, ref, images)
+	return a, m.wrap("Preprocess", err)
+}
+
+// Tokenize returns the token ids the text tower is fed for texts.
+func (m *Model) Tokenize(ctx context.Context, ref sdk.ModelRef, texts []string) (*npy.Array, error) {
+	a, err := m.inputs.Tokenize(ctx, ref, texts)
+	return a, m.wrap("Tokenize", err)
+}
+
+// EncodePixels runs the image tower on pixels.
+func (m *Model) EncodePixels(ctx context.Context, ref sdk.ModelRef, pixels *npy.Array) (sdk.Matrix, error) {
+	out, err := m.inputs.EncodePixels(ctx, ref, pixels)
+	return out, m.wrap("EncodePixels", err)
+}
+
+// EncodeTokens runs the text tower on token ids.
+func (m *Model) EncodeTokens(ctx context.Context, ref sdk.ModelRef, ids *npy.Array) (sdk.Matrix, error) {
+	out, err := m.inputs.EncodeTokens(ctx, ref, ids)
+	return out, m.wrap("EncodeTokens", err)
 }
 
 // Info loads and describes a model.

@@ -6,6 +6,7 @@ import (
 	"math"
 
 	pb "github.com/clipeval/clipeval/plugins/proto/clipeval/v1"
+	"github.com/clipeval/clipeval/plugins/sdk/npy"
 )
 
 // MatrixToProto packs m as little-endian float32 bytes.
@@ -30,6 +31,70 @@ func MatrixFromProto(p *pb.Matrix) (Matrix, error) {
 		m.Data[i] = math.Float32frombits(binary.LittleEndian.Uint32(p.Data[4*i:]))
 	}
 	return m, nil
+}
+
+// TensorToProto packs a float32 or int64 array.
+func TensorToProto(a *npy.Array) (*pb.Tensor, error) {
+	if a == nil {
+		return nil, fmt.Errorf("tensor is missing")
+	}
+	t := &pb.Tensor{}
+	for _, d := range a.Shape {
+		t.Shape = append(t.Shape, int64(d))
+	}
+	n := a.Len()
+	switch {
+	case a.DType == "<f4" && len(a.Float32) == n:
+		t.Dtype = "float32"
+		t.Data = make([]byte, 4*n)
+		for i, v := range a.Float32 {
+			binary.LittleEndian.PutUint32(t.Data[4*i:], math.Float32bits(v))
+		}
+	case a.DType == "<i8" && len(a.Int64) == n:
+		t.Dtype = "int64"
+		t.Data = make([]byte, 8*n)
+		for i, v := range a.Int64 {
+			binary.LittleEndian.PutUint64(t.Data[8*i:], uint64(v))
+		}
+	default:
+		return nil, fmt.Errorf("tensor of dtype %q and shape %v: want float32 or int64 data matching the shape", a.DType, a.Shape)
+	}
+	return t, nil
+}
+
+// TensorFromProto unpacks a tensor, checking its byte length against its shape and dtype.
+func TensorFromProto(t *pb.Tensor) (*npy.Array, error) {
+	if t == nil {
+		return nil, fmt.Errorf("tensor is missing")
+	}
+	shape := make([]int, len(t.Shape))
+	n := int64(1)
+	for i, d := range t.Shape {
+		if d < 0 || d > 1<<31 {
+			return nil, fmt.Errorf("tensor shape %v is invalid", t.Shape)
+		}
+		shape[i] = int(d)
+		n *= d
+	}
+	size := map[string]int64{"float32": 4, "int64": 8}[t.Dtype]
+	if size == 0 {
+		return nil, fmt.Errorf("tensor dtype %q: want float32 or int64", t.Dtype)
+	}
+	if int64(len(t.Data)) != n*size {
+		return nil, fmt.Errorf("tensor shape %v of %s does not match %d bytes", t.Shape, t.Dtype, len(t.Data))
+	}
+	if t.Dtype == "float32" {
+		data := make([]float32, n)
+		for i := range data {
+			data[i] = math.Float32frombits(binary.LittleEndian.Uint32(t.Data[4*i:]))
+		}
+		return npy.Float32Array(shape, data), nil
+	}
+	data := make([]int64, n)
+	for i := range data {
+		data[i] = int64(binary.LittleEndian.Uint64(t.Data[8*i:]))
+	}
+	return npy.Int64Array(shape, data), nil
 }
 
 func refToProto(r ModelRef) *pb.ModelRef {

@@ -9,9 +9,11 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	pb "github.com/clipeval/clipeval/plugins/proto/clipeval/v1"
+	"github.com/clipeval/clipeval/plugins/sdk/npy"
 )
 
 // ProtocolVersion is the version of the plugin contract (plugins/proto/clipeval/v1) this SDK speaks.
@@ -143,6 +145,67 @@ func (s *modelServer) EncodeTexts(ctx context.Context, req *pb.EncodeTextsReques
 	return &pb.Embeddings{Matrix: MatrixToProto(m)}, nil
 }
 
+// inputs returns the implementation's InputModel side, or an Unimplemented status.
+func (s *modelServer) inputs() (InputModel, error) {
+	if im, ok := s.impl.(InputModel); ok {
+		return im, nil
+	}
+	return nil, status.Error(codes.Unimplemented, "this model backend does not expose its exact inputs (preprocess, tokenize, golden, verify-export)")
+}
+
+func (s *modelServer) Preprocess(ctx context.Context, req *pb.EncodeImagesRequest) (*pb.Tensor, error) {
+	im, err := s.inputs()
+	if err != nil {
+		return nil, err
+	}
+	a, err := im.Preprocess(ctx, refFromProto(req.GetModel()), imagesFromProto(req.GetImages()))
+	if err != nil {
+		return nil, err
+	}
+	return TensorToProto(a)
+}
+
+func (s *modelServer) Tokenize(ctx context.Context, req *pb.EncodeTextsRequest) (*pb.Tensor, error) {
+	im, err := s.inputs()
+	if err != nil {
+		return nil, err
+	}
+	a, err := im.Tokenize(ctx, refFromProto(req.GetModel()), req.GetTexts())
+	if err != nil {
+		return nil, err
+	}
+	return TensorToProto(a)
+}
+
+func (s *modelServer) encodeTensor(ctx context.Context, req *pb.TensorRequest, pixels bool) (*pb.Embeddings, error) {
+	im, err := s.inputs()
+	if err != nil {
+		return nil, err
+	}
+	a, err := TensorFromProto(req.GetTensor())
+	if err != nil {
+		return nil, err
+	}
+	var m Matrix
+	if pixels {
+		m, err = im.EncodePixels(ctx, refFromProto(req.GetModel()), a)
+	} else {
+		m, err = im.EncodeTokens(ctx, refFromProto(req.GetModel()), a)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &pb.Embeddings{Matrix: MatrixToProto(m)}, nil
+}
+
+func (s *modelServer) EncodePixels(ctx context.Context, req *pb.TensorRequest) (*pb.Embeddings, error) {
+	return s.encodeTensor(ctx, req, true)
+}
+
+func (s *modelServer) EncodeTokens(ctx context.Context, req *pb.TensorRequest) (*pb.Embeddings, error) {
+	return s.encodeTensor(ctx, req, false)
+}
+
 type taskServer struct {
 	pb.UnimplementedTaskServer
 	impl Task
@@ -245,6 +308,48 @@ func (m *modelClient) EncodeTexts(ctx context.Context, ref ModelRef, texts []str
 		return Matrix{}, rpcError(err)
 	}
 	return MatrixFromProto(p.GetMatrix())
+}
+
+func (m *modelClient) Preprocess(ctx context.Context, ref ModelRef, images []ImageInput) (*npy.Array, error) {
+	p, err := m.c.Preprocess(ctx, &pb.EncodeImagesRequest{Model: refToProto(ref), Images: imagesToProto(images)})
+	if err != nil {
+		return nil, rpcError(err)
+	}
+	return TensorFromProto(p)
+}
+
+func (m *modelClient) Tokenize(ctx context.Context, ref ModelRef, texts []string) (*npy.Array, error) {
+	p, err := m.c.Tokenize(ctx, &pb.EncodeTextsRequest{Model: refToProto(ref), Texts: texts})
+	if err != nil {
+		return nil, rpcError(err)
+	}
+	return TensorFromProto(p)
+}
+
+func (m *modelClient) encodeTensor(ctx context.Context, ref ModelRef, a *npy.Array, pixels bool) (Matrix, error) {
+	t, err := TensorToProto(a)
+	if err != nil {
+		return Matrix{}, err
+	}
+	req := &pb.TensorRequest{Model: refToProto(ref), Tensor: t}
+	var p *pb.Embeddings
+	if pixels {
+		p, err = m.c.EncodePixels(ctx, req)
+	} else {
+		p, err = m.c.EncodeTokens(ctx, req)
+	}
+	if err != nil {
+		return Matrix{}, rpcError(err)
+	}
+	return MatrixFromProto(p.GetMatrix())
+}
+
+func (m *modelClient) EncodePixels(ctx context.Context, ref ModelRef, pixels *npy.Array) (Matrix, error) {
+	return m.encodeTensor(ctx, ref, pixels, true)
+}
+
+func (m *modelClient) EncodeTokens(ctx context.Context, ref ModelRef, ids *npy.Array) (Matrix, error) {
+	return m.encodeTensor(ctx, ref, ids, false)
 }
 
 type taskClient struct{ c pb.TaskClient }

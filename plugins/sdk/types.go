@@ -7,6 +7,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+
+	"github.com/clipeval/clipeval/plugins/sdk/npy"
 )
 
 // ModelRef names the model a request is about: a model folder and the backend options from the config.
@@ -178,4 +180,18 @@ type Task interface {
 	Load(ctx context.Context, req LoadRequest) (*Dataset, error)
 	// Score computes the task's metrics from the embeddings of a loaded dataset.
 	Score(ctx context.Context, req ScoreRequest) (*Scores, error)
+}
+
+// InputModel is implemented by model backends that expose the exact inputs their towers are fed, and run the
+// towers on given inputs: what `clipeval preprocess`, `tokenize`, `golden` and `verify-export` use. Tensors are
+// float32 [N, 3, H, W] pixels and int64 [N, context_length] token ids.
+type InputModel interface {
+	// Preprocess returns the pixels the image tower would be fed for images.
+	Preprocess(ctx context.Context, ref ModelRef, images []ImageInput) (*npy.Array, error)
+	// Tokenize returns the token ids the text tower would be fed for texts.
+	Tokenize(ctx context.Context, ref ModelRef, texts []string) (*npy.Array, error)
+	// EncodePixels runs the image tower on pixels.
+	EncodePixels(ctx context.Context, ref ModelRef, pixels *npy.Array) (Matrix, error)
+	// EncodeTokens runs the text tower on token ids.
+	EncodeTokens(ctx context.Context, ref ModelRef, ids *npy.Array) (Matrix, error)
 }

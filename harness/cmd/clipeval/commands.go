@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,7 +15,6 @@ import (
 	"github.com/clipeval/clipeval/harness/pluginhost"
 	"github.com/clipeval/clipeval/harness/run"
 	"github.com/clipeval/clipeval/plugins/sdk"
-	"github.com/clipeval/clipeval/plugins/sdk/npy"
 	"github.com/clipeval/clipeval/reports"
 )
 
@@ -122,110 +119,6 @@ func cmdPlugins(ctx context.Context, args []string, stdout io.Writer) error {
 	if bad > 0 {
 		return fmt.Errorf("%d plugin(s) could not be started", bad)
 	}
-	return nil
-}
-
-// optionFlags collects repeated --option K=V flags.
-type optionFlags map[string]string
-
-func (o optionFlags) String() string { return fmt.Sprint(map[string]string(o)) }
-
-func (o optionFlags) Set(s string) error {
-	k, v, ok := strings.Cut(s, "=")
-	if !ok || k == "" {
-		return fmt.Errorf("want KEY=VALUE, have %q", s)
-	}
-	o[k] = v
-	return nil
-}
-
-func cmdEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("embed", flag.ContinueOnError)
-	modelDir := fs.String("model", "", "model folder")
-	backend := fs.String("backend", "onnx", "model backend plugin")
-	textsFile := fs.String("texts", "", "JSON array of strings to encode")
-	out := fs.String("out", "", "output .npy file")
-	batch := fs.Int("batch-size", config.DefaultBatchSize, "inputs per backend call")
-	pluginDir := fs.String("plugin-dir", pluginhost.DefaultDir(), "plugin folder")
-	options := optionFlags{}
-	fs.Var(options, "option", "backend option KEY=VALUE (repeatable)")
-	var images []string
-	pos, err := parse(fs, args, map[string]*[]string{"images": &images})
-	if err != nil {
-		return err
-	}
-	switch {
-	case len(pos) > 0:
-		return badInput("embed: unexpected arguments %q", pos)
-	case *modelDir == "":
-		return badInput("embed: --model DIR is required")
-	case *out == "":
-		return badInput("embed: --out OUT.npy is required")
-	case (len(images) == 0) == (*textsFile == ""):
-		return badInput("embed: give either --images FILE... or --texts FILE.json")
-	case *batch <= 0:
-		return badInput("embed: --batch-size must be positive")
-	}
-	dir, err := filepath.Abs(*modelDir)
-	if err != nil {
-		return usageError{err}
-	}
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return badInput("embed: model folder %s does not exist", dir)
-	}
-	cwd, _ := os.Getwd()
-	ref := sdk.ModelRef{Dir: dir, Options: options, BaseDir: cwd}
-	var texts []string
-	var inputs []sdk.ImageInput
-	if *textsFile != "" {
-		raw, err := os.ReadFile(*textsFile)
-		if err != nil {
-			return usageError{fmt.Errorf("embed: %w", err)}
-		}
-		if err := json.Unmarshal(raw, &texts); err != nil {
-			return badInput("embed: %s must be a JSON array of strings: %v", *textsFile, err)
-		}
-	}
-	for _, p := range images {
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			return usageError{err}
-		}
-		if _, err := os.Stat(abs); err != nil {
-			return badInput("embed: image %s does not exist", p)
-		}
-		inputs = append(inputs, sdk.ImageInput{Path: abs})
-	}
-	host := pluginhost.New(*pluginDir, stderr)
-	defer host.Close()
-	m, err := host.Model(*backend)
-	if err != nil {
-		return err
-	}
-	if _, err := m.Info(ctx, ref); err != nil {
-		return err
-	}
-	var rows []float32
-	cols, n := 0, max(len(inputs), len(texts))
-	for lo := 0; lo < n; lo += *batch {
-		hi := min(lo+*batch, n)
-		var mat sdk.Matrix
-		if texts != nil {
-			mat, err = m.EncodeTexts(ctx, ref, texts[lo:hi])
-		} else {
-			mat, err = m.EncodeImages(ctx, ref, inputs[lo:hi])
-		}
-		if err != nil {
-			return err
-		}
-		cols = mat.Cols
-		rows = append(rows, mat.Data...)
-		fmt.Fprintf(stderr, "encoded %d/%d\n", hi, n)
-	}
-	if err := npy.WriteFile(*out, npy.Float32Array([]int{n, cols}, rows)); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "%s: float32 [%d,%d]\n", *out, n, cols)
 	return nil
 }
 

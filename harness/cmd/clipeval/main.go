@@ -42,6 +42,15 @@ Commands:
       list the plugins found, their kind and protocol version
   clipeval embed --model DIR (--images FILE... | --texts FILE.json) --out OUT.npy [--backend onnx] [--option K=V]
       write the raw embeddings (float32 [N,d]) of images or texts as .npy
+  clipeval preprocess --model DIR --out OUT.npy IMAGE...
+      write the pixels the image tower is fed (float32 [N,3,H,W], open_clip's eval transform)
+  clipeval tokenize --model DIR --texts FILE.json --out OUT.npy
+      write the token ids the text tower is fed (int64 [N,context_length])
+  clipeval golden --model DIR [--images FILE...] [--texts FILE.json] --out GOLDEN.npz
+      store inputs (pixels, token_ids) and outputs (image_embeds, text_embeds) of a trusted model
+  clipeval verify-export --model DIR --golden GOLDEN.npz [--atol A --rtol R --min-cosine C]
+      run an export on a golden's inputs and compare with its outputs: PASS/FAIL per output
+      (defaults fit fp32: --atol 1e-5 --rtol 1e-4 --min-cosine 0.99999; fp16: --atol 1e-2 --rtol 1e-2 --min-cosine 0.999)
   clipeval version
 
 Exit codes: 0 success, 1 a run or check failed, 2 bad input.
@@ -72,6 +81,14 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdPlugins(ctx, args[1:], stdout)
 	case "embed":
 		err = cmdEmbed(ctx, args[1:], stdout, stderr)
+	case "preprocess":
+		err = cmdPreprocess(ctx, args[1:], stdout, stderr)
+	case "tokenize":
+		err = cmdTokenize(ctx, args[1:], stdout, stderr)
+	case "golden":
+		err = cmdGolden(ctx, args[1:], stdout, stderr)
+	case "verify-export":
+		err = cmdVerifyExport(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "clipeval", version)
 	case "help", "-h", "--help":
@@ -91,6 +108,9 @@ func report(err error, stderr io.Writer) int {
 	var problems config.Problems
 	var ue usageError
 	switch {
+	case errors.Is(err, errVerifyFailed):
+		fmt.Fprintln(stderr, "clipeval:", err)
+		return exitFailed
 	case errors.As(err, &problems):
 		fmt.Fprintln(stderr, problems.Error())
 		fmt.Fprintf(stderr, "clipeval: %d problem(s) in the config\n", len(problems))

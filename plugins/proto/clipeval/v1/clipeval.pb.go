@@ -504,6 +504,120 @@ func (x *Embeddings) GetMatrix() *Matrix {
 	return nil
 }
 
+// Tensor is an n-dimensional array packed little-endian in C order; dtype is "float32" or "int64".
+type Tensor struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Shape         []int64                `protobuf:"varint,1,rep,packed,name=shape,proto3" json:"shape,omitempty"`
+	Dtype         string                 `protobuf:"bytes,2,opt,name=dtype,proto3" json:"dtype,omitempty"`
+	Data          []byte                 `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Tensor) Reset() {
+	*x = Tensor{}
+	mi := &file_clipeval_v1_clipeval_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Tensor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Tensor) ProtoMessage() {}
+
+func (x *Tensor) ProtoReflect() protoreflect.Message {
+	mi := &file_clipeval_v1_clipeval_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Tensor.ProtoReflect.Descriptor instead.
+func (*Tensor) Descriptor() ([]byte, []int) {
+	return file_clipeval_v1_clipeval_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Tensor) GetShape() []int64 {
+	if x != nil {
+		return x.Shape
+	}
+	return nil
+}
+
+func (x *Tensor) GetDtype() string {
+	if x != nil {
+		return x.Dtype
+	}
+	return ""
+}
+
+func (x *Tensor) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+// TensorRequest carries exact model inputs (pixels or token ids) for one tower.
+type TensorRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Model         *ModelRef              `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	Tensor        *Tensor                `protobuf:"bytes,2,opt,name=tensor,proto3" json:"tensor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TensorRequest) Reset() {
+	*x = TensorRequest{}
+	mi := &file_clipeval_v1_clipeval_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TensorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TensorRequest) ProtoMessage() {}
+
+func (x *TensorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_clipeval_v1_clipeval_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TensorRequest.ProtoReflect.Descriptor instead.
+func (*TensorRequest) Descriptor() ([]byte, []int) {
+	return file_clipeval_v1_clipeval_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *TensorRequest) GetModel() *ModelRef {
+	if x != nil {
+		return x.Model
+	}
+	return nil
+}
+
+func (x *TensorRequest) GetTensor() *Tensor {
+	if x != nil {
+		return x.Tensor
+	}
+	return nil
+}
+
 // Field declares one config key a task accepts.
 type Field struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -519,7 +633,7 @@ type Field struct {
 
 func (x *Field) Reset() {
 	*x = Field{}
-	mi := &file_clipeval_v1_clipeval_proto_msgTypes[8]
+	mi := &file_clipeval_v1_clipeval_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -531,7 +645,7 @@ func (x *Field) String() string {
 func (*Field) ProtoMessage() {}
 
 func (x *Field) ProtoReflect() protoreflect.Message {
-	mi := &file_clipeval_v1_clipeval_proto_msgTypes[8]
+	mi := &file_clipeval_v1_clipeval_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -544,7 +658,7 @@ func (x *Field) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Field.ProtoReflect.Descriptor instead.
 func (*Field) Descriptor() ([]byte, []int) {
-	return file_clipeval_v1_clipeval_proto_rawDescGZIP(), []int{8}
+	return file_clipeval_v1_clipeval_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Field) GetName() string {
@@ -591,7 +705,7 @@ type TaskInfoRequest struct {
 
 func (x *TaskInfoRequest) Reset() {
 	*x = TaskInfoRequest{}
-	mi := &file_clipeval_v1_clipeval_proto_msgTypes[9]
+	mi := &file_clipeval_v1_clipeval_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -603,7 +717,7 @@ func (x *TaskInfoRequest) String() string {
 func (*TaskInfoRequest) ProtoMessage() {}
 
 func (x *TaskInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_clipeval_v1_clipeval_proto_msgTypes[9]
+	mi := &file_clipeval_v1_clipeval_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -616,7 +730,7 @@ func (x *TaskInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskInfoRequest.ProtoReflect.Descriptor instead.
 func (*TaskInfoRequest) Descriptor() ([]byte, []int) {
-	return file_clipeval_v1_clipeval_proto_rawDescGZIP(), []int{9}
+	return file_clipeval_v1_clipeval_proto_rawDescGZIP(), []int{11}
 }
 
 // TaskInfo describes a task and the keys of its `dataset:` and `options:` mappings.
@@ -632,7 +746,7 @@ type TaskInfo struct {
 
 func (x *TaskInfo) Reset() {
 	*x = TaskInfo{}
-	mi := &file_clipeval_v1_clipeval_proto_msgTypes[10]
+	mi := &file_clipeval_v1_clipeval_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -644,7 +758,7 @@ func (x *TaskInfo) String() string {
 func (*TaskInfo) ProtoMessage() {}
 
 func (x *TaskInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_clipeval_v1_clipeval_proto_msgTypes[10]
+	mi := &file_clipeval_v1_clipeval_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -657,7 +771,7 @@ func (x *TaskInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskInfo.ProtoReflect.Descriptor instead.
 func (*TaskInfo) Descriptor() ([]byte, []int) {
-	return file_clipeval_v1_clipeval_proto_rawDescGZIP(), []int{10}
+	return file_clipeval_v1_clipeval_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TaskInfo) GetName() string {
@@ -699,7 +813,7 @@ type LoadRequest struct {
 
 func (x *LoadRequest) Reset() {
 	*x = LoadRequest{}
-	mi := &file_clipeval_v1_clipeval_proto_msgTypes[11]
+	mi := &file_clipeval_v1_clipeval_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -711,7 +825,7 @@ func (x *LoadRequest) String() string {
 func (*LoadRequest) ProtoMessage() {}
 
 func (x *LoadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_clipeval_v1_clipeval_proto_msgTypes[11]
+	mi := &file_clipeval_v1_clipeval_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -724,7 +838,7 @@ func (x *LoadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadRequest.ProtoReflect.Descriptor instead.
 func (*LoadRequest) Descriptor() ([]byte, []int) {
-	return file_clipeval_v1_clipeval_proto_rawDescGZIP(), []int{11}
+	return file_clipeval_v1_clipeval_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LoadRequest) GetDatasetJson() []byte {
@@ -756,7 +870,7 @@ type Dataset struct {
 
 func (x *Dataset) Reset() {
 	*x = Dataset{}
-	mi := &file_clipeval_v1_clipeval_proto_msgTypes[12]
+	mi := &file_clipeval_v1_clipeval_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -768,7 +882,7 @@ func (x *Dataset) String() string {
 func (*Dataset) ProtoMessage() {}
 
 func (x *Dataset) ProtoReflect() protoreflect.Message {
-	mi := &file_clipeval_v1_clipeval_proto_msgTypes[12]
+	mi := &file_clipeval_v1_clipeval_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -781,7 +895,7 @@ func (x *Dataset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Dataset.ProtoReflect.Descriptor instead.
 func (*Dataset) Descriptor() ([]byte, []int) {
-	return file_clipeval_v1_clipeval_proto_rawDescGZIP(), []int{12}
+	return file_clipeval_v1_clipeval_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Dataset) GetId() string {
@@ -839,7 +953,7 @@ type ScoreRequest struct {
 
 func (x *ScoreRequest) Reset() {
 	*x = ScoreRequest{}
-	mi := &file_clipeval_v1_clipeval_proto_msgTypes[13]
+	mi := &file_clipeval_v1_clipeval_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -851,7 +965,7 @@ func (x *ScoreRequest) String() string {
 func (*ScoreRequest) ProtoMessage() {}
 
 func (x *ScoreRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_clipeval_v1_clipeval_proto_msgTypes[13]
+	mi := &file_clipeval_v1_clipeval_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -864,7 +978,7 @@ func (x *ScoreRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreRequest.ProtoReflect.Descriptor instead.
 func (*ScoreRequest) Descriptor() ([]byte, []int) {
-	return file_clipeval_v1_clipeval_proto_rawDescGZIP(), []int{13}
+	return file_clipeval_v1_clipeval_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ScoreRequest) GetDatasetId() string {
@@ -909,7 +1023,7 @@ type Prediction struct {
 
 func (x *Prediction) Reset() {
 	*x = Prediction{}
-	mi := &file_clipeval_v1_clipeval_proto_msgTypes[14]
+	mi := &file_clipeval_v1_clipeval_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -921,7 +1035,7 @@ func (x *Prediction) String() string {
 func (*Prediction) ProtoMessage() {}
 
 func (x *Prediction) ProtoReflect() protoreflect.Message {
-	mi := &file_clipeval_v1_clipeval_proto_msgTypes[14]
+	mi := &file_clipeval_v1_clipeval_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -934,7 +1048,7 @@ func (x *Prediction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Prediction.ProtoReflect.Descriptor instead.
 func (*Prediction) Descriptor() ([]byte, []int) {
-	return file_clipeval_v1_clipeval_proto_rawDescGZIP(), []int{14}
+	return file_clipeval_v1_clipeval_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Prediction) GetItem() string {
@@ -986,7 +1100,7 @@ type Curve struct {
 
 func (x *Curve) Reset() {
 	*x = Curve{}
-	mi := &file_clipeval_v1_clipeval_proto_msgTypes[15]
+	mi := &file_clipeval_v1_clipeval_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -998,7 +1112,7 @@ func (x *Curve) String() string {
 func (*Curve) ProtoMessage() {}
 
 func (x *Curve) ProtoReflect() protoreflect.Message {
-	mi := &file_clipeval_v1_clipeval_proto_msgTypes[15]
+	mi := &file_clipeval_v1_clipeval_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1011,7 +1125,7 @@ func (x *Curve) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Curve.ProtoReflect.Descriptor instead.
 func (*Curve) Descriptor() ([]byte, []int) {
-	return file_clipeval_v1_clipeval_proto_rawDescGZIP(), []int{15}
+	return file_clipeval_v1_clipeval_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Curve) GetName() string {
@@ -1062,7 +1176,7 @@ type Scores struct {
 
 func (x *Scores) Reset() {
 	*x = Scores{}
-	mi := &file_clipeval_v1_clipeval_proto_msgTypes[16]
+	mi := &file_clipeval_v1_clipeval_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1074,7 +1188,7 @@ func (x *Scores) String() string {
 func (*Scores) ProtoMessage() {}
 
 func (x *Scores) ProtoReflect() protoreflect.Message {
-	mi := &file_clipeval_v1_clipeval_proto_msgTypes[16]
+	mi := &file_clipeval_v1_clipeval_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1087,7 +1201,7 @@ func (x *Scores) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Scores.ProtoReflect.Descriptor instead.
 func (*Scores) Descriptor() ([]byte, []int) {
-	return file_clipeval_v1_clipeval_proto_rawDescGZIP(), []int{16}
+	return file_clipeval_v1_clipeval_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Scores) GetMetrics() map[string]float64 {
@@ -1162,7 +1276,14 @@ const file_clipeval_v1_clipeval_proto_rawDesc = "" +
 	"\x05texts\x18\x02 \x03(\tR\x05texts\"9\n" +
 	"\n" +
 	"Embeddings\x12+\n" +
-	"\x06matrix\x18\x01 \x01(\v2\x13.clipeval.v1.MatrixR\x06matrix\"y\n" +
+	"\x06matrix\x18\x01 \x01(\v2\x13.clipeval.v1.MatrixR\x06matrix\"H\n" +
+	"\x06Tensor\x12\x14\n" +
+	"\x05shape\x18\x01 \x03(\x03R\x05shape\x12\x14\n" +
+	"\x05dtype\x18\x02 \x01(\tR\x05dtype\x12\x12\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data\"i\n" +
+	"\rTensorRequest\x12+\n" +
+	"\x05model\x18\x01 \x01(\v2\x15.clipeval.v1.ModelRefR\x05model\x12+\n" +
+	"\x06tensor\x18\x02 \x01(\v2\x13.clipeval.v1.TensorR\x06tensor\"y\n" +
 	"\x05Field\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1a\n" +
@@ -1212,11 +1333,16 @@ const file_clipeval_v1_clipeval_proto_rawDesc = "" +
 	"\x06curves\x18\x04 \x03(\v2\x12.clipeval.v1.CurveR\x06curves\x1a:\n" +
 	"\fMetricsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x012\xda\x01\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x012\xeb\x03\n" +
 	"\x05Model\x12=\n" +
 	"\x04Info\x12\x1d.clipeval.v1.ModelInfoRequest\x1a\x16.clipeval.v1.ModelInfo\x12I\n" +
 	"\fEncodeImages\x12 .clipeval.v1.EncodeImagesRequest\x1a\x17.clipeval.v1.Embeddings\x12G\n" +
-	"\vEncodeTexts\x12\x1f.clipeval.v1.EncodeTextsRequest\x1a\x17.clipeval.v1.Embeddings2\xb4\x01\n" +
+	"\vEncodeTexts\x12\x1f.clipeval.v1.EncodeTextsRequest\x1a\x17.clipeval.v1.Embeddings\x12C\n" +
+	"\n" +
+	"Preprocess\x12 .clipeval.v1.EncodeImagesRequest\x1a\x13.clipeval.v1.Tensor\x12@\n" +
+	"\bTokenize\x12\x1f.clipeval.v1.EncodeTextsRequest\x1a\x13.clipeval.v1.Tensor\x12C\n" +
+	"\fEncodePixels\x12\x1a.clipeval.v1.TensorRequest\x1a\x17.clipeval.v1.Embeddings\x12C\n" +
+	"\fEncodeTokens\x12\x1a.clipeval.v1.TensorRequest\x1a\x17.clipeval.v1.Embeddings2\xb4\x01\n" +
 	"\x04Task\x12;\n" +
 	"\x04Info\x12\x1c.clipeval.v1.TaskInfoRequest\x1a\x15.clipeval.v1.TaskInfo\x126\n" +
 	"\x04Load\x12\x18.clipeval.v1.LoadRequest\x1a\x14.clipeval.v1.Dataset\x127\n" +
@@ -1234,7 +1360,7 @@ func file_clipeval_v1_clipeval_proto_rawDescGZIP() []byte {
 	return file_clipeval_v1_clipeval_proto_rawDescData
 }
 
-var file_clipeval_v1_clipeval_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_clipeval_v1_clipeval_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_clipeval_v1_clipeval_proto_goTypes = []any{
 	(*Matrix)(nil),              // 0: clipeval.v1.Matrix
 	(*ModelRef)(nil),            // 1: clipeval.v1.ModelRef
@@ -1244,52 +1370,64 @@ var file_clipeval_v1_clipeval_proto_goTypes = []any{
 	(*EncodeImagesRequest)(nil), // 5: clipeval.v1.EncodeImagesRequest
 	(*EncodeTextsRequest)(nil),  // 6: clipeval.v1.EncodeTextsRequest
 	(*Embeddings)(nil),          // 7: clipeval.v1.Embeddings
-	(*Field)(nil),               // 8: clipeval.v1.Field
-	(*TaskInfoRequest)(nil),     // 9: clipeval.v1.TaskInfoRequest
-	(*TaskInfo)(nil),            // 10: clipeval.v1.TaskInfo
-	(*LoadRequest)(nil),         // 11: clipeval.v1.LoadRequest
-	(*Dataset)(nil),             // 12: clipeval.v1.Dataset
-	(*ScoreRequest)(nil),        // 13: clipeval.v1.ScoreRequest
-	(*Prediction)(nil),          // 14: clipeval.v1.Prediction
-	(*Curve)(nil),               // 15: clipeval.v1.Curve
-	(*Scores)(nil),              // 16: clipeval.v1.Scores
-	nil,                         // 17: clipeval.v1.ModelRef.OptionsEntry
-	nil,                         // 18: clipeval.v1.ModelInfo.FilesEntry
-	nil,                         // 19: clipeval.v1.Scores.MetricsEntry
+	(*Tensor)(nil),              // 8: clipeval.v1.Tensor
+	(*TensorRequest)(nil),       // 9: clipeval.v1.TensorRequest
+	(*Field)(nil),               // 10: clipeval.v1.Field
+	(*TaskInfoRequest)(nil),     // 11: clipeval.v1.TaskInfoRequest
+	(*TaskInfo)(nil),            // 12: clipeval.v1.TaskInfo
+	(*LoadRequest)(nil),         // 13: clipeval.v1.LoadRequest
+	(*Dataset)(nil),             // 14: clipeval.v1.Dataset
+	(*ScoreRequest)(nil),        // 15: clipeval.v1.ScoreRequest
+	(*Prediction)(nil),          // 16: clipeval.v1.Prediction
+	(*Curve)(nil),               // 17: clipeval.v1.Curve
+	(*Scores)(nil),              // 18: clipeval.v1.Scores
+	nil,                         // 19: clipeval.v1.ModelRef.OptionsEntry
+	nil,                         // 20: clipeval.v1.ModelInfo.FilesEntry
+	nil,                         // 21: clipeval.v1.Scores.MetricsEntry
 }
 var file_clipeval_v1_clipeval_proto_depIdxs = []int32{
-	17, // 0: clipeval.v1.ModelRef.options:type_name -> clipeval.v1.ModelRef.OptionsEntry
+	19, // 0: clipeval.v1.ModelRef.options:type_name -> clipeval.v1.ModelRef.OptionsEntry
 	1,  // 1: clipeval.v1.ModelInfoRequest.model:type_name -> clipeval.v1.ModelRef
-	18, // 2: clipeval.v1.ModelInfo.files:type_name -> clipeval.v1.ModelInfo.FilesEntry
+	20, // 2: clipeval.v1.ModelInfo.files:type_name -> clipeval.v1.ModelInfo.FilesEntry
 	1,  // 3: clipeval.v1.EncodeImagesRequest.model:type_name -> clipeval.v1.ModelRef
 	4,  // 4: clipeval.v1.EncodeImagesRequest.images:type_name -> clipeval.v1.Image
 	1,  // 5: clipeval.v1.EncodeTextsRequest.model:type_name -> clipeval.v1.ModelRef
 	0,  // 6: clipeval.v1.Embeddings.matrix:type_name -> clipeval.v1.Matrix
-	8,  // 7: clipeval.v1.TaskInfo.dataset_fields:type_name -> clipeval.v1.Field
-	8,  // 8: clipeval.v1.TaskInfo.option_fields:type_name -> clipeval.v1.Field
-	4,  // 9: clipeval.v1.Dataset.images:type_name -> clipeval.v1.Image
-	0,  // 10: clipeval.v1.ScoreRequest.image_embeddings:type_name -> clipeval.v1.Matrix
-	0,  // 11: clipeval.v1.ScoreRequest.text_embeddings:type_name -> clipeval.v1.Matrix
-	19, // 12: clipeval.v1.Scores.metrics:type_name -> clipeval.v1.Scores.MetricsEntry
-	14, // 13: clipeval.v1.Scores.predictions:type_name -> clipeval.v1.Prediction
-	15, // 14: clipeval.v1.Scores.curves:type_name -> clipeval.v1.Curve
-	2,  // 15: clipeval.v1.Model.Info:input_type -> clipeval.v1.ModelInfoRequest
-	5,  // 16: clipeval.v1.Model.EncodeImages:input_type -> clipeval.v1.EncodeImagesRequest
-	6,  // 17: clipeval.v1.Model.EncodeTexts:input_type -> clipeval.v1.EncodeTextsRequest
-	9,  // 18: clipeval.v1.Task.Info:input_type -> clipeval.v1.TaskInfoRequest
-	11, // 19: clipeval.v1.Task.Load:input_type -> clipeval.v1.LoadRequest
-	13, // 20: clipeval.v1.Task.Score:input_type -> clipeval.v1.ScoreRequest
-	3,  // 21: clipeval.v1.Model.Info:output_type -> clipeval.v1.ModelInfo
-	7,  // 22: clipeval.v1.Model.EncodeImages:output_type -> clipeval.v1.Embeddings
-	7,  // 23: clipeval.v1.Model.EncodeTexts:output_type -> clipeval.v1.Embeddings
-	10, // 24: clipeval.v1.Task.Info:output_type -> clipeval.v1.TaskInfo
-	12, // 25: clipeval.v1.Task.Load:output_type -> clipeval.v1.Dataset
-	16, // 26: clipeval.v1.Task.Score:output_type -> clipeval.v1.Scores
-	21, // [21:27] is the sub-list for method output_type
-	15, // [15:21] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	1,  // 7: clipeval.v1.TensorRequest.model:type_name -> clipeval.v1.ModelRef
+	8,  // 8: clipeval.v1.TensorRequest.tensor:type_name -> clipeval.v1.Tensor
+	10, // 9: clipeval.v1.TaskInfo.dataset_fields:type_name -> clipeval.v1.Field
+	10, // 10: clipeval.v1.TaskInfo.option_fields:type_name -> clipeval.v1.Field
+	4,  // 11: clipeval.v1.Dataset.images:type_name -> clipeval.v1.Image
+	0,  // 12: clipeval.v1.ScoreRequest.image_embeddings:type_name -> clipeval.v1.Matrix
+	0,  // 13: clipeval.v1.ScoreRequest.text_embeddings:type_name -> clipeval.v1.Matrix
+	21, // 14: clipeval.v1.Scores.metrics:type_name -> clipeval.v1.Scores.MetricsEntry
+	16, // 15: clipeval.v1.Scores.predictions:type_name -> clipeval.v1.Prediction
+	17, // 16: clipeval.v1.Scores.curves:type_name -> clipeval.v1.Curve
+	2,  // 17: clipeval.v1.Model.Info:input_type -> clipeval.v1.ModelInfoRequest
+	5,  // 18: clipeval.v1.Model.EncodeImages:input_type -> clipeval.v1.EncodeImagesRequest
+	6,  // 19: clipeval.v1.Model.EncodeTexts:input_type -> clipeval.v1.EncodeTextsRequest
+	5,  // 20: clipeval.v1.Model.Preprocess:input_type -> clipeval.v1.EncodeImagesRequest
+	6,  // 21: clipeval.v1.Model.Tokenize:input_type -> clipeval.v1.EncodeTextsRequest
+	9,  // 22: clipeval.v1.Model.EncodePixels:input_type -> clipeval.v1.TensorRequest
+	9,  // 23: clipeval.v1.Model.EncodeTokens:input_type -> clipeval.v1.TensorRequest
+	11, // 24: clipeval.v1.Task.Info:input_type -> clipeval.v1.TaskInfoRequest
+	13, // 25: clipeval.v1.Task.Load:input_type -> clipeval.v1.LoadRequest
+	15, // 26: clipeval.v1.Task.Score:input_type -> clipeval.v1.ScoreRequest
+	3,  // 27: clipeval.v1.Model.Info:output_type -> clipeval.v1.ModelInfo
+	7,  // 28: clipeval.v1.Model.EncodeImages:output_type -> clipeval.v1.Embeddings
+	7,  // 29: clipeval.v1.Model.EncodeTexts:output_type -> clipeval.v1.Embeddings
+	8,  // 30: clipeval.v1.Model.Preprocess:output_type -> clipeval.v1.Tensor
+	8,  // 31: clipeval.v1.Model.Tokenize:output_type -> clipeval.v1.Tensor
+	7,  // 32: clipeval.v1.Model.EncodePixels:output_type -> clipeval.v1.Embeddings
+	7,  // 33: clipeval.v1.Model.EncodeTokens:output_type -> clipeval.v1.Embeddings
+	12, // 34: clipeval.v1.Task.Info:output_type -> clipeval.v1.TaskInfo
+	14, // 35: clipeval.v1.Task.Load:output_type -> clipeval.v1.Dataset
+	18, // 36: clipeval.v1.Task.Score:output_type -> clipeval.v1.Scores
+	27, // [27:37] is the sub-list for method output_type
+	17, // [17:27] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_clipeval_v1_clipeval_proto_init() }
@@ -1303,7 +1441,7 @@ func file_clipeval_v1_clipeval_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_clipeval_v1_clipeval_proto_rawDesc), len(file_clipeval_v1_clipeval_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -31,17 +31,31 @@ const (
 	Model_Info_FullMethodName         = "/clipeval.v1.Model/Info"
 	Model_EncodeImages_FullMethodName = "/clipeval.v1.Model/EncodeImages"
 	Model_EncodeTexts_FullMethodName  = "/clipeval.v1.Model/EncodeTexts"
+	Model_Preprocess_FullMethodName   = "/clipeval.v1.Model/Preprocess"
+	Model_Tokenize_FullMethodName     = "/clipeval.v1.Model/Tokenize"
+	Model_EncodePixels_FullMethodName = "/clipeval.v1.Model/EncodePixels"
+	Model_EncodeTokens_FullMethodName = "/clipeval.v1.Model/EncodeTokens"
 )
 
 // ModelClient is the client API for Model service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// Model is served by model backend plugins.
+// Model is served by model backend plugins. Info, EncodeImages and EncodeTexts are required; the four input-level
+// calls are optional (Unimplemented when a backend cannot expose its exact inputs) and serve `clipeval preprocess`,
+// `tokenize`, `golden` and `verify-export`.
 type ModelClient interface {
 	Info(ctx context.Context, in *ModelInfoRequest, opts ...grpc.CallOption) (*ModelInfo, error)
 	EncodeImages(ctx context.Context, in *EncodeImagesRequest, opts ...grpc.CallOption) (*Embeddings, error)
 	EncodeTexts(ctx context.Context, in *EncodeTextsRequest, opts ...grpc.CallOption) (*Embeddings, error)
+	// Preprocess returns the pixels the image tower is fed: float32 [N, 3, H, W].
+	Preprocess(ctx context.Context, in *EncodeImagesRequest, opts ...grpc.CallOption) (*Tensor, error)
+	// Tokenize returns the token ids the text tower is fed: int64 [N, context_length].
+	Tokenize(ctx context.Context, in *EncodeTextsRequest, opts ...grpc.CallOption) (*Tensor, error)
+	// EncodePixels runs the image tower on given pixels.
+	EncodePixels(ctx context.Context, in *TensorRequest, opts ...grpc.CallOption) (*Embeddings, error)
+	// EncodeTokens runs the text tower on given token ids.
+	EncodeTokens(ctx context.Context, in *TensorRequest, opts ...grpc.CallOption) (*Embeddings, error)
 }
 
 type modelClient struct {
@@ -82,15 +96,65 @@ func (c *modelClient) EncodeTexts(ctx context.Context, in *EncodeTextsRequest, o
 	return out, nil
 }
 
+func (c *modelClient) Preprocess(ctx context.Context, in *EncodeImagesRequest, opts ...grpc.CallOption) (*Tensor, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Tensor)
+	err := c.cc.Invoke(ctx, Model_Preprocess_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *modelClient) Tokenize(ctx context.Context, in *EncodeTextsRequest, opts ...grpc.CallOption) (*Tensor, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Tensor)
+	err := c.cc.Invoke(ctx, Model_Tokenize_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *modelClient) EncodePixels(ctx context.Context, in *TensorRequest, opts ...grpc.CallOption) (*Embeddings, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Embeddings)
+	err := c.cc.Invoke(ctx, Model_EncodePixels_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *modelClient) EncodeTokens(ctx context.Context, in *TensorRequest, opts ...grpc.CallOption) (*Embeddings, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Embeddings)
+	err := c.cc.Invoke(ctx, Model_EncodeTokens_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ModelServer is the server API for Model service.
 // All implementations must embed UnimplementedModelServer
 // for forward compatibility.
 //
-// Model is served by model backend plugins.
+// Model is served by model backend plugins. Info, EncodeImages and EncodeTexts are required; the four input-level
+// calls are optional (Unimplemented when a backend cannot expose its exact inputs) and serve `clipeval preprocess`,
+// `tokenize`, `golden` and `verify-export`.
 type ModelServer interface {
 	Info(context.Context, *ModelInfoRequest) (*ModelInfo, error)
 	EncodeImages(context.Context, *EncodeImagesRequest) (*Embeddings, error)
 	EncodeTexts(context.Context, *EncodeTextsRequest) (*Embeddings, error)
+	// Preprocess returns the pixels the image tower is fed: float32 [N, 3, H, W].
+	Preprocess(context.Context, *EncodeImagesRequest) (*Tensor, error)
+	// Tokenize returns the token ids the text tower is fed: int64 [N, context_length].
+	Tokenize(context.Context, *EncodeTextsRequest) (*Tensor, error)
+	// EncodePixels runs the image tower on given pixels.
+	EncodePixels(context.Context, *TensorRequest) (*Embeddings, error)
+	// EncodeTokens runs the text tower on given token ids.
+	EncodeTokens(context.Context, *TensorRequest) (*Embeddings, error)
 	mustEmbedUnimplementedModelServer()
 }
 
@@ -109,6 +173,18 @@ func (UnimplementedModelServer) EncodeImages(context.Context, *EncodeImagesReque
 }
 func (UnimplementedModelServer) EncodeTexts(context.Context, *EncodeTextsRequest) (*Embeddings, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method EncodeTexts not implemented")
+}
+func (UnimplementedModelServer) Preprocess(context.Context, *EncodeImagesRequest) (*Tensor, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Preprocess not implemented")
+}
+func (UnimplementedModelServer) Tokenize(context.Context, *EncodeTextsRequest) (*Tensor, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Tokenize not implemented")
+}
+func (UnimplementedModelServer) EncodePixels(context.Context, *TensorRequest) (*Embeddings, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method EncodePixels not implemented")
+}
+func (UnimplementedModelServer) EncodeTokens(context.Context, *TensorRequest) (*Embeddings, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method EncodeTokens not implemented")
 }
 func (UnimplementedModelServer) mustEmbedUnimplementedModelServer() {}
 func (UnimplementedModelServer) testEmbeddedByValue()               {}
@@ -185,6 +261,78 @@ func _Model_EncodeTexts_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Model_Preprocess_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EncodeImagesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModelServer).Preprocess(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Model_Preprocess_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModelServer).Preprocess(ctx, req.(*EncodeImagesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Model_Tokenize_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EncodeTextsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModelServer).Tokenize(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Model_Tokenize_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModelServer).Tokenize(ctx, req.(*EncodeTextsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Model_EncodePixels_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TensorRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModelServer).EncodePixels(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Model_EncodePixels_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModelServer).EncodePixels(ctx, req.(*TensorRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Model_EncodeTokens_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TensorRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModelServer).EncodeTokens(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Model_EncodeTokens_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModelServer).EncodeTokens(ctx, req.(*TensorRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Model_ServiceDesc is the grpc.ServiceDesc for Model service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -203,6 +351,22 @@ var Model_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "EncodeTexts",
 			Handler:    _Model_EncodeTexts_Handler,
+		},
+		{
+			MethodName: "Preprocess",
+			Handler:    _Model_Preprocess_Handler,
+		},
+		{
+			MethodName: "Tokenize",
+			Handler:    _Model_Tokenize_Handler,
+		},
+		{
+			MethodName: "EncodePixels",
+			Handler:    _Model_EncodePixels_Handler,
+		},
+		{
+			MethodName: "EncodeTokens",
+			Handler:    _Model_EncodeTokens_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,433 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/clipeval/clipeval/harness/config"
+	"github.com/clipeval/clipeval/harness/pluginhost"
+	"github.com/clipeval/clipeval/harness/verify"
+	"github.com/clipeval/clipeval/plugins/sdk"
+	"github.com/clipeval/clipeval/plugins/sdk/npy"
+)
+
+// optionFlags collects repeated --option K=V flags.
+type optionFlags map[string]string
+
+func (o optionFlags) String() string { return fmt.Sprint(map[string]string(o)) }
+
+func (o optionFlags) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want KEY=VALUE, have %q", s)
+	}
+	o[k] = v
+	return nil
+}
+
+// modelFlags are the flags of every command that works on one model folder.
+type modelFlags struct {
+	dir, backend, pluginDir string
+	batch                   int
+	options                 optionFlags
+}
+
+func addModelFlags(fs *flag.FlagSet) *modelFlags {
+	m := &modelFlags{options: optionFlags{}}
+	fs.StringVar(&m.dir, "model", "", "model folder")
+	fs.StringVar(&m.backend, "backend", "onnx", "model backend plugin")
+	fs.StringVar(&m.pluginDir, "plugin-dir", pluginhost.DefaultDir(), "plugin folder")
+	fs.IntVar(&m.batch, "batch-size", config.DefaultBatchSize, "inputs per backend call")
+	fs.Var(m.options, "option", "backend option KEY=VALUE (repeatable), e.g. logit_scale=100, bpe=FILE")
+	return m
+}
+
+// open checks the flags, starts the backend and loads the model. Close the host when done.
+func (m *modelFlags) open(ctx context.Context, cmd string, stderr io.Writer) (*pluginhost.Host, *pluginhost.Model, sdk.ModelRef, error) {
+	if m.dir == "" {
+		return nil, nil, sdk.ModelRef{}, badInput("%s: --model DIR is required", cmd)
+	}
+	if m.batch <= 0 {
+		return nil, nil, sdk.ModelRef{}, badInput("%s: --batch-size must be positive", cmd)
+	}
+	dir, err := filepath.Abs(m.dir)
+	if err != nil {
+		return nil, nil, sdk.ModelRef{}, usageError{err}
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return nil, nil, sdk.ModelRef{}, badInput("%s: model folder %s does not exist", cmd, dir)
+	}
+	cwd, _ := os.Getwd()
+	ref := sdk.ModelRef{Dir: dir, Options: m.options, BaseDir: cwd}
+	host := pluginhost.New(m.pluginDir, stderr)
+	model, err := host.Model(m.backend)
+	if err == nil {
+		_, err = model.Info(ctx, ref)
+	}
+	if err != nil {
+		host.Close()
+		return nil, nil, ref, err
+	}
+	return host, model, ref, nil
+}
+
+// inBatches calls f on [lo, hi) ranges of at most size covering [0, n).
+func inBatches(n, size int, f func(lo, hi int) error) error {
+	for lo := 0; lo < n; lo += size {
+		if err := f(lo, min(lo+size, n)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// appendRows concatenates a onto acc along the first axis (acc nil: a copy of a's header).
+func appendRows(acc, a *npy.Array) *npy.Array {
+	if acc == nil {
+		return &npy.Array{Shape: append([]int(nil), a.Shape...), DType: a.DType, Float32: a.Float32, Int64: a.Int64}
+	}
+	acc.Shape[0] += a.Shape[0]
+	acc.Float32 = append(acc.Float32, a.Float32...)
+	acc.Int64 = append(acc.Int64, a.Int64...)
+	return acc
+}
+
+// rows returns rows [lo, hi) of an array.
+func rows(a *npy.Array, lo, hi int) *npy.Array {
+	per := a.Len() / max(a.Shape[0], 1)
+	out := &npy.Array{Shape: append([]int{hi - lo}, a.Shape[1:]...), DType: a.DType}
+	if a.Float32 != nil {
+		out.Float32 = a.Float32[lo*per : hi*per]
+	} else {
+		out.Int64 = a.Int64[lo*per : hi*per]
+	}
+	return out
+}
+
+// imageInputs resolves image paths, checking they exist.
+func imageInputs(cmd string, paths []string) ([]sdk.ImageInput, error) {
+	out := make([]sdk.ImageInput, len(paths))
+	for i, p := range paths {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		if st, err := os.Stat(abs); err != nil || st.IsDir() {
+			return nil, badInput("%s: image %s does not exist", cmd, p)
+		}
+		out[i] = sdk.ImageInput{Path: abs}
+	}
+	return out, nil
+}
+
+// readTexts reads a JSON array of strings.
+func readTexts(cmd, path string) ([]string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("%s: %w", cmd, err)}
+	}
+	var texts []string
+	if err := json.Unmarshal(raw, &texts); err != nil {
+		return nil, badInput("%s: %s must be a JSON array of strings: %v", cmd, path, err)
+	}
+	return texts, nil
+}
+
+// embeddings runs f over batches and stacks the resulting matrices into a float32 [N, d] array.
+func embeddings(n, batch int, f func(lo, hi int) (sdk.Matrix, error)) (*npy.Array, error) {
+	var data []float32
+	cols := 0
+	err := inBatches(n, batch, func(lo, hi int) error {
+		m, err := f(lo, hi)
+		if err != nil {
+			return err
+		}
+		cols, data = m.Cols, append(data, m.Data...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return npy.Float32Array([]int{n, cols}, data), nil
+}
+
+func cmdEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("embed", flag.ContinueOnError)
+	mf := addModelFlags(fs)
+	textsFile := fs.String("texts", "", "JSON array of strings to encode")
+	out := fs.String("out", "", "output .npy file")
+	var images []string
+	pos, err := parse(fs, args, map[string]*[]string{"images": &images})
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(pos) > 0:
+		return badInput("embed: unexpected arguments %q", pos)
+	case mf.dir == "":
+		return badInput("embed: --model DIR is required")
+	case *out == "":
+		return badInput("embed: --out OUT.npy is required")
+	case (len(images) == 0) == (*textsFile == ""):
+		return badInput("embed: give either --images FILE... or --texts FILE.json")
+	}
+	var texts []string
+	if *textsFile != "" {
+		if texts, err = readTexts("embed", *textsFile); err != nil {
+			return err
+		}
+	}
+	inputs, err := imageInputs("embed", images)
+	if err != nil {
+		return err
+	}
+	host, m, ref, err := mf.open(ctx, "embed", stderr)
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+	n := max(len(inputs), len(texts))
+	emb, err := embeddings(n, mf.batch, func(lo, hi int) (sdk.Matrix, error) {
+		defer fmt.Fprintf(stderr, "encoded %d/%d\n", hi, n)
+		if texts != nil {
+			return m.EncodeTexts(ctx, ref, texts[lo:hi])
+		}
+		return m.EncodeImages(ctx, ref, inputs[lo:hi])
+	})
+	if err != nil {
+		return err
+	}
+	if err := npy.WriteFile(*out, emb); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: float32 %v\n", *out, emb.Shape)
+	return nil
+}
+
+func cmdPreprocess(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("preprocess", flag.ContinueOnError)
+	mf := addModelFlags(fs)
+	out := fs.String("out", "", "output .npy file")
+	images, err := parse(fs, args, nil)
+	if err != nil {
+		return err
+	}
+	if *out == "" || len(images) == 0 {
+		return badInput("preprocess: usage: clipeval preprocess --model DIR --out OUT.npy IMAGE...")
+	}
+	inputs, err := imageInputs("preprocess", images)
+	if err != nil {
+		return err
+	}
+	host, m, ref, err := mf.open(ctx, "preprocess", stderr)
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+	var acc *npy.Array
+	err = inBatches(len(inputs), mf.batch, func(lo, hi int) error {
+		a, err := m.Preprocess(ctx, ref, inputs[lo:hi])
+		acc = appendRows(acc, a)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if err := npy.WriteFile(*out, acc); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: float32 %v\n", *out, acc.Shape)
+	return nil
+}
+
+func cmdTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("tokenize", flag.ContinueOnError)
+	mf := addModelFlags(fs)
+	out := fs.String("out", "", "output .npy file")
+	textsFile := fs.String("texts", "", "JSON array of strings")
+	pos, err := parse(fs, args, nil)
+	if err != nil {
+		return err
+	}
+	if *out == "" || *textsFile == "" || len(pos) > 0 {
+		return badInput("tokenize: usage: clipeval tokenize --model DIR --texts FILE.json --out OUT.npy")
+	}
+	texts, err := readTexts("tokenize", *textsFile)
+	if err != nil {
+		return err
+	}
+	host, m, ref, err := mf.open(ctx, "tokenize", stderr)
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+	ids, err := m.Tokenize(ctx, ref, texts)
+	if err != nil {
+		return err
+	}
+	if err := npy.WriteFile(*out, ids); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: int64 %v\n", *out, ids.Shape)
+	return nil
+}
+
+// Golden file members (npz), as verify-export reads them.
+const (
+	goldenPixels      = "pixels"
+	goldenTokenIDs    = "token_ids"
+	goldenImageEmbeds = "image_embeds"
+	goldenTextEmbeds  = "text_embeds"
+)
+
+func cmdGolden(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("golden", flag.ContinueOnError)
+	mf := addModelFlags(fs)
+	out := fs.String("out", "", "output .npz file")
+	textsFile := fs.String("texts", "", "JSON array of strings")
+	var images []string
+	pos, err := parse(fs, args, map[string]*[]string{"images": &images})
+	if err != nil {
+		return err
+	}
+	if *out == "" || len(pos) > 0 || (len(images) == 0 && *textsFile == "") {
+		return badInput("golden: usage: clipeval golden --model DIR [--images FILE...] [--texts FILE.json] --out GOLDEN.npz")
+	}
+	inputs, err := imageInputs("golden", images)
+	if err != nil {
+		return err
+	}
+	var texts []string
+	if *textsFile != "" {
+		if texts, err = readTexts("golden", *textsFile); err != nil {
+			return err
+		}
+	}
+	host, m, ref, err := mf.open(ctx, "golden", stderr)
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+	golden := map[string]*npy.Array{}
+	if len(inputs) > 0 {
+		var pixels *npy.Array
+		err := inBatches(len(inputs), mf.batch, func(lo, hi int) error {
+			a, err := m.Preprocess(ctx, ref, inputs[lo:hi])
+			pixels = appendRows(pixels, a)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		golden[goldenPixels] = pixels
+		if golden[goldenImageEmbeds], err = embeddings(len(inputs), mf.batch, func(lo, hi int) (sdk.Matrix, error) {
+			return m.EncodePixels(ctx, ref, rows(pixels, lo, hi))
+		}); err != nil {
+			return err
+		}
+	}
+	if len(texts) > 0 {
+		ids, err := m.Tokenize(ctx, ref, texts)
+		if err != nil {
+			return err
+		}
+		golden[goldenTokenIDs] = ids
+		if golden[goldenTextEmbeds], err = embeddings(len(texts), mf.batch, func(lo, hi int) (sdk.Matrix, error) {
+			return m.EncodeTokens(ctx, ref, rows(ids, lo, hi))
+		}); err != nil {
+			return err
+		}
+	}
+	if err := npy.WriteNPZ(*out, golden); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %d images, %d texts\n", *out, len(inputs), len(texts))
+	return nil
+}
+
+// errVerifyFailed marks a verify-export whose outputs did not all pass (exit 1).
+var errVerifyFailed = fmt.Errorf("export does not match the golden outputs")
+
+func cmdVerifyExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("verify-export", flag.ContinueOnError)
+	mf := addModelFlags(fs)
+	goldenPath := fs.String("golden", "", "golden .npz written by clipeval golden")
+	tol := verify.FP32
+	fs.Float64Var(&tol.ATol, "atol", tol.ATol, "absolute tolerance per element")
+	fs.Float64Var(&tol.RTol, "rtol", tol.RTol, "relative tolerance per element")
+	fs.Float64Var(&tol.MinCosine, "min-cosine", tol.MinCosine, "smallest cosine similarity per row")
+	pos, err := parse(fs, args, nil)
+	if err != nil {
+		return err
+	}
+	if *goldenPath == "" || len(pos) > 0 {
+		return badInput("verify-export: usage: clipeval verify-export --model DIR --golden GOLDEN.npz [--atol A --rtol R --min-cosine C]")
+	}
+	if tol.ATol < 0 || tol.RTol < 0 || tol.MinCosine > 1 {
+		return badInput("verify-export: tolerances must be non-negative and --min-cosine at most 1")
+	}
+	golden, err := npy.ReadNPZ(*goldenPath)
+	if err != nil {
+		return usageError{err}
+	}
+	type check struct{ input, output string }
+	var checks []check
+	for _, c := range []check{{goldenPixels, goldenImageEmbeds}, {goldenTokenIDs, goldenTextEmbeds}} {
+		in, out := golden[c.input], golden[c.output]
+		switch {
+		case in == nil && out == nil:
+			continue
+		case in == nil:
+			return badInput("verify-export: %s has %s but no %s", *goldenPath, c.output, c.input)
+		case out == nil:
+			return badInput("verify-export: %s has %s but no %s", *goldenPath, c.input, c.output)
+		case len(in.Shape) == 0 || len(out.Shape) != 2 || in.Shape[0] != out.Shape[0] || out.DType != "<f4":
+			return badInput("verify-export: %s: %s %v and %s %s %v do not pair up (want N inputs and float32 [N, d])", *goldenPath, c.input, in.Shape, c.output, out.DType, out.Shape)
+		}
+		checks = append(checks, c)
+	}
+	if len(checks) == 0 {
+		return badInput("verify-export: %s holds neither pixels + image_embeds nor token_ids + text_embeds", *goldenPath)
+	}
+	host, m, ref, err := mf.open(ctx, "verify-export", stderr)
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+	failed := 0
+	fmt.Fprintf(stdout, "verify-export %s against %s (atol %g, rtol %g, min-cosine %g)\n", mf.dir, *goldenPath, tol.ATol, tol.RTol, tol.MinCosine)
+	for _, c := range checks {
+		in, want := golden[c.input], golden[c.output]
+		got, err := embeddings(in.Shape[0], mf.batch, func(lo, hi int) (sdk.Matrix, error) {
+			if c.input == goldenPixels {
+				return m.EncodePixels(ctx, ref, rows(in, lo, hi))
+			}
+			return m.EncodeTokens(ctx, ref, rows(in, lo, hi))
+		})
+		if err != nil {
+			return err
+		}
+		if got.Shape[1] != want.Shape[1] {
+			return fmt.Errorf("verify-export: the export's %s are %v, the golden's %v", c.output, got.Shape, want.Shape)
+		}
+		s, err := verify.Compare(c.output, want.Float32, got.Float32, want.Shape[0], want.Shape[1], tol)
+		if err != nil {
+			return err
+		}
+		if !s.Pass {
+			failed++
+		}
+		fmt.Fprintln(stdout, s)
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d outputs failed: %w", failed, len(checks), errVerifyFailed)
+	}
+	fmt.Fprintln(stdout, "PASS")
+	return nil
+}
