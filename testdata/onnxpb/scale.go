@@ -11,14 +11,14 @@ import (
 
 // onnx.proto field numbers ScaleInitializer walks through.
 const (
-	modelGraphField        protowire.Number = 7 // ModelProto.graph
-	graphInitializerField  protowire.Number = 5 // GraphProto.initializer
-	tensorDataTypeField    protowire.Number = 2 // TensorProto.data_type
-	tensorFloatDataField   protowire.Number = 4 // TensorProto.float_data (packed)
-	tensorNameField        protowire.Number = 8 // TensorProto.name
-	tensorRawDataField     protowire.Number = 9 // TensorProto.raw_data
-	tensorDataTypeFloat                     = 1 // TensorProto.DataType.FLOAT
-	minScaledElements                       = 64
+	modelGraphField       protowire.Number = 7 // ModelProto.graph
+	graphInitializerField protowire.Number = 5 // GraphProto.initializer
+	tensorDataTypeField   protowire.Number = 2 // TensorProto.data_type
+	tensorFloatDataField  protowire.Number = 4 // TensorProto.float_data (packed)
+	tensorNameField       protowire.Number = 8 // TensorProto.name
+	tensorRawDataField    protowire.Number = 9 // TensorProto.raw_data
+	tensorDataTypeFloat                    = 1 // TensorProto.DataType.FLOAT
+	minScaledElements                      = 64
 )
 
 // ScaleInitializer multiplies every value of the first float32 initializer of at least 64 elements whose name
