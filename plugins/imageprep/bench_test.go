@@ -50,3 +50,21 @@ func BenchmarkDecode(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkResize measures Pillow-exact bicubic resize + centre crop alone (decoded image in, 224x224 out).
+func BenchmarkResize(b *testing.B) {
+	cfg := OpenAI(224)
+	for name, data := range benchImages(b) {
+		im, err := Decode(data)
+		require.NoError(b, err)
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := cfg.ResizeCrop(im); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
+		})
+	}
+}
