@@ -58,7 +58,19 @@ type Config struct {
 	Models []Model
 	Tasks  []Task
 	Output Output
+	// Tolerance is the `compare:` section: absolute regression tolerances, stored as fractions (the config writes
+	// percentage points).
+	Tolerance Tolerance
 }
+
+// Tolerance is a regression gate: Default for every metric, Metrics for named ones; fractions (0.005 = 0.5 points).
+type Tolerance struct {
+	Default float64
+	Metrics map[string]float64
+}
+
+// DefaultTolerance is the gate when the config sets none: half a percentage point.
+const DefaultTolerance = 0.005
 
 // Model is one entry of `models:`.
 type Model struct {
@@ -81,7 +93,10 @@ type Task struct {
 	Plugin  string
 	Dataset *yaml.Node
 	Options *yaml.Node
-	Pos     Pos
+	// Published holds published values by model name and metric, as fractions (the config writes percentages, as
+	// papers print them).
+	Published map[string]map[string]float64
+	Pos       Pos
 }
 
 // Output is the `output:` section.
@@ -226,7 +241,7 @@ func (p *parser) str(n *yaml.Node, what string) (string, bool) {
 }
 
 func (p *parser) parseRoot(c *Config, root *yaml.Node) {
-	f := p.fields(root, "the config", "models", "tasks", "output")
+	f := p.fields(root, "the config", "models", "tasks", "output", "compare")
 	if f == nil {
 		return
 	}
@@ -244,6 +259,51 @@ func (p *parser) parseRoot(c *Config, root *yaml.Node) {
 	if n, ok := f["output"]; ok {
 		p.parseOutput(c, n)
 	}
+	c.Tolerance = Tolerance{Default: DefaultTolerance, Metrics: map[string]float64{}}
+	if n, ok := f["compare"]; ok {
+		p.parseCompare(c, n)
+	}
+}
+
+// parseCompare reads `compare: {tolerance: POINTS, metrics: {NAME: POINTS}}` (percentage points).
+func (p *parser) parseCompare(c *Config, n *yaml.Node) {
+	f := p.fields(n, "compare", "tolerance", "metrics")
+	if v, ok := f["tolerance"]; ok {
+		if t, ok := p.points(v, "compare tolerance"); ok {
+			c.Tolerance.Default = t
+		}
+	}
+	if v, ok := f["metrics"]; ok {
+		for name, t := range p.pointsMap(v, "compare metrics") {
+			c.Tolerance.Metrics[name] = t
+		}
+	}
+}
+
+// points reads a non-negative number of percentage points as a fraction.
+func (p *parser) points(n *yaml.Node, what string) (float64, bool) {
+	if n.Kind == yaml.ScalarNode && (n.Tag == "!!int" || n.Tag == "!!float") {
+		if v, err := strconv.ParseFloat(n.Value, 64); err == nil && v >= 0 {
+			return v / 100, true
+		}
+	}
+	p.errorf(n, "%s must be a non-negative number (percentage points), is %s", what, kindName(n))
+	return 0, false
+}
+
+// pointsMap reads a mapping of names to percentages as fractions.
+func (p *parser) pointsMap(n *yaml.Node, what string) map[string]float64 {
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n, "%s must be a mapping of metric names to numbers, is %s", what, kindName(n))
+		return nil
+	}
+	out := map[string]float64{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if v, ok := p.points(n.Content[i+1], what+": "+n.Content[i].Value); ok {
+			out[n.Content[i].Value] = v
+		}
+	}
+	return out
 }
 
 func (p *parser) list(n *yaml.Node, what string) []*yaml.Node {
@@ -305,7 +365,7 @@ func (p *parser) required(item *yaml.Node, f map[string]*yaml.Node, key, what st
 func (p *parser) parseTasks(c *Config, n *yaml.Node) {
 	seen := map[string]bool{}
 	for _, item := range p.list(n, "tasks") {
-		f := p.fields(item, "a task", "name", "task", "dataset", "options")
+		f := p.fields(item, "a task", "name", "task", "dataset", "options", "published")
 		if f == nil {
 			continue
 		}
@@ -317,11 +377,27 @@ func (p *parser) parseTasks(c *Config, n *yaml.Node) {
 		seen[t.Name] = true
 		t.Plugin = p.required(item, f, "task", fmt.Sprintf("task %q", t.Name))
 		t.Dataset, t.Options = f["dataset"], f["options"]
+		if v, ok := f["published"]; ok {
+			t.Published = p.published(v)
+		}
 		if t.Dataset == nil {
 			p.errorf(item, "task %q has no dataset:", t.Name)
 		}
 		c.Tasks = append(c.Tasks, t)
 	}
+}
+
+// published reads `published: {MODEL: {METRIC: PERCENT}}`.
+func (p *parser) published(n *yaml.Node) map[string]map[string]float64 {
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n, "published must map model names to {metric: percent}, is %s", kindName(n))
+		return nil
+	}
+	out := map[string]map[string]float64{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		out[n.Content[i].Value] = p.pointsMap(n.Content[i+1], "published "+n.Content[i].Value)
+	}
+	return out
 }
 
 func (p *parser) parseOutput(c *Config, n *yaml.Node) {

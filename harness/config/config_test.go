@@ -40,9 +40,14 @@ tasks:
     task: retrieval
     dataset: {format: jsonl, manifest: data.jsonl}
     options: {max_k: 5}
+    published:
+      a: {image_retrieval_recall@1: 69.6}
 output:
   dir: out
   plots: [svg]
+compare:
+  tolerance: 1
+  metrics: {acc1: 0.25}
 `
 
 func TestLoadGood(t *testing.T) {
@@ -58,6 +63,8 @@ func TestLoadGood(t *testing.T) {
 	require.Len(t, c.Tasks, 1)
 	assert.Equal(t, "retrieval", c.Tasks[0].Plugin)
 	assert.Equal(t, Output{Dir: filepath.Join(dir, "out"), Plots: []string{"svg"}}, c.Output)
+	assert.Equal(t, map[string]map[string]float64{"a": {"image_retrieval_recall@1": 0.696}}, c.Tasks[0].Published)
+	assert.Equal(t, Tolerance{Default: 0.01, Metrics: map[string]float64{"acc1": 0.0025}}, c.Tolerance)
 	assert.Len(t, c.SHA256, 64)
 
 	info := &sdk.TaskInfo{
@@ -78,7 +85,7 @@ func TestLoadProblems(t *testing.T) {
 		want       []string
 	}{
 		{"unknown top key", "modles: []\n", []string{
-			"exp.yaml:1:1: unknown key \"modles\" in the config (known: models, tasks, output)",
+			"exp.yaml:1:1: unknown key \"modles\" in the config (known: models, tasks, output, compare)",
 			"exp.yaml:1:1: missing models: (a list of model folders to evaluate)",
 			"exp.yaml:1:1: missing tasks: (a list of benchmark tasks)"}},
 		{"wrong types", "models: {name: a}\ntasks:\n  - name: t\n    task: retrieval\n    dataset: {}\n", []string{
@@ -91,10 +98,14 @@ func TestLoadProblems(t *testing.T) {
 			"exp.yaml:3:11: variable NOPE is not set (set it in the environment, or write ${NOPE:-default})",
 			"exp.yaml:3:11: {dir}/${NOPE} does not exist"}},
 		{"task without dataset", "models:\n  - name: a\n    path: m\ntasks:\n  - name: t\n    task: x\n    extra: 1\n", []string{
-			"exp.yaml:7:5: unknown key \"extra\" in a task (known: name, task, dataset, options)",
+			"exp.yaml:7:5: unknown key \"extra\" in a task (known: name, task, dataset, options, published)",
 			"exp.yaml:5:5: task \"t\" has no dataset:"}},
 		{"bad plots", "models:\n  - name: a\n    path: m\ntasks:\n  - name: t\n    task: x\n    dataset: {}\noutput:\n  plots: [pdf]\n", []string{
 			"exp.yaml:9:11: plot format \"pdf\": want png or svg"}},
+		{"bad published and compare", "models:\n  - name: a\n    path: m\ntasks:\n  - name: t\n    task: x\n    dataset: {}\n    published: {a: {acc1: high}}\ncompare: {tolerance: -1, metrics: [acc1]}\n", []string{
+			"exp.yaml:8:27: published a: acc1 must be a non-negative number (percentage points), is str \"high\"",
+			"exp.yaml:9:22: compare tolerance must be a non-negative number (percentage points), is int \"-1\"",
+			"exp.yaml:9:35: compare metrics must be a mapping of metric names to numbers, is a list"}},
 		{"invalid yaml", "models: [\n", []string{"exp.yaml:1:1: invalid YAML: did not find expected node content"}},
 		{"empty", "", []string{"exp.yaml:1:1: config is empty: want a mapping with models:, tasks: and output:"}},
 	}

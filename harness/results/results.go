@@ -59,6 +59,16 @@ type Results struct {
 	Tasks []Task `json:"tasks"`
 	// Runs hold one entry per model × task, in config order (models outer).
 	Runs []Run `json:"runs"`
+	// Tolerance is the regression gate the config set for `clipeval compare` and `run --baseline`.
+	Tolerance Tolerance `json:"tolerance"`
+}
+
+// Tolerance holds absolute tolerances for regression gates, in metric units (fractions: 0.005 is half a point).
+type Tolerance struct {
+	// Default applies to metrics without their own tolerance.
+	Default float64 `json:"default"`
+	// Metrics maps metric names to their tolerance.
+	Metrics map[string]float64 `json:"metrics,omitempty"`
 }
 
 // ConfigInfo identifies the experiment config.
@@ -89,6 +99,13 @@ type Task struct {
 	Images      int    `json:"images"`
 	Texts       int    `json:"texts"`
 	Description string `json:"description"`
+	// DatasetSHA256 hashes the dataset's files (sorted paths, sizes and content digests); DatasetFiles and
+	// DatasetBytes count them.
+	DatasetSHA256 string `json:"dataset_sha256"`
+	DatasetFiles  int    `json:"dataset_files"`
+	DatasetBytes  int64  `json:"dataset_bytes"`
+	// Published holds published values to compare with, by model name and metric, in metric units (fractions).
+	Published map[string]map[string]Value `json:"published,omitempty"`
 }
 
 // Run is the outcome of one model on one task.
@@ -101,6 +118,12 @@ type Run struct {
 	Curves      []Curve          `json:"curves,omitempty"`
 	Predictions []Prediction     `json:"predictions,omitempty"`
 	WallSeconds float64          `json:"wall_seconds"`
+	// Mode says how the numbers were made (e.g. "zero-shot", "linear-probe").
+	Mode string `json:"mode,omitempty"`
+	// Intervals are 95% bootstrap confidence intervals [low, high] of metrics.
+	Intervals map[string][2]Value `json:"intervals,omitempty"`
+	// ItemValues are per-item values of metrics that are item means, for paired comparisons.
+	ItemValues map[string][]float64 `json:"item_values,omitempty"`
 	// Error is set when this model × task failed; the other runs still count.
 	Error string `json:"error,omitempty"`
 }

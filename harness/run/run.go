@@ -94,7 +94,8 @@ func (r *Runner) Run(ctx context.Context, cfg *config.Config, outDir string) (*r
 		return nil, err
 	}
 	res := &results.Results{Schema: results.SchemaVersion, Clipeval: r.Version, Started: start.UTC(),
-		Config: results.ConfigInfo{Path: cfg.Path, SHA256: cfg.SHA256}}
+		Config:    results.ConfigInfo{Path: cfg.Path, SHA256: cfg.SHA256},
+		Tolerance: results.Tolerance{Default: cfg.Tolerance.Default, Metrics: cfg.Tolerance.Metrics}}
 	resultsPath := filepath.Join(outDir, "results.json")
 	save := func() error {
 		res.WallSeconds = time.Since(start).Seconds()
@@ -109,8 +110,13 @@ func (r *Runner) Run(ctx context.Context, cfg *config.Config, outDir string) (*r
 			return nil, fmt.Errorf("task %q (%s): loading the dataset: %w", t.Name, t.Pos, err)
 		}
 		tasks[i] = &loadedTask{cfg: t, plugin: plugins[i], data: ds}
+		h, err := hashFiles(ds.Files)
+		if err != nil {
+			return nil, fmt.Errorf("task %q: hashing the dataset: %w", t.Name, err)
+		}
 		res.Tasks = append(res.Tasks, results.Task{Name: t.Name, Plugin: t.Plugin, DatasetSize: ds.Size,
-			Images: len(ds.Images), Texts: len(ds.Texts), Description: ds.Description})
+			Images: len(ds.Images), Texts: len(ds.Texts), Description: ds.Description,
+			DatasetSHA256: h.sum, DatasetFiles: h.files, DatasetBytes: h.bytes, Published: published(t.Published)})
 	}
 
 	failed := 0
@@ -153,6 +159,20 @@ func (r *Runner) Run(ctx context.Context, cfg *config.Config, outDir string) (*r
 		return res, fmt.Errorf("%d of %d runs failed (their errors are in %s): %w", failed, len(res.Runs), resultsPath, ErrRunsFailed)
 	}
 	return res, nil
+}
+
+func published(in map[string]map[string]float64) map[string]map[string]results.Value {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make(map[string]map[string]results.Value, len(in))
+	for model, metrics := range in {
+		out[model] = make(map[string]results.Value, len(metrics))
+		for k, v := range metrics {
+			out[model][k] = results.Value(v)
+		}
+	}
+	return out
 }
 
 func (r *Runner) emit(ev Event) {
@@ -204,7 +224,13 @@ func (r *Runner) runOne(ctx context.Context, enc *encoder, info *sdk.ModelInfo, 
 	for k, v := range sc.Metrics {
 		run.Metrics[k] = results.Value(v)
 	}
-	run.Headline = sc.Headline
+	run.Headline, run.Mode, run.ItemValues = sc.Headline, sc.Mode, sc.ItemValues
+	for k, v := range sc.Intervals {
+		if run.Intervals == nil {
+			run.Intervals = map[string][2]results.Value{}
+		}
+		run.Intervals[k] = [2]results.Value{results.Value(v.Low), results.Value(v.High)}
+	}
 	for _, c := range sc.Curves {
 		run.Curves = append(run.Curves, results.Curve{Name: c.Name, XLabel: c.XLabel, YLabel: c.YLabel, X: c.X, Y: c.Y})
 	}

@@ -141,7 +141,19 @@ func fieldsFromProto(in []*pb.Field) []Field {
 }
 
 func scoresToProto(s *Scores) *pb.Scores {
-	out := &pb.Scores{Metrics: s.Metrics, Headline: s.Headline}
+	out := &pb.Scores{Metrics: s.Metrics, Headline: s.Headline, Mode: s.Mode}
+	for k, v := range s.Intervals {
+		if out.Intervals == nil {
+			out.Intervals = map[string]*pb.Interval{}
+		}
+		out.Intervals[k] = &pb.Interval{Low: v.Low, High: v.High}
+	}
+	for k, v := range s.ItemValues {
+		if out.ItemValues == nil {
+			out.ItemValues = map[string]*pb.ItemValues{}
+		}
+		out.ItemValues[k] = &pb.ItemValues{Values: v}
+	}
 	for _, p := range s.Predictions {
 		out.Predictions = append(out.Predictions, &pb.Prediction{Item: p.Item, Truth: p.Truth, Predicted: p.Predicted, Correct: p.Correct, Group: p.Group})
 	}
@@ -152,7 +164,19 @@ func scoresToProto(s *Scores) *pb.Scores {
 }
 
 func scoresFromProto(p *pb.Scores) *Scores {
-	out := &Scores{Metrics: p.GetMetrics(), Headline: p.GetHeadline()}
+	out := &Scores{Metrics: p.GetMetrics(), Headline: p.GetHeadline(), Mode: p.GetMode()}
+	for k, v := range p.GetIntervals() {
+		if out.Intervals == nil {
+			out.Intervals = map[string]Interval{}
+		}
+		out.Intervals[k] = Interval{Low: v.GetLow(), High: v.GetHigh()}
+	}
+	for k, v := range p.GetItemValues() {
+		if out.ItemValues == nil {
+			out.ItemValues = map[string][]float64{}
+		}
+		out.ItemValues[k] = v.GetValues()
+	}
 	if out.Metrics == nil {
 		out.Metrics = map[string]float64{}
 	}

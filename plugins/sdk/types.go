@@ -163,6 +163,11 @@ type Curve struct {
 	X, Y           []float64
 }
 
+// Interval is a confidence interval of a metric.
+type Interval struct {
+	Low, High float64
+}
+
 // Scores is what Score returns: metric values (NaN where a metric is undefined), the headline metric names in the
 // order a report shows them, per-item predictions and curves.
 type Scores struct {
@@ -170,6 +175,13 @@ type Scores struct {
 	Headline    []string
 	Predictions []Prediction
 	Curves      []Curve
+	// Intervals are 95% bootstrap confidence intervals of metrics (seeded, so reproducible).
+	Intervals map[string]Interval
+	// ItemValues hold, for metrics that are a mean over items, the per-item values in item order, so that two
+	// models on the same items can be compared with a paired bootstrap.
+	ItemValues map[string][]float64
+	// Mode says how the numbers were made (e.g. "zero-shot", "linear-probe", "linear-head").
+	Mode string
 }
 
 // Task is what a benchmark task plugin implements.

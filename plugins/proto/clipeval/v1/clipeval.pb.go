@@ -1163,20 +1163,123 @@ func (x *Curve) GetY() []float64 {
 	return nil
 }
 
-// Scores are a task's metrics (NaN where undefined), headline metric names, predictions and curves.
+// Interval is a confidence interval of a metric.
+type Interval struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Low           float64                `protobuf:"fixed64,1,opt,name=low,proto3" json:"low,omitempty"`
+	High          float64                `protobuf:"fixed64,2,opt,name=high,proto3" json:"high,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Interval) Reset() {
+	*x = Interval{}
+	mi := &file_clipeval_v1_clipeval_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Interval) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Interval) ProtoMessage() {}
+
+func (x *Interval) ProtoReflect() protoreflect.Message {
+	mi := &file_clipeval_v1_clipeval_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Interval.ProtoReflect.Descriptor instead.
+func (*Interval) Descriptor() ([]byte, []int) {
+	return file_clipeval_v1_clipeval_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *Interval) GetLow() float64 {
+	if x != nil {
+		return x.Low
+	}
+	return 0
+}
+
+func (x *Interval) GetHigh() float64 {
+	if x != nil {
+		return x.High
+	}
+	return 0
+}
+
+// ItemValues are a metric's per-item values, in item order, when the metric is their mean.
+type ItemValues struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []float64              `protobuf:"fixed64,1,rep,packed,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ItemValues) Reset() {
+	*x = ItemValues{}
+	mi := &file_clipeval_v1_clipeval_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ItemValues) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ItemValues) ProtoMessage() {}
+
+func (x *ItemValues) ProtoReflect() protoreflect.Message {
+	mi := &file_clipeval_v1_clipeval_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ItemValues.ProtoReflect.Descriptor instead.
+func (*ItemValues) Descriptor() ([]byte, []int) {
+	return file_clipeval_v1_clipeval_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ItemValues) GetValues() []float64 {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+// Scores are a task's metrics (NaN where undefined), headline metric names, predictions and curves; intervals are
+// 95% bootstrap confidence intervals; item_values hold per-item values of metrics that are item means (for paired
+// comparisons of two models on the same items); mode says how the numbers were made (e.g. "zero-shot").
 type Scores struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Metrics       map[string]float64     `protobuf:"bytes,1,rep,name=metrics,proto3" json:"metrics,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
 	Headline      []string               `protobuf:"bytes,2,rep,name=headline,proto3" json:"headline,omitempty"`
 	Predictions   []*Prediction          `protobuf:"bytes,3,rep,name=predictions,proto3" json:"predictions,omitempty"`
 	Curves        []*Curve               `protobuf:"bytes,4,rep,name=curves,proto3" json:"curves,omitempty"`
+	Intervals     map[string]*Interval   `protobuf:"bytes,5,rep,name=intervals,proto3" json:"intervals,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	ItemValues    map[string]*ItemValues `protobuf:"bytes,6,rep,name=item_values,json=itemValues,proto3" json:"item_values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Mode          string                 `protobuf:"bytes,7,opt,name=mode,proto3" json:"mode,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Scores) Reset() {
 	*x = Scores{}
-	mi := &file_clipeval_v1_clipeval_proto_msgTypes[18]
+	mi := &file_clipeval_v1_clipeval_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1188,7 +1291,7 @@ func (x *Scores) String() string {
 func (*Scores) ProtoMessage() {}
 
 func (x *Scores) ProtoReflect() protoreflect.Message {
-	mi := &file_clipeval_v1_clipeval_proto_msgTypes[18]
+	mi := &file_clipeval_v1_clipeval_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1201,7 +1304,7 @@ func (x *Scores) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Scores.ProtoReflect.Descriptor instead.
 func (*Scores) Descriptor() ([]byte, []int) {
-	return file_clipeval_v1_clipeval_proto_rawDescGZIP(), []int{18}
+	return file_clipeval_v1_clipeval_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Scores) GetMetrics() map[string]float64 {
@@ -1230,6 +1333,27 @@ func (x *Scores) GetCurves() []*Curve {
 		return x.Curves
 	}
 	return nil
+}
+
+func (x *Scores) GetIntervals() map[string]*Interval {
+	if x != nil {
+		return x.Intervals
+	}
+	return nil
+}
+
+func (x *Scores) GetItemValues() map[string]*ItemValues {
+	if x != nil {
+		return x.ItemValues
+	}
+	return nil
+}
+
+func (x *Scores) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
 }
 
 var File_clipeval_v1_clipeval_proto protoreflect.FileDescriptor
@@ -1325,15 +1449,31 @@ const file_clipeval_v1_clipeval_proto_rawDesc = "" +
 	"\ax_label\x18\x02 \x01(\tR\x06xLabel\x12\x17\n" +
 	"\ay_label\x18\x03 \x01(\tR\x06yLabel\x12\f\n" +
 	"\x01x\x18\x04 \x03(\x01R\x01x\x12\f\n" +
-	"\x01y\x18\x05 \x03(\x01R\x01y\"\x83\x02\n" +
+	"\x01y\x18\x05 \x03(\x01R\x01y\"0\n" +
+	"\bInterval\x12\x10\n" +
+	"\x03low\x18\x01 \x01(\x01R\x03low\x12\x12\n" +
+	"\x04high\x18\x02 \x01(\x01R\x04high\"$\n" +
+	"\n" +
+	"ItemValues\x12\x16\n" +
+	"\x06values\x18\x01 \x03(\x01R\x06values\"\xcc\x04\n" +
 	"\x06Scores\x12:\n" +
 	"\ametrics\x18\x01 \x03(\v2 .clipeval.v1.Scores.MetricsEntryR\ametrics\x12\x1a\n" +
 	"\bheadline\x18\x02 \x03(\tR\bheadline\x129\n" +
 	"\vpredictions\x18\x03 \x03(\v2\x17.clipeval.v1.PredictionR\vpredictions\x12*\n" +
-	"\x06curves\x18\x04 \x03(\v2\x12.clipeval.v1.CurveR\x06curves\x1a:\n" +
+	"\x06curves\x18\x04 \x03(\v2\x12.clipeval.v1.CurveR\x06curves\x12@\n" +
+	"\tintervals\x18\x05 \x03(\v2\".clipeval.v1.Scores.IntervalsEntryR\tintervals\x12D\n" +
+	"\vitem_values\x18\x06 \x03(\v2#.clipeval.v1.Scores.ItemValuesEntryR\n" +
+	"itemValues\x12\x12\n" +
+	"\x04mode\x18\a \x01(\tR\x04mode\x1a:\n" +
 	"\fMetricsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x012\xeb\x03\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\x1aS\n" +
+	"\x0eIntervalsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
+	"\x05value\x18\x02 \x01(\v2\x15.clipeval.v1.IntervalR\x05value:\x028\x01\x1aV\n" +
+	"\x0fItemValuesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12-\n" +
+	"\x05value\x18\x02 \x01(\v2\x17.clipeval.v1.ItemValuesR\x05value:\x028\x012\xeb\x03\n" +
 	"\x05Model\x12=\n" +
 	"\x04Info\x12\x1d.clipeval.v1.ModelInfoRequest\x1a\x16.clipeval.v1.ModelInfo\x12I\n" +
 	"\fEncodeImages\x12 .clipeval.v1.EncodeImagesRequest\x1a\x17.clipeval.v1.Embeddings\x12G\n" +
@@ -1360,7 +1500,7 @@ func file_clipeval_v1_clipeval_proto_rawDescGZIP() []byte {
 	return file_clipeval_v1_clipeval_proto_rawDescData
 }
 
-var file_clipeval_v1_clipeval_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_clipeval_v1_clipeval_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_clipeval_v1_clipeval_proto_goTypes = []any{
 	(*Matrix)(nil),              // 0: clipeval.v1.Matrix
 	(*ModelRef)(nil),            // 1: clipeval.v1.ModelRef
@@ -1380,15 +1520,19 @@ var file_clipeval_v1_clipeval_proto_goTypes = []any{
 	(*ScoreRequest)(nil),        // 15: clipeval.v1.ScoreRequest
 	(*Prediction)(nil),          // 16: clipeval.v1.Prediction
 	(*Curve)(nil),               // 17: clipeval.v1.Curve
-	(*Scores)(nil),              // 18: clipeval.v1.Scores
-	nil,                         // 19: clipeval.v1.ModelRef.OptionsEntry
-	nil,                         // 20: clipeval.v1.ModelInfo.FilesEntry
-	nil,                         // 21: clipeval.v1.Scores.MetricsEntry
+	(*Interval)(nil),            // 18: clipeval.v1.Interval
+	(*ItemValues)(nil),          // 19: clipeval.v1.ItemValues
+	(*Scores)(nil),              // 20: clipeval.v1.Scores
+	nil,                         // 21: clipeval.v1.ModelRef.OptionsEntry
+	nil,                         // 22: clipeval.v1.ModelInfo.FilesEntry
+	nil,                         // 23: clipeval.v1.Scores.MetricsEntry
+	nil,                         // 24: clipeval.v1.Scores.IntervalsEntry
+	nil,                         // 25: clipeval.v1.Scores.ItemValuesEntry
 }
 var file_clipeval_v1_clipeval_proto_depIdxs = []int32{
-	19, // 0: clipeval.v1.ModelRef.options:type_name -> clipeval.v1.ModelRef.OptionsEntry
+	21, // 0: clipeval.v1.ModelRef.options:type_name -> clipeval.v1.ModelRef.OptionsEntry
 	1,  // 1: clipeval.v1.ModelInfoRequest.model:type_name -> clipeval.v1.ModelRef
-	20, // 2: clipeval.v1.ModelInfo.files:type_name -> clipeval.v1.ModelInfo.FilesEntry
+	22, // 2: clipeval.v1.ModelInfo.files:type_name -> clipeval.v1.ModelInfo.FilesEntry
 	1,  // 3: clipeval.v1.EncodeImagesRequest.model:type_name -> clipeval.v1.ModelRef
 	4,  // 4: clipeval.v1.EncodeImagesRequest.images:type_name -> clipeval.v1.Image
 	1,  // 5: clipeval.v1.EncodeTextsRequest.model:type_name -> clipeval.v1.ModelRef
@@ -1400,34 +1544,38 @@ var file_clipeval_v1_clipeval_proto_depIdxs = []int32{
 	4,  // 11: clipeval.v1.Dataset.images:type_name -> clipeval.v1.Image
 	0,  // 12: clipeval.v1.ScoreRequest.image_embeddings:type_name -> clipeval.v1.Matrix
 	0,  // 13: clipeval.v1.ScoreRequest.text_embeddings:type_name -> clipeval.v1.Matrix
-	21, // 14: clipeval.v1.Scores.metrics:type_name -> clipeval.v1.Scores.MetricsEntry
+	23, // 14: clipeval.v1.Scores.metrics:type_name -> clipeval.v1.Scores.MetricsEntry
 	16, // 15: clipeval.v1.Scores.predictions:type_name -> clipeval.v1.Prediction
 	17, // 16: clipeval.v1.Scores.curves:type_name -> clipeval.v1.Curve
-	2,  // 17: clipeval.v1.Model.Info:input_type -> clipeval.v1.ModelInfoRequest
-	5,  // 18: clipeval.v1.Model.EncodeImages:input_type -> clipeval.v1.EncodeImagesRequest
-	6,  // 19: clipeval.v1.Model.EncodeTexts:input_type -> clipeval.v1.EncodeTextsRequest
-	5,  // 20: clipeval.v1.Model.Preprocess:input_type -> clipeval.v1.EncodeImagesRequest
-	6,  // 21: clipeval.v1.Model.Tokenize:input_type -> clipeval.v1.EncodeTextsRequest
-	9,  // 22: clipeval.v1.Model.EncodePixels:input_type -> clipeval.v1.TensorRequest
-	9,  // 23: clipeval.v1.Model.EncodeTokens:input_type -> clipeval.v1.TensorRequest
-	11, // 24: clipeval.v1.Task.Info:input_type -> clipeval.v1.TaskInfoRequest
-	13, // 25: clipeval.v1.Task.Load:input_type -> clipeval.v1.LoadRequest
-	15, // 26: clipeval.v1.Task.Score:input_type -> clipeval.v1.ScoreRequest
-	3,  // 27: clipeval.v1.Model.Info:output_type -> clipeval.v1.ModelInfo
-	7,  // 28: clipeval.v1.Model.EncodeImages:output_type -> clipeval.v1.Embeddings
-	7,  // 29: clipeval.v1.Model.EncodeTexts:output_type -> clipeval.v1.Embeddings
-	8,  // 30: clipeval.v1.Model.Preprocess:output_type -> clipeval.v1.Tensor
-	8,  // 31: clipeval.v1.Model.Tokenize:output_type -> clipeval.v1.Tensor
-	7,  // 32: clipeval.v1.Model.EncodePixels:output_type -> clipeval.v1.Embeddings
-	7,  // 33: clipeval.v1.Model.EncodeTokens:output_type -> clipeval.v1.Embeddings
-	12, // 34: clipeval.v1.Task.Info:output_type -> clipeval.v1.TaskInfo
-	14, // 35: clipeval.v1.Task.Load:output_type -> clipeval.v1.Dataset
-	18, // 36: clipeval.v1.Task.Score:output_type -> clipeval.v1.Scores
-	27, // [27:37] is the sub-list for method output_type
-	17, // [17:27] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	24, // 17: clipeval.v1.Scores.intervals:type_name -> clipeval.v1.Scores.IntervalsEntry
+	25, // 18: clipeval.v1.Scores.item_values:type_name -> clipeval.v1.Scores.ItemValuesEntry
+	18, // 19: clipeval.v1.Scores.IntervalsEntry.value:type_name -> clipeval.v1.Interval
+	19, // 20: clipeval.v1.Scores.ItemValuesEntry.value:type_name -> clipeval.v1.ItemValues
+	2,  // 21: clipeval.v1.Model.Info:input_type -> clipeval.v1.ModelInfoRequest
+	5,  // 22: clipeval.v1.Model.EncodeImages:input_type -> clipeval.v1.EncodeImagesRequest
+	6,  // 23: clipeval.v1.Model.EncodeTexts:input_type -> clipeval.v1.EncodeTextsRequest
+	5,  // 24: clipeval.v1.Model.Preprocess:input_type -> clipeval.v1.EncodeImagesRequest
+	6,  // 25: clipeval.v1.Model.Tokenize:input_type -> clipeval.v1.EncodeTextsRequest
+	9,  // 26: clipeval.v1.Model.EncodePixels:input_type -> clipeval.v1.TensorRequest
+	9,  // 27: clipeval.v1.Model.EncodeTokens:input_type -> clipeval.v1.TensorRequest
+	11, // 28: clipeval.v1.Task.Info:input_type -> clipeval.v1.TaskInfoRequest
+	13, // 29: clipeval.v1.Task.Load:input_type -> clipeval.v1.LoadRequest
+	15, // 30: clipeval.v1.Task.Score:input_type -> clipeval.v1.ScoreRequest
+	3,  // 31: clipeval.v1.Model.Info:output_type -> clipeval.v1.ModelInfo
+	7,  // 32: clipeval.v1.Model.EncodeImages:output_type -> clipeval.v1.Embeddings
+	7,  // 33: clipeval.v1.Model.EncodeTexts:output_type -> clipeval.v1.Embeddings
+	8,  // 34: clipeval.v1.Model.Preprocess:output_type -> clipeval.v1.Tensor
+	8,  // 35: clipeval.v1.Model.Tokenize:output_type -> clipeval.v1.Tensor
+	7,  // 36: clipeval.v1.Model.EncodePixels:output_type -> clipeval.v1.Embeddings
+	7,  // 37: clipeval.v1.Model.EncodeTokens:output_type -> clipeval.v1.Embeddings
+	12, // 38: clipeval.v1.Task.Info:output_type -> clipeval.v1.TaskInfo
+	14, // 39: clipeval.v1.Task.Load:output_type -> clipeval.v1.Dataset
+	20, // 40: clipeval.v1.Task.Score:output_type -> clipeval.v1.Scores
+	31, // [31:41] is the sub-list for method output_type
+	21, // [21:31] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_clipeval_v1_clipeval_proto_init() }
@@ -1441,7 +1589,7 @@ func file_clipeval_v1_clipeval_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_clipeval_v1_clipeval_proto_rawDesc), len(file_clipeval_v1_clipeval_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
