@@ -23,9 +23,8 @@ type encoder struct {
 func (e *encoder) images(ctx context.Context, task string, images []sdk.ImageInput) (sdk.Matrix, error) {
 	keys := make([]string, len(images))
 	for i, im := range images {
-		keys[i] = "image\x00" + im.Path
-		if len(im.Data) > 0 {
-			keys[i] = "" // bytes without a stable name are not cached
+		if im.Path != "" { // tasks name in-memory images too (e.g. "shard.tar#key.jpg"); nameless ones are not cached
+			keys[i] = "image\x00" + im.Path
 		}
 	}
 	return e.encode(ctx, task, "images", keys, len(images), func(idx []int) (sdk.Matrix, error) {
