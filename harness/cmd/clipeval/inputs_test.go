@@ -92,6 +92,7 @@ func referenceGolden(t *testing.T, model string) string {
 func TestVerifyExportPassesOnFixtures(t *testing.T) {
 	for _, model := range []string{"biomedclip", "clip"} {
 		t.Run(model, func(t *testing.T) {
+			// The 13 images travel in one EncodePixels call of 7.8 MB, above gRPC's 4 MiB default message limit.
 			code, out, errOut := cli(t, append([]string{"verify-export", "--golden", referenceGolden(t, model)}, fixtureArgs(t, model)...)...)
 			require.Equal(t, 0, code, out+errOut)
 			assert.Regexp(t, `image_embeds +\[13,32\] .* PASS`, out)
