@@ -14,7 +14,6 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
@@ -74,15 +73,19 @@ func sans(size vg.Length, bold bool) font.Font {
 type chart struct {
 	plot   *plot.Plot
 	legend plot.Legend
+	// nominal marks a chart whose X axis names categories at 0, 1, …: bar charts and confusion matrices.
+	nominal bool
 	// bars holds a bar chart's series; their widths are set when drawing, from the data area's width.
 	bars []barSeries
 	grid *plotter.Grid
 }
 
-// barSeries is one model's bars, and "n/a" labels where its metrics are undefined.
+// barSeries is one model's bars, "n/a" labels where its metrics are undefined, and its interval and published
+// marks.
 type barSeries struct {
-	bars []*plotter.BarChart
-	na   *plotter.Labels
+	bars  []*plotter.BarChart
+	na    *plotter.Labels
+	marks *barMarks
 }
 
 // newChart returns an empty chart with the title, axis labels, sans-serif fonts, a grid and Y fixed to [0, 1].
@@ -129,18 +132,19 @@ func (c *chart) draw(dc draw.Canvas) {
 	dc = draw.Crop(dc, margin, -margin, margin, -margin)
 	legendWidth := c.legend.Rectangle(dc).Size().X
 	area := draw.Crop(dc, 0, -(legendWidth + 2*margin), 0, 0)
-	c.layoutBars(area)
+	c.layoutNominal(area)
 	c.plot.Draw(area)
 	titleHeight := c.plot.Title.TextStyle.Rectangle(c.plot.Title.Text).Size().Y + c.plot.Title.Padding
 	right := dc.Size().X - legendWidth
 	c.legend.Draw(draw.Crop(dc, right, 0, 0, -titleHeight))
 }
 
-// layoutBars sizes the bars so that each group fills 80% of its share of the data area's width (bars of at most
-// half an inch), the series side by side; it slants the metric names when they would overlap, and pads the Y axis so
-// that the first name stays inside area. The X axis spans [-0.5, groups-0.5], so the bars never need padding.
-func (c *chart) layoutBars(area draw.Canvas) {
-	if len(c.bars) == 0 {
+// layoutNominal lays out a chart with named X categories: it slants the names when they would overlap, and pads
+// the Y axis so that the first name stays inside area; then it sizes the bars, if any, so that each group fills 80%
+// of its share of the data area's width (bars of at most half an inch), the series side by side. The X axis spans
+// [-0.5, groups-0.5], so the bars never need padding.
+func (c *chart) layoutNominal(area draw.Canvas) {
+	if !c.nominal {
 		return
 	}
 	p := c.plot
@@ -172,12 +176,13 @@ func (c *chart) layoutBars(area draw.Canvas) {
 			b.Width, b.Offset = width, offset
 		}
 		series.na.Offset.X = offset
+		series.marks.offset, series.marks.width = offset, width
 	}
 }
 
-// save writes the chart as base+".png" and base+".svg" in dir and returns the two paths. Panics inside gonum/plot
-// (it panics on some inputs it cannot draw) are returned as errors.
-func (c *chart) save(dir, base string) (files []string, err error) {
+// save writes the chart as base+".png" and base+".svg" in dir and returns the two paths and the SVG document.
+// Panics inside gonum/plot (it panics on some inputs it cannot draw) are returned as errors.
+func (c *chart) save(dir, base string) (files []string, svg []byte, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("drawing plot %s: %v", base, v)
@@ -187,26 +192,26 @@ func (c *chart) save(dir, base string) (files []string, err error) {
 	c.draw(draw.New(img))
 	var pngBuf bytes.Buffer
 	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&pngBuf); err != nil {
-		return nil, fmt.Errorf("encoding plot %s as PNG: %w", base, err)
+		return nil, nil, fmt.Errorf("encoding plot %s as PNG: %w", base, err)
 	}
-	svg := vgsvg.New(plotWidth, plotHeight)
-	c.draw(draw.New(svg))
+	vs := vgsvg.New(plotWidth, plotHeight)
+	c.draw(draw.New(vs))
 	var svgBuf bytes.Buffer
-	if _, err := svg.WriteTo(&svgBuf); err != nil {
-		return nil, fmt.Errorf("encoding plot %s as SVG: %w", base, err)
+	if _, err := vs.WriteTo(&svgBuf); err != nil {
+		return nil, nil, fmt.Errorf("encoding plot %s as SVG: %w", base, err)
 	}
-	svgBytes := bytes.ReplaceAll(svgBuf.Bytes(), []byte(svgFontFamily), []byte(svgFontFallback))
+	svg = bytes.ReplaceAll(svgBuf.Bytes(), []byte(svgFontFamily), []byte(svgFontFallback))
 	for _, f := range []struct {
 		ext  string
 		data []byte
-	}{{".png", pngBuf.Bytes()}, {".svg", svgBytes}} {
+	}{{".png", pngBuf.Bytes()}, {".svg", svg}} {
 		path := filepath.Join(dir, base+f.ext)
 		if err := os.WriteFile(path, f.data, 0o644); err != nil {
-			return files, fmt.Errorf("writing plot: %w (check that the report folder is writable)", err)
+			return files, nil, fmt.Errorf("writing plot: %w (check that the report folder is writable)", err)
 		}
 		files = append(files, path)
 	}
-	return files, nil
+	return files, svg, nil
 }
 
 // curveChart plots the curve called name of every successful run in tv, one line with points per model. It returns
@@ -256,68 +261,6 @@ func curveChart(tv *taskView, name string, colors map[string]int) (*chart, error
 	}
 	c.fixY()
 	return c, nil
-}
-
-// barChart draws the headline metrics of every successful run in tv as a grouped bar chart: one group per metric,
-// one bar colour per model; undefined (NaN) or missing metrics get no bar. It returns nil when there is no bar.
-func barChart(tv *taskView, colors map[string]int) *chart {
-	type series struct {
-		model  string
-		values []float64
-	}
-	var all []series
-	for _, run := range tv.ok() {
-		s := series{model: run.Model}
-		drawable := false
-		for _, m := range tv.headline {
-			v, ok := run.Metrics[m]
-			if !ok {
-				v = results.Value(math.NaN())
-			}
-			s.values = append(s.values, float64(v))
-			drawable = drawable || finite(float64(v))
-		}
-		if drawable {
-			all = append(all, s)
-		}
-	}
-	if len(all) == 0 {
-		return nil
-	}
-	c := newChart(tv.name+": headline metrics", "", "value")
-	c.plot.NominalX(tv.headline...)
-	for _, s := range all {
-		series := barSeries{na: &plotter.Labels{Offset: vg.Point{Y: vg.Points(2)}}}
-		for i, v := range s.values {
-			if !finite(v) {
-				series.na.XYs = append(series.na.XYs, plotter.XY{X: float64(i)})
-				series.na.Labels = append(series.na.Labels, "n/a")
-				series.na.TextStyle = append(series.na.TextStyle, text.Style{
-					Color: color.Gray{Y: 96}, Font: sans(9, false), XAlign: draw.XCenter, Handler: c.plot.TextHandler,
-				})
-				continue
-			}
-			// The width is set by layoutBars; NewBarChart cannot fail: v is finite and the width positive.
-			bar, err := plotter.NewBarChart(plotter.Values{v}, vg.Points(1))
-			if err != nil {
-				continue
-			}
-			bar.XMin, bar.Color, bar.LineStyle.Width = float64(i), seriesColor(colors[s.model]), 0
-			c.plot.Add(bar)
-			series.bars = append(series.bars, bar)
-		}
-		if len(series.bars) > 0 {
-			if len(series.na.Labels) > 0 {
-				c.plot.Add(series.na)
-			}
-			c.bars = append(c.bars, series)
-			c.legend.Add(s.model, series.bars[0])
-		}
-	}
-	c.grid.Vertical.Color = nil // group boundaries need no lines
-	c.plot.X.Min, c.plot.X.Max = -0.5, float64(len(tv.headline))-0.5
-	c.fixY()
-	return c
 }
 
 // finite reports whether v is neither NaN nor infinite.

@@ -15,14 +15,19 @@ import (
 	"github.com/clipeval/clipeval/harness/results"
 )
 
-// ReportFile and PlotsDir are the names of the Markdown report and the plot folder inside a report folder.
+// ReportFile, HTMLFile and PlotsDir are the names of the Markdown report, the HTML report and the plot folder
+// inside a report folder.
 const (
 	ReportFile = "report.md"
+	HTMLFile   = "report.html"
 	PlotsDir   = "plots"
 )
 
-// Write renders report.md and plots (PNG and SVG) for r into dir (creating dir/plots), returning the files written:
-// the plots in the order they appear in the report (PNG then SVG of each), then report.md.
+// Write renders report.md, report.html and the plots (PNG and SVG) for r into dir (creating dir/plots), returning
+// the files written: the plots in the order they appear in the report (PNG then SVG of each), then report.md and
+// report.html. The plots are: an overview of the first headline metric of each task when there are two or more
+// tasks; per task its curves (e.g. recall@k), its headline metrics as grouped bars (with 95% intervals and published
+// values where known) and a confusion matrix per model when the task reports confusion/ counts.
 func Write(dir string, r *results.Results) ([]string, error) {
 	if r == nil {
 		return nil, fmt.Errorf("writing report in %s: no results given", dir)
@@ -31,41 +36,63 @@ func Write(dir string, r *results.Results) ([]string, error) {
 		return nil, fmt.Errorf("writing report: creating its folder: %w", err)
 	}
 	views := taskViews(r)
+	models := modelOrder(r)
 	colors := modelColors(r)
 	used := map[string]bool{}
 	var files []string
-	for _, tv := range views {
-		add := func(c *chart, title, name string) error {
-			if c == nil {
-				return nil
-			}
-			base := unique(slug(tv.name)+"--"+slug(name), used)
-			written, err := c.save(filepath.Join(dir, PlotsDir), base)
-			files = append(files, written...)
-			if err != nil {
-				return fmt.Errorf("writing report in %s: %w", dir, err)
-			}
-			tv.plots = append(tv.plots, plotLink{title: title, png: PlotsDir + "/" + base + ".png", svg: PlotsDir + "/" + base + ".svg"})
+	// add saves c (when not nil) as plots/<base>.png|svg and appends its link to *links.
+	add := func(links *[]plotLink, c *chart, title, base string) error {
+		if c == nil {
 			return nil
 		}
+		base = unique(base, used)
+		written, svg, err := c.save(filepath.Join(dir, PlotsDir), base)
+		files = append(files, written...)
+		if err != nil {
+			return fmt.Errorf("writing report in %s: %w", dir, err)
+		}
+		*links = append(*links, plotLink{title: title, png: PlotsDir + "/" + base + ".png", svg: PlotsDir + "/" + base + ".svg", svgData: svg})
+		return nil
+	}
+	var overview []plotLink
+	if err := add(&overview, overviewChart(views, models, colors), "overview: first headline metric of each task", "overview"); err != nil {
+		return files, err
+	}
+	for _, tv := range views {
+		prefix := slug(tv.name) + "--"
 		for _, name := range tv.curves {
 			c, err := curveChart(tv, name, colors)
 			if err != nil {
 				return files, fmt.Errorf("writing report in %s: %w", dir, err)
 			}
-			if err := add(c, tv.name+": "+name, name); err != nil {
+			if err := add(&tv.plots, c, tv.name+": "+name, prefix+slug(name)); err != nil {
 				return files, err
 			}
 		}
-		if err := add(barChart(tv, colors), tv.name+": headline metrics", "headline"); err != nil {
+		if err := add(&tv.plots, barChart(tv, colors), tv.name+": headline metrics", prefix+"headline"); err != nil {
 			return files, err
 		}
+		for _, run := range tv.ok() {
+			if cm := parseConfusion(run); cm != nil {
+				title := tv.name + ": confusion matrix, " + run.Model
+				if err := add(&tv.plots, confusionChart(title, cm), title, prefix+"confusion-"+slug(run.Model)); err != nil {
+					return files, err
+				}
+			}
+		}
 	}
-	path := filepath.Join(dir, ReportFile)
-	if err := os.WriteFile(path, []byte(markdown(r, views)), 0o644); err != nil {
-		return files, fmt.Errorf("writing report: %w (check that the report folder is writable)", err)
+	page, err := html(r, views, overview)
+	if err != nil {
+		return files, fmt.Errorf("writing report in %s: %w", dir, err)
 	}
-	return append(files, path), nil
+	for _, f := range []struct{ name, content string }{{ReportFile, markdown(r, views, overview)}, {HTMLFile, page}} {
+		path := filepath.Join(dir, f.name)
+		if err := os.WriteFile(path, []byte(f.content), 0o644); err != nil {
+			return files, fmt.Errorf("writing report: %w (check that the report folder is writable)", err)
+		}
+		files = append(files, path)
+	}
+	return files, nil
 }
 
 // taskView gathers what the report shows of one task.
@@ -80,8 +107,12 @@ type taskView struct {
 	plots  []plotLink
 }
 
-// plotLink is a plot written for the report, with paths relative to the report folder.
-type plotLink struct{ title, png, svg string }
+// plotLink is a plot written for the report, with paths relative to the report folder and the SVG document (which
+// report.html inlines).
+type plotLink struct {
+	title, png, svg string
+	svgData         []byte
+}
 
 // ok returns the runs that did not fail.
 func (tv *taskView) ok() []results.Run {
@@ -131,20 +162,23 @@ func appendNew(list []string, values ...string) []string {
 	return list
 }
 
-// modelColors numbers the models (r.Models in order, then models named only by runs) so that each keeps one colour
-// across all plots.
-func modelColors(r *results.Results) map[string]int {
-	idx := map[string]int{}
-	add := func(name string) {
-		if _, ok := idx[name]; !ok {
-			idx[name] = len(idx)
-		}
-	}
+// modelOrder lists the models: r.Models in order, then models named only by runs.
+func modelOrder(r *results.Results) []string {
+	var names []string
 	for _, m := range r.Models {
-		add(m.Name)
+		names = appendNew(names, m.Name)
 	}
 	for _, run := range r.Runs {
-		add(run.Model)
+		names = appendNew(names, run.Model)
+	}
+	return names
+}
+
+// modelColors numbers the models in modelOrder so that each keeps one colour across all plots.
+func modelColors(r *results.Results) map[string]int {
+	idx := map[string]int{}
+	for i, m := range modelOrder(r) {
+		idx[m] = i
 	}
 	return idx
 }
@@ -179,7 +213,7 @@ func unique(name string, used map[string]bool) string {
 }
 
 // markdown renders the report.
-func markdown(r *results.Results, views []*taskView) string {
+func markdown(r *results.Results, views []*taskView, overview []plotLink) string {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	w("# clipeval report\n\n")
@@ -197,20 +231,14 @@ func markdown(r *results.Results, views []*taskView) string {
 	}
 
 	w("## Provenance\n\n| | |\n|---|---|\n")
-	w("| clipeval | %s |\n", cell(orUnknown(r.Clipeval)))
-	w("| runtime | %s |\n", cell(orUnknown(r.Runtime)))
-	w("| config | %s |\n", code(orUnknown(r.Config.Path)))
-	w("| config sha256 | %s |\n", code(orUnknown(r.Config.SHA256)))
-	started := "unknown"
-	if !r.Started.IsZero() {
-		started = r.Started.UTC().Format(time.RFC3339)
+	for _, p := range provenance(r) {
+		v := cell(p.value)
+		if p.code {
+			v = code(p.value)
+		}
+		w("| %s | %s |\n", p.name, v)
 	}
-	w("| started | %s |\n", started)
-	wall := "unknown"
-	if finite(r.WallSeconds) && r.WallSeconds >= 0 {
-		wall = time.Duration(r.WallSeconds * float64(time.Second)).Round(100 * time.Millisecond).String()
-	}
-	w("| wall time | %s |\n\n", wall)
+	w("\n")
 
 	if len(r.Models) > 0 {
 		w("### Models\n\n")
@@ -229,6 +257,25 @@ func markdown(r *results.Results, views []*taskView) string {
 		}
 		w("\n")
 	}
+	if len(r.Tasks) > 0 {
+		w("### Datasets\n\n| task | plugin | items | images | texts | files | bytes | sha256 |\n|---|---|---:|---:|---:|---:|---:|---|\n")
+		for _, t := range r.Tasks {
+			w("| %s | %s | %d | %d | %d | %d | %d | %s |\n", cell(t.Name), code(t.Plugin), t.DatasetSize, t.Images, t.Texts,
+				t.DatasetFiles, t.DatasetBytes, code(short(t.DatasetSHA256)))
+		}
+		w("\n")
+	}
+
+	if rows := summaryRows(views); len(rows) > 0 {
+		w("## Summary\n\n%s\n\n", summaryNote)
+		w("| task | model | metric | measured | 95%% CI | published | Δ |\n|---|---|---|---:|---|---:|---:|\n")
+		for _, row := range rows {
+			w("| %s | %s | %s | %s | %s | %s | %s |\n", cell(row.task), cell(row.model), cell(row.metric), row.measured,
+				row.interval, row.published, row.delta)
+		}
+		w("\n")
+		plotLinks(w, overview)
+	}
 
 	if len(views) > 0 {
 		w("## Results\n\nValues are percentages; n/a marks an undefined metric (e.g. acc5 with fewer than 5 classes).\n\n")
@@ -241,6 +288,9 @@ func markdown(r *results.Results, views []*taskView) string {
 				w(" %s", strings.Join(strings.Fields(t.Description), " "))
 			}
 			w("\n\n")
+		}
+		if m := modes(tv); m != "" {
+			w("Mode: %s.\n\n", cell(m))
 		}
 		if len(tv.runs) == 0 {
 			w("No runs.\n\n")
@@ -259,10 +309,7 @@ func markdown(r *results.Results, views []*taskView) string {
 			w("\n")
 		}
 		w("\n")
-		for _, p := range tv.plots {
-			alt := strings.NewReplacer("[", `\[`, "]", `\]`).Replace(cell(p.title))
-			w("![%s](%s)  \n[SVG](%s)\n\n", alt, p.png, p.svg)
-		}
+		plotLinks(w, tv.plots)
 	}
 
 	if len(failed) > 0 {
@@ -273,6 +320,49 @@ func markdown(r *results.Results, views []*taskView) string {
 		}
 	}
 	return b.String()
+}
+
+// provenanceRow is one line of the provenance table; code marks values shown as code (paths, digests).
+type provenanceRow struct {
+	name, value string
+	code        bool
+}
+
+// provenance lists what identifies the run: versions, config, start and wall time ("unknown" where not recorded).
+func provenance(r *results.Results) []provenanceRow {
+	started := "unknown"
+	if !r.Started.IsZero() {
+		started = r.Started.UTC().Format(time.RFC3339)
+	}
+	return []provenanceRow{
+		{"clipeval", orUnknown(r.Clipeval), false},
+		{"runtime", orUnknown(r.Runtime), false},
+		{"config", orUnknown(r.Config.Path), true},
+		{"config sha256", orUnknown(r.Config.SHA256), true},
+		{"started", started, false},
+		{"wall time", duration(r.WallSeconds), false},
+	}
+}
+
+// duration formats seconds to a tenth of a second ("1m23.4s"); "unknown" when negative or not a number.
+func duration(seconds float64) string {
+	if !finite(seconds) || seconds < 0 {
+		return "unknown"
+	}
+	return time.Duration(seconds * float64(time.Second)).Round(100 * time.Millisecond).String()
+}
+
+// summaryNote explains the summary table.
+const summaryNote = "Headline metrics, and other metrics with a published value, in percent: the 95% bootstrap interval " +
+	"where the task reports one, the published value where the config gives one, and Δ = measured − published in " +
+	"percentage points."
+
+// plotLinks writes each plot as a Markdown image of its PNG with a link to its SVG.
+func plotLinks(w func(string, ...any), plots []plotLink) {
+	for _, p := range plots {
+		alt := strings.NewReplacer("[", `\[`, "]", `\]`).Replace(cell(p.title))
+		w("![%s](%s)  \n[SVG](%s)\n\n", alt, p.png, p.svg)
+	}
 }
 
 // metricCell formats metric m of run as a percentage with 2 decimals (metrics are fractions in [0, 1]); "failed"
@@ -288,7 +378,7 @@ func metricCell(run results.Run, m string) string {
 	case !finite(float64(v)):
 		return "n/a"
 	}
-	return strconv.FormatFloat(100*float64(v), 'f', 2, 64)
+	return percent(float64(v))
 }
 
 // cell makes s safe inside a Markdown table cell: no line breaks, pipes escaped.

@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,10 @@ import (
 // fixture is a run of two models on a retrieval task (with recall@k curves) and a classification task where
 // model-a's acc5 is undefined and model-b failed. Metric values are exact fractions so percentages are
 // hand-computable: 5/12 = 41.67 %, 7/24 = 29.17 %, 1/12 = 8.33 %, 3/24 = 12.50 %, 10/12 = 83.33 %, 2/3 = 66.67 %.
+// model-a's classification confusion matrix (truth rows abdomen, chest, head of 2, 4 and 6 images) is
+// [[2 0 0] [1 2 1] [0 2 4]]: acc1 = 8/12, mean per-class recall = (2/2 + 2/4 + 4/6)/3 = 13/18 = 72.22 %. Published
+// values: model-a acc1 70 % and auroc 90 % (a metric the run lacks), model-b image recall@1 10 %; 95% intervals:
+// model-a acc1 [5/12, 11/12] and image recall@1 [2/12, 8/12].
 func fixture() *results.Results {
 	nan := results.Value(math.NaN())
 	return &results.Results{
@@ -44,19 +49,32 @@ func fixture() *results.Results {
 				Files: map[string]string{"model.onnx": "aaaabbbbccccddddeeeeffff0000111122223333444455556666777788889999"}},
 		},
 		Tasks: []results.Task{
-			{Name: "retrieval", Plugin: "zeroshot_retrieval", DatasetSize: 12, Images: 12, Texts: 24, Description: "tiny captions"},
-			{Name: "classification", Plugin: "zeroshot_classification", DatasetSize: 12, Images: 12, Texts: 4},
+			{Name: "retrieval", Plugin: "zeroshot_retrieval", DatasetSize: 12, Images: 12, Texts: 24, Description: "tiny captions",
+				DatasetSHA256: "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03", DatasetFiles: 13, DatasetBytes: 40960,
+				Published: map[string]map[string]results.Value{"model-b": {"image_retrieval_recall@1": 0.1}}},
+			{Name: "classification", Plugin: "zeroshot_classification", DatasetSize: 12, Images: 12, Texts: 4,
+				Published: map[string]map[string]results.Value{"model-a": {"acc1": 0.7, "auroc": 0.9}}},
 		},
 		Runs: []results.Run{
-			retrievalRun("model-a", [4]results.Value{5.0 / 12, 7.0 / 24, 10.0 / 12, 1}),
-			{Model: "model-a", Task: "classification", Plugin: "zeroshot_classification",
-				Metrics:  map[string]results.Value{"acc1": 2.0 / 3, "acc5": nan, "mean_per_class_recall": 0.625},
-				Headline: []string{"acc1", "acc5", "mean_per_class_recall"}},
+			withInterval(retrievalRun("model-a", [4]results.Value{5.0 / 12, 7.0 / 24, 10.0 / 12, 1}), "image_retrieval_recall@1", 2.0/12, 8.0/12),
+			{Model: "model-a", Task: "classification", Plugin: "zeroshot_classification", Mode: "zero-shot",
+				Metrics: map[string]results.Value{"acc1": 2.0 / 3, "acc5": nan, "mean_per_class_recall": 13.0 / 18,
+					"confusion/abdomen/abdomen": 2, "confusion/abdomen/chest": 0, "confusion/abdomen/head": 0,
+					"confusion/chest/abdomen": 1, "confusion/chest/chest": 2, "confusion/chest/head": 1,
+					"confusion/head/abdomen": 0, "confusion/head/chest": 2, "confusion/head/head": 4},
+				Headline:  []string{"acc1", "acc5", "mean_per_class_recall"},
+				Intervals: map[string][2]results.Value{"acc1": {5.0 / 12, 11.0 / 12}}},
 			retrievalRun("model-b", [4]results.Value{1.0 / 12, 3.0 / 24, 6.0 / 12, 20.0 / 24}),
 			{Model: "model-b", Task: "classification", Plugin: "zeroshot_classification",
 				Error: "encoding images: onnxruntime: input shape [1 3 224 224] | expected [1 3 256 256]"},
 		},
 	}
+}
+
+// withInterval sets run's 95% interval of metric to [lo, hi].
+func withInterval(run results.Run, metric string, lo, hi results.Value) results.Run {
+	run.Intervals = map[string][2]results.Value{metric: {lo, hi}}
+	return run
 }
 
 // retrievalRun returns a retrieval run with image/text recall@1 and @5 = r[0..3] and recall@k curves through them
@@ -66,7 +84,7 @@ func retrievalRun(model string, r [4]results.Value) results.Run {
 		return results.Curve{Name: name, XLabel: "k", YLabel: "recall", X: []float64{1, 5, 10}, Y: []float64{float64(at1), float64(at5), 1}}
 	}
 	return results.Run{
-		Model: model, Task: "retrieval", Plugin: "zeroshot_retrieval",
+		Model: model, Task: "retrieval", Plugin: "zeroshot_retrieval", Mode: "zero-shot",
 		Metrics: map[string]results.Value{
 			"image_retrieval_recall@1": r[0], "text_retrieval_recall@1": r[1],
 			"image_retrieval_recall@5": r[2], "text_retrieval_recall@5": r[3],
@@ -88,6 +106,13 @@ type plotCheck struct {
 	// legend line and marker; a bar chart one rectangle per defined metric and a legend rectangle. Models with 0
 	// must not appear in the PNG either.
 	paths map[string]int
+	// published and interval count the SVG paths of published marks and 95% interval error bars, legend icons
+	// included.
+	published, interval int
+	// cells are a confusion matrix's counts as written in its cells, row by row (nil: not a confusion matrix).
+	cells []string
+	// pngColors must appear in the PNG.
+	pngColors []color.RGBA
 }
 
 func TestWrite(t *testing.T) {
@@ -106,11 +131,13 @@ func TestWrite(t *testing.T) {
 			name:    "two models, curves, NaN, failure",
 			results: fixture(),
 			files: []string{
+				"plots/overview.png", "plots/overview.svg",
 				"plots/retrieval--image_retrieval_recall-k.png", "plots/retrieval--image_retrieval_recall-k.svg",
 				"plots/retrieval--text_retrieval_recall-k.png", "plots/retrieval--text_retrieval_recall-k.svg",
 				"plots/retrieval--headline.png", "plots/retrieval--headline.svg",
 				"plots/classification--headline.png", "plots/classification--headline.svg",
-				"report.md",
+				"plots/classification--confusion-model-a.png", "plots/classification--confusion-model-a.svg",
+				"report.md", "report.html",
 			},
 			lines: []string{
 				"# clipeval report",
@@ -126,21 +153,29 @@ func TestWrite(t *testing.T) {
 				"| model-a | `image.onnx` | `0123456789ab` |",
 				"| model-a | `text.onnx` | `fedcba987654` |",
 				"| model-b | `model.onnx` | `aaaabbbbcccc` |",
+				"### Datasets",
+				"| retrieval | `zeroshot_retrieval` | 12 | 12 | 24 | 13 | 40960 | `5891b5b522d5` |",
+				"| classification | `zeroshot_classification` | 12 | 12 | 4 | 0 | 0 |  |",
+				"## Summary",
+				"![overview: first headline metric of each task](plots/overview.png)  ",
+				"[SVG](plots/overview.svg)",
 				"### retrieval",
 				"Plugin `zeroshot_retrieval`; 12 items (12 images, 24 texts). tiny captions",
+				"Mode: zero-shot.",
 				"| model | image_retrieval_recall@1 | text_retrieval_recall@1 | image_retrieval_recall@5 | text_retrieval_recall@5 |",
 				"|---|---:|---:|---:|---:|",
 				"| model-a | 41.67 | 29.17 | 83.33 | 100.00 |",
 				"| model-b | 8.33 | 12.50 | 50.00 | 83.33 |",
 				"### classification",
 				"| model | acc1 | acc5 | mean_per_class_recall |",
-				"| model-a | 66.67 | n/a | 62.50 |",
+				"| model-a | 66.67 | n/a | 72.22 |",
 				"| model-b | failed | failed | failed |",
 				"![retrieval: image_retrieval_recall@k](plots/retrieval--image_retrieval_recall-k.png)  ",
 				"[SVG](plots/retrieval--image_retrieval_recall-k.svg)",
 				"![retrieval: text_retrieval_recall@k](plots/retrieval--text_retrieval_recall-k.png)  ",
 				"![retrieval: headline metrics](plots/retrieval--headline.png)  ",
 				"![classification: headline metrics](plots/classification--headline.png)  ",
+				"![classification: confusion matrix, model-a](plots/classification--confusion-model-a.png)  ",
 				"## Failed runs",
 			},
 			contains: []string{
@@ -148,23 +183,48 @@ func TestWrite(t *testing.T) {
 					"encoding images: onnxruntime: input shape [1 3 224 224] | expected [1 3 256 256]\n```\n",
 				// File hashes are listed sorted by file name.
 				"| model-a | `image.onnx` | `0123456789ab` |\n| model-a | `text.onnx` | `fedcba987654` |\n",
+				// Headline metrics, then other published metrics; Δ against published values only.
+				"| task | model | metric | measured | 95% CI | published | Δ |\n|---|---|---|---:|---|---:|---:|\n" +
+					"| retrieval | model-a | image_retrieval_recall@1 | 41.67 | [16.67, 66.67] |  |  |\n" +
+					"| retrieval | model-a | text_retrieval_recall@1 | 29.17 |  |  |  |\n" +
+					"| retrieval | model-a | image_retrieval_recall@5 | 83.33 |  |  |  |\n" +
+					"| retrieval | model-a | text_retrieval_recall@5 | 100.00 |  |  |  |\n" +
+					"| retrieval | model-b | image_retrieval_recall@1 | 8.33 |  | 10.00 | -1.67 |\n" +
+					"| retrieval | model-b | text_retrieval_recall@1 | 12.50 |  |  |  |\n" +
+					"| retrieval | model-b | image_retrieval_recall@5 | 50.00 |  |  |  |\n" +
+					"| retrieval | model-b | text_retrieval_recall@5 | 83.33 |  |  |  |\n" +
+					"| classification | model-a | acc1 | 66.67 | [41.67, 91.67] | 70.00 | -3.33 |\n" +
+					"| classification | model-a | acc5 | n/a |  |  |  |\n" +
+					"| classification | model-a | mean_per_class_recall | 72.22 |  |  |  |\n" +
+					"| classification | model-a | auroc | missing |  | 90.00 | n/a |\n" +
+					"| classification | model-b | — | failed |  |  |  |\n\n",
 			},
 			notLines: []string{"**No runs were recorded: this run evaluated nothing.**"},
 			plots: map[string]plotCheck{
+				// One group per task: model-a has both, model-b only retrieval (its classification failed); published
+				// marks for model-b retrieval and model-a acc1, intervals for model-a's two; each plus a legend icon.
+				"overview": {title: "overview: first headline metric of each task", legend: []string{"model-a", "model-b"},
+					paths: map[string]int{"model-a": 2 + 1, "model-b": 1 + 1}, published: 2 + 1, interval: 2 + 1,
+					pngColors: []color.RGBA{publishedColor}},
 				"retrieval--image_retrieval_recall-k": {title: "retrieval: image_retrieval_recall@k", legend: []string{"model-a", "model-b"},
 					paths: map[string]int{"model-a": 1 + 3 + 2, "model-b": 1 + 3 + 2}},
 				"retrieval--text_retrieval_recall-k": {title: "retrieval: text_retrieval_recall@k", legend: []string{"model-a", "model-b"},
 					paths: map[string]int{"model-a": 1 + 3 + 2, "model-b": 1 + 3 + 2}},
 				"retrieval--headline": {title: "retrieval: headline metrics", legend: []string{"model-a", "model-b"},
-					paths: map[string]int{"model-a": 4 + 1, "model-b": 4 + 1}},
+					paths: map[string]int{"model-a": 4 + 1, "model-b": 4 + 1}, published: 1 + 1, interval: 1 + 1,
+					pngColors: []color.RGBA{publishedColor}},
+				// acc5 is NaN and model-b failed; auroc is published but not a headline metric, so it gets no mark.
 				"classification--headline": {title: "classification: headline metrics", legend: []string{"model-a"},
-					paths: map[string]int{"model-a": 2 + 1, "model-b": 0}}, // acc5 is NaN; model-b failed
+					paths: map[string]int{"model-a": 2 + 1, "model-b": 0}, published: 1 + 1, interval: 1 + 1},
+				"classification--confusion-model-a": {title: "classification: confusion matrix, model-a",
+					paths: map[string]int{"model-a": 0, "model-b": 0}, cells: []string{"2", "0", "0", "1", "2", "1", "0", "2", "4"},
+					pngColors: []color.RGBA{shade(1), shade(0.5)}}, // abdomen's row is all correct, chest's half
 			},
 		},
 		{
 			name:     "no runs",
 			results:  &results.Results{Schema: results.SchemaVersion, Clipeval: "v0.3.0"},
-			files:    []string{"report.md"},
+			files:    []string{"report.md", "report.html"},
 			lines:    []string{"# clipeval report", "**No runs were recorded: this run evaluated nothing.**", "| runtime | unknown |", "| started | unknown |", "| wall time | 0s |"},
 			notLines: []string{"## Results", "## Failed runs"},
 		},
@@ -182,7 +242,7 @@ func TestWrite(t *testing.T) {
 			files: []string{
 				"plots/ret-val-set--recall-k.png", "plots/ret-val-set--recall-k.svg",
 				"plots/ret-val-set--headline.png", "plots/ret-val-set--headline.svg",
-				"report.md",
+				"report.md", "report.html",
 			},
 			lines: []string{"| wall time | unknown |", "### empty task", "No runs.", "### Ret/Val set", `| m\|1 | 50.00 | missing |`},
 			plots: map[string]plotCheck{
@@ -247,6 +307,9 @@ func checkPNG(t *testing.T, path string, want plotCheck, colors map[string]int) 
 	for m, n := range want.paths {
 		assert.Equal(t, n > 0, seen[seriesColor(colors[m])], "colour of %s", m)
 	}
+	for _, c := range want.pngColors {
+		assert.True(t, seen[c], "colour %v", c)
+	}
 }
 
 // checkSVG parses the SVG and checks its size, that its text is real text in a sans-serif font stack, that the
@@ -308,16 +371,29 @@ func checkSVG(t *testing.T, path string, want plotCheck, r *results.Results, col
 		}
 	}
 	assert.Equal(t, want.legend, legend)
-	for m, n := range want.paths {
-		c := seriesColor(colors[m])
+	drawn := func(c color.RGBA) int {
 		hex := fmt.Sprintf("#%02X%02X%02X", c.R, c.G, c.B)
-		drawn := 0
+		n := 0
 		for _, s := range styles {
 			if strings.Contains(s, "fill:"+hex) || strings.Contains(s, "stroke:"+hex) {
-				drawn++
+				n++
 			}
 		}
-		assert.Equal(t, n, drawn, "paths in the colour of %s", m)
+		return n
+	}
+	for m, n := range want.paths {
+		assert.Equal(t, n, drawn(seriesColor(colors[m])), "paths in the colour of %s", m)
+	}
+	assert.Equal(t, want.published, drawn(publishedColor), "published marks")
+	assert.Equal(t, want.interval, drawn(intervalColor), "interval error bars")
+	if want.cells != nil {
+		var numbers []string
+		for _, s := range texts {
+			if _, err := strconv.Atoi(s); err == nil {
+				numbers = append(numbers, s)
+			}
+		}
+		assert.Equal(t, want.cells, numbers, "cell counts, row by row")
 	}
 	assert.Contains(t, string(data), svgFontFallback)
 	assert.NotContains(t, string(data), svgFontFamily)
@@ -399,5 +475,40 @@ func BenchmarkWrite(b *testing.B) {
 		if _, err := Write(dir, r); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestParseConfusion(t *testing.T) {
+	nan := math.NaN()
+	tests := []struct {
+		name    string
+		metrics map[string]results.Value
+		want    *confusion
+	}{
+		{"none", map[string]results.Value{"acc1": 0.5, "confusion/x": 3}, nil},
+		{"classes sorted, missing pairs NaN, other metrics ignored", map[string]results.Value{
+			"acc1": 0.5, "confusion/b/b": 3, "confusion/b/a": 1, "confusion/a/a": 2, "confusion/x": 7,
+		}, &confusion{classes: []string{"a", "b"}, counts: [][]float64{{2, nan}, {1, 3}}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := parseConfusion(results.Run{Metrics: tc.metrics})
+			if tc.want == nil {
+				assert.Nil(t, got)
+				return
+			}
+			require.NotNil(t, got)
+			assert.Equal(t, tc.want.classes, got.classes)
+			require.Len(t, got.counts, len(tc.want.counts))
+			for i := range tc.want.counts {
+				for j, w := range tc.want.counts[i] {
+					if math.IsNaN(w) {
+						assert.True(t, math.IsNaN(got.counts[i][j]), "cell %d,%d", i, j)
+					} else {
+						assert.Equal(t, w, got.counts[i][j], "cell %d,%d", i, j)
+					}
+				}
+			}
+		})
 	}
 }

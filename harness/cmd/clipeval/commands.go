@@ -11,8 +11,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/clipeval/clipeval/harness/compare"
 	"github.com/clipeval/clipeval/harness/config"
 	"github.com/clipeval/clipeval/harness/pluginhost"
+	"github.com/clipeval/clipeval/harness/results"
 	"github.com/clipeval/clipeval/harness/run"
 	"github.com/clipeval/clipeval/plugins/sdk"
 	"github.com/clipeval/clipeval/reports"
@@ -37,6 +39,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	out := fs.String("out", "", "output folder (default: the config's output.dir)")
 	pluginDir := fs.String("plugin-dir", pluginhost.DefaultDir(), "plugin folder")
+	baselinePath := fs.String("baseline", "", "results.json to compare the run with (regression gate)")
 	pos, err := parse(fs, args, nil)
 	if err != nil {
 		return err
@@ -44,6 +47,15 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cfg, err := loadConfig(pos, "run")
 	if err != nil {
 		return err
+	}
+	var baseline *results.Results
+	if *baselinePath != "" {
+		if baseline, err = readResults("run --baseline", *baselinePath); err != nil {
+			return err
+		}
+		if _, err := compare.Compare(baseline, baseline, compare.Options{}); err != nil { // checks it before the run
+			return usageError{fmt.Errorf("run --baseline %s: %w", *baselinePath, err)}
+		}
 	}
 	outDir := cfg.Output.Dir
 	if *out != "" {
@@ -66,7 +78,16 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	for _, f := range files {
 		fmt.Fprintln(stdout, f)
 	}
-	return runErr
+	if baseline == nil {
+		return runErr
+	}
+	junitPath, mdPath := filepath.Join(outDir, "junit.xml"), filepath.Join(outDir, "compare.md")
+	rep, gateErr := gate(baseline, res, compare.Options{}, *baselinePath, filepath.Join(outDir, "results.json"), junitPath, mdPath)
+	if rep != nil {
+		fmt.Fprintf(stdout, "%s\n%s\n", junitPath, mdPath)
+		fmt.Fprintf(stderr, "compare with %s: %s\n", *baselinePath, rep.Summary())
+	}
+	return errors.Join(runErr, gateErr)
 }
 
 func cmdValidate(ctx context.Context, args []string, stdout io.Writer) error {

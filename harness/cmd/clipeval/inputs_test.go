@@ -93,10 +93,14 @@ func TestVerifyExportPassesOnFixtures(t *testing.T) {
 	for _, model := range []string{"biomedclip", "clip"} {
 		t.Run(model, func(t *testing.T) {
 			// The 13 images travel in one EncodePixels call of 7.8 MB, above gRPC's 4 MiB default message limit.
-			code, out, errOut := cli(t, append([]string{"verify-export", "--golden", referenceGolden(t, model)}, fixtureArgs(t, model)...)...)
+			report := filepath.Join(t.TempDir(), "junit.xml")
+			code, out, errOut := cli(t, append([]string{"verify-export", "--golden", referenceGolden(t, model), "--junit", report}, fixtureArgs(t, model)...)...)
 			require.Equal(t, 0, code, out+errOut)
 			assert.Regexp(t, `image_embeds +\[13,32\] .* PASS`, out)
 			assert.Regexp(t, `text_embeds +\[48,32\] .* PASS`, out)
+			tests, failures, cases := junitCounts(t, report)
+			assert.Equal(t, []int{2, 0}, []int{tests, failures})
+			assert.Equal(t, []string{"verify-export." + model + "/image_embeds", "verify-export." + model + "/text_embeds"}, cases)
 		})
 	}
 }
@@ -115,8 +119,15 @@ func TestVerifyExportFailsOnPerturbedExport(t *testing.T) {
 		}
 		require.NoError(t, os.WriteFile(filepath.Join(dir, f), b, 0o644))
 	}
-	code, out, errOut := cli(t, "verify-export", "--golden", referenceGolden(t, "biomedclip"), "--model", dir)
+	report := filepath.Join(t.TempDir(), "junit.xml")
+	code, out, errOut := cli(t, "verify-export", "--golden", referenceGolden(t, "biomedclip"), "--model", dir, "--junit", report)
 	assert.Equal(t, 1, code, out+errOut)
+	tests, failures, cases := junitCounts(t, report)
+	assert.Equal(t, []int{2, 1}, []int{tests, failures})
+	assert.Equal(t, []string{"verify-export." + filepath.Base(dir) + "/image_embeds", "verify-export." + filepath.Base(dir) + "/text_embeds"}, cases)
+	junitXML, err := os.ReadFile(report)
+	require.NoError(t, err)
+	assert.Contains(t, string(junitXML), `<failure message="image_embeds differs from the golden beyond the tolerances">image_embeds `)
 	assert.Regexp(t, `image_embeds .* FAIL \(passes with --atol 0\.013\d*, --min-cosine 1\.00000000\)`, out)
 	assert.Regexp(t, `text_embeds .* PASS`, out)
 	assert.Contains(t, errOut, "1 of 2 outputs failed")

@@ -34,8 +34,10 @@ func badInput(format string, args ...any) error { return usageError{fmt.Errorf(f
 const usage = `clipeval evaluates CLIP-style vision-language models (BiomedCLIP, OpenAI CLIP) with plugins.
 
 Commands:
-  clipeval run CONFIG [--out DIR] [--plugin-dir DIR]
-      run every model on every task; writes DIR/results.json, DIR/report.md and DIR/plots/
+  clipeval run CONFIG [--out DIR] [--plugin-dir DIR] [--baseline BASELINE.json]
+      run every model on every task; writes DIR/results.json, DIR/report.md, DIR/report.html and DIR/plots/;
+      with --baseline also compares with it as clipeval compare does (DIR/junit.xml, DIR/compare.md; exit 1 on a
+      regression)
   clipeval validate CONFIG [--plugin-dir DIR]
       check a config: unknown keys, wrong types, missing files (file:line:col: message; exit 2)
   clipeval plugins [--plugin-dir DIR]
@@ -51,6 +53,13 @@ Commands:
   clipeval verify-export --model DIR --golden GOLDEN.npz [--atol A --rtol R --min-cosine C]
       run an export on a golden's inputs and compare with its outputs: PASS/FAIL per output
       (defaults fit fp32: --atol 1e-5 --rtol 1e-4 --min-cosine 0.99999; fp16: --atol 1e-2 --rtol 1e-2 --min-cosine 0.999)
+      --junit FILE also writes JUnit XML, one test case per output
+  clipeval report RESULTS.json... --out DIR
+      re-render report.md, report.html and plots/ from saved results; several files make one merged report
+  clipeval compare BASELINE.json CURRENT.json [--tolerance POINTS] [--metric NAME]... [--junit FILE] [--markdown FILE]
+      regression gate per model × task × metric (default: headline metrics): delta, paired bootstrap 95% CI and p
+      when both saved per-item values; FAIL when current < baseline − tolerance (percentage points; default:
+      CURRENT's compare: tolerances) or when a baseline model, task or metric is missing from CURRENT
   clipeval version
 
 Exit codes: 0 success, 1 a run or check failed, 2 bad input.
@@ -89,6 +98,10 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdGolden(ctx, args[1:], stdout, stderr)
 	case "verify-export":
 		err = cmdVerifyExport(ctx, args[1:], stdout, stderr)
+	case "report":
+		err = cmdReport(ctx, args[1:], stdout)
+	case "compare":
+		err = cmdCompare(ctx, args[1:], stdout)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "clipeval", version)
 	case "help", "-h", "--help":

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/clipeval/clipeval/harness/config"
+	"github.com/clipeval/clipeval/harness/junit"
 	"github.com/clipeval/clipeval/harness/pluginhost"
 	"github.com/clipeval/clipeval/harness/verify"
 	"github.com/clipeval/clipeval/plugins/sdk"
@@ -362,6 +363,7 @@ func cmdVerifyExport(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.Float64Var(&tol.ATol, "atol", tol.ATol, "absolute tolerance per element")
 	fs.Float64Var(&tol.RTol, "rtol", tol.RTol, "relative tolerance per element")
 	fs.Float64Var(&tol.MinCosine, "min-cosine", tol.MinCosine, "smallest cosine similarity per row")
+	junitPath := fs.String("junit", "", "also write JUnit XML here, one test case per output")
 	pos, err := parse(fs, args, nil)
 	if err != nil {
 		return err
@@ -401,6 +403,8 @@ func cmdVerifyExport(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	defer host.Close()
 	failed := 0
+	class := "verify-export." + filepath.Base(mf.dir)
+	cases := junit.New("clipeval verify-export")
 	fmt.Fprintf(stdout, "verify-export %s against %s (atol %g, rtol %g, min-cosine %g)\n", mf.dir, *goldenPath, tol.ATol, tol.RTol, tol.MinCosine)
 	for _, c := range checks {
 		in, want := golden[c.input], golden[c.output]
@@ -420,10 +424,18 @@ func cmdVerifyExport(ctx context.Context, args []string, stdout, stderr io.Write
 		if err != nil {
 			return err
 		}
+		tc := junit.Case{Name: c.output, Classname: class, SystemOut: s.String()}
 		if !s.Pass {
 			failed++
+			tc.SystemOut, tc.Failure = "", &junit.Failure{Message: c.output + " differs from the golden beyond the tolerances", Text: s.String()}
 		}
+		cases.Add(class, tc)
 		fmt.Fprintln(stdout, s)
+	}
+	if *junitPath != "" {
+		if err := cases.WriteFile(*junitPath); err != nil {
+			return fmt.Errorf("verify-export: %w", err)
+		}
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d outputs failed: %w", failed, len(checks), errVerifyFailed)
