@@ -10,6 +10,7 @@ import (
 
 	"github.com/clipeval/clipeval/benchmarks/datasets"
 	"github.com/clipeval/clipeval/benchmarks/metrics"
+	"github.com/clipeval/clipeval/benchmarks/stats"
 	"github.com/clipeval/clipeval/plugins/sdk"
 )
 
@@ -23,12 +24,15 @@ type task struct {
 
 // datasetConfig is the task's `dataset:` mapping.
 type datasetConfig struct {
-	Format     string            `json:"format"`
-	Manifest   string            `json:"manifest"`
-	Root       string            `json:"root"`
-	LabelField string            `json:"label_field"`
-	LabelMap   map[string]string `json:"label_map"`
-	Images     []string          `json:"images"`
+	Format      string            `json:"format"`
+	Manifest    string            `json:"manifest"`
+	Root        string            `json:"root"`
+	LabelField  string            `json:"label_field"`
+	LabelMap    map[string]string `json:"label_map"`
+	Images      []string          `json:"images"`
+	ImageColumn string            `json:"image_column"`
+	LabelColumn string            `json:"label_column"`
+	Shards      []string          `json:"shards"`
 }
 
 // options is the task's `options:` mapping.
@@ -36,11 +40,14 @@ type options struct {
 	Classes       []string `json:"classes"`
 	Templates     []string `json:"templates"`
 	PositiveClass string   `json:"positive_class"`
+	probeOptions
+	metrics.BootstrapConfig
 }
 
 // item is one image to classify.
 type item struct {
-	name, image, label string
+	name, label string
+	image       datasets.Image
 }
 
 // loaded is what Load keeps for Score.
@@ -53,6 +60,8 @@ type loaded struct {
 	positive int
 	images   int
 	texts    int
+	probe    *probe        // linear-probe mode; nil in zero-shot mode
+	stats    stats.Options // bootstrap resamples and seed
 }
 
 // Info describes the task and its config keys.
@@ -61,23 +70,31 @@ func (t *task) Info(context.Context) (*sdk.TaskInfo, error) {
 		Name:        name,
 		Description: "zero-shot image classification with prompt templates (CLIP_benchmark zeroshot_classification)",
 		DatasetFields: []sdk.Field{
-			{Name: "format", Type: sdk.FieldString, Required: true, Choices: []string{"jsonl", "vqa-rad"},
-				Help: "jsonl: one {\"image\": ..., \"label\": ...} object a line; vqa-rad: one item per VQA-RAD image"},
-			{Name: "manifest", Type: sdk.FieldPath, Help: "jsonl: the manifest; image paths are relative to its folder"},
-			{Name: "root", Type: sdk.FieldPath, Help: "vqa-rad: the folder holding " + datasets.VQARADFile + " and images/"},
-			{Name: "label_field", Type: sdk.FieldString, Help: "vqa-rad: the field giving the label (default image_organ)"},
+			{Name: "format", Type: sdk.FieldString, Required: true, Choices: []string{"jsonl", "csv", "imagefolder", "webdataset", "vqa-rad"},
+				Help: "jsonl: one {\"image\": ..., \"label\": ...} object a line; csv: a header row, one image a row; " +
+					"imagefolder: a folder per class; webdataset: tar shards; vqa-rad: one item per VQA-RAD image. " +
+					"Images may be DICOM files (native pixel data)"},
+			{Name: "manifest", Type: sdk.FieldPath, Help: "jsonl, csv: the manifest; image paths are relative to its folder"},
+			{Name: "root", Type: sdk.FieldPath, Help: "imagefolder: the folder of class folders; webdataset: the folder " +
+				"of the shards; vqa-rad: the folder holding " + datasets.VQARADFile + " and images/"},
+			{Name: "label_field", Type: sdk.FieldString, Help: "vqa-rad: the field giving the label (default image_organ); " +
+				"webdataset: the member extension holding a class index into options.classes or a class name (default cls)"},
 			{Name: "label_map", Type: sdk.FieldStringMap,
 				Help: "maps raw labels to class names (e.g. HEAD: head); every raw label must be mapped"},
 			{Name: "images", Type: sdk.FieldStringList, Help: "vqa-rad: only these image names, in this order"},
+			{Name: "image_column", Type: sdk.FieldString, Help: "csv: the column of image paths (default image)"},
+			{Name: "label_column", Type: sdk.FieldString, Help: "csv: the column of labels (default label)"},
+			{Name: "shards", Type: sdk.FieldStringList,
+				Help: "webdataset: the shards, paths or glob patterns relative to root (default [\"*.tar\"])"},
 		},
-		OptionFields: []sdk.Field{
-			{Name: "templates", Type: sdk.FieldStringList, Required: true,
-				Help: "prompt templates; {} (or {c}) is replaced by the class name"},
+		OptionFields: append(append([]sdk.Field{
+			{Name: "templates", Type: sdk.FieldStringList,
+				Help: "zero-shot (required): prompt templates; {} (or {c}) is replaced by the class name"},
 			{Name: "classes", Type: sdk.FieldStringList,
 				Help: "class names in order (default: the labels found, sorted)"},
 			{Name: "positive_class", Type: sdk.FieldString,
 				Help: "the positive class of a two-class task for AUROC (default: the second class)"},
-		},
+		}, probeFields()...), metrics.BootstrapFields()...),
 	}, nil
 }
 
@@ -91,7 +108,7 @@ func (t *task) Load(_ context.Context, req sdk.LoadRequest) (*sdk.Dataset, error
 	if err := datasets.Decode("classification options", req.Options, &opt); err != nil {
 		return nil, err
 	}
-	items, files, err := readItems(dc)
+	items, files, err := readItems(dc, opt.Classes)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +122,7 @@ func (t *task) Load(_ context.Context, req sdk.LoadRequest) (*sdk.Dataset, error
 	if l.positive, err = positive(opt.PositiveClass, l.classes); err != nil {
 		return nil, err
 	}
-	if len(opt.Templates) == 0 {
+	if len(opt.Templates) == 0 && opt.Mode != metrics.ModeLinearProbe {
 		return nil, fmt.Errorf("classification options: templates are required (e.g. [\"a radiology image of the {}\"])")
 	}
 	var in datasets.Inputs
@@ -121,47 +138,88 @@ func (t *task) Load(_ context.Context, req sdk.LoadRequest) (*sdk.Dataset, error
 	}
 	for _, it := range items {
 		l.items = append(l.items, it.name)
-		l.imageRow = append(l.imageRow, in.Image(it.image))
+		l.imageRow = append(l.imageRow, in.AddImage(it.image))
 		l.truth = append(l.truth, slices.Index(l.classes, it.label))
 	}
+	probeFiles, err := loadModes(l, dc, opt, &in)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, probeFiles...)
 	d := in.Dataset(len(items), fmt.Sprintf("%d images in %d classes, %d templates, from %s", len(items),
-		len(l.classes), len(opt.Templates), files[0]), files...)
+		len(l.classes), len(opt.Templates), dc.Manifest+dc.Root), files...)
+	if l.probe != nil {
+		d.Description += l.probe.describe()
+	}
 	l.images, l.texts = len(d.Images), len(d.Texts)
 	d.ID = t.loaded.Add(name, l)
 	return d, nil
 }
 
-// readItems reads the labelled images of either format and returns them with the data files read (besides the
-// images).
-func readItems(dc datasetConfig) ([]item, []string, error) {
-	var items []item
+// readItems reads the labelled images of the configured format and returns them with the data files read
+// (besides the image files). classes are the configured class names, which webdataset class indices refer to.
+func readItems(dc datasetConfig, classes []string) ([]item, []string, error) {
+	const what = "classification dataset"
+	uses := map[string][]string{"jsonl": {"manifest"}, "csv": {"manifest", "image_column", "label_column"},
+		"imagefolder": {"root"}, "webdataset": {"root", "shards", "label_field"}, "vqa-rad": {"root", "label_field", "images"}}
+	set := map[string]bool{"manifest": dc.Manifest != "", "root": dc.Root != "", "label_field": dc.LabelField != "",
+		"images": dc.Images != nil, "image_column": dc.ImageColumn != "", "label_column": dc.LabelColumn != "",
+		"shards": dc.Shards != nil}
+	if uses[dc.Format] == nil {
+		return nil, nil, fmt.Errorf("%s: format %q is not supported; use jsonl, csv, imagefolder, webdataset or vqa-rad", what, dc.Format)
+	}
+	if err := datasets.CheckFields(what, dc.Format, set, uses[dc.Format]); err != nil {
+		return nil, nil, err
+	}
+	// Every format reads either manifest or root, named first in uses; CheckFields leaves the other unset.
+	if err := datasets.CheckAbs(uses[dc.Format][0], dc.Manifest+dc.Root); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	var rows []datasets.Labeled
+	var files []string
+	var err error
 	switch dc.Format {
 	case "jsonl":
-		if dc.Root != "" || dc.LabelField != "" || dc.Images != nil {
-			return nil, nil, fmt.Errorf("classification dataset: root, label_field and images apply to format vqa-rad only")
-		}
-		if err := datasets.CheckAbs("manifest", dc.Manifest); err != nil {
-			return nil, nil, fmt.Errorf("classification dataset: %w", err)
-		}
-		rows, err := datasets.ReadLabels(dc.Manifest)
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, r := range rows {
-			items = append(items, item{name: r.Name, image: r.Image, label: r.Label})
-		}
-		return items, []string{dc.Manifest}, nil
+		rows, err = datasets.ReadLabels(dc.Manifest)
+		files = []string{dc.Manifest}
+	case "csv":
+		rows, err = datasets.ReadCSVLabels(dc.Manifest, datasets.Columns{Image: dc.ImageColumn, Label: dc.LabelColumn})
+		files = []string{dc.Manifest}
+	case "imagefolder":
+		rows, err = datasets.ReadImageFolder(dc.Root)
+	case "webdataset":
+		rows, files, err = webItems(dc, classes)
 	case "vqa-rad":
-		if dc.Manifest != "" {
-			return nil, nil, fmt.Errorf("classification dataset: manifest applies to format jsonl only; vqa-rad reads root")
-		}
-		if err := datasets.CheckAbs("root", dc.Root); err != nil {
-			return nil, nil, fmt.Errorf("classification dataset: %w", err)
-		}
 		items, err := vqaRADItems(dc)
 		return items, []string{filepath.Join(dc.Root, datasets.VQARADFile)}, err
 	}
-	return nil, nil, fmt.Errorf("classification dataset: format %q is not supported; use jsonl or vqa-rad", dc.Format)
+	if err != nil {
+		return nil, nil, err
+	}
+	items := make([]item, len(rows))
+	for i, r := range rows {
+		items[i] = item{name: r.Name, image: r.Image, label: r.Label}
+	}
+	return items, files, nil
+}
+
+// webItems reads the labelled samples of webdataset shards: the label from the member dc.LabelField (default
+// cls), a class index into classes or a class name.
+func webItems(dc datasetConfig, classes []string) ([]datasets.Labeled, []string, error) {
+	shards, err := datasets.ShardPaths(dc.Root, dc.Shards)
+	if err != nil {
+		return nil, nil, fmt.Errorf("classification dataset: %w", err)
+	}
+	member := dc.LabelField
+	if member == "" {
+		member = "cls"
+	}
+	samples, err := datasets.ReadWebDataset(shards, member)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := datasets.WebLabels(samples, classes)
+	return rows, shards, err
 }
 
 // vqaRADItems returns one item per VQA-RAD image (file order, or the order of dc.Images when set), labelled by
@@ -189,7 +247,7 @@ func vqaRADItems(dc datasetConfig) ([]item, error) {
 			}
 			continue
 		}
-		byName[r.ImageName] = &item{name: r.ImageName, image: r.Image, label: label}
+		byName[r.ImageName] = &item{name: r.ImageName, image: datasets.FileImage(r.Image), label: label}
 		order = append(order, r.ImageName)
 	}
 	if dc.Images != nil {
@@ -302,6 +360,13 @@ func (t *task) Score(_ context.Context, req sdk.ScoreRequest) (*sdk.Scores, erro
 	if err := metrics.CheckScoreRequest(req, l.images, l.texts); err != nil {
 		return nil, fmt.Errorf("classification %s: %w", req.DatasetID, err)
 	}
+	if l.probe != nil {
+		s, err := scoreProbe(l, req)
+		if err != nil {
+			return nil, fmt.Errorf("classification %s: %w", req.DatasetID, err)
+		}
+		return s, nil
+	}
 	scale := req.LogitScale
 	if scale == 0 {
 		scale = 1
@@ -342,6 +407,10 @@ func (t *task) Score(_ context.Context, req sdk.ScoreRequest) (*sdk.Scores, erro
 	for i, n := range l.items {
 		s.Predictions = append(s.Predictions, sdk.Prediction{Item: n, Truth: l.classes[l.truth[i]],
 			Predicted: l.classes[c.Pred[i]], Correct: c.Pred[i] == l.truth[i]})
+	}
+	s.Mode = metrics.ModeZeroShot
+	if err := addStatistics(s, "", []*metrics.Classification{c}, l.stats); err != nil {
+		return nil, fmt.Errorf("classification %s: %w", req.DatasetID, err)
 	}
 	return s, nil
 }

@@ -48,8 +48,9 @@ func TestInfo(t *testing.T) {
 	for _, f := range append(info.DatasetFields, info.OptionFields...) {
 		names = append(names, f.Name)
 	}
-	assert.Equal(t, []string{"format", "manifest", "root", "label_field", "label_map", "images", "templates",
-		"classes", "positive_class"}, names)
+	assert.Equal(t, []string{"format", "manifest", "root", "label_field", "label_map", "images", "image_column",
+		"label_column", "shards", "templates", "classes", "positive_class", "mode", "train_manifest", "val_manifest",
+		"train_fractions", "l2_grid", "seeds", "bootstrap", "seed"}, names)
 }
 
 func TestLoad(t *testing.T) {
@@ -101,9 +102,9 @@ func TestLoadErrors(t *testing.T) {
 		{"label not mapped", sdk.LoadRequest{Dataset: json.RawMessage(`{"format": "jsonl", "manifest": "` + m + `", "label_map": {"red": "r"}}`),
 			Options: json.RawMessage(tpl)}, `label "blue" of b.png is not in label_map`},
 		{"root with jsonl", sdk.LoadRequest{Dataset: json.RawMessage(`{"format": "jsonl", "manifest": "` + m + `", "root": "/x"}`),
-			Options: json.RawMessage(tpl)}, "apply to format vqa-rad only"},
-		{"bad format", sdk.LoadRequest{Dataset: json.RawMessage(`{"format": "csv"}`), Options: json.RawMessage(tpl)}, `format "csv" is not supported`},
-		{"manifest with vqa-rad", vqa(`, "manifest": "` + m + `"`), "manifest applies to format jsonl only"},
+			Options: json.RawMessage(tpl)}, "format jsonl does not read root (it reads manifest)"},
+		{"bad format", sdk.LoadRequest{Dataset: json.RawMessage(`{"format": "xml"}`), Options: json.RawMessage(tpl)}, `format "xml" is not supported`},
+		{"manifest with vqa-rad", vqa(`, "manifest": "` + m + `"`), "format vqa-rad does not read manifest"},
 		{"conflicting labels", vqa(""), `image x.jpg has image_organ "HEAD" and "CHEST" (qid 1)`},
 		{"image not in dataset", vqa(`, "images": ["y.jpg"], "label_field": "answer_type"`), `image "y.jpg" is not in VQA-RAD`},
 		{"image twice", vqa(`, "images": ["x.jpg", "x.jpg"], "label_field": "answer_type"`), `image "x.jpg" is listed twice`},

@@ -12,10 +12,22 @@ import (
 type Inputs struct {
 	images, texts     []string
 	imageRow, textRow map[string]int
+	image             map[string]Image // by Path
 }
 
-// Image returns the embedding row of the image at the absolute path p, adding it when new.
-func (in *Inputs) Image(p string) int { return intern(&in.images, &in.imageRow, p) }
+// Image returns the embedding row of the image file at the absolute path p, adding it when new.
+func (in *Inputs) Image(p string) int { return in.AddImage(FileImage(p)) }
+
+// AddImage returns the embedding row of img, adding it when new; images are the same when their Path is.
+func (in *Inputs) AddImage(img Image) int {
+	if in.image == nil {
+		in.image = map[string]Image{}
+	}
+	if _, ok := in.image[img.Path]; !ok {
+		in.image[img.Path] = img
+	}
+	return intern(&in.images, &in.imageRow, img.Path)
+}
 
 // Text returns the embedding row of text s, adding it when new.
 func (in *Inputs) Text(s string) int { return intern(&in.texts, &in.textRow, s) }
@@ -33,14 +45,24 @@ func intern(list *[]string, index *map[string]int, s string) int {
 	return len(*list) - 1
 }
 
-// Dataset returns the sdk.Dataset for these inputs: the images by path, the texts, and as Files the data files
-// given followed by every image file.
+// Dataset returns the sdk.Dataset for these inputs: the images (by path, or with their bytes), the texts, and as
+// Files the data files given followed by the file of every image, each file once.
 func (in *Inputs) Dataset(size int, description string, dataFiles ...string) *sdk.Dataset {
 	d := &sdk.Dataset{Texts: in.texts, Size: size, Description: description}
-	d.Files = append(d.Files, dataFiles...)
+	listed := map[string]bool{}
+	list := func(f string) {
+		if !listed[f] {
+			listed[f] = true
+			d.Files = append(d.Files, f)
+		}
+	}
+	for _, f := range dataFiles {
+		list(f)
+	}
 	for _, p := range in.images {
-		d.Images = append(d.Images, sdk.ImageInput{Path: p})
-		d.Files = append(d.Files, p)
+		img := in.image[p]
+		d.Images = append(d.Images, sdk.ImageInput{Path: img.Path, Data: img.Data})
+		list(img.File)
 	}
 	return d
 }

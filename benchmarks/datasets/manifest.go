@@ -1,5 +1,6 @@
-// Package datasets reads the data sets the benchmark task plugins evaluate on: JSON Lines manifests (image–caption
-// and image–label pairs) and the VQA-RAD release, and decodes task configs strictly.
+// Package datasets reads the data sets the benchmark task plugins evaluate on: JSON Lines and CSV manifests
+// (image–caption and image–label pairs), ImageFolder trees, webdataset tar shards, the VQA-RAD and SLAKE releases
+// and DICOM images, and decodes task configs strictly.
 package datasets
 
 import (
@@ -11,6 +12,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 )
 
 // Decode decodes a task's `dataset:` or `options:` mapping (what names it in errors) into v, rejecting unknown
@@ -50,35 +53,22 @@ func CheckAbs(field, path string) error {
 }
 
 // ResolveImage returns the absolute path of an image named in a manifest, relative to the manifest's folder dir.
-// The name must stay inside dir (no absolute paths, no ".." out of it) and name an existing regular file.
-// The check is on the path as written: a symbolic link inside dir may point elsewhere.
+// The name must stay inside dir (no absolute paths, no ".." out of it, no symbolic link pointing out of it) and
+// name an existing regular file.
 func ResolveImage(dir, name string) (string, error) {
-	if name == "" {
-		return "", fmt.Errorf("image path is empty")
-	}
-	if filepath.IsAbs(name) || filepath.VolumeName(name) != "" {
-		return "", fmt.Errorf("image path %q is absolute; write it relative to the manifest's folder", name)
-	}
-	if !filepath.IsLocal(name) {
-		return "", fmt.Errorf("image path %q leaves the manifest's folder %s", name, dir)
-	}
-	p := filepath.Join(dir, name)
-	st, err := os.Stat(p)
+	r, err := newRoot(dir, "the manifest's folder")
 	if err != nil {
-		return "", fmt.Errorf("image %q: %w", name, err)
+		return "", err
 	}
-	if !st.Mode().IsRegular() {
-		return "", fmt.Errorf("image %q (%s) is not a regular file", name, p)
-	}
-	return p, nil
+	return r.resolve(name)
 }
 
 // Captioned is one line of a retrieval manifest: an image and its captions.
 type Captioned struct {
 	// Name is the image path as the manifest writes it (relative to the manifest's folder).
 	Name string
-	// Image is the image's absolute path.
-	Image string
+	// Image is the image: its file, or its bytes for a DICOM file (see ReadImage).
+	Image Image
 	// Captions are the image's captions, in manifest order.
 	Captions []string
 }
@@ -87,23 +77,28 @@ type Captioned struct {
 type Labeled struct {
 	// Name is the image path as the manifest writes it (relative to the manifest's folder).
 	Name string
-	// Image is the image's absolute path.
-	Image string
+	// Image is the image: its file, or its bytes for a DICOM file (see ReadImage).
+	Image Image
 	// Label is the image's class label.
 	Label string
 }
 
 // ReadCaptions reads a retrieval manifest: JSON Lines, one object per line,
 // {"image": "images/a.png", "captions": ["...", ...]}; blank lines are skipped. Every image must exist inside the
-// manifest's folder and have at least one caption. A caption may be empty: the reference fixtures encode "" too.
+// manifest's folder (see ReadImage) and have at least one caption. A caption may be empty: the reference fixtures
+// encode "" too.
 func ReadCaptions(manifest string) ([]Captioned, error) {
 	type line struct {
 		Image    string   `json:"image"`
 		Captions []string `json:"captions"`
 	}
+	r, err := newRoot(filepath.Dir(manifest), "the manifest's folder")
+	if err != nil {
+		return nil, err
+	}
 	var out []Captioned
-	err := readJSONL(manifest, func(l *line) error {
-		p, err := ResolveImage(filepath.Dir(manifest), l.Image)
+	err = readJSONL(manifest, func(l *line) error {
+		p, err := r.image(l.Image)
 		if err != nil {
 			return err
 		}
@@ -117,15 +112,20 @@ func ReadCaptions(manifest string) ([]Captioned, error) {
 }
 
 // ReadLabels reads a classification manifest: JSON Lines, one object per line, {"image": "...", "label": "red"};
-// blank lines are skipped. Every image must exist inside the manifest's folder and have a non-empty label.
+// blank lines are skipped. Every image must exist inside the manifest's folder (see ReadImage) and have a
+// non-empty label.
 func ReadLabels(manifest string) ([]Labeled, error) {
 	type line struct {
 		Image string `json:"image"`
 		Label string `json:"label"`
 	}
+	r, err := newRoot(filepath.Dir(manifest), "the manifest's folder")
+	if err != nil {
+		return nil, err
+	}
 	var out []Labeled
-	err := readJSONL(manifest, func(l *line) error {
-		p, err := ResolveImage(filepath.Dir(manifest), l.Image)
+	err = readJSONL(manifest, func(l *line) error {
+		p, err := r.image(l.Image)
 		if err != nil {
 			return err
 		}
@@ -174,4 +174,21 @@ func readJSONL[T any](path string, each func(*T) error) error {
 		return fmt.Errorf("manifest %s holds no items", path)
 	}
 	return nil
+}
+
+// CheckFields reports an error when a `dataset:` field is set that the format does not read; what names the
+// mapping in the error, set says which fields are set, and uses lists the fields format reads.
+func CheckFields(what, format string, set map[string]bool, uses []string) error {
+	var extra []string
+	for f, ok := range set {
+		if ok && !slices.Contains(uses, f) {
+			extra = append(extra, f)
+		}
+	}
+	if len(extra) == 0 {
+		return nil
+	}
+	slices.Sort(extra)
+	return fmt.Errorf("%s: format %s does not read %s (it reads %s); remove the field or change the format",
+		what, format, strings.Join(extra, ", "), strings.Join(uses, ", "))
 }

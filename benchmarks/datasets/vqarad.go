@@ -17,6 +17,8 @@ const VQARADFile = "VQA_RAD_Dataset_Public.json"
 const (
 	SplitTest  = "test"
 	SplitTrain = "train"
+	// SplitValidate is SLAKE's validation split (validate.json); VQA-RAD has none.
+	SplitValidate = "validate"
 )
 
 // splitOf returns the split of a phrase_type of the release ("" for an unknown one).
@@ -30,13 +32,13 @@ func splitOf(phraseType string) string {
 	return ""
 }
 
-// VQARADRow is one question of the VQA-RAD release.
+// VQARADRow is one question of the VQA-RAD release, or of the SLAKE release (see ReadSLAKE).
 type VQARADRow struct {
 	// QID is the question id (a string or a number in the release).
 	QID string
-	// ImageName is the image's file name (image_name).
+	// ImageName is the image's file name (image_name; SLAKE: img_name, a path below imgs/).
 	ImageName string
-	// Image is the image's absolute path (root/images/ImageName).
+	// Image is the image's absolute path (root/images/ImageName; SLAKE: root/imgs/ImageName).
 	Image string
 	// Question is the question text.
 	Question string
@@ -44,7 +46,7 @@ type VQARADRow struct {
 	Answer string
 	// Closed is whether answer_type is CLOSED (trailing spaces ignored); otherwise it is OPEN.
 	Closed bool
-	// Split is SplitTest or SplitTrain, from phrase_type.
+	// Split is SplitTest or SplitTrain, from phrase_type (SLAKE: from the file; SplitValidate too).
 	Split string
 	// fields holds every field of the row, for Field.
 	fields map[string]json.RawMessage
@@ -78,9 +80,28 @@ func scalar(name string, raw json.RawMessage) (string, error) {
 // in root/images. Errors name the file and the row (0-based, with its qid).
 func ReadVQARAD(root string) ([]VQARADRow, error) {
 	path := filepath.Join(root, VQARADFile)
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("reading VQA-RAD: %w (the root folder must hold %s and images/)", err, VQARADFile)
+	}
+	return readQuestions(path, filepath.Join(root, "images"), "image_name", func(r *VQARADRow) (bool, error) {
+		phrase, err := r.Field("phrase_type")
+		if err != nil {
+			return false, err
+		}
+		if r.Split = splitOf(phrase); r.Split == "" {
+			return false, fmt.Errorf("phrase_type %q is not freeform, para, test_freeform or test_para", phrase)
+		}
+		return true, nil
+	})
+}
+
+// readQuestions reads a JSON array of question objects from path: each row's common fields (see fill, the image
+// name in imageField), then keep, which checks the row's own fields and says whether to keep it. The images of the
+// rows kept must exist in the folder images. Errors name the file and the row (0-based, with its qid).
+func readQuestions(path, images, imageField string, keep func(r *VQARADRow) (bool, error)) ([]VQARADRow, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading VQA-RAD: %w (the root folder must hold %s and images/)", err, VQARADFile)
+		return nil, fmt.Errorf("reading questions: %w", err)
 	}
 	var raw []map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
@@ -89,26 +110,35 @@ func ReadVQARAD(root string) ([]VQARADRow, error) {
 	if len(raw) == 0 {
 		return nil, fmt.Errorf("%s holds no questions", path)
 	}
-	rows := make([]VQARADRow, len(raw))
+	var rows []VQARADRow
 	checked := map[string]bool{}
 	for i, fields := range raw {
-		r := &rows[i]
-		if err := r.fill(fields); err != nil {
+		var r VQARADRow
+		if err := r.fill(fields, imageField); err != nil {
 			return nil, fmt.Errorf("%s: row %d: %w", path, i, err)
 		}
-		r.Image = filepath.Join(root, "images", r.ImageName)
+		ok, err := keep(&r)
+		if err != nil {
+			return nil, fmt.Errorf("%s: row %d: qid %s: %w", path, i, r.QID, err)
+		}
+		if !ok {
+			continue
+		}
+		r.Image = filepath.Join(images, r.ImageName)
 		if !checked[r.ImageName] {
-			if _, err := ResolveImage(filepath.Join(root, "images"), r.ImageName); err != nil {
+			if _, err := ResolveImage(images, r.ImageName); err != nil {
 				return nil, fmt.Errorf("%s: row %d (qid %s): %w", path, i, r.QID, err)
 			}
 			checked[r.ImageName] = true
 		}
+		rows = append(rows, r)
 	}
 	return rows, nil
 }
 
-// fill decodes and checks the fields of one row.
-func (r *VQARADRow) fill(fields map[string]json.RawMessage) error {
+// fill decodes and checks the fields of one row common to VQA-RAD and SLAKE: qid, the image name (in field
+// imageField), question, answer and answer_type.
+func (r *VQARADRow) fill(fields map[string]json.RawMessage, imageField string) error {
 	r.fields = fields
 	var err error
 	if r.QID, err = r.Field("qid"); err != nil {
@@ -117,7 +147,7 @@ func (r *VQARADRow) fill(fields map[string]json.RawMessage) error {
 	for _, f := range []struct {
 		name string
 		dst  *string
-	}{{"image_name", &r.ImageName}, {"question", &r.Question}, {"answer", &r.Answer}} {
+	}{{imageField, &r.ImageName}, {"question", &r.Question}, {"answer", &r.Answer}} {
 		if *f.dst, err = r.Field(f.name); err != nil {
 			return fmt.Errorf("qid %s: %w", r.QID, err)
 		}
@@ -135,13 +165,6 @@ func (r *VQARADRow) fill(fields map[string]json.RawMessage) error {
 	case "OPEN":
 	default:
 		return fmt.Errorf("qid %s: answer_type %q is neither CLOSED nor OPEN", r.QID, kind)
-	}
-	phrase, err := r.Field("phrase_type")
-	if err != nil {
-		return fmt.Errorf("qid %s: %w", r.QID, err)
-	}
-	if r.Split = splitOf(phrase); r.Split == "" {
-		return fmt.Errorf("qid %s: phrase_type %q is not freeform, para, test_freeform or test_para", r.QID, phrase)
 	}
 	return nil
 }

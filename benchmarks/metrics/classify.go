@@ -11,6 +11,16 @@ import (
 type Classification struct {
 	// Pred is the predicted class of each item: the argmax of its logits, the lowest class index among ties.
 	Pred []int
+	// Truth is the true class of each item.
+	Truth []int
+	// TruthRank is, for each item, the 0-based rank of its true class among the classes by descending logit (ties:
+	// lower class index first); the item counts toward top-k accuracy when TruthRank < k.
+	TruthRank []int
+	// Margin is, for two classes, each item's positive-class score the AUROC ranks by: the positive class's logit
+	// minus the other's (see BinaryAUROC); nil otherwise.
+	Margin []float64
+	// Positive is, for two classes, the index of the positive class.
+	Positive int
 	// Acc1 is top-1 accuracy: the share of items whose true class has the highest logit (CLIP_benchmark accuracy,
 	// topk=(1,)).
 	Acc1 float64
@@ -52,7 +62,8 @@ func Classify(logits [][]float64, truth []int, positive int) (*Classification, e
 			return nil, fmt.Errorf("classification metrics: item %d has class %d, outside 0..%d", i, truth[i], nc-1)
 		}
 	}
-	c := &Classification{Pred: make([]int, len(logits)), Recall: make([]float64, nc), AUROC: math.NaN()}
+	c := &Classification{Pred: make([]int, len(logits)), Truth: truth, TruthRank: make([]int, len(logits)),
+		Recall: make([]float64, nc), AUROC: math.NaN()}
 	c.Confusion = make([][]int, nc)
 	for k := range c.Confusion {
 		c.Confusion[k] = make([]int, nc)
@@ -60,11 +71,12 @@ func Classify(logits [][]float64, truth []int, positive int) (*Classification, e
 	for i, row := range logits {
 		c.Pred[i] = Argmax(row)
 		c.Confusion[truth[i]][c.Pred[i]]++
+		c.TruthRank[i], _ = Rank(row, truth[i]) // truth[i] is in range, checked above
 	}
-	c.Acc1 = topKAccuracy(logits, truth, 1)
+	c.Acc1 = topKAccuracy(c.TruthRank, 1)
 	c.Acc5 = math.NaN()
 	if nc >= 5 {
-		c.Acc5 = topKAccuracy(logits, truth, 5)
+		c.Acc5 = topKAccuracy(c.TruthRank, 5)
 	}
 	var present []float64
 	for k, row := range c.Confusion {
@@ -83,27 +95,27 @@ func Classify(logits [][]float64, truth []int, positive int) (*Classification, e
 		if positive < 0 || positive > 1 {
 			return nil, fmt.Errorf("classification metrics: positive class %d is not 0 or 1", positive)
 		}
-		margin := make([]float64, len(logits))
+		c.Margin, c.Positive = make([]float64, len(logits)), positive
 		pos := make([]bool, len(logits))
 		for i, row := range logits {
-			margin[i] = row[positive] - row[1-positive]
+			c.Margin[i] = row[positive] - row[1-positive]
 			pos[i] = truth[i] == positive
 		}
-		c.AUROC, _ = BinaryAUROC(margin, pos) // lengths agree by construction
+		c.AUROC, _ = BinaryAUROC(c.Margin, pos) // lengths agree by construction
 	}
 	return c, nil
 }
 
 // topKAccuracy is the share of items whose true class is among the k highest logits, ties broken by lower class
-// index (CLIP_benchmark accuracy: correct count over item count). Rows and labels are validated by the caller.
-func topKAccuracy(logits [][]float64, truth []int, k int) float64 {
+// index (CLIP_benchmark accuracy: correct count over item count), from the true classes' ranks (at least one).
+func topKAccuracy(truthRank []int, k int) float64 {
 	hits := 0
-	for i, row := range logits {
-		if r, _ := Rank(row, truth[i]); r < k {
+	for _, r := range truthRank {
+		if r < k {
 			hits++
 		}
 	}
-	return float64(hits) / float64(len(logits))
+	return float64(hits) / float64(len(truthRank))
 }
 
 // BinaryAUROC returns the area under the ROC curve of scores for the items marked positive: the Mann-Whitney
@@ -114,37 +126,64 @@ func topKAccuracy(logits [][]float64, truth []int, k int) float64 {
 // of the two-class softmax probability, so it orders items exactly as that probability does without the ties a
 // saturated probability would add.
 func BinaryAUROC(scores []float64, positive []bool) (float64, error) {
+	a, err := newAUROC(scores, positive)
+	if err != nil {
+		return 0, err
+	}
+	return a.value(nil), nil
+}
+
+// auroc holds items sorted by score once, so that the AUROC of many resamples of them costs one pass each.
+type auroc struct {
+	scores   []float64
+	positive []bool
+	order    []int // item indices by ascending score
+}
+
+// newAUROC sorts the items by score.
+func newAUROC(scores []float64, positive []bool) (*auroc, error) {
 	if len(scores) != len(positive) {
-		return 0, fmt.Errorf("AUROC: %d scores for %d labels", len(scores), len(positive))
+		return nil, fmt.Errorf("AUROC: %d scores for %d labels", len(scores), len(positive))
 	}
-	idx := make([]int, len(scores))
-	for i := range idx {
-		idx[i] = i
+	a := &auroc{scores: scores, positive: positive, order: make([]int, len(scores))}
+	for i := range a.order {
+		a.order[i] = i
 	}
-	sort.Slice(idx, func(a, b int) bool { return scores[idx[a]] < scores[idx[b]] })
+	sort.Slice(a.order, func(x, y int) bool { return scores[a.order[x]] < scores[a.order[y]] })
+	return a, nil
+}
+
+// value returns the AUROC with item i counted counts[i] times (every item once when counts is nil): the
+// Mann-Whitney statistic over the counted pairs. NaN when either class is absent.
+func (a *auroc) value(counts []int) float64 {
+	weight := func(i int) float64 {
+		if counts == nil {
+			return 1
+		}
+		return float64(counts[i])
+	}
 	// Walk groups of equal scores from low to high; each positive beats the negatives below its group and ties
-	// with the negatives inside it. The sum is in halves, exact in float64.
-	var u float64
-	npos, nneg := 0, 0
-	for g := 0; g < len(idx); {
+	// with the negatives inside it. The sum is in halves of integers, exact in float64.
+	var u, npos, nneg float64
+	for g := 0; g < len(a.order); {
 		e := g
-		p, n := 0, 0
-		for ; e < len(idx) && scores[idx[e]] == scores[idx[g]]; e++ {
-			if positive[idx[e]] {
-				p++
+		var p, n float64
+		for ; e < len(a.order) && a.scores[a.order[e]] == a.scores[a.order[g]]; e++ {
+			if w := weight(a.order[e]); a.positive[a.order[e]] {
+				p += w
 			} else {
-				n++
+				n += w
 			}
 		}
-		u += float64(p)*float64(nneg) + 0.5*float64(p)*float64(n)
+		u += p*nneg + 0.5*p*n
 		npos += p
 		nneg += n
 		g = e
 	}
 	if npos == 0 || nneg == 0 {
-		return math.NaN(), nil
+		return math.NaN()
 	}
-	return u / (float64(npos) * float64(nneg)), nil
+	return u / (npos * nneg)
 }
 
 // Mean returns the arithmetic mean of x as numpy's mean computes it (pairwise summation, then one division), so

@@ -1,5 +1,7 @@
 // Package metrics holds the pure metric functions the benchmark tasks share: embedding normalisation, cosine
-// similarity, deterministic ranking, zero-shot classification, retrieval and accuracy metrics.
+// similarity, deterministic ranking, zero-shot classification, retrieval and accuracy metrics, and the glue to
+// the stats package: bootstrap intervals and per-item values of those metrics, and the options and modes every
+// task shares.
 //
 // Every function computes in float64 from the float32 embeddings the model returns, never panics on bad input
 // (it returns an error instead) and breaks ties deterministically: among equal scores the lower index ranks first.

@@ -32,7 +32,8 @@ func TestInfo(t *testing.T) {
 	for _, f := range append(info.DatasetFields, info.OptionFields...) {
 		names = append(names, f.Name)
 	}
-	assert.Equal(t, []string{"format", "manifest", "max_k"}, names)
+	assert.Equal(t, []string{"format", "manifest", "image_column", "caption_column", "root", "shards", "caption_key",
+		"max_k", "queries", "bootstrap", "seed"}, names)
 }
 
 func TestLoadErrors(t *testing.T) {
@@ -56,11 +57,11 @@ func TestLoadErrors(t *testing.T) {
 		{"empty captions", `{"image": "images/a.png", "captions": []}`, nil, `m.jsonl:1: image "images/a.png" has no "captions"`},
 		{"empty manifest", "\n\n", nil, "holds no items"},
 		{"unknown dataset key", "", func(m string) sdk.LoadRequest {
-			return sdk.LoadRequest{Dataset: json.RawMessage(`{"format": "jsonl", "manifest": "` + m + `", "root": "/x"}`)}
-		}, `retrieval dataset: json: unknown field "root"`},
+			return sdk.LoadRequest{Dataset: json.RawMessage(`{"format": "jsonl", "manifest": "` + m + `", "labels": "/x"}`)}
+		}, `retrieval dataset: json: unknown field "labels"`},
 		{"bad format", "", func(m string) sdk.LoadRequest {
-			return sdk.LoadRequest{Dataset: json.RawMessage(`{"format": "csv", "manifest": "` + m + `"}`)}
-		}, `format "csv" is not supported`},
+			return sdk.LoadRequest{Dataset: json.RawMessage(`{"format": "xml", "manifest": "` + m + `"}`)}
+		}, `format "xml" is not supported`},
 		{"relative manifest", "", func(string) sdk.LoadRequest { return request("m.jsonl", "") }, "is not absolute"},
 		{"no manifest", "", func(string) sdk.LoadRequest { return request("", "") }, `"manifest" is required`},
 		{"max_k", "", func(m string) sdk.LoadRequest { return request(m, `{"max_k": 0}`) }, "max_k is 0"},
@@ -139,8 +140,9 @@ func TestScore(t *testing.T) {
 				"image_retrieval_recall@1": 0.25, "image_retrieval_recall@5": 1, "image_retrieval_recall@10": 1,
 				"text_retrieval_recall@1": third, "text_retrieval_recall@5": 1, "text_retrieval_recall@10": 1,
 				"text_retrieval_true_recall@1": 0.5 / 3, "text_retrieval_true_recall@5": 1,
-				"text_retrieval_true_recall@10": 1,
-				"image_retrieval_mrr":           (1 + 0.5 + 0.5 + 0.5) / 4, "text_retrieval_mrr": (1 + third + third) / 3,
+				"text_retrieval_true_recall@10": 1, "image_retrieval_true_recall@1": 0.25,
+				"image_retrieval_true_recall@5": 1, "image_retrieval_true_recall@10": 1,
+				"image_retrieval_mrr": (1 + 0.5 + 0.5 + 0.5) / 4, "text_retrieval_mrr": (1 + third + third) / 3,
 				"image_retrieval_median_rank": 2, "text_retrieval_median_rank": 3,
 			},
 			curves: []sdk.Curve{
@@ -174,8 +176,9 @@ func TestScore(t *testing.T) {
 				"image_retrieval_recall@1": 0.25, "image_retrieval_recall@5": 1, "image_retrieval_recall@10": 1,
 				"text_retrieval_recall@1": third, "text_retrieval_recall@5": 1, "text_retrieval_recall@10": 1,
 				"text_retrieval_true_recall@1": 0.5 / 3, "text_retrieval_true_recall@5": 1,
-				"text_retrieval_true_recall@10": 1,
-				"image_retrieval_mrr":           (1 + 0.5 + third + third) / 4, "text_retrieval_mrr": (1 + 0.25 + third) / 3,
+				"text_retrieval_true_recall@10": 1, "image_retrieval_true_recall@1": 0.25,
+				"image_retrieval_true_recall@5": 1, "image_retrieval_true_recall@10": 1,
+				"image_retrieval_mrr": (1 + 0.5 + third + third) / 4, "text_retrieval_mrr": (1 + 0.25 + third) / 3,
 				"image_retrieval_median_rank": 2.5, "text_retrieval_median_rank": 3,
 			},
 			curves: []sdk.Curve{

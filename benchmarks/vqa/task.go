@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"math"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/clipeval/clipeval/benchmarks/datasets"
 	"github.com/clipeval/clipeval/benchmarks/metrics"
+	"github.com/clipeval/clipeval/benchmarks/stats"
 	"github.com/clipeval/clipeval/plugins/sdk"
 )
 
@@ -39,6 +39,8 @@ type options struct {
 	Prompt           string   `json:"prompt"`
 	ClosedCandidates []string `json:"closed_candidates"`
 	OpenCandidates   string   `json:"open_candidates"`
+	headOptions
+	metrics.BootstrapConfig
 }
 
 // question is one question to answer: its image row and the text rows of its candidate prompts.
@@ -56,6 +58,8 @@ type loaded struct {
 	questions []question
 	images    int
 	texts     int
+	head      *head         // linear-head mode; nil in zero-shot mode
+	stats     stats.Options // bootstrap resamples and seed
 }
 
 // Info describes the task and its config keys.
@@ -65,12 +69,13 @@ func (t *task) Info(context.Context) (*sdk.TaskInfo, error) {
 		Description: "zero-shot VQA: rank candidate answers by image-prompt similarity; closed, open and overall " +
 			"accuracy (normalised exact match)",
 		DatasetFields: []sdk.Field{
-			{Name: "format", Type: sdk.FieldString, Required: true, Choices: []string{"vqa-rad"},
-				Help: "dataset format: vqa-rad"},
+			{Name: "format", Type: sdk.FieldString, Required: true, Choices: []string{"vqa-rad", "slake"},
+				Help: "dataset format: vqa-rad, or slake (its English questions: q_lang en)"},
 			{Name: "root", Type: sdk.FieldPath, Required: true,
-				Help: "the folder holding " + datasets.VQARADFile + " and images/"},
+				Help: "vqa-rad: the folder holding " + datasets.VQARADFile + " and images/; slake: the folder holding " +
+					"train.json, test.json (validate.json) and imgs/"},
 		},
-		OptionFields: []sdk.Field{
+		OptionFields: append(append([]sdk.Field{
 			{Name: "split", Type: sdk.FieldString, Choices: []string{datasets.SplitTest, datasets.SplitTrain},
 				Help: "the split to evaluate (default test: phrase_type test_freeform and test_para)"},
 			{Name: "prompt", Type: sdk.FieldString,
@@ -79,7 +84,7 @@ func (t *task) Info(context.Context) (*sdk.TaskInfo, error) {
 				Help: "the candidate answers of closed questions (default [yes, no])"},
 			{Name: "open_candidates", Type: sdk.FieldString, Choices: []string{openFromTrain, openFromTrainOpen},
 				Help: "open questions' candidates: the normalised answers of the training split (train, default) or of its open questions only (train_open)"},
-		},
+		}, headFields()...), metrics.BootstrapFields()...),
 	}, nil
 }
 
@@ -94,8 +99,8 @@ func (t *task) Load(_ context.Context, req sdk.LoadRequest) (*sdk.Dataset, error
 	if err := datasets.Decode("vqa options", req.Options, &opt); err != nil {
 		return nil, err
 	}
-	if dc.Format != "vqa-rad" {
-		return nil, fmt.Errorf("vqa dataset: format %q is not supported; use vqa-rad", dc.Format)
+	if dc.Format != "vqa-rad" && dc.Format != "slake" {
+		return nil, fmt.Errorf("vqa dataset: format %q is not supported; use vqa-rad or slake", dc.Format)
 	}
 	if err := datasets.CheckAbs("root", dc.Root); err != nil {
 		return nil, fmt.Errorf("vqa dataset: %w", err)
@@ -106,7 +111,7 @@ func (t *task) Load(_ context.Context, req sdk.LoadRequest) (*sdk.Dataset, error
 	if err := checkCandidates(opt.ClosedCandidates); err != nil {
 		return nil, err
 	}
-	rows, err := datasets.ReadVQARAD(dc.Root)
+	rows, files, err := readRows(dc)
 	if err != nil {
 		return nil, err
 	}
@@ -114,11 +119,22 @@ func (t *task) Load(_ context.Context, req sdk.LoadRequest) (*sdk.Dataset, error
 	if err != nil {
 		return nil, fmt.Errorf("vqa options: %w", err)
 	}
+	grid, err := checkHeadOptions(opt.headOptions)
+	if err != nil {
+		return nil, err
+	}
+	boot, err := opt.Stats()
+	if err != nil {
+		return nil, fmt.Errorf("vqa %w", err)
+	}
+	if grid != nil {
+		return t.loadHeadMode(dc, opt, rows, eval, files, grid, boot)
+	}
 	open, err := openCandidates(rows, opt.OpenCandidates)
 	if err != nil {
 		return nil, err
 	}
-	l := &loaded{}
+	l := &loaded{stats: boot}
 	var in datasets.Inputs
 	closedCount := 0
 	for _, r := range eval {
@@ -133,12 +149,21 @@ func (t *task) Load(_ context.Context, req sdk.LoadRequest) (*sdk.Dataset, error
 		}
 		l.questions = append(l.questions, q)
 	}
-	d := in.Dataset(len(eval), "", filepath.Join(dc.Root, datasets.VQARADFile))
-	d.Description = fmt.Sprintf("VQA-RAD %s: %d questions (%d closed, %d open) on %d images; %d closed, %d open candidates",
-		opt.Split, len(eval), closedCount, len(eval)-closedCount, len(d.Images), len(opt.ClosedCandidates), len(open))
+	d := in.Dataset(len(eval), "", files...)
+	d.Description = fmt.Sprintf("%s %s: %d questions (%d closed, %d open) on %d images; %d closed, %d open candidates",
+		dc.Format, opt.Split, len(eval), closedCount, len(eval)-closedCount, len(d.Images), len(opt.ClosedCandidates), len(open))
 	l.images, l.texts = len(d.Images), len(d.Texts)
 	d.ID = t.loaded.Add(name, l)
 	return d, nil
+}
+
+// readRows reads the questions of the configured release and returns them with the question files read.
+func readRows(dc datasetConfig) ([]datasets.VQARADRow, []string, error) {
+	if dc.Format == "slake" {
+		return datasets.ReadSLAKE(dc.Root)
+	}
+	rows, err := datasets.ReadVQARAD(dc.Root)
+	return rows, []string{filepath.Join(dc.Root, datasets.VQARADFile)}, err
 }
 
 // prompt fills a prompt template's {question} and {answer} in one pass over the template (text filled in is not
@@ -193,10 +218,8 @@ func openCandidates(rows []datasets.VQARADRow, from string) ([]string, error) {
 
 // Score answers every question with the candidate whose prompt embedding is most similar (cosine) to the image
 // embedding, the first candidate among equal scores (closed: the closed_candidates order; open: sorted order),
-// and reports (DESIGN.md, VQA zero-shot) the share of questions answered right by normalised exact match
-// (metrics.NormalizeAnswer: lower case, no punctuation, no articles a/an/the, single spaces):
-// closed_accuracy over closed questions, open_accuracy over open ones, overall_accuracy over all (NaN for a group
-// without questions).
+// and reports the closed, open and overall accuracy by normalised exact match with their per-question values and
+// bootstrap intervals (see accuracyScores). In linear-head mode a trained head answers instead (see scoreHead).
 func (t *task) Score(_ context.Context, req sdk.ScoreRequest) (*sdk.Scores, error) {
 	l, err := t.loaded.Get(req.DatasetID)
 	if err != nil {
@@ -205,42 +228,28 @@ func (t *task) Score(_ context.Context, req sdk.ScoreRequest) (*sdk.Scores, erro
 	if err := metrics.CheckScoreRequest(req, l.images, l.texts); err != nil {
 		return nil, fmt.Errorf("vqa %s: %w", req.DatasetID, err)
 	}
+	if l.head != nil {
+		s, err := scoreHead(l, req)
+		if err != nil {
+			return nil, fmt.Errorf("vqa %s: %w", req.DatasetID, err)
+		}
+		return s, nil
+	}
 	images, err := metrics.NormalizeRows(req.ImageEmbeddings)
 	if err != nil {
 		return nil, fmt.Errorf("vqa %s: %w", req.DatasetID, err)
 	}
-	s := &sdk.Scores{Headline: []string{"overall_accuracy", "closed_accuracy", "open_accuracy"}}
-	var right, total [2]int // [open, closed]
-	for _, q := range l.questions {
+	outcomes := make([]answered, len(l.questions))
+	for i, q := range l.questions {
 		sims := make([]float64, len(q.textRows))
 		for c, r := range q.textRows {
 			sims[c] = metrics.Dot(images[q.imageRow], metrics.Normalize(req.TextEmbeddings.Row(r)))
 		}
-		pred := q.candidates[metrics.Argmax(sims)]
-		ok := metrics.AnswersMatch(pred, q.answer)
-		group, g := "open", 0
-		if q.closed {
-			group, g = "closed", 1
-		}
-		total[g]++
-		if ok {
-			right[g]++
-		}
-		s.Predictions = append(s.Predictions, sdk.Prediction{Item: q.item, Truth: q.answer, Predicted: pred,
-			Correct: ok, Group: group})
+		outcomes[i] = answered{item: q.item, truth: q.answer, predicted: q.candidates[metrics.Argmax(sims)], closed: q.closed}
 	}
-	s.Metrics = map[string]float64{
-		"open_accuracy":    share(right[0], total[0]),
-		"closed_accuracy":  share(right[1], total[1]),
-		"overall_accuracy": share(right[0]+right[1], total[0]+total[1]),
+	s, err := accuracyScores(outcomes, metrics.ModeZeroShot, l.stats)
+	if err != nil {
+		return nil, fmt.Errorf("vqa %s: %w", req.DatasetID, err)
 	}
 	return s, nil
-}
-
-// share is n/of, NaN when of is 0.
-func share(n, of int) float64 {
-	if of == 0 {
-		return math.NaN()
-	}
-	return float64(n) / float64(of)
 }

@@ -43,7 +43,8 @@ func TestInfo(t *testing.T) {
 	for _, f := range append(info.DatasetFields, info.OptionFields...) {
 		names = append(names, f.Name)
 	}
-	assert.Equal(t, []string{"format", "root", "split", "prompt", "closed_candidates", "open_candidates"}, names)
+	assert.Equal(t, []string{"format", "root", "split", "prompt", "closed_candidates", "open_candidates", "mode", "l2_grid",
+		"bootstrap", "seed"}, names)
 }
 
 func TestLoad(t *testing.T) {

@@ -44,3 +44,30 @@ func WriteVQARAD(t testing.TB, dir string, rows []VQARow) string {
 	WriteFiles(t, dir, files)
 	return dir
 }
+
+// SLAKERow is one question of a made-up SLAKE release.
+type SLAKERow struct {
+	QID        int    `json:"qid"`
+	Image      string `json:"img_name"`
+	Question   string `json:"question"`
+	Answer     string `json:"answer"`
+	AnswerType string `json:"answer_type"`
+	Lang       string `json:"q_lang"`
+}
+
+// WriteSLAKE writes the question files (file name → rows) into dir and an empty dir/imgs/<img_name> for every
+// image the rows name, and returns dir.
+func WriteSLAKE(t testing.TB, dir string, files map[string][]SLAKERow) string {
+	t.Helper()
+	out := map[string]string{}
+	for name, rows := range files {
+		b, err := json.Marshal(rows)
+		require.NoError(t, err)
+		out[name] = string(b)
+		for _, r := range rows {
+			out[filepath.Join("imgs", r.Image)] = ""
+		}
+	}
+	WriteFiles(t, dir, out)
+	return dir
+}

@@ -235,7 +235,7 @@ func TestCIExample(t *testing.T) {
 		commands = append(commands, c[1])
 	}
 	assert.Equal(t, []string{"verify-export", "verify-export", "run", "compare"}, commands)
-	for _, s := range []string{"scripts/export_open_clip.py", "--junit runs/ci/verify-python.xml", "--junit runs/ci/compare.xml",
+	for _, s := range []string{"plugins/onnx/export/export_open_clip.py", "--junit runs/ci/verify-python.xml", "--junit runs/ci/compare.xml",
 		"--markdown runs/ci/compare.md", `>> "$GITHUB_STEP_SUMMARY"`, "configs/ci/suite.yaml"} {
 		assert.Contains(t, script.String(), s)
 	}

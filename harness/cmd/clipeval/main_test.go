@@ -100,7 +100,7 @@ tasks:
 	assert.Equal(t, []string{
 		cfg + ":9:17: " + filepath.Join(dir, "nowhere.jsonl") + " does not exist",
 		cfg + ":11:18: templates must be a list of strings, is str \"a photo of {}\"",
-		cfg + `:12:7: unknown key "temperature" in task "t" options (known: templates, classes, positive_class)`,
+		cfg + `:12:7: unknown key "temperature" in task "t" options (known: templates, classes, positive_class, mode, train_manifest, val_manifest, train_fractions, l2_grid, seeds, bootstrap, seed)`,
 		"clipeval: 3 problem(s) in the config",
 	}, lines)
 }

@@ -1,0 +1,309 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+
+	"github.com/clipeval/clipeval/benchmarks/datasets"
+	"github.com/clipeval/clipeval/benchmarks/logreg"
+	"github.com/clipeval/clipeval/benchmarks/metrics"
+	"github.com/clipeval/clipeval/benchmarks/stats"
+	"github.com/clipeval/clipeval/plugins/sdk"
+)
+
+// probeOptions are the options of the linear-probe mode (embedded in options).
+type probeOptions struct {
+	Mode           string          `json:"mode"`
+	TrainManifest  string          `json:"train_manifest"`
+	ValManifest    string          `json:"val_manifest"`
+	TrainFractions metrics.Numbers `json:"train_fractions"`
+	L2Grid         metrics.Numbers `json:"l2_grid"`
+	Seeds          metrics.Numbers `json:"seeds"`
+}
+
+// Linear-probe defaults: the training fractions of the BiomedCLIP paper (percent), a log grid of L2 strengths,
+// one seed, and the share of each class held out for choosing the strength when there is no validation split.
+var (
+	defaultFractions = []float64{1, 10, 100}
+	defaultL2Grid    = []float64{1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10, 100}
+)
+
+// heldOut is the share of each class of the (sampled) training items held out to choose the L2 strength when no
+// val_manifest is given.
+const heldOut = 0.1
+
+// probeFields declares the linear-probe options.
+func probeFields() []sdk.Field {
+	return []sdk.Field{
+		{Name: "mode", Type: sdk.FieldString, Choices: []string{metrics.ModeZeroShot, metrics.ModeLinearProbe},
+			Help: "zero-shot (default): prompt templates; linear-probe: logistic regression on frozen image features"},
+		{Name: "train_manifest", Type: sdk.FieldPath,
+			Help: "linear-probe: the training split in the test set's format (its manifest, or its root folder for imagefolder and webdataset)"},
+		{Name: "val_manifest", Type: sdk.FieldPath,
+			Help: "linear-probe: the validation split choosing the L2 strength, like train_manifest (default: a seeded 10% of each class of the training items)"},
+		{Name: "train_fractions", Type: sdk.FieldStringList,
+			Help: "linear-probe: percentages of the training split to train on, sampled per class (default [1, 10, 100])"},
+		{Name: "l2_grid", Type: sdk.FieldStringList,
+			Help: "linear-probe: L2 strengths λ to choose from (default 1e-6, 1e-5, ..., 100)"},
+		{Name: "seeds", Type: sdk.FieldStringList,
+			Help: "linear-probe: seeds of the training samples; metrics are averaged over them (default [0])"},
+	}
+}
+
+// split is a labelled image set: the image row and class of each item.
+type split struct {
+	rows  []int
+	truth []int
+}
+
+// probe is what Load keeps for a linear-probe Score.
+type probe struct {
+	train     split
+	val       *split // nil: hold out part of the training items
+	fractions []float64
+	grid      []float64
+	seeds     []uint64
+}
+
+// loadProbe checks the mode options. In linear-probe mode it reads the training (and validation) split with
+// readItems, in the format of the test set, adds their images to in, and returns the probe and the data files read;
+// in zero-shot mode it returns nil.
+func loadProbe(dc datasetConfig, opt options, classes []string, in *datasets.Inputs) (*probe, []string, error) {
+	po := opt.probeOptions
+	switch po.Mode {
+	case "", metrics.ModeZeroShot:
+		if po.TrainManifest != "" || po.ValManifest != "" || po.TrainFractions != nil || po.L2Grid != nil || po.Seeds != nil {
+			return nil, nil, fmt.Errorf("classification options: train_manifest, val_manifest, train_fractions, l2_grid and seeds apply to mode %s", metrics.ModeLinearProbe)
+		}
+		return nil, nil, nil
+	case metrics.ModeLinearProbe:
+	default:
+		return nil, nil, fmt.Errorf("classification options: mode %q is not %s or %s", po.Mode, metrics.ModeZeroShot, metrics.ModeLinearProbe)
+	}
+	if len(opt.Templates) > 0 {
+		return nil, nil, fmt.Errorf("classification options: templates apply to mode %s; the linear probe encodes no texts", metrics.ModeZeroShot)
+	}
+	if dc.Format == "vqa-rad" {
+		return nil, nil, fmt.Errorf("classification options: mode %s needs the training split as a manifest or folder; format vqa-rad has none", metrics.ModeLinearProbe)
+	}
+	if po.TrainManifest == "" {
+		return nil, nil, fmt.Errorf("classification options: mode %s needs train_manifest, the training split", metrics.ModeLinearProbe)
+	}
+	p := &probe{fractions: orDefault(po.TrainFractions, defaultFractions), grid: orDefault(po.L2Grid, defaultL2Grid)}
+	for _, f := range p.fractions {
+		if !(f > 0 && f <= 100) {
+			return nil, nil, fmt.Errorf("classification options: train fraction %v%% is not in (0, 100]", f)
+		}
+	}
+	for _, l2 := range p.grid {
+		if !(l2 > 0) {
+			return nil, nil, fmt.Errorf("classification options: L2 strength %v in l2_grid is not positive", l2)
+		}
+	}
+	for _, s := range orDefault(po.Seeds, []float64{0}) {
+		if s < 0 || s != math.Trunc(s) || s > 1<<53 {
+			return nil, nil, fmt.Errorf("classification options: seed %v is not a whole number ≥ 0", s)
+		}
+		p.seeds = append(p.seeds, uint64(s))
+	}
+	var files []string
+	var err error
+	if p.train, files, err = readSplit(dc, opt, po.TrainManifest, classes, in); err != nil {
+		return nil, nil, fmt.Errorf("classification training split: %w", err)
+	}
+	for c, class := range classes {
+		if !slices.Contains(p.train.truth, c) {
+			return nil, nil, fmt.Errorf("classification training split %s: class %q has no images; the probe cannot learn it", po.TrainManifest, class)
+		}
+	}
+	if po.ValManifest != "" {
+		val, valFiles, err := readSplit(dc, opt, po.ValManifest, classes, in)
+		if err != nil {
+			return nil, nil, fmt.Errorf("classification validation split: %w", err)
+		}
+		p.val, files = &val, append(files, valFiles...)
+	}
+	return p, files, nil
+}
+
+// orDefault returns v, or def when v is unset.
+func orDefault(v metrics.Numbers, def []float64) []float64 {
+	if v == nil {
+		return def
+	}
+	return v
+}
+
+// readSplit reads another split of the data set: the dataset config with path in place of its manifest (or root
+// folder), labels mapped by label_map and checked against classes; its images are added to in.
+func readSplit(dc datasetConfig, opt options, path string, classes []string, in *datasets.Inputs) (split, []string, error) {
+	if dc.Manifest != "" {
+		dc.Manifest = path
+	} else {
+		dc.Root = path
+	}
+	items, files, err := readItems(dc, opt.Classes)
+	if err != nil {
+		return split{}, nil, err
+	}
+	if err := relabel(items, dc.LabelMap); err != nil {
+		return split{}, nil, err
+	}
+	var s split
+	for _, it := range items {
+		c := slices.Index(classes, it.label)
+		if c < 0 {
+			return split{}, nil, fmt.Errorf("label %q of %s is not among the classes %q", it.label, it.name, classes)
+		}
+		s.rows = append(s.rows, in.AddImage(it.image))
+		s.truth = append(s.truth, c)
+	}
+	return s, files, nil
+}
+
+// describe says in a few words what the probe trains on.
+func (p *probe) describe() string {
+	val := fmt.Sprintf("a held-out %g%% of each class", heldOut*100)
+	if p.val != nil {
+		val = fmt.Sprintf("%d validation images", len(p.val.rows))
+	}
+	return fmt.Sprintf("; linear probe on %d training images, L2 chosen on %s", len(p.train.rows), val)
+}
+
+// set returns the split's L2-normalised image features (rows of features) and labels.
+func (s split) set(features [][]float64) logreg.Set {
+	out := logreg.Set{X: make([][]float64, len(s.rows)), Y: s.truth}
+	for i, r := range s.rows {
+		out.X[i] = features[r]
+	}
+	return out
+}
+
+// scoreProbe reports the linear probe (the protocol of CLIP's and BiomedCLIP's linear-probe evaluations):
+// multinomial logistic regression (logreg.Train: mean cross-entropy + λ/2·‖W‖², bias unpenalised, L-BFGS) on the
+// L2-normalised, frozen image embeddings. For each train fraction f and seed: a class-stratified sample of f% of
+// the training split (logreg.Subsample: max(1, round(f%·n_c)) per class); λ chosen from l2_grid by accuracy on the
+// validation split (the model trained on the sample is kept), or without one on a seeded held-out 10% of each
+// class of the sample, then refitted on the whole sample (logreg.SweepHeldOut); the test split classified by the
+// highest logit. Per fraction, under linear_probe_<f>pct/, the metrics of Score (acc1, acc5, mean_per_class_recall,
+// auroc for two classes with the positive class's logit margin as score, recall/<class>) averaged over the seeds,
+// train_items (the sample size) and l2/seed<s> (the chosen λ); the 100% sample with a validation split does not
+// depend on the seed and is fitted once. Predictions are those of the first seed, grouped by fraction.
+func scoreProbe(l *loaded, req sdk.ScoreRequest) (*sdk.Scores, error) {
+	features, err := metrics.NormalizeRows(req.ImageEmbeddings)
+	if err != nil {
+		return nil, err
+	}
+	p := l.probe
+	k := len(l.classes)
+	train := p.train.set(features)
+	var val *logreg.Set
+	if p.val != nil {
+		v := p.val.set(features)
+		val = &v
+	}
+	s := &sdk.Scores{Mode: metrics.ModeLinearProbe, Metrics: map[string]float64{}}
+	for _, f := range p.fractions {
+		group := "linear_probe_" + strconv.FormatFloat(f, 'f', -1, 64) + "pct"
+		prefix := group + "/"
+		seeds := p.seeds
+		if f == 100 && val != nil {
+			seeds = seeds[:1]
+		}
+		var runs []*metrics.Classification
+		for _, seed := range seeds {
+			model, size, err := fitProbe(train, val, k, f/100, p.grid, seed)
+			if err != nil {
+				return nil, fmt.Errorf("linear probe at %v%%, seed %d: %w", f, seed, err)
+			}
+			logits := make([][]float64, len(l.items))
+			for i, r := range l.imageRow {
+				logits[i] = model.Logits(features[r])
+			}
+			c, err := metrics.Classify(logits, l.truth, l.positive)
+			if err != nil {
+				return nil, err
+			}
+			runs = append(runs, c)
+			s.Metrics[prefix+"train_items"] = float64(size)
+			s.Metrics[fmt.Sprintf("%sl2/seed%d", prefix, seed)] = model.L2
+		}
+		headline := []string{"acc1", "mean_per_class_recall"}
+		averages := map[string]func(*metrics.Classification) float64{
+			"acc1":                  func(c *metrics.Classification) float64 { return c.Acc1 },
+			"acc5":                  func(c *metrics.Classification) float64 { return c.Acc5 },
+			"mean_per_class_recall": func(c *metrics.Classification) float64 { return c.MeanPerClassRecall },
+		}
+		if k == 2 {
+			headline = append(headline, "auroc")
+			averages["auroc"] = func(c *metrics.Classification) float64 { return c.AUROC }
+		}
+		for ci, class := range l.classes {
+			averages["recall/"+class] = func(c *metrics.Classification) float64 { return c.Recall[ci] }
+		}
+		for name, of := range averages {
+			var sum float64
+			for _, r := range runs {
+				sum += of(r)
+			}
+			s.Metrics[prefix+name] = sum / float64(len(runs))
+		}
+		for _, h := range headline {
+			s.Headline = append(s.Headline, prefix+h)
+		}
+		if err := addStatistics(s, prefix, runs, l.stats); err != nil {
+			return nil, err
+		}
+		for i, n := range l.items {
+			pred := runs[0].Pred[i]
+			s.Predictions = append(s.Predictions, sdk.Prediction{Item: n, Truth: l.classes[l.truth[i]],
+				Predicted: l.classes[pred], Correct: pred == l.truth[i], Group: group})
+		}
+	}
+	return s, nil
+}
+
+// fitProbe trains the probe of one fraction and seed and returns it with the number of training items sampled.
+func fitProbe(train logreg.Set, val *logreg.Set, classes int, frac float64, grid []float64, seed uint64) (*logreg.Model, int, error) {
+	idx, err := logreg.Subsample(train.Y, classes, frac, seed)
+	if err != nil {
+		return nil, 0, err
+	}
+	sample := train.Subset(idx)
+	var sw *logreg.Swept
+	if val != nil {
+		sw, err = logreg.Sweep(sample, *val, classes, grid, logreg.Config{})
+	} else {
+		sw, err = logreg.SweepHeldOut(sample, classes, grid, heldOut, seed, logreg.Config{})
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	return sw.Model, len(idx), nil
+}
+
+// addStatistics adds, under prefix, the per-item values and the bootstrap intervals of the classification metrics
+// of runs (metrics.ClassificationItemValues, metrics.ClassificationIntervals).
+func addStatistics(s *sdk.Scores, prefix string, runs []*metrics.Classification, opt stats.Options) error {
+	metrics.AddItemValues(s, prefix, metrics.ClassificationItemValues(runs))
+	iv, err := metrics.ClassificationIntervals(runs, opt)
+	if err != nil {
+		return err
+	}
+	metrics.AddIntervals(s, prefix, iv)
+	return nil
+}
+
+// loadModes completes Load for the mode options: the bootstrap settings and, in linear-probe mode, the training
+// splits (see loadProbe). It returns the data files read.
+func loadModes(l *loaded, dc datasetConfig, opt options, in *datasets.Inputs) ([]string, error) {
+	var err error
+	if l.stats, err = opt.Stats(); err != nil {
+		return nil, fmt.Errorf("classification %w", err)
+	}
+	var files []string
+	l.probe, files, err = loadProbe(dc, opt, l.classes, in)
+	return files, err
+}

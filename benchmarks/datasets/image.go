@@ -1,0 +1,146 @@
+package datasets
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image/png"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// imageExtensions lists, for messages, the file extensions isImageName accepts.
+const imageExtensions = ".png, .jpg, .jpeg, .tif, .tiff, .bmp, .dcm"
+
+// isImageName reports whether a file name ends, in any letter case, in the extension of a format the model
+// backend decodes (PNG 8/16-bit, JPEG, TIFF, BMP) or of DICOM, which the readers convert to PNG.
+func isImageName(name string) bool {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".dcm":
+		return true
+	}
+	return false
+}
+
+// Image is one image of a data set as the model backend gets it.
+type Image struct {
+	// Path is the image file's absolute path or, for an image the backend does not read from a plain image file,
+	// a stable unique name: the DICOM file's path, or "<shard>#<key>.<ext>" for a webdataset sample.
+	Path string
+	// Data, when non-nil, holds the encoded image (PNG, JPEG, ...) the backend decodes instead of reading Path.
+	Data []byte
+	// File is the file the image was read from, for provenance: the image or DICOM file, or the tar shard.
+	File string
+}
+
+// FileImage is the image stored in the file at the absolute path p, which the backend reads itself.
+func FileImage(p string) Image { return Image{Path: p, File: p} }
+
+// root is a folder that the image paths of a data set are resolved in and must stay inside.
+type root struct {
+	dir  string // the folder as given
+	real string // dir with every symbolic link resolved
+	what string // how errors name the folder, e.g. "the manifest's folder"
+}
+
+// newRoot prepares dir for resolving image paths; what names it in errors.
+func newRoot(dir, what string) (*root, error) {
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return nil, fmt.Errorf("dataset folder %s: %w", dir, err)
+	}
+	return &root{dir: dir, real: real, what: what}, nil
+}
+
+// resolve returns the absolute path of name, a path relative to the root. The name must stay inside the root
+// (no absolute paths, no ".." out of it, no symbolic link leading out of it) and name an existing regular file.
+func (r *root) resolve(name string) (string, error) {
+	if name == "" {
+		return "", fmt.Errorf("image path is empty")
+	}
+	if filepath.IsAbs(name) || filepath.VolumeName(name) != "" {
+		return "", fmt.Errorf("image path %q is absolute; write it relative to %s %s", name, r.what, r.dir)
+	}
+	if !filepath.IsLocal(name) {
+		return "", fmt.Errorf("image path %q leaves %s %s", name, r.what, r.dir)
+	}
+	p := filepath.Join(r.dir, name)
+	st, err := os.Stat(p)
+	if err != nil {
+		return "", fmt.Errorf("image %q: %w", name, err)
+	}
+	if !st.Mode().IsRegular() {
+		return "", fmt.Errorf("image %q (%s) is not a regular file", name, p)
+	}
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return "", fmt.Errorf("image %q: %w", name, err)
+	}
+	if rel, err := filepath.Rel(r.real, real); err != nil || !filepath.IsLocal(rel) {
+		return "", fmt.Errorf("image %q is a symbolic link to %s, outside %s %s; copy the file into the data set",
+			name, real, r.what, r.dir)
+	}
+	return p, nil
+}
+
+// image resolves name (see resolve) and returns the image: the file itself, or for a DICOM file (found by the
+// "DICM" marker at byte 128, whatever the extension) its pixels converted as ReadDICOM does, as PNG bytes.
+// A file named *.dcm without the marker is an error.
+func (r *root) image(name string) (Image, error) {
+	p, err := r.resolve(name)
+	if err != nil {
+		return Image{}, err
+	}
+	isDICOM, err := hasDICOMMarker(p)
+	if err != nil {
+		return Image{}, fmt.Errorf("image %q: %w", name, err)
+	}
+	if !isDICOM {
+		if strings.EqualFold(filepath.Ext(p), ".dcm") {
+			return Image{}, fmt.Errorf("image %q (%s) is named .dcm but has no \"DICM\" marker at byte 128; "+
+				"only DICOM Part 10 files are read (rewrite it with a DICOM tool, e.g. dcmconv)", name, p)
+		}
+		return FileImage(p), nil
+	}
+	gray, err := ReadDICOM(p)
+	if err != nil {
+		return Image{}, err
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, gray); err != nil {
+		return Image{}, fmt.Errorf("DICOM %s: encoding the pixels as PNG: %w", p, err)
+	}
+	return Image{Path: p, Data: buf.Bytes(), File: p}, nil
+}
+
+// ReadImage resolves an image path written in a manifest relative to the manifest's folder dir, as ResolveImage
+// does, and returns the image: the file, or a DICOM file's pixels as PNG bytes (see ReadDICOM).
+func ReadImage(dir, name string) (Image, error) {
+	r, err := newRoot(dir, "the manifest's folder")
+	if err != nil {
+		return Image{}, err
+	}
+	return r.image(name)
+}
+
+// dicomMarker is the magic word of a DICOM Part 10 file, after its 128-byte preamble (PS3.10 7.1).
+const dicomMarker = "DICM"
+
+// hasDICOMMarker reports whether the file at p holds "DICM" at byte 128.
+func hasDICOMMarker(p string) (bool, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	head := make([]byte, 128+len(dicomMarker))
+	if _, err := io.ReadFull(f, head); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return false, nil
+		}
+		return false, err
+	}
+	return string(head[128:]) == dicomMarker, nil
+}

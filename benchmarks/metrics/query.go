@@ -1,0 +1,58 @@
+package metrics
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+)
+
+// QueryRanks ranks the gallery for each query by dot product, higher first and equal scores by lower gallery
+// index (the order of Rank), without keeping a queries × gallery score matrix: each worker holds one score row at
+// a time. For L2-normalised rows (NormalizeRows) the scores are the cosine similarities CosineMatrix computes, bit
+// for bit, so the ranks equal those of Ranks on the full matrix.
+//
+// relevant[q] lists the gallery items relevant to query q; ranks[q][j] is the 0-based rank of relevant[q][j].
+// top[q] is the gallery item ranked first for query q. Every row of queries and gallery must have one width.
+func QueryRanks(queries, gallery [][]float64, relevant [][]int) (ranks [][]int, top []int, err error) {
+	if len(queries) != len(relevant) {
+		return nil, nil, fmt.Errorf("query ranks: %d queries with %d relevance lists", len(queries), len(relevant))
+	}
+	if len(gallery) == 0 {
+		return nil, nil, fmt.Errorf("query ranks: the gallery is empty")
+	}
+	width := len(gallery[0])
+	for _, rows := range [][][]float64{queries, gallery} {
+		for i, r := range rows {
+			if len(r) != width {
+				return nil, nil, fmt.Errorf("query ranks: row %d has width %d, gallery row 0 has %d", i, len(r), width)
+			}
+		}
+	}
+	for q, rel := range relevant {
+		for _, g := range rel {
+			if g < 0 || g >= len(gallery) {
+				return nil, nil, fmt.Errorf("query ranks: query %d names gallery item %d of %d", q, g, len(gallery))
+			}
+		}
+	}
+	ranks, top = make([][]int, len(queries)), make([]int, len(queries))
+	workers := min(runtime.GOMAXPROCS(0), max(len(queries), 1))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			scores := make([]float64, len(gallery))
+			for q := w; q < len(queries); q += workers {
+				for j, g := range gallery {
+					scores[j] = Dot(queries[q], g)
+				}
+				top[q] = Argmax(scores)
+				ranks[q] = make([]int, len(relevant[q]))
+				for j, g := range relevant[q] {
+					ranks[q][j], _ = Rank(scores, g) // g is in range, checked above
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return ranks, top, nil
+}
