@@ -431,9 +431,13 @@ func resolve(dir, s string) string {
 	return filepath.Join(dir, s)
 }
 
-// existing resolves a path and checks that it exists (and is a folder when dir is set).
+// existing resolves a path and checks that it exists (and is a folder when dir is set). A path still holding an
+// unset ${VAR} has been reported already.
 func (p *parser) existing(n *yaml.Node, base, s string, dir bool) (string, bool) {
 	abs := resolve(base, s)
+	if varRE.MatchString(s) {
+		return abs, false
+	}
 	st, err := os.Stat(abs)
 	switch {
 	case errors.Is(err, os.ErrNotExist):

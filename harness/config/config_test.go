@@ -95,8 +95,7 @@ func TestLoadProblems(t *testing.T) {
 			"exp.yaml:4:17: batch_size must be an integer, is str \"many\"",
 			"exp.yaml:5:11: model name \"a\" is used twice"}},
 		{"unset variable", "models:\n  - name: a\n    path: ${NOPE}\ntasks:\n  - name: t\n    task: x\n    dataset: {}\n", []string{
-			"exp.yaml:3:11: variable NOPE is not set (set it in the environment, or write ${NOPE:-default})",
-			"exp.yaml:3:11: {dir}/${NOPE} does not exist"}},
+			"exp.yaml:3:11: variable NOPE is not set (set it in the environment, or write ${NOPE:-default})"}},
 		{"task without dataset", "models:\n  - name: a\n    path: m\ntasks:\n  - name: t\n    task: x\n    extra: 1\n", []string{
 			"exp.yaml:7:5: unknown key \"extra\" in a task (known: name, task, dataset, options, published)",
 			"exp.yaml:5:5: task \"t\" has no dataset:"}},

@@ -195,3 +195,37 @@ func TestKilledModelPluginFailsTheRunNamingIt(t *testing.T) {
 	require.NoError(t, err, "results.json is written even when runs fail")
 	assert.Len(t, saved.Runs, 3)
 }
+
+func TestVQARADConfigLinearHead(t *testing.T) {
+	cfg := loadConfig(t, "vqa-rad.yaml", map[string]string{"CLIPEVAL_SHARED": sharedtest.Dir(t)})
+	cfg.Models = cfg.Models[:1]
+	var head config.Task
+	for _, tk := range cfg.Tasks {
+		if tk.Name == "vqa-rad-linear-head" {
+			head = tk
+		}
+	}
+	cfg.Tasks = []config.Task{head}
+	r, _ := newRunner(t)
+	res, err := r.Run(context.Background(), cfg, t.TempDir())
+	require.NoError(t, err)
+	require.Len(t, res.Runs, 1)
+	run := res.Runs[0]
+	assert.Equal(t, "linear-head", run.Mode, "the report says which mode made the numbers")
+	assert.Equal(t, 451, res.Tasks[0].DatasetSize, "VQA-RAD's test split: test_freeform + test_para")
+	groups := map[string]int{}
+	for _, p := range run.Predictions {
+		groups[p.Group]++
+	}
+	assert.Equal(t, map[string]int{"closed": 272, "open": 179}, groups)
+	assert.Len(t, run.ItemValues["overall_accuracy"], 451)
+	correct := 0.0
+	for _, v := range run.ItemValues["overall_accuracy"] {
+		correct += v
+	}
+	assert.InDelta(t, correct/451, float64(run.Metrics["overall_accuracy"]), 1e-12, "the metric is the mean of its item values")
+	iv := run.Intervals["overall_accuracy"]
+	assert.LessOrEqual(t, float64(iv[0]), float64(run.Metrics["overall_accuracy"]))
+	assert.GreaterOrEqual(t, float64(iv[1]), float64(run.Metrics["overall_accuracy"]))
+	assert.Len(t, res.Tasks[0].DatasetSHA256, 64)
+}
