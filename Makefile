@@ -17,7 +17,7 @@ DEMO_OUT      := runs/demo
 # Go skips testdata/ in ./... patterns, so its packages are named explicitly.
 TESTDATA_PKGS := ./testdata/demogen ./testdata/onnxpb ./testdata/cmd/gendemo
 
-.PHONY: build deps runtime demo test race bench vet proto clean
+.PHONY: build deps test-deps runtime demo test race bench vet proto clean
 
 ## deps: install the C library the cgo build needs (libjpeg-turbo's libjpeg API, as Pillow uses), when missing
 deps:
@@ -28,6 +28,13 @@ deps:
 	  else \
 	    echo "clipeval needs libjpeg-turbo's headers: install libjpeg62-turbo-dev (Debian), libjpeg-turbo8-dev (Ubuntu) or libjpeg-turbo-devel" >&2; exit 1; \
 	  fi; \
+	fi
+
+## test-deps: Chromium for the headless-browser test of report.html (installed with apt when root; else skipped)
+test-deps:
+	@if ! command -v chromium >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing chromium (headless check of report.html)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
 ## runtime: fetch ONNX Runtime's shared library (cached), unless CLIPEVAL_ORT_LIB names one already there
@@ -58,7 +65,7 @@ demo: build
 	@echo "report: $(DEMO_OUT)/report.md"
 
 ## test: everything CI runs
-test: build vet
+test: build vet test-deps
 	$(GO) test -count=1 ./... $(TESTDATA_PKGS)
 
 vet:
