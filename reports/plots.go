@@ -29,9 +29,10 @@ const (
 	plotDPI    = 150
 )
 
-// svgFontFamily is what gonum writes for the Liberation Sans faces used here, and svgFontFallback what replaces it:
-// the SVG is written without embedded fonts (that would add ~0.5 MB per file), so viewers without Liberation Sans
-// fall back to Arial/Helvetica, which have the same metrics, instead of a serif default.
+// svgFontFamily is what gonum writes for the Liberation Sans faces used here, and svgFontFallback what replaces it.
+// The .svg files embed the faces they use (@font-face, ~0.3 MB each); the SVG inlined in report.html does not (it
+// would repeat them in every plot), so its viewers without Liberation Sans fall back to Arial/Helvetica, which have
+// the same metrics, instead of a serif default.
 const (
 	svgFontFamily   = "font-family:Liberation Sans;"
 	svgFontFallback = "font-family:'Liberation Sans',Arial,Helvetica,sans-serif;"
@@ -194,17 +195,26 @@ func (c *chart) save(dir, base string) (files []string, svg []byte, err error) {
 	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&pngBuf); err != nil {
 		return nil, nil, fmt.Errorf("encoding plot %s as PNG: %w", base, err)
 	}
-	vs := vgsvg.New(plotWidth, plotHeight)
-	c.draw(draw.New(vs))
-	var svgBuf bytes.Buffer
-	if _, err := vs.WriteTo(&svgBuf); err != nil {
-		return nil, nil, fmt.Errorf("encoding plot %s as SVG: %w", base, err)
+	encodeSVG := func(embed bool) ([]byte, error) {
+		vs := vgsvg.NewWith(vgsvg.UseWH(plotWidth, plotHeight), vgsvg.EmbedFonts(embed))
+		c.draw(draw.New(vs))
+		var buf bytes.Buffer
+		if _, err := vs.WriteTo(&buf); err != nil {
+			return nil, fmt.Errorf("encoding plot %s as SVG: %w", base, err)
+		}
+		return bytes.ReplaceAll(buf.Bytes(), []byte(svgFontFamily), []byte(svgFontFallback)), nil
 	}
-	svg = bytes.ReplaceAll(svgBuf.Bytes(), []byte(svgFontFamily), []byte(svgFontFallback))
+	svgFile, err := encodeSVG(true)
+	if err != nil {
+		return nil, nil, err
+	}
+	if svg, err = encodeSVG(false); err != nil {
+		return nil, nil, err
+	}
 	for _, f := range []struct {
 		ext  string
 		data []byte
-	}{{".png", pngBuf.Bytes()}, {".svg", svg}} {
+	}{{".png", pngBuf.Bytes()}, {".svg", svgFile}} {
 		path := filepath.Join(dir, base+f.ext)
 		if err := os.WriteFile(path, f.data, 0o644); err != nil {
 			return files, nil, fmt.Errorf("writing plot: %w (check that the report folder is writable)", err)

@@ -397,6 +397,8 @@ func checkSVG(t *testing.T, path string, want plotCheck, r *results.Results, col
 	}
 	assert.Contains(t, string(data), svgFontFallback)
 	assert.NotContains(t, string(data), svgFontFamily)
+	assert.Contains(t, string(data), "@font-face", "the SVG file embeds its fonts")
+	assert.Contains(t, string(data), "base64,", "the embedded font travels inside the file")
 }
 
 // count returns how many elements of list equal s.
