@@ -156,6 +156,11 @@ func Write(path string, r *Results) error {
 	if err != nil {
 		return fmt.Errorf("writing results: %w", err)
 	}
+	if err := tmp.Chmod(0o644); err != nil { // CreateTemp makes 0600; results are meant to be shared
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("writing results %s: %w", tmp.Name(), err)
+	}
 	if _, err := tmp.Write(append(b, '\n')); err != nil {
 		tmp.Close()
 		os.Remove(tmp.Name())

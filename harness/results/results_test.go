@@ -14,6 +14,9 @@ func TestNaNMetricsSurviveResultsJSON(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "results.json")
 	in := &Results{Schema: SchemaVersion, Runs: []Run{{Model: "m", Task: "t", Metrics: map[string]Value{"acc5": Value(math.NaN()), "acc1": 0.5}}}}
 	require.NoError(t, Write(p, in))
+	st, err := os.Stat(p)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o644), st.Mode().Perm(), "results are readable by others, as the report files")
 	raw, err := os.ReadFile(p)
 	require.NoError(t, err)
 	assert.Contains(t, string(raw), `"acc5": null`)
