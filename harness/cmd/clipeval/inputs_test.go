@@ -155,6 +155,9 @@ func TestVerifyExportBadInput(t *testing.T) {
 	dir := t.TempDir()
 	onlyPixels := filepath.Join(dir, "only-pixels.npz")
 	require.NoError(t, npy.WriteNPZ(onlyPixels, map[string]*npy.Array{goldenPixels: npy.Float32Array([]int{1, 1}, []float32{0})}))
+	bytePixels := filepath.Join(dir, "byte-pixels.npz")
+	require.NoError(t, npy.WriteNPZ(bytePixels, map[string]*npy.Array{goldenPixels: {Shape: []int{2, 1}, DType: "|u1", Uint8: []uint8{1, 2}},
+		goldenImageEmbeds: npy.Float32Array([]int{2, 1}, []float32{0, 0})}))
 	empty := filepath.Join(dir, "empty.npz")
 	require.NoError(t, npy.WriteNPZ(empty, map[string]*npy.Array{"other": npy.Int64Array([]int{1}, []int64{1})}))
 	model := fixtureArgs(t, "biomedclip")
@@ -166,6 +169,7 @@ func TestVerifyExportBadInput(t *testing.T) {
 		{"no golden", nil, "usage: clipeval verify-export"},
 		{"missing golden", []string{"--golden", filepath.Join(dir, "nope.npz")}, "no such file"},
 		{"unpaired", []string{"--golden", onlyPixels}, "has pixels but no image_embeds"},
+		{"uint8 pixels", []string{"--golden", bytePixels}, "pixels is |u1; want float32 pixels and int64 token_ids"},
 		{"empty", []string{"--golden", empty}, "holds neither pixels + image_embeds nor token_ids + text_embeds"},
 		{"bad tolerance", []string{"--golden", empty, "--atol", "-1"}, "tolerances must be non-negative"},
 	}
@@ -179,4 +183,23 @@ func TestVerifyExportBadInput(t *testing.T) {
 	code, _, errOut := cli(t, "preprocess", "--model", model[1], "--out", filepath.Join(dir, "x.npy"), filepath.Join(dir, "nope.png"))
 	assert.Equal(t, 2, code)
 	assert.True(t, strings.Contains(errOut, "nope.png does not exist"), errOut)
+}
+
+func TestPreprocessReportsABadImage(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "broken.png")
+	require.NoError(t, os.WriteFile(bad, []byte("\x89PNG\r\n\x1a\nnot really"), 0o644))
+	for _, cmd := range []string{"preprocess", "golden"} {
+		t.Run(cmd, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out.npz")
+			args := []string{cmd, "--out", out}
+			if cmd == "golden" {
+				args = append(args, "--images")
+			}
+			code, _, errOut := cli(t, append(append(args, bad), fixtureArgs(t, "biomedclip")...)...)
+			assert.Equal(t, 1, code)
+			assert.Contains(t, errOut, `plugin "onnx": Preprocess`)
+			assert.Contains(t, errOut, "broken.png")
+			assert.NoFileExists(t, out)
+		})
+	}
 }

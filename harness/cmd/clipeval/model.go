@@ -234,8 +234,11 @@ func cmdPreprocess(ctx context.Context, args []string, stdout, stderr io.Writer)
 	var acc *npy.Array
 	err = inBatches(len(inputs), mf.batch, func(lo, hi int) error {
 		a, err := m.Preprocess(ctx, ref, inputs[lo:hi])
+		if err != nil {
+			return err
+		}
 		acc = appendRows(acc, a)
-		return err
+		return nil
 	})
 	if err != nil {
 		return err
@@ -320,8 +323,11 @@ func cmdGolden(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		var pixels *npy.Array
 		err := inBatches(len(inputs), mf.batch, func(lo, hi int) error {
 			a, err := m.Preprocess(ctx, ref, inputs[lo:hi])
+			if err != nil {
+				return err
+			}
 			pixels = appendRows(pixels, a)
-			return err
+			return nil
 		})
 		if err != nil {
 			return err
@@ -389,6 +395,8 @@ func cmdVerifyExport(ctx context.Context, args []string, stdout, stderr io.Write
 			return badInput("verify-export: %s has %s but no %s", *goldenPath, c.output, c.input)
 		case out == nil:
 			return badInput("verify-export: %s has %s but no %s", *goldenPath, c.input, c.output)
+		case in.DType != map[string]string{goldenPixels: "<f4", goldenTokenIDs: "<i8"}[c.input]:
+			return badInput("verify-export: %s: %s is %s; want float32 pixels and int64 token_ids", *goldenPath, c.input, in.DType)
 		case len(in.Shape) == 0 || len(out.Shape) != 2 || in.Shape[0] != out.Shape[0] || out.DType != "<f4":
 			return badInput("verify-export: %s: %s %v and %s %s %v do not pair up (want N inputs and float32 [N, d])", *goldenPath, c.input, in.Shape, c.output, out.DType, out.Shape)
 		}
