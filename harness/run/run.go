@@ -39,6 +39,9 @@ type Runner struct {
 // ErrRunsFailed is returned (wrapped) when some model × task runs failed; their errors are in the results.
 var ErrRunsFailed = errors.New("some runs failed")
 
+// ErrDataset is returned (wrapped) when a task's dataset cannot be loaded: bad input, before any model ran.
+var ErrDataset = errors.New("loading the dataset")
+
 // loadedTask is a task whose dataset is loaded.
 type loadedTask struct {
 	cfg    config.Task
@@ -107,7 +110,7 @@ func (r *Runner) Run(ctx context.Context, cfg *config.Config, outDir string) (*r
 		r.emit(Event{Task: t.Name, Stage: "load"})
 		ds, err := plugins[i].Load(ctx, sdk.LoadRequest{Dataset: payloads[i][0], Options: payloads[i][1]})
 		if err != nil {
-			return nil, fmt.Errorf("task %q (%s): loading the dataset: %w", t.Name, t.Pos, err)
+			return nil, fmt.Errorf("task %q (%s): %w: %w", t.Name, t.Pos, ErrDataset, err)
 		}
 		tasks[i] = &loadedTask{cfg: t, plugin: plugins[i], data: ds}
 		h, err := hashFiles(ds.Files)

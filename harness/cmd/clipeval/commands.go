@@ -68,6 +68,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fmt.Fprintf(stderr, "clipeval %s: %d model(s) × %d task(s) from %s → %s\n", version, len(cfg.Models), len(cfg.Tasks), cfg.Path, outDir)
 	res, runErr := r.Run(ctx, cfg, outDir)
 	if res == nil {
+		if errors.Is(runErr, run.ErrDataset) {
+			return usageError{runErr}
+		}
 		return runErr
 	}
 	files, err := reports.Write(outDir, res)

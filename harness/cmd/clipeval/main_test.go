@@ -226,3 +226,14 @@ func TestEmbedFixtureImagesAndTexts(t *testing.T) {
 		})
 	}
 }
+
+func TestRunWithAnUnreadableDatasetExits2(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "m"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "data.jsonl"), []byte("{\"image\": \"a.png\", \"captions\": [\"x\"]}\nnot json\n"), 0o644))
+	cfg := filepath.Join(dir, "exp.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("models:\n  - name: a\n    path: m\ntasks:\n  - name: t\n    task: retrieval\n    dataset: {format: jsonl, manifest: data.jsonl}\n"), 0o644))
+	code, _, errOut := cli(t, "run", cfg, "--out", filepath.Join(dir, "out"))
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, `task "t" (`+cfg+`:5:5): loading the dataset: plugin "retrieval": Load: `+filepath.Join(dir, "data.jsonl")+`:`)
+}
