@@ -175,7 +175,14 @@ func judge(k Case, b, c results.Run, seed uint64) Case {
 		iv := Bootstrap(bi, ci, Resamples, seed)
 		k.Paired = &iv
 	}
-	if k.Delta < -k.Tolerance-boundarySlack {
+	if lowerIsBetter(k.Metric) {
+		if k.Delta > k.Tolerance+boundarySlack {
+			k.Status = Fail
+			k.Message = fmt.Sprintf("regression: %s rose by %.4g, more than the tolerance of %.4g (lower is better)",
+				k.Metric, k.Delta, k.Tolerance)
+			return k
+		}
+	} else if k.Delta < -k.Tolerance-boundarySlack {
 		k.Status = Fail
 		k.Message = fmt.Sprintf("regression: %s fell by %.2f points, more than the tolerance of %.2f",
 			k.Metric, -100*k.Delta, 100*k.Tolerance)
@@ -183,6 +190,13 @@ func judge(k Case, b, c results.Run, seed uint64) Case {
 	}
 	k.Status = Pass
 	return k
+}
+
+// lowerIsBetter reports whether a smaller value of the metric is the better one: ranks (median_rank), counted in
+// rank units, not fractions, so their tolerance is in ranks too. Every other clipeval metric is a share or an
+// AUROC, where higher is better.
+func lowerIsBetter(metric string) bool {
+	return strings.Contains(metric, "median_rank")
 }
 
 // currentIndex finds current runs by model × task and knows which models and tasks the current results hold.

@@ -63,6 +63,16 @@ func TestCompare(t *testing.T) {
 		want              []brief
 	}{
 		{
+			name:     "median rank is lower-is-better, in rank units",
+			baseline: res(run("m", "t", "image_retrieval_median_rank", 3.0, "text_retrieval_median_rank", 5.0)),
+			current:  res(run("m", "t", "image_retrieval_median_rank", 2.0, "text_retrieval_median_rank", 7.0)),
+			opts:     Options{Tolerance: &one},
+			want: []brief{
+				{"m/t/image_retrieval_median_rank", Pass, -1, 0.01, ""},
+				{"m/t/text_retrieval_median_rank", Fail, 2, 0.01, "regression: text_retrieval_median_rank rose by 2, more than the tolerance of 0.01 (lower is better)"},
+			},
+		},
+		{
 			name:     "identical passes",
 			baseline: res(two("m")...), current: res(two("m")...),
 			want: []brief{
