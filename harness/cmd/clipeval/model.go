@@ -99,6 +99,20 @@ func appendRows(acc, a *npy.Array) *npy.Array {
 	return acc
 }
 
+// preprocessAll returns the pixels the model's image tower is fed for inputs, asked for in batches.
+func preprocessAll(ctx context.Context, m *pluginhost.Model, ref sdk.ModelRef, inputs []sdk.ImageInput, batch int) (*npy.Array, error) {
+	var acc *npy.Array
+	err := inBatches(len(inputs), batch, func(lo, hi int) error {
+		a, err := m.Preprocess(ctx, ref, inputs[lo:hi])
+		if err != nil {
+			return err
+		}
+		acc = appendRows(acc, a)
+		return nil
+	})
+	return acc, err
+}
+
 // rows returns rows [lo, hi) of an array.
 func rows(a *npy.Array, lo, hi int) *npy.Array {
 	per := a.Len() / max(a.Shape[0], 1)
@@ -231,15 +245,7 @@ func cmdPreprocess(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	defer host.Close()
-	var acc *npy.Array
-	err = inBatches(len(inputs), mf.batch, func(lo, hi int) error {
-		a, err := m.Preprocess(ctx, ref, inputs[lo:hi])
-		if err != nil {
-			return err
-		}
-		acc = appendRows(acc, a)
-		return nil
-	})
+	acc, err := preprocessAll(ctx, m, ref, inputs, mf.batch)
 	if err != nil {
 		return err
 	}
@@ -320,15 +326,7 @@ func cmdGolden(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer host.Close()
 	golden := map[string]*npy.Array{}
 	if len(inputs) > 0 {
-		var pixels *npy.Array
-		err := inBatches(len(inputs), mf.batch, func(lo, hi int) error {
-			a, err := m.Preprocess(ctx, ref, inputs[lo:hi])
-			if err != nil {
-				return err
-			}
-			pixels = appendRows(pixels, a)
-			return nil
-		})
+		pixels, err := preprocessAll(ctx, m, ref, inputs, mf.batch)
 		if err != nil {
 			return err
 		}
