@@ -12,6 +12,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/clipeval/clipeval/harness/results"
+	"github.com/clipeval/clipeval/plugins/sdk"
 )
 
 // Colours of the marks drawn over bars: 95% interval error bars and published values. Both are near-black greys
@@ -46,29 +47,44 @@ func (d *barData) add(run results.Run, info *results.Task, metric string) {
 	d.value, d.low, d.high, d.published = append(d.value, v), append(d.low, lo), append(d.high, hi), append(d.published, pub)
 }
 
-// barChart draws the headline metrics of every successful run in tv as a grouped bar chart: one group per metric,
-// one bar colour per model; undefined (NaN) or missing metrics get no bar. It returns nil when there is no bar.
+// fractions keeps the metrics that every successful run of tv declares as fractions (or declares nothing of):
+// what a percent axis can show.
+func fractions(tv *taskView, metrics []string) []string {
+	var out []string
+	for _, m := range metrics {
+		if !slices.ContainsFunc(tv.ok(), func(r results.Run) bool { u := r.Kinds[m].Unit; return u != "" && u != sdk.Fraction }) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// barChart draws the headline fraction metrics of every successful run in tv as a grouped bar chart: one group
+// per metric, one bar colour per model; undefined (NaN) or missing metrics get no bar. It returns nil when there
+// is no bar.
 func barChart(tv *taskView, colors map[string]int) *chart {
+	metrics := fractions(tv, tv.headline)
 	var data []barData
 	for _, run := range tv.ok() {
 		d := barData{model: run.Model}
-		for _, m := range tv.headline {
+		for _, m := range metrics {
 			d.add(run, tv.info, m)
 		}
 		data = append(data, d)
 	}
-	return groupedBars(tv.name+": headline metrics", tv.headline, data, colors)
+	return groupedBars(tv.name+": headline metrics", metrics, data, colors)
 }
 
-// overviewChart draws, for reports of two or more tasks, the first headline metric of each task as a grouped bar
-// chart (one group per task, one bar per model): the datasets × models view. It returns nil for fewer than two
-// tasks with such a metric.
+// overviewChart draws, for reports of two or more tasks, the first headline fraction metric of each task as a
+// grouped bar chart (one group per task, one bar per model): the datasets × models view. It returns nil for fewer
+// than two tasks with such a metric.
 func overviewChart(views []*taskView, models []string, colors map[string]int) *chart {
-	var groups []string
+	var groups, first []string
 	var used []*taskView
 	for _, tv := range views {
-		if len(tv.headline) > 0 && len(tv.ok()) > 0 {
-			groups = append(groups, tv.name+"\n"+tv.headline[0])
+		if fs := fractions(tv, tv.headline); len(fs) > 0 && len(tv.ok()) > 0 {
+			groups = append(groups, tv.name+"\n"+fs[0])
+			first = append(first, fs[0])
 			used = append(used, tv)
 		}
 	}
@@ -78,12 +94,12 @@ func overviewChart(views []*taskView, models []string, colors map[string]int) *c
 	var data []barData
 	for _, m := range models {
 		d := barData{model: m}
-		for _, tv := range used {
+		for j, tv := range used {
 			run := results.Run{Model: m}
 			if i := slices.IndexFunc(tv.ok(), func(r results.Run) bool { return r.Model == m }); i >= 0 {
 				run = tv.ok()[i]
 			}
-			d.add(run, tv.info, tv.headline[0])
+			d.add(run, tv.info, first[j])
 		}
 		data = append(data, d)
 	}

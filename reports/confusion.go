@@ -2,10 +2,10 @@ package reports
 
 import (
 	"image/color"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
-	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
@@ -14,51 +14,31 @@ import (
 	"github.com/clipeval/clipeval/harness/results"
 )
 
-// ConfusionPrefix starts the metric names of confusion-matrix counts: "confusion/<truth>/<predicted>", as the
-// classification task plugin reports them (every pair of classes, zeros included).
-const ConfusionPrefix = "confusion/"
-
 // confusion is a confusion matrix: counts[t][p] is how many items of class classes[t] were predicted as
-// classes[p]; NaN where the run reported no count for the pair.
+// classes[p].
 type confusion struct {
 	classes []string
 	counts  [][]float64
 }
 
-// parseConfusion collects the confusion/<truth>/<predicted> metrics of run, classes sorted by name (class names
-// containing "/" are split at their first "/", so such a class shows as two). It returns nil when there are none.
-func parseConfusion(run results.Run) *confusion {
-	type pair struct{ truth, pred string }
-	cells := map[pair]float64{}
-	var classes []string
-	for name, v := range run.Metrics {
-		rest, ok := strings.CutPrefix(name, ConfusionPrefix)
-		if !ok {
+// confusions returns the confusion matrices run's metrics carry as their structured values (classes in the
+// task's order), by metric name in sorted order.
+func confusions(run results.Run) (names []string, cms []*confusion) {
+	for _, name := range slices.Sorted(maps.Keys(run.Confusion)) {
+		c := run.Confusion[name]
+		if c == nil || len(c.Classes) == 0 {
 			continue
 		}
-		truth, pred, ok := strings.Cut(rest, "/")
-		if !ok {
-			continue
-		}
-		cells[pair{truth, pred}] = float64(v)
-		classes = appendNew(classes, truth, pred)
-	}
-	if len(cells) == 0 {
-		return nil
-	}
-	slices.Sort(classes)
-	cm := &confusion{classes: classes, counts: make([][]float64, len(classes))}
-	for t, truth := range classes {
-		cm.counts[t] = make([]float64, len(classes))
-		for p, pred := range classes {
-			v, ok := cells[pair{truth, pred}]
-			if !ok {
-				v = math.NaN()
+		cm := &confusion{classes: c.Classes, counts: make([][]float64, len(c.Counts))}
+		for t, row := range c.Counts {
+			cm.counts[t] = make([]float64, len(row))
+			for p, v := range row {
+				cm.counts[t][p] = float64(v)
 			}
-			cm.counts[t][p] = v
 		}
+		names, cms = append(names, name), append(cms, cm)
 	}
-	return cm
+	return names, cms
 }
 
 // confusionChart draws cm as a heatmap: truth classes down the Y axis (first class on top), predictions along X,

@@ -33,7 +33,7 @@ func TestHTMLSelfContained(t *testing.T) {
 	r := fixture()
 	r.Runs[2].Model = `<img src=x onerror=alert(1)>`
 	dir := t.TempDir()
-	_, err := Write(dir, r)
+	_, err := Write(dir, r, nil)
 	require.NoError(t, err)
 	b, err := os.ReadFile(filepath.Join(dir, HTMLFile))
 	require.NoError(t, err)
@@ -149,7 +149,7 @@ func contains(list []string, s string) bool { return count(list, s) > 0 }
 func TestHTMLInChromium(t *testing.T) {
 	bin := chromium(t)
 	dir := t.TempDir()
-	_, err := Write(dir, fixture())
+	_, err := Write(dir, fixture(), nil)
 	require.NoError(t, err)
 	bad := filepath.Join(t.TempDir(), "bad.html")
 	require.NoError(t, os.WriteFile(bad, []byte(`<!DOCTYPE html><html><head><link rel="stylesheet" href="https://fonts.example.com/f.css">`+
@@ -216,7 +216,7 @@ func TestHTMLInChromium(t *testing.T) {
 // TestHTMLNoRuns checks the page of a run that evaluated nothing.
 func TestHTMLNoRuns(t *testing.T) {
 	dir := t.TempDir()
-	_, err := Write(dir, &results.Results{Schema: results.SchemaVersion})
+	_, err := Write(dir, &results.Results{Schema: results.SchemaVersion}, nil)
 	require.NoError(t, err)
 	b, err := os.ReadFile(filepath.Join(dir, HTMLFile))
 	require.NoError(t, err)

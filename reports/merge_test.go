@@ -67,8 +67,8 @@ func TestMergeErrors(t *testing.T) {
 		}, nil, `model "model-a" has different files in a.json and b.json`},
 		{"dataset differs", func(a, b *results.Results) { b.Tasks[0].DatasetSHA256 = "00ff" }, nil,
 			`task "retrieval" ran on different datasets in a.json (sha256 5891b5b522d5) and b.json (sha256 00ff)`},
-		{"schema differs", func(a, b *results.Results) { b.Schema = 2 }, nil,
-			"b.json has schema version 2 but a.json has 1"},
+		{"schema differs", func(a, b *results.Results) { b.Schema = 1 }, nil,
+			"b.json has schema version 1 but a.json has 2"},
 		{"names do not match", func(a, b *results.Results) {}, []string{"a.json"}, "2 results with 1 names"},
 	}
 	for _, tc := range tests {

@@ -19,7 +19,7 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
 
-	"github.com/clipeval/clipeval/harness/results"
+	"github.com/clipeval/clipeval/plugins/sdk"
 )
 
 // Plot geometry: every plot is plotWidth × plotHeight; PNGs are rasterised at plotDPI (900 × 600 pixels).
@@ -183,7 +183,7 @@ func (c *chart) layoutNominal(area draw.Canvas) {
 
 // save writes the chart as base+".png" and base+".svg" in dir and returns the two paths and the SVG document.
 // Panics inside gonum/plot (it panics on some inputs it cannot draw) are returned as errors.
-func (c *chart) save(dir, base string) (files []string, svg []byte, err error) {
+func (c *chart) save(dir, base string, formats []string) (files []string, svg []byte, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("drawing plot %s: %v", base, v)
@@ -215,6 +215,9 @@ func (c *chart) save(dir, base string) (files []string, svg []byte, err error) {
 		ext  string
 		data []byte
 	}{{".png", pngBuf.Bytes()}, {".svg", svgFile}} {
+		if !slices.Contains(formats, f.ext[1:]) {
+			continue
+		}
 		path := filepath.Join(dir, base+f.ext)
 		if err := os.WriteFile(path, f.data, 0o644); err != nil {
 			return files, nil, fmt.Errorf("writing plot: %w (check that the report folder is writable)", err)
@@ -230,7 +233,7 @@ func curveChart(tv *taskView, name string, colors map[string]int) (*chart, error
 	var c *chart
 	var xs []float64
 	for _, run := range tv.ok() {
-		i := slices.IndexFunc(run.Curves, func(cv results.Curve) bool { return cv.Name == name })
+		i := slices.IndexFunc(run.Curves, func(cv sdk.Curve) bool { return cv.Name == name })
 		if i < 0 {
 			continue
 		}

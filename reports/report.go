@@ -23,14 +23,22 @@ const (
 	PlotsDir   = "plots"
 )
 
-// Write renders report.md, report.html and the plots (PNG and SVG) for r into dir (creating dir/plots), returning
-// the files written: the plots in the order they appear in the report (PNG then SVG of each), then report.md and
-// report.html. The plots are: an overview of the first headline metric of each task when there are two or more
+// Write renders report.md, report.html and the plots for r into dir (creating dir/plots), returning the files
+// written: the plots in the order they appear in the report (PNG then SVG of each, as formats asks: "png", "svg";
+// none given means both), then report.md and report.html (which inlines every plot's SVG whatever the formats). The plots are: an overview of the first headline metric of each task when there are two or more
 // tasks; per task its curves (e.g. recall@k), its headline metrics as grouped bars (with 95% intervals and published
-// values where known) and a confusion matrix per model when the task reports confusion/ counts.
-func Write(dir string, r *results.Results) ([]string, error) {
+// values where known) and a confusion matrix per model and metric that carries one.
+func Write(dir string, r *results.Results, formats []string) ([]string, error) {
 	if r == nil {
 		return nil, fmt.Errorf("writing report in %s: no results given", dir)
+	}
+	if len(formats) == 0 {
+		formats = PlotFormats()
+	}
+	for _, f := range formats {
+		if !slices.Contains(PlotFormats(), f) {
+			return nil, fmt.Errorf("writing report in %s: plot format %q: want png or svg", dir, f)
+		}
 	}
 	if err := os.MkdirAll(filepath.Join(dir, PlotsDir), 0o755); err != nil {
 		return nil, fmt.Errorf("writing report: creating its folder: %w", err)
@@ -46,12 +54,19 @@ func Write(dir string, r *results.Results) ([]string, error) {
 			return nil
 		}
 		base = unique(base, used)
-		written, svg, err := c.save(filepath.Join(dir, PlotsDir), base)
+		written, svg, err := c.save(filepath.Join(dir, PlotsDir), base, formats)
 		files = append(files, written...)
 		if err != nil {
 			return fmt.Errorf("writing report in %s: %w", dir, err)
 		}
-		*links = append(*links, plotLink{title: title, png: PlotsDir + "/" + base + ".png", svg: PlotsDir + "/" + base + ".svg", svgData: svg})
+		link := plotLink{title: title, svgData: svg}
+		if slices.Contains(formats, "png") {
+			link.png = PlotsDir + "/" + base + ".png"
+		}
+		if slices.Contains(formats, "svg") {
+			link.svg = PlotsDir + "/" + base + ".svg"
+		}
+		*links = append(*links, link)
 		return nil
 	}
 	var overview []plotLink
@@ -73,9 +88,13 @@ func Write(dir string, r *results.Results) ([]string, error) {
 			return files, err
 		}
 		for _, run := range tv.ok() {
-			if cm := parseConfusion(run); cm != nil {
-				title := tv.name + ": confusion matrix, " + run.Model
-				if err := add(&tv.plots, confusionChart(title, cm), title, prefix+"confusion-"+slug(run.Model)); err != nil {
+			names, cms := confusions(run)
+			for i, cm := range cms {
+				title, base := tv.name+": confusion matrix, "+run.Model, prefix+"confusion-"+slug(run.Model)
+				if len(cms) > 1 {
+					title, base = title+" ("+names[i]+")", base+"-"+slug(names[i])
+				}
+				if err := add(&tv.plots, confusionChart(title, cm), title, base); err != nil {
 					return files, err
 				}
 			}
@@ -278,7 +297,7 @@ func markdown(r *results.Results, views []*taskView, overview []plotLink) string
 	}
 
 	if len(views) > 0 {
-		w("## Results\n\nValues are percentages; n/a marks an undefined metric (e.g. acc5 with fewer than 5 classes).\n\n")
+		w("## Results\n\nFractions are shown as percentages, ranks and counts as they are; n/a marks an undefined metric (e.g. acc5 with fewer than 5 classes).\n\n")
 	}
 	for _, tv := range views {
 		w("### %s\n\n", cell(tv.name))
@@ -357,15 +376,26 @@ const summaryNote = "Headline metrics, and other metrics with a published value,
 	"where the task reports one, the published value where the config gives one, and Δ = measured − published in " +
 	"percentage points."
 
-// plotLinks writes each plot as a Markdown image of its PNG with a link to its SVG.
+// PlotFormats are the plot formats Write can write, the default of output.plots.
+func PlotFormats() []string { return []string{"png", "svg"} }
+
+// plotLinks writes each plot as a Markdown image of its PNG with a link to its SVG (the one written, when only one
+// format is).
 func plotLinks(w func(string, ...any), plots []plotLink) {
 	for _, p := range plots {
 		alt := strings.NewReplacer("[", `\[`, "]", `\]`).Replace(cell(p.title))
-		w("![%s](%s)  \n[SVG](%s)\n\n", alt, p.png, p.svg)
+		switch {
+		case p.png != "" && p.svg != "":
+			w("![%s](%s)  \n[SVG](%s)\n\n", alt, p.png, p.svg)
+		case p.png != "":
+			w("![%s](%s)\n\n", alt, p.png)
+		default:
+			w("![%s](%s)\n\n", alt, p.svg)
+		}
 	}
 }
 
-// metricCell formats metric m of run as a percentage with 2 decimals (metrics are fractions in [0, 1]); "failed"
+// metricCell formats metric m of run in its declared unit (fractions as percentages with 2 decimals); "failed"
 // for a failed run, "n/a" for an undefined (NaN) value, "missing" when the run did not report m.
 func metricCell(run results.Run, m string) string {
 	if run.Error != "" {
@@ -378,7 +408,7 @@ func metricCell(run results.Run, m string) string {
 	case !finite(float64(v)):
 		return "n/a"
 	}
-	return percent(float64(v))
+	return run.Kinds[m].Unit.Format(float64(v))
 }
 
 // cell makes s safe inside a Markdown table cell: no line breaks, pipes escaped.

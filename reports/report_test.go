@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clipeval/clipeval/harness/results"
+	"github.com/clipeval/clipeval/plugins/sdk"
 )
 
 // fixture is a run of two models on a retrieval task (with recall@k curves) and a classification task where
@@ -58,10 +59,9 @@ func fixture() *results.Results {
 		Runs: []results.Run{
 			withInterval(retrievalRun("model-a", [4]results.Value{5.0 / 12, 7.0 / 24, 10.0 / 12, 1}), "image_retrieval_recall@1", 2.0/12, 8.0/12),
 			{Model: "model-a", Task: "classification", Plugin: "zeroshot_classification", Mode: "zero-shot",
-				Metrics: map[string]results.Value{"acc1": 2.0 / 3, "acc5": nan, "mean_per_class_recall": 13.0 / 18,
-					"confusion/abdomen/abdomen": 2, "confusion/abdomen/chest": 0, "confusion/abdomen/head": 0,
-					"confusion/chest/abdomen": 1, "confusion/chest/chest": 2, "confusion/chest/head": 1,
-					"confusion/head/abdomen": 0, "confusion/head/chest": 2, "confusion/head/head": 4},
+				Metrics: map[string]results.Value{"acc1": 2.0 / 3, "acc5": nan, "mean_per_class_recall": 13.0 / 18},
+				Confusion: map[string]*sdk.Confusion{"acc1": {Classes: []string{"abdomen/pelvis", "chest", "head"},
+					Counts: [][]int64{{2, 0, 0}, {1, 2, 1}, {0, 2, 4}}}},
 				Headline:  []string{"acc1", "acc5", "mean_per_class_recall"},
 				Intervals: map[string][2]results.Value{"acc1": {5.0 / 12, 11.0 / 12}}},
 			retrievalRun("model-b", [4]results.Value{1.0 / 12, 3.0 / 24, 6.0 / 12, 20.0 / 24}),
@@ -80,8 +80,8 @@ func withInterval(run results.Run, metric string, lo, hi results.Value) results.
 // retrievalRun returns a retrieval run with image/text recall@1 and @5 = r[0..3] and recall@k curves through them
 // (recall@10 = 1).
 func retrievalRun(model string, r [4]results.Value) results.Run {
-	curve := func(name string, at1, at5 results.Value) results.Curve {
-		return results.Curve{Name: name, XLabel: "k", YLabel: "recall", X: []float64{1, 5, 10}, Y: []float64{float64(at1), float64(at5), 1}}
+	curve := func(name string, at1, at5 results.Value) sdk.Curve {
+		return sdk.Curve{Name: name, XLabel: "k", YLabel: "recall", X: []float64{1, 5, 10}, Y: []float64{float64(at1), float64(at5), 1}}
 	}
 	return results.Run{
 		Model: model, Task: "retrieval", Plugin: "zeroshot_retrieval", Mode: "zero-shot",
@@ -90,7 +90,7 @@ func retrievalRun(model string, r [4]results.Value) results.Run {
 			"image_retrieval_recall@5": r[2], "text_retrieval_recall@5": r[3],
 		},
 		Headline: []string{"image_retrieval_recall@1", "text_retrieval_recall@1", "image_retrieval_recall@5", "text_retrieval_recall@5"},
-		Curves: []results.Curve{
+		Curves: []sdk.Curve{
 			curve("image_retrieval_recall@k", r[0], r[2]),
 			curve("text_retrieval_recall@k", r[1], r[3]),
 		},
@@ -236,7 +236,7 @@ func TestWrite(t *testing.T) {
 				Runs: []results.Run{{
 					Model: "m|1", Task: "Ret/Val set", Metrics: map[string]results.Value{"r@1": 0.5},
 					Headline: []string{"r@1", "r@2"},
-					Curves:   []results.Curve{{Name: "recall@k", X: []float64{1, 2, math.NaN()}, Y: []float64{0.5, 0.75, 1}}},
+					Curves:   []sdk.Curve{{Name: "recall@k", X: []float64{1, 2, math.NaN()}, Y: []float64{0.5, 0.75, 1}}},
 				}},
 			},
 			files: []string{
@@ -255,7 +255,7 @@ func TestWrite(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			files, err := Write(dir, tc.results)
+			files, err := Write(dir, tc.results, nil)
 			require.NoError(t, err)
 			var rel []string
 			for _, f := range files {
@@ -415,9 +415,9 @@ func count(list []string, s string) int {
 // TestWriteDeterministic writes the same results twice and expects byte-identical files.
 func TestWriteDeterministic(t *testing.T) {
 	a, b := t.TempDir(), t.TempDir()
-	filesA, err := Write(a, fixture())
+	filesA, err := Write(a, fixture(), nil)
 	require.NoError(t, err)
-	filesB, err := Write(b, fixture())
+	filesB, err := Write(b, fixture(), nil)
 	require.NoError(t, err)
 	require.Len(t, filesB, len(filesA))
 	for i := range filesA {
@@ -447,7 +447,7 @@ func TestWriteErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Write(tc.dir, tc.results)
+			_, err := Write(tc.dir, tc.results, nil)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.wantErr)
 		})
@@ -470,47 +470,54 @@ func TestSlug(t *testing.T) {
 }
 
 // BenchmarkWrite renders the fixture's report (4 plots as PNG and SVG, and report.md).
+func TestWriteOnlyTheAskedPlotFormats(t *testing.T) {
+	tests := []struct {
+		formats   []string
+		ext, link string
+	}{
+		{[]string{"svg"}, ".svg", "](plots/overview.svg)"},
+		{[]string{"png"}, ".png", "](plots/overview.png)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.ext, func(t *testing.T) {
+			dir := t.TempDir()
+			files, err := Write(dir, fixture(), tc.formats)
+			require.NoError(t, err)
+			for _, f := range files {
+				if strings.HasPrefix(f, filepath.Join(dir, PlotsDir)) {
+					assert.Equal(t, tc.ext, filepath.Ext(f), f)
+				}
+			}
+			md, err := os.ReadFile(filepath.Join(dir, ReportFile))
+			require.NoError(t, err)
+			assert.Contains(t, string(md), tc.link)
+			assert.NotContains(t, string(md), "[SVG]")
+		})
+	}
+	_, err := Write(t.TempDir(), fixture(), []string{"pdf"})
+	assert.ErrorContains(t, err, `plot format "pdf": want png or svg`)
+}
+
 func BenchmarkWrite(b *testing.B) {
 	dir := b.TempDir()
 	r := fixture()
 	for b.Loop() {
-		if _, err := Write(dir, r); err != nil {
+		if _, err := Write(dir, r, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
-func TestParseConfusion(t *testing.T) {
-	nan := math.NaN()
-	tests := []struct {
-		name    string
-		metrics map[string]results.Value
-		want    *confusion
-	}{
-		{"none", map[string]results.Value{"acc1": 0.5, "confusion/x": 3}, nil},
-		{"classes sorted, missing pairs NaN, other metrics ignored", map[string]results.Value{
-			"acc1": 0.5, "confusion/b/b": 3, "confusion/b/a": 1, "confusion/a/a": 2, "confusion/x": 7,
-		}, &confusion{classes: []string{"a", "b"}, counts: [][]float64{{2, nan}, {1, 3}}}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got := parseConfusion(results.Run{Metrics: tc.metrics})
-			if tc.want == nil {
-				assert.Nil(t, got)
-				return
-			}
-			require.NotNil(t, got)
-			assert.Equal(t, tc.want.classes, got.classes)
-			require.Len(t, got.counts, len(tc.want.counts))
-			for i := range tc.want.counts {
-				for j, w := range tc.want.counts[i] {
-					if math.IsNaN(w) {
-						assert.True(t, math.IsNaN(got.counts[i][j]), "cell %d,%d", i, j)
-					} else {
-						assert.Equal(t, w, got.counts[i][j], "cell %d,%d", i, j)
-					}
-				}
-			}
-		})
-	}
+func TestConfusionsKeepTheTaskOrder(t *testing.T) {
+	run := results.Run{Confusion: map[string]*sdk.Confusion{
+		"b_acc": {Classes: []string{"z/slash", "a"}, Counts: [][]int64{{3, 1}, {0, 2}}},
+		"a_acc": {Classes: []string{"x"}, Counts: [][]int64{{5}}},
+		"empty": {},
+	}}
+	names, cms := confusions(run)
+	assert.Equal(t, []string{"a_acc", "b_acc"}, names)
+	require.Len(t, cms, 2)
+	assert.Equal(t, []string{"z/slash", "a"}, cms[1].classes, "classes in the task's order; a slash is just a character")
+	assert.Equal(t, [][]float64{{3, 1}, {0, 2}}, cms[1].counts)
+	assert.Equal(t, [][]float64{{5}}, cms[0].counts)
 }

@@ -3,7 +3,6 @@ package reports
 import (
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/clipeval/clipeval/harness/results"
@@ -41,14 +40,15 @@ func summaryRows(views []*taskView) []summaryRow {
 			metrics := appendNew(slices.Clone(tv.headline), slices.Sorted(maps.Keys(published))...)
 			for _, m := range metrics {
 				row := summaryRow{task: tv.name, model: run.Model, metric: m, measured: metricCell(run, m)}
+				unit := run.Kinds[m].Unit
 				if iv, ok := run.Intervals[m]; ok && finite(float64(iv[0])) && finite(float64(iv[1])) {
-					row.interval = "[" + percent(float64(iv[0])) + ", " + percent(float64(iv[1])) + "]"
+					row.interval = "[" + unit.Format(float64(iv[0])) + ", " + unit.Format(float64(iv[1])) + "]"
 				}
 				if p, ok := published[m]; ok && finite(float64(p)) {
-					row.published = percent(float64(p))
+					row.published = unit.Format(float64(p))
 					row.delta = "n/a"
 					if v, ok := run.Metrics[m]; ok && finite(float64(v)) {
-						row.delta = signedPoints(float64(v) - float64(p))
+						row.delta = unit.FormatSigned(float64(v) - float64(p))
 					}
 				}
 				rows = append(rows, row)
@@ -58,21 +58,6 @@ func summaryRows(views []*taskView) []summaryRow {
 	return rows
 }
 
-// percent formats a fraction as a percentage with 2 decimals.
-func percent(v float64) string { return strconv.FormatFloat(100*v, 'f', 2, 64) }
-
-// signedPoints formats a difference of fractions in percentage points with 2 decimals and a sign ("+1.25",
-// "-0.40"; a difference that rounds to zero is "+0.00").
-func signedPoints(d float64) string {
-	s := percent(d)
-	if s == "-0.00" {
-		s = "0.00"
-	}
-	if !strings.HasPrefix(s, "-") {
-		s = "+" + s
-	}
-	return s
-}
 
 // modes describes the runs' modes of a task: "zero-shot" when every run that says has the same, else
 // "model-a: zero-shot, model-b: linear-probe"; "" when no run says.

@@ -24,9 +24,9 @@ func TestLoadFormats(t *testing.T) {
 	})
 	dcm := testutil.WriteDICOM(t, filepath.Join(dir, "folder", "tumor", "3.dcm"), testutil.ExplicitVRLittleEndian,
 		testutil.Gray("MONOCHROME2", 1, 2, 8, 8, 0, []uint16{0, 9})...)
-	converted, err := datasets.ReadImage(dir, "folder/tumor/3.dcm")
+	converted, err := datasets.ReadImage(dir, "folder/tumor/3.dcm", datasets.NewSpool(t.TempDir()))
 	require.NoError(t, err)
-	require.NotEmpty(t, converted.Data)
+	require.Positive(t, converted.Size)
 	shard := testutil.WriteTar(t, filepath.Join(dir, "wds", "s-0.tar"),
 		testutil.TarMember{Name: "a.jpg", Content: "A"}, testutil.TarMember{Name: "a.cls", Content: "1"},
 		testutil.TarMember{Name: "b.png", Content: "B"}, testutil.TarMember{Name: "b.cls", Content: "0"})
@@ -43,11 +43,11 @@ func TestLoadFormats(t *testing.T) {
 			[]sdk.ImageInput{{Path: p("img/a.png")}, {Path: p("img/b.png")}},
 			[]string{p("m.csv"), p("img/a.png"), p("img/b.png")}, []string{"img/a.png", "img/b.png"}, []int{1, 0}},
 		{"imagefolder", map[string]any{"format": "imagefolder", "root": p("folder")},
-			[]sdk.ImageInput{{Path: p("folder/normal/1.png")}, {Path: p("folder/tumor/2.JPG")}, {Path: dcm, Data: converted.Data}},
+			[]sdk.ImageInput{{Path: p("folder/normal/1.png")}, {Path: p("folder/tumor/2.JPG")}, {Name: dcm, Offset: 0, Size: converted.Size}},
 			[]string{p("folder/normal/1.png"), p("folder/tumor/2.JPG"), dcm},
 			[]string{"normal/1.png", "tumor/2.JPG", "tumor/3.dcm"}, []int{0, 1, 1}},
 		{"webdataset", map[string]any{"format": "webdataset", "root": p("wds")},
-			[]sdk.ImageInput{{Path: shard + "#a.jpg", Data: []byte("A")}, {Path: shard + "#b.png", Data: []byte("B")}},
+			[]sdk.ImageInput{{Name: shard + "#a.jpg", Path: shard, Offset: 512, Size: 1}, {Name: shard + "#b.png", Path: shard, Offset: 5 * 512, Size: 1}},
 			[]string{shard}, []string{"s-0.tar#a", "s-0.tar#b"}, []int{1, 0}},
 	}
 	for _, tc := range tests {
@@ -55,9 +55,20 @@ func TestLoadFormats(t *testing.T) {
 			ds, err := json.Marshal(tc.dataset)
 			require.NoError(t, err)
 			tk := &task{}
-			d, err := tk.Load(context.Background(), sdk.LoadRequest{Dataset: ds,
+			work := t.TempDir()
+			d, err := tk.Load(context.Background(), sdk.LoadRequest{Dataset: ds, WorkDir: work,
 				Options: json.RawMessage(`{"templates": ["{}"], "classes": ["normal", "tumor"]}`)})
 			require.NoError(t, err)
+			for i, im := range d.Images { // spooled images lie in the work folder, under a name of the task's choosing
+				if im.Name != "" && filepath.Dir(im.Path) == work {
+					got, err := im.Bytes()
+					require.NoError(t, err)
+					want, err := converted.Bytes()
+					require.NoError(t, err)
+					assert.Equal(t, want, got, "the DICOM rendering")
+					d.Images[i].Path = ""
+				}
+			}
 			assert.Equal(t, tc.images, d.Images)
 			assert.Equal(t, tc.files, d.Files)
 			assert.Equal(t, []string{"normal", "tumor"}, d.Texts)

@@ -68,9 +68,9 @@ type probe struct {
 }
 
 // loadProbe checks the mode options. In linear-probe mode it reads the training (and validation) split with
-// readItems, in the format of the test set, adds their images to in, and returns the probe and the data files read;
-// in zero-shot mode it returns nil.
-func loadProbe(dc datasetConfig, opt options, classes []string, in *datasets.Inputs) (*probe, []string, error) {
+// readItems, in the format of the test set, adds their images to in (images made go to sp), and returns the probe
+// and the data files read; in zero-shot mode it returns nil.
+func loadProbe(dc datasetConfig, opt options, classes []string, in *datasets.Inputs, sp *datasets.Spool) (*probe, []string, error) {
 	po := opt.probeOptions
 	switch po.Mode {
 	case "", metrics.ModeZeroShot:
@@ -110,7 +110,7 @@ func loadProbe(dc datasetConfig, opt options, classes []string, in *datasets.Inp
 	}
 	var files []string
 	var err error
-	if p.train, files, err = readSplit(dc, opt, po.TrainManifest, classes, in); err != nil {
+	if p.train, files, err = readSplit(dc, opt, po.TrainManifest, classes, in, sp); err != nil {
 		return nil, nil, fmt.Errorf("classification training split: %w", err)
 	}
 	for c, class := range classes {
@@ -119,7 +119,7 @@ func loadProbe(dc datasetConfig, opt options, classes []string, in *datasets.Inp
 		}
 	}
 	if po.ValManifest != "" {
-		val, valFiles, err := readSplit(dc, opt, po.ValManifest, classes, in)
+		val, valFiles, err := readSplit(dc, opt, po.ValManifest, classes, in, sp)
 		if err != nil {
 			return nil, nil, fmt.Errorf("classification validation split: %w", err)
 		}
@@ -137,14 +137,15 @@ func orDefault(v metrics.Numbers, def []float64) []float64 {
 }
 
 // readSplit reads another split of the data set: the dataset config with path in place of its manifest (or root
-// folder), labels mapped by label_map and checked against classes; its images are added to in.
-func readSplit(dc datasetConfig, opt options, path string, classes []string, in *datasets.Inputs) (split, []string, error) {
+// folder), labels mapped by label_map and checked against classes; its images are added to in (images made go to
+// sp).
+func readSplit(dc datasetConfig, opt options, path string, classes []string, in *datasets.Inputs, sp *datasets.Spool) (split, []string, error) {
 	if dc.Manifest != "" {
 		dc.Manifest = path
 	} else {
 		dc.Root = path
 	}
-	items, files, err := readItems(dc, opt.Classes)
+	items, files, err := readItems(dc, opt.Classes, sp)
 	if err != nil {
 		return split{}, nil, err
 	}
@@ -204,7 +205,7 @@ func scoreProbe(l *loaded, req sdk.ScoreRequest) (*sdk.Scores, error) {
 		v := p.val.set(features)
 		val = &v
 	}
-	s := &sdk.Scores{Mode: metrics.ModeLinearProbe, Metrics: map[string]float64{}}
+	s := &sdk.Scores{Mode: metrics.ModeLinearProbe}
 	for _, f := range p.fractions {
 		group := "linear_probe_" + strconv.FormatFloat(f, 'f', -1, 64) + "pct"
 		prefix := group + "/"
@@ -213,8 +214,10 @@ func scoreProbe(l *loaded, req sdk.ScoreRequest) (*sdk.Scores, error) {
 			seeds = seeds[:1]
 		}
 		var runs []*metrics.Classification
+		var size int
+		var l2 []sdk.Metric
 		for _, seed := range seeds {
-			model, size, err := fitProbe(train, val, k, f/100, p.grid, seed)
+			model, n, err := fitProbe(train, val, k, f/100, p.grid, seed)
 			if err != nil {
 				return nil, fmt.Errorf("linear probe at %v%%, seed %d: %w", f, seed, err)
 			}
@@ -226,35 +229,17 @@ func scoreProbe(l *loaded, req sdk.ScoreRequest) (*sdk.Scores, error) {
 			if err != nil {
 				return nil, err
 			}
-			runs = append(runs, c)
-			s.Metrics[prefix+"train_items"] = float64(size)
-			s.Metrics[fmt.Sprintf("%sl2/seed%d", prefix, seed)] = model.L2
+			runs, size = append(runs, c), n
+			l2 = append(l2, metrics.New(fmt.Sprintf("%sl2/seed%d", prefix, seed), model.L2, sdk.Informational, sdk.Value,
+				fmt.Sprintf("the L2 strength λ chosen for seed %d", seed)))
 		}
-		headline := []string{"acc1", "mean_per_class_recall"}
-		averages := map[string]func(*metrics.Classification) float64{
-			"acc1":                  func(c *metrics.Classification) float64 { return c.Acc1 },
-			"acc5":                  func(c *metrics.Classification) float64 { return c.Acc5 },
-			"mean_per_class_recall": func(c *metrics.Classification) float64 { return c.MeanPerClassRecall },
-		}
-		if k == 2 {
-			headline = append(headline, "auroc")
-			averages["auroc"] = func(c *metrics.Classification) float64 { return c.AUROC }
-		}
-		for ci, class := range l.classes {
-			averages["recall/"+class] = func(c *metrics.Classification) float64 { return c.Recall[ci] }
-		}
-		for name, of := range averages {
-			var sum float64
-			for _, r := range runs {
-				sum += of(r)
-			}
-			s.Metrics[prefix+name] = sum / float64(len(runs))
-		}
-		for _, h := range headline {
-			s.Headline = append(s.Headline, prefix+h)
-		}
-		if err := addStatistics(s, prefix, runs, l.stats); err != nil {
+		if err := addClassification(s, prefix, l.classes, runs, l.stats); err != nil {
 			return nil, err
+		}
+		s.Add(metrics.New(prefix+"train_items", float64(size), sdk.Informational, sdk.Count,
+			fmt.Sprintf("training images sampled (%g%% of each class of the training split)", f)))
+		for _, m := range l2 {
+			s.Add(m)
 		}
 		for i, n := range l.items {
 			pred := runs[0].Pred[i]
@@ -284,26 +269,76 @@ func fitProbe(train logreg.Set, val *logreg.Set, classes int, frac float64, grid
 	return sw.Model, len(idx), nil
 }
 
-// addStatistics adds, under prefix, the per-item values and the bootstrap intervals of the classification metrics
-// of runs (metrics.ClassificationItemValues, metrics.ClassificationIntervals).
-func addStatistics(s *sdk.Scores, prefix string, runs []*metrics.Classification, opt stats.Options) error {
-	metrics.AddItemValues(s, prefix, metrics.ClassificationItemValues(runs))
+// addClassification adds under prefix the classification metrics of runs (one or more metrics.Classify results on
+// the same items: zero-shot, or one linear probe per seed), each averaged over the runs (one run: its value):
+// acc1, acc5, mean_per_class_recall, auroc (two classes) and recall/<class> (definitions: metrics.Classify, as
+// CLIP_benchmark zeroshot_classification), with the headline metrics appended to s.Headline; the per-item values of
+// acc1 and acc5 (metrics.ClassificationItemValues) and the bootstrap intervals (metrics.ClassificationIntervals).
+func addClassification(s *sdk.Scores, prefix string, classes []string, runs []*metrics.Classification, opt stats.Options) error {
+	average := func(of func(*metrics.Classification) float64) float64 {
+		var sum float64
+		for _, r := range runs {
+			sum += of(r)
+		}
+		return sum / float64(len(runs))
+	}
+	items := metrics.ClassificationItemValues(runs)
+	add := func(name string, v float64, help string) {
+		m := metrics.New(prefix+name, v, sdk.HigherIsBetter, sdk.Fraction, help)
+		m.ItemValues = items[name]
+		s.Add(m)
+	}
+	// Top-1 accuracy, CLIP_benchmark accuracy(topk=(1,)): the share of items whose true class has the highest logit.
+	add("acc1", average(func(c *metrics.Classification) float64 { return c.Acc1 }),
+		"top-1 accuracy: share of images whose true class has the highest score (CLIP_benchmark)")
+	// Top-5 accuracy, CLIP_benchmark accuracy(topk=(5,)); NaN below 5 classes, as CLIP_benchmark reports it.
+	add("acc5", average(func(c *metrics.Classification) float64 { return c.Acc5 }),
+		"top-5 accuracy: share of images whose true class is among the 5 highest scores; NaN below 5 classes (CLIP_benchmark)")
+	// Balanced accuracy, CLIP_benchmark mean_per_class_recall (sklearn balanced_accuracy_score).
+	add("mean_per_class_recall", average(func(c *metrics.Classification) float64 { return c.MeanPerClassRecall }),
+		"balanced accuracy: mean over the classes with images of their recall (CLIP_benchmark)")
+	headline := []string{"acc1", "mean_per_class_recall"}
+	if len(classes) == 2 {
+		// AUROC of the positive class (sklearn roc_auc_score; score: the positive class's logit margin).
+		add("auroc", average(func(c *metrics.Classification) float64 { return c.AUROC }),
+			"area under the ROC curve of the positive class, scored by its logit margin (sklearn roc_auc_score)")
+		headline = append(headline, "auroc")
+	}
+	for ci, class := range classes {
+		// Per-class recall: items of the class predicted as it over items of the class; NaN without items.
+		add("recall/"+class, average(func(c *metrics.Classification) float64 { return c.Recall[ci] }),
+			fmt.Sprintf("recall of class %q: share of its images classified as it; NaN without images", class))
+	}
+	for _, h := range headline {
+		s.Headline = append(s.Headline, prefix+h)
+	}
 	iv, err := metrics.ClassificationIntervals(runs, opt)
 	if err != nil {
 		return err
 	}
-	metrics.AddIntervals(s, prefix, iv)
-	return nil
+	return metrics.AttachIntervals(s, prefix, iv)
+}
+
+// confusion returns the confusion matrix counts (true class rows, predicted class columns) with its classes.
+func confusion(classes []string, counts [][]int) *sdk.Confusion {
+	out := &sdk.Confusion{Classes: classes, Counts: make([][]int64, len(counts))}
+	for i, row := range counts {
+		out.Counts[i] = make([]int64, len(row))
+		for j, n := range row {
+			out.Counts[i][j] = int64(n)
+		}
+	}
+	return out
 }
 
 // loadModes completes Load for the mode options: the bootstrap settings and, in linear-probe mode, the training
-// splits (see loadProbe). It returns the data files read.
-func loadModes(l *loaded, dc datasetConfig, opt options, in *datasets.Inputs) ([]string, error) {
+// splits (see loadProbe; images made go to sp). It returns the data files read.
+func loadModes(l *loaded, dc datasetConfig, opt options, in *datasets.Inputs, sp *datasets.Spool) ([]string, error) {
 	var err error
 	if l.stats, err = opt.Stats(); err != nil {
 		return nil, fmt.Errorf("classification %w", err)
 	}
 	var files []string
-	l.probe, files, err = loadProbe(dc, opt, l.classes, in)
+	l.probe, files, err = loadProbe(dc, opt, l.classes, in, sp)
 	return files, err
 }

@@ -6,11 +6,13 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clipeval/clipeval/benchmarks/internal/testutil"
 	"github.com/clipeval/clipeval/plugins/sdk"
 )
 
@@ -30,15 +32,16 @@ func TestScoreZeroShotStatistics(t *testing.T) {
 	}
 	s := score(`{"templates": ["a {} photo", "{c}"], "classes": ["red", "green", "blue"]}`)
 	assert.Equal(t, "zero-shot", s.Mode)
-	assert.Equal(t, map[string][]float64{"acc1": {1, 0, 1, 0, 1}}, s.ItemValues)
-	assert.Equal(t, []string{"acc1", "mean_per_class_recall"}, keys(s.Intervals))
-	for _, iv := range s.Intervals {
+	assert.Equal(t, map[string][]float64{"acc1": {1, 0, 1, 0, 1}}, testutil.ItemValues(s))
+	assert.Equal(t, []string{"acc1", "mean_per_class_recall"}, keys(testutil.Intervals(s)))
+	for _, iv := range testutil.Intervals(s) {
 		assert.True(t, iv.Low <= iv.High && iv.Low >= 0 && iv.High <= 1)
 	}
 	off := score(`{"templates": ["a {} photo", "{c}"], "classes": ["red", "green", "blue"], "bootstrap": 0}`)
-	assert.Nil(t, off.Intervals)
-	assert.Equal(t, dropNaN(s.Metrics), dropNaN(off.Metrics))
-	assert.Equal(t, s.Metrics, off.Metrics)
+	assert.Nil(t, testutil.Intervals(off))
+	sv, offv := testutil.Values(s), testutil.Values(off)
+	assert.Equal(t, dropNaN(sv), dropNaN(offv))
+	assert.Equal(t, sv, offv)
 }
 
 // dropNaN deletes the NaN metrics of m (NaN never equals itself) and returns their names.
@@ -134,16 +137,28 @@ func TestScoreLinearProbe(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := probeRun(t, tc.withVal, tc.extra)
 			assert.Equal(t, "linear-probe", s.Mode)
+			require.NoError(t, s.Check())
+			values := testutil.Values(s)
 			acc5 := 0
-			for k, v := range s.Metrics {
+			for k, v := range values {
 				if filepath.Base(k) == "acc5" {
 					assert.True(t, math.IsNaN(v), "acc5 is NaN below 5 classes")
-					delete(s.Metrics, k)
+					delete(values, k)
 					acc5++
 				}
 			}
 			assert.Equal(t, len(tc.metrics)/7, acc5)
-			assert.Equal(t, tc.metrics, s.Metrics)
+			assert.Equal(t, tc.metrics, values)
+			for _, m := range s.Metrics {
+				switch base := filepath.Base(filepath.Dir(m.Name)) + "/" + filepath.Base(m.Name); {
+				case strings.HasSuffix(base, "/train_items"):
+					assert.Equal(t, [2]string{"none", "count"}, [2]string{string(m.Direction), string(m.Unit)}, m.Name)
+				case strings.HasPrefix(base, "l2/"):
+					assert.Equal(t, [2]string{"none", "value"}, [2]string{string(m.Direction), string(m.Unit)}, m.Name)
+				default:
+					assert.Equal(t, [2]string{"higher", "fraction"}, [2]string{string(m.Direction), string(m.Unit)}, m.Name)
+				}
+			}
 			var groups []string
 			for _, p := range s.Predictions {
 				assert.Equal(t, p.Truth == p.Predicted, p.Correct)
@@ -154,13 +169,13 @@ func TestScoreLinearProbe(t *testing.T) {
 			}
 			assert.Len(t, s.Predictions, 4*len(groups))
 			for _, g := range groups {
-				assert.Equal(t, []float64{1, 1, 1, 0}, s.ItemValues[g+"/acc1"])
+				assert.Equal(t, []float64{1, 1, 1, 0}, testutil.ItemValues(s)[g+"/acc1"])
 				assert.Subset(t, s.Headline, []string{g + "/acc1", g + "/mean_per_class_recall", g + "/auroc"})
 				// Hits {1, 1, 1, 0}: the miss is drawn k ~ Binomial(4, 1/4) times; P(k ≥ 3) = 0.051 and
 				// P(k = 4) = 0.004 put the 2.5th percentile at 1/4, P(k = 0) = 0.32 the 97.5th at 1.
-				assert.Equal(t, sdk.Interval{Low: 0.25, High: 1}, s.Intervals[g+"/acc1"])
-				assert.Contains(t, s.Intervals, g+"/mean_per_class_recall")
-				assert.Contains(t, s.Intervals, g+"/auroc")
+				assert.Equal(t, sdk.Interval{Low: 0.25, High: 1}, testutil.Intervals(s)[g+"/acc1"])
+				assert.Contains(t, testutil.Intervals(s), g+"/mean_per_class_recall")
+				assert.Contains(t, testutil.Intervals(s), g+"/auroc")
 			}
 			assert.Len(t, s.Headline, 3*len(groups))
 		})
@@ -184,22 +199,29 @@ func TestScoreLinearProbeSeeds(t *testing.T) {
 	both := probeRun(t, true, `"train_fractions": ["50", "100"], "seeds": ["0", "1"], "bootstrap": 0`)
 	one := probeRun(t, true, `"train_fractions": ["50", "100"], "seeds": ["0"], "bootstrap": 0`)
 	other := probeRun(t, true, `"train_fractions": ["50", "100"], "seeds": ["1"], "bootstrap": 0`)
-	for k, v := range both.Metrics {
+	oneV, otherV := testutil.Values(one), testutil.Values(other)
+	for k, v := range testutil.Values(both) {
 		switch {
 		case math.IsNaN(v):
-			assert.True(t, math.IsNaN(one.Metrics[k]), k)
+			assert.True(t, math.IsNaN(oneV[k]), k)
 		case k == "linear_probe_50pct/l2/seed1":
-			assert.Equal(t, other.Metrics["linear_probe_50pct/l2/seed1"], v)
+			assert.Equal(t, otherV["linear_probe_50pct/l2/seed1"], v)
 		case filepath.Base(filepath.Dir(k)) == "l2" || filepath.Base(k) == "train_items":
-			assert.Equal(t, one.Metrics[k], v, k)
+			assert.Equal(t, oneV[k], v, k)
 		default:
-			assert.Equal(t, (one.Metrics[k]+other.Metrics[k])/2, v, k)
+			assert.Equal(t, (oneV[k]+otherV[k])/2, v, k)
 		}
 	}
-	assert.NotContains(t, both.Metrics, "linear_probe_100pct/l2/seed1")
-	assert.Nil(t, both.Intervals)
+	assert.NotContains(t, testutil.Values(both), "linear_probe_100pct/l2/seed1")
+	assert.Nil(t, testutil.Intervals(both))
 	again := probeRun(t, true, `"train_fractions": ["50", "100"], "seeds": ["0", "1"], "bootstrap": 0`)
-	assert.Equal(t, dropNaN(both.Metrics), dropNaN(again.Metrics))
+	assert.Equal(t, dropNaN(testutil.Values(both)), dropNaN(testutil.Values(again)))
+	require.Len(t, again.Metrics, len(both.Metrics))
+	for i := range both.Metrics { // NaN never equals itself: zero the NaN values both have before comparing
+		if math.IsNaN(both.Metrics[i].Value) && math.IsNaN(again.Metrics[i].Value) {
+			both.Metrics[i].Value, again.Metrics[i].Value = 0, 0
+		}
+	}
 	assert.Equal(t, both, again, "the probe is deterministic")
 }
 

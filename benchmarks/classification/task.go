@@ -24,15 +24,16 @@ type task struct {
 
 // datasetConfig is the task's `dataset:` mapping.
 type datasetConfig struct {
-	Format      string            `json:"format"`
-	Manifest    string            `json:"manifest"`
-	Root        string            `json:"root"`
-	LabelField  string            `json:"label_field"`
-	LabelMap    map[string]string `json:"label_map"`
-	Images      []string          `json:"images"`
-	ImageColumn string            `json:"image_column"`
-	LabelColumn string            `json:"label_column"`
-	Shards      []string          `json:"shards"`
+	Format       string            `json:"format"`
+	Manifest     string            `json:"manifest"`
+	Root         string            `json:"root"`
+	LabelField   string            `json:"label_field"`
+	LabelMap     map[string]string `json:"label_map"`
+	Images       []string          `json:"images"`
+	ImageColumn  string            `json:"image_column"`
+	LabelColumn  string            `json:"label_column"`
+	Shards       []string          `json:"shards"`
+	MaxExpansion float64           `json:"max_expansion"`
 }
 
 // options is the task's `options:` mapping.
@@ -64,10 +65,11 @@ type loaded struct {
 	stats    stats.Options // bootstrap resamples and seed
 }
 
-// Info describes the task and its config keys.
-func (t *task) Info(context.Context) (*sdk.TaskInfo, error) {
-	return &sdk.TaskInfo{
+// Describe names the task and declares its config keys.
+func (t *task) Describe(context.Context, sdk.DescribeRequest) (*sdk.PluginInfo, error) {
+	return &sdk.PluginInfo{
 		Name:        name,
+		Version:     version,
 		Description: "zero-shot image classification with prompt templates (CLIP_benchmark zeroshot_classification)",
 		DatasetFields: []sdk.Field{
 			{Name: "format", Type: sdk.FieldString, Required: true, Choices: []string{"jsonl", "csv", "imagefolder", "webdataset", "vqa-rad"},
@@ -86,6 +88,7 @@ func (t *task) Info(context.Context) (*sdk.TaskInfo, error) {
 			{Name: "label_column", Type: sdk.FieldString, Help: "csv: the column of labels (default label)"},
 			{Name: "shards", Type: sdk.FieldStringList,
 				Help: "webdataset: the shards, paths or glob patterns relative to root (default [\"*.tar\"])"},
+			datasets.MaxExpansionField(),
 		},
 		OptionFields: append(append([]sdk.Field{
 			{Name: "templates", Type: sdk.FieldStringList,
@@ -98,8 +101,9 @@ func (t *task) Info(context.Context) (*sdk.TaskInfo, error) {
 	}, nil
 }
 
-// Load reads the labelled images, fixes the classes and lists the images and class prompts to encode.
-func (t *task) Load(_ context.Context, req sdk.LoadRequest) (*sdk.Dataset, error) {
+// Load reads the labelled images, fixes the classes and lists the images and class prompts to encode. Images it
+// makes (DICOM renderings, members of compressed shards) go to a spool file in req.WorkDir.
+func (t *task) Load(_ context.Context, req sdk.LoadRequest) (d *sdk.Dataset, err error) {
 	var dc datasetConfig
 	if err := datasets.Decode("classification dataset", req.Dataset, &dc); err != nil {
 		return nil, err
@@ -108,7 +112,13 @@ func (t *task) Load(_ context.Context, req sdk.LoadRequest) (*sdk.Dataset, error
 	if err := datasets.Decode("classification options", req.Options, &opt); err != nil {
 		return nil, err
 	}
-	items, files, err := readItems(dc, opt.Classes)
+	sp := datasets.NewSpool(req.WorkDir)
+	defer func() {
+		if cerr := sp.Close(); cerr != nil && err == nil {
+			d, err = nil, fmt.Errorf("classification dataset: %w", cerr)
+		}
+	}()
+	items, files, err := readItems(dc, opt.Classes, sp)
 	if err != nil {
 		return nil, err
 	}
@@ -141,12 +151,12 @@ func (t *task) Load(_ context.Context, req sdk.LoadRequest) (*sdk.Dataset, error
 		l.imageRow = append(l.imageRow, in.AddImage(it.image))
 		l.truth = append(l.truth, slices.Index(l.classes, it.label))
 	}
-	probeFiles, err := loadModes(l, dc, opt, &in)
+	probeFiles, err := loadModes(l, dc, opt, &in, sp)
 	if err != nil {
 		return nil, err
 	}
 	files = append(files, probeFiles...)
-	d := in.Dataset(len(items), fmt.Sprintf("%d images in %d classes, %d templates, from %s", len(items),
+	d = in.Dataset(len(items), fmt.Sprintf("%d images in %d classes, %d templates, from %s", len(items),
 		len(l.classes), len(opt.Templates), dc.Manifest+dc.Root), files...)
 	if l.probe != nil {
 		d.Description += l.probe.describe()
@@ -158,13 +168,14 @@ func (t *task) Load(_ context.Context, req sdk.LoadRequest) (*sdk.Dataset, error
 
 // readItems reads the labelled images of the configured format and returns them with the data files read
 // (besides the image files). classes are the configured class names, which webdataset class indices refer to.
-func readItems(dc datasetConfig, classes []string) ([]item, []string, error) {
+// Images made while reading go to sp.
+func readItems(dc datasetConfig, classes []string, sp *datasets.Spool) ([]item, []string, error) {
 	const what = "classification dataset"
 	uses := map[string][]string{"jsonl": {"manifest"}, "csv": {"manifest", "image_column", "label_column"},
-		"imagefolder": {"root"}, "webdataset": {"root", "shards", "label_field"}, "vqa-rad": {"root", "label_field", "images"}}
+		"imagefolder": {"root"}, "webdataset": {"root", "shards", "label_field", "max_expansion"}, "vqa-rad": {"root", "label_field", "images"}}
 	set := map[string]bool{"manifest": dc.Manifest != "", "root": dc.Root != "", "label_field": dc.LabelField != "",
 		"images": dc.Images != nil, "image_column": dc.ImageColumn != "", "label_column": dc.LabelColumn != "",
-		"shards": dc.Shards != nil}
+		"shards": dc.Shards != nil, "max_expansion": dc.MaxExpansion != 0}
 	if uses[dc.Format] == nil {
 		return nil, nil, fmt.Errorf("%s: format %q is not supported; use jsonl, csv, imagefolder, webdataset or vqa-rad", what, dc.Format)
 	}
@@ -180,15 +191,15 @@ func readItems(dc datasetConfig, classes []string) ([]item, []string, error) {
 	var err error
 	switch dc.Format {
 	case "jsonl":
-		rows, err = datasets.ReadLabels(dc.Manifest)
+		rows, err = datasets.ReadLabels(dc.Manifest, sp)
 		files = []string{dc.Manifest}
 	case "csv":
-		rows, err = datasets.ReadCSVLabels(dc.Manifest, datasets.Columns{Image: dc.ImageColumn, Label: dc.LabelColumn})
+		rows, err = datasets.ReadCSVLabels(dc.Manifest, datasets.Columns{Image: dc.ImageColumn, Label: dc.LabelColumn}, sp)
 		files = []string{dc.Manifest}
 	case "imagefolder":
-		rows, err = datasets.ReadImageFolder(dc.Root)
+		rows, err = datasets.ReadImageFolder(dc.Root, sp)
 	case "webdataset":
-		rows, files, err = webItems(dc, classes)
+		rows, files, err = webItems(dc, classes, sp)
 	case "vqa-rad":
 		items, err := vqaRADItems(dc)
 		return items, []string{filepath.Join(dc.Root, datasets.VQARADFile)}, err
@@ -204,8 +215,8 @@ func readItems(dc datasetConfig, classes []string) ([]item, []string, error) {
 }
 
 // webItems reads the labelled samples of webdataset shards: the label from the member dc.LabelField (default
-// cls), a class index into classes or a class name.
-func webItems(dc datasetConfig, classes []string) ([]datasets.Labeled, []string, error) {
+// cls), a class index into classes or a class name; images of compressed shards go to sp.
+func webItems(dc datasetConfig, classes []string, sp *datasets.Spool) ([]datasets.Labeled, []string, error) {
 	shards, err := datasets.ShardPaths(dc.Root, dc.Shards)
 	if err != nil {
 		return nil, nil, fmt.Errorf("classification dataset: %w", err)
@@ -214,7 +225,7 @@ func webItems(dc datasetConfig, classes []string) ([]datasets.Labeled, []string,
 	if member == "" {
 		member = "cls"
 	}
-	samples, err := datasets.ReadWebDataset(shards, member)
+	samples, err := datasets.ReadWebDataset(shards, member, datasets.WebOptions{Spool: sp, MaxExpansion: dc.MaxExpansion})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -348,8 +359,8 @@ func fill(template, class string) (string, error) {
 // Score classifies every image zero-shot and reports, as CLIP_benchmark zeroshot_classification does (see
 // metrics.Classify for each definition): acc1; acc5 (NaN below 5 classes); mean_per_class_recall (balanced
 // accuracy over the classes that have images); recall/<class> (NaN for a class without images); for two classes
-// auroc of the positive class; and the confusion matrix as confusion/<truth>/<predicted> counts (every pair,
-// zeros included). Class weights: each class's prompt embeddings L2-normalised, averaged, renormalised; logits =
+// auroc of the positive class; and the confusion matrix (counts by true and predicted class, in the task's class
+// order) attached to acc1. Class weights: each class's prompt embeddings L2-normalised, averaged, renormalised; logits =
 // logit scale · normalised image embedding · class weights; argmax ties go to the lower class index. A logit
 // scale of 0 (unknown) is taken as 1: no reported metric depends on a positive scale.
 func (t *task) Score(_ context.Context, req sdk.ScoreRequest) (*sdk.Scores, error) {
@@ -390,27 +401,14 @@ func (t *task) Score(_ context.Context, req sdk.ScoreRequest) (*sdk.Scores, erro
 	if err != nil {
 		return nil, fmt.Errorf("classification %s: %w", req.DatasetID, err)
 	}
-	s := &sdk.Scores{
-		Metrics:  map[string]float64{"acc1": c.Acc1, "acc5": c.Acc5, "mean_per_class_recall": c.MeanPerClassRecall},
-		Headline: []string{"acc1", "mean_per_class_recall"},
-	}
-	if len(l.classes) == 2 {
-		s.Metrics["auroc"] = c.AUROC
-		s.Headline = append(s.Headline, "auroc")
-	}
-	for k, class := range l.classes {
-		s.Metrics["recall/"+class] = c.Recall[k]
-		for p, pred := range l.classes {
-			s.Metrics["confusion/"+class+"/"+pred] = float64(c.Confusion[k][p])
-		}
-	}
+	s := &sdk.Scores{Mode: metrics.ModeZeroShot}
 	for i, n := range l.items {
 		s.Predictions = append(s.Predictions, sdk.Prediction{Item: n, Truth: l.classes[l.truth[i]],
 			Predicted: l.classes[c.Pred[i]], Correct: c.Pred[i] == l.truth[i]})
 	}
-	s.Mode = metrics.ModeZeroShot
-	if err := addStatistics(s, "", []*metrics.Classification{c}, l.stats); err != nil {
+	if err := addClassification(s, "", l.classes, []*metrics.Classification{c}, l.stats); err != nil {
 		return nil, fmt.Errorf("classification %s: %w", req.DatasetID, err)
 	}
+	s.Metric("acc1").Confusion = confusion(l.classes, c.Confusion)
 	return s, nil
 }

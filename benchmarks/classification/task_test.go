@@ -41,7 +41,7 @@ func jsonlRequest(m, opts string) sdk.LoadRequest {
 }
 
 func TestInfo(t *testing.T) {
-	info, err := (&task{}).Info(context.Background())
+	info, err := (&task{}).Describe(context.Background(), sdk.DescribeRequest{})
 	require.NoError(t, err)
 	assert.Equal(t, "classification", info.Name)
 	var names []string
@@ -49,8 +49,9 @@ func TestInfo(t *testing.T) {
 		names = append(names, f.Name)
 	}
 	assert.Equal(t, []string{"format", "manifest", "root", "label_field", "label_map", "images", "image_column",
-		"label_column", "shards", "templates", "classes", "positive_class", "mode", "train_manifest", "val_manifest",
+		"label_column", "shards", "max_expansion", "templates", "classes", "positive_class", "mode", "train_manifest", "val_manifest",
 		"train_fractions", "l2_grid", "seeds", "bootstrap", "seed"}, names)
+	assert.Equal(t, "dev", info.Version)
 }
 
 func TestLoad(t *testing.T) {
@@ -132,6 +133,7 @@ func TestScore(t *testing.T) {
 		texts    sdk.Matrix
 		scale    float64
 		metrics  map[string]float64
+		confused [][]int64 // the confusion matrix, true class rows, predicted class columns
 		headline []string
 		preds    []string // predicted class per image
 	}{
@@ -152,10 +154,8 @@ func TestScore(t *testing.T) {
 			metrics: map[string]float64{
 				"acc1": 0.6, "acc5": nan, "mean_per_class_recall": 2.0 / 3,
 				"recall/red": 0.5, "recall/green": 1, "recall/blue": 0.5,
-				"confusion/red/red": 1, "confusion/red/green": 1, "confusion/red/blue": 0,
-				"confusion/green/red": 0, "confusion/green/green": 1, "confusion/green/blue": 0,
-				"confusion/blue/red": 1, "confusion/blue/green": 0, "confusion/blue/blue": 1,
 			},
+			confused: [][]int64{{1, 1, 0}, {0, 1, 0}, {1, 0, 1}},
 			headline: []string{"acc1", "mean_per_class_recall"},
 			preds:    []string{"red", "green", "green", "red", "blue"},
 		},
@@ -172,8 +172,8 @@ func TestScore(t *testing.T) {
 			metrics: map[string]float64{
 				"acc1": 0.5, "acc5": nan, "mean_per_class_recall": 0.5, "auroc": 0.75,
 				"recall/neg": 0.5, "recall/pos": 0.5,
-				"confusion/neg/neg": 1, "confusion/neg/pos": 1, "confusion/pos/neg": 1, "confusion/pos/pos": 1,
 			},
+			confused: [][]int64{{1, 1}, {1, 1}},
 			headline: []string{"acc1", "mean_per_class_recall", "auroc"},
 			preds:    []string{"pos", "neg", "neg", "pos"},
 		},
@@ -188,8 +188,8 @@ func TestScore(t *testing.T) {
 			metrics: map[string]float64{
 				"acc1": 0.5, "acc5": nan, "mean_per_class_recall": 0.5, "auroc": 0.75,
 				"recall/neg": 0.5, "recall/pos": 0.5,
-				"confusion/neg/neg": 1, "confusion/neg/pos": 1, "confusion/pos/neg": 1, "confusion/pos/pos": 1,
 			},
+			confused: [][]int64{{1, 1}, {1, 1}},
 			headline: []string{"acc1", "mean_per_class_recall", "auroc"},
 			preds:    []string{"pos", "neg", "neg", "pos"},
 		},
@@ -202,10 +202,19 @@ func TestScore(t *testing.T) {
 			s, err := tk.Score(context.Background(), sdk.ScoreRequest{DatasetID: d.ID, ImageEmbeddings: tc.images,
 				TextEmbeddings: tc.texts, LogitScale: tc.scale})
 			require.NoError(t, err)
-			assert.True(t, math.IsNaN(s.Metrics["acc5"]), "acc5 is NaN below 5 classes")
-			delete(s.Metrics, "acc5")
+			require.NoError(t, s.Check())
+			values := testutil.Values(s)
+			assert.True(t, math.IsNaN(values["acc5"]), "acc5 is NaN below 5 classes")
+			delete(values, "acc5")
 			delete(tc.metrics, "acc5")
-			assert.Equal(t, tc.metrics, s.Metrics)
+			assert.Equal(t, tc.metrics, values)
+			l, err := tk.loaded.Get(d.ID)
+			require.NoError(t, err)
+			assert.Equal(t, &sdk.Confusion{Classes: l.classes, Counts: tc.confused}, s.Metric("acc1").Confusion)
+			for _, m := range s.Metrics {
+				assert.Equal(t, [2]string{"higher", "fraction"}, [2]string{string(m.Direction), string(m.Unit)}, m.Name)
+				assert.NotEmpty(t, m.Help, m.Name)
+			}
 			assert.Equal(t, tc.headline, s.Headline)
 			require.Len(t, s.Predictions, len(tc.preds))
 			for i, p := range s.Predictions {
@@ -290,7 +299,7 @@ func TestLoadVQARAD(t *testing.T) {
 	txt := sdk.Matrix{Rows: 6, Cols: 3, Data: []float32{1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 1}}
 	s, err := tk.Score(context.Background(), sdk.ScoreRequest{DatasetID: d.ID, ImageEmbeddings: img, TextEmbeddings: txt, LogitScale: 50})
 	require.NoError(t, err)
-	assert.Equal(t, 1.0, s.Metrics["acc1"])
+	assert.Equal(t, 1.0, s.Value("acc1"))
 	organ := map[string]string{"HEAD": "head", "CHEST": "chest", "ABD": "abdomen"}
 	for i, p := range s.Predictions {
 		assert.Equal(t, names[i], p.Item)

@@ -38,7 +38,7 @@ func BenchmarkReadWebDataset(b *testing.B) {
 	shard := testutil.WriteTar(b, filepath.Join(b.TempDir(), "s.tar"), members...)
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := ReadWebDataset([]string{shard}, "cls"); err != nil {
+		if _, err := ReadWebDataset([]string{shard}, "cls", WebOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}

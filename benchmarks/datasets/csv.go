@@ -33,12 +33,12 @@ func (c Columns) withDefaults() Columns {
 
 // ReadCSVLabels reads a classification manifest in CSV (RFC 4180, a header row, other columns ignored): one row
 // per item, the image path in column cols.Image, relative to the manifest's folder (see ReadImage), and a
-// non-empty label in column cols.Label. Errors name the file and line.
-func ReadCSVLabels(manifest string, cols Columns) ([]Labeled, error) {
+// non-empty label in column cols.Label. DICOM renderings go to sp. Errors name the file and line.
+func ReadCSVLabels(manifest string, cols Columns, sp *Spool) ([]Labeled, error) {
 	cols = cols.withDefaults()
 	var out []Labeled
 	err := readCSV(manifest, []string{cols.Image, cols.Label}, func(r *root, v []string) error {
-		img, err := r.image(v[0])
+		img, err := r.image(v[0], sp)
 		if err != nil {
 			return err
 		}
@@ -54,21 +54,22 @@ func ReadCSVLabels(manifest string, cols Columns) ([]Labeled, error) {
 // ReadCSVCaptions reads a retrieval manifest in CSV (RFC 4180, a header row, other columns ignored): one row per
 // image–caption pair, the image path in column cols.Image, relative to the manifest's folder (see ReadImage), the
 // caption in column cols.Caption. Rows naming the same image file give it several captions: images are listed in
-// the order they first appear, each with its captions in row order. Errors name the file and line.
-func ReadCSVCaptions(manifest string, cols Columns) ([]Captioned, error) {
+// the order they first appear, each with its captions in row order. DICOM renderings go to sp. Errors name the
+// file and line.
+func ReadCSVCaptions(manifest string, cols Columns, sp *Spool) ([]Captioned, error) {
 	cols = cols.withDefaults()
 	var out []Captioned
 	byPath := map[string]int{}
 	err := readCSV(manifest, []string{cols.Image, cols.Caption}, func(r *root, v []string) error {
-		img, err := r.image(v[0])
+		img, err := r.image(v[0], sp)
 		if err != nil {
 			return err
 		}
-		if i, ok := byPath[img.Path]; ok {
+		if i, ok := byPath[img.Label()]; ok {
 			out[i].Captions = append(out[i].Captions, v[1])
 			return nil
 		}
-		byPath[img.Path] = len(out)
+		byPath[img.Label()] = len(out)
 		out = append(out, Captioned{Name: v[0], Image: img, Captions: []string{v[1]}})
 		return nil
 	})

@@ -83,21 +83,21 @@ func TestReadManifests(t *testing.T) {
 		"c.jsonl": "\uFEFF" + `{"image": "a.png", "captions": ["one", "two"]}` + "\r\n\n" + `{"image": "b.png", "captions": ["three"]}`,
 		"l.jsonl": `{"image": "b.png", "label": "x"}` + "\n",
 	})
-	caps, err := ReadCaptions(filepath.Join(dir, "c.jsonl"))
+	caps, err := ReadCaptions(filepath.Join(dir, "c.jsonl"), nil)
 	require.NoError(t, err)
 	assert.Equal(t, []Captioned{
 		{Name: "a.png", Image: FileImage(filepath.Join(dir, "a.png")), Captions: []string{"one", "two"}},
 		{Name: "b.png", Image: FileImage(filepath.Join(dir, "b.png")), Captions: []string{"three"}},
 	}, caps)
-	labels, err := ReadLabels(filepath.Join(dir, "l.jsonl"))
+	labels, err := ReadLabels(filepath.Join(dir, "l.jsonl"), nil)
 	require.NoError(t, err)
 	assert.Equal(t, []Labeled{{Name: "b.png", Image: FileImage(filepath.Join(dir, "b.png")), Label: "x"}}, labels)
 
 	// A caption manifest is not a label manifest: the unknown key is named with file and line.
-	_, err = ReadLabels(filepath.Join(dir, "c.jsonl"))
+	_, err = ReadLabels(filepath.Join(dir, "c.jsonl"), nil)
 	assert.ErrorContains(t, err, `c.jsonl:1: bad JSON line: json: unknown field "captions"`)
 	testutil.WriteFiles(t, dir, map[string]string{"n.jsonl": `{"image": "a.png", "label": ""}`})
-	_, err = ReadLabels(filepath.Join(dir, "n.jsonl"))
+	_, err = ReadLabels(filepath.Join(dir, "n.jsonl"), nil)
 	assert.ErrorContains(t, err, `n.jsonl:1: image "a.png" has no "label"`)
 }
 

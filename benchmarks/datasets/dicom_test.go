@@ -153,25 +153,36 @@ func TestReadDICOMErrors(t *testing.T) {
 	}
 }
 
-// TestReadImageDICOM reads DICOM files named in a manifest: found by the marker whatever the name, sent as PNG
-// bytes under the file's path; a .dcm file without the marker is an error.
+// TestReadImageDICOM reads DICOM files named in a manifest: found by the marker whatever the name, rendered as PNG
+// into the spool under the file's path; a .dcm file without the marker is an error, and so is a DICOM file without
+// a work folder to render it into.
 func TestReadImageDICOM(t *testing.T) {
 	dir := t.TempDir()
 	p := testutil.WriteDICOM(t, filepath.Join(dir, "scan"), testutil.ExplicitVRLittleEndian, rescaled12()...)
 	testutil.WriteFiles(t, dir, map[string]string{"fake.DCM": "not dicom", "a.png": "png"})
-	img, err := ReadImage(dir, "scan")
+	sp := NewSpool(t.TempDir())
+	img, err := ReadImage(dir, "scan", sp)
 	require.NoError(t, err)
-	assert.Equal(t, p, img.Path)
+	require.NoError(t, sp.Close())
+	assert.Equal(t, p, img.Name)
+	assert.Equal(t, p, img.Label())
 	assert.Equal(t, p, img.File)
-	decoded, err := png.Decode(bytes.NewReader(img.Data))
+	assert.Nil(t, img.Data, "the rendering travels by reference")
+	assert.Equal(t, int64(0), img.Offset)
+	b, err := img.Bytes()
+	require.NoError(t, err)
+	assert.Equal(t, int64(len(b)), img.Size)
+	decoded, err := png.Decode(bytes.NewReader(b))
 	require.NoError(t, err)
 	require.IsType(t, &image.Gray{}, decoded)
 	assert.Equal(t, rescaled12Want, decoded.(*image.Gray).Pix)
 
-	img, err = ReadImage(dir, "a.png")
+	img, err = ReadImage(dir, "a.png", nil)
 	require.NoError(t, err)
 	assert.Equal(t, FileImage(filepath.Join(dir, "a.png")), img)
 
-	_, err = ReadImage(dir, "fake.DCM")
+	_, err = ReadImage(dir, "scan", NewSpool(""))
+	assert.ErrorContains(t, err, "DICOM "+p+": image "+p+" must be written to the task's work folder, but the load request has no work_dir")
+	_, err = ReadImage(dir, "fake.DCM", nil)
 	assert.ErrorContains(t, err, `image "fake.DCM" (`+filepath.Join(dir, "fake.DCM")+`) is named .dcm but has no "DICM" marker at byte 128`)
 }

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/clipeval/clipeval/plugins/sdk"
 )
 
 // imageExtensions lists, for messages, the file extensions isImageName accepts.
@@ -24,19 +26,20 @@ func isImageName(name string) bool {
 	return false
 }
 
-// Image is one image of a data set as the model backend gets it.
+// Image is one image of a data set as the model backend gets it: by reference (sdk.ImageInput without Data),
+// never as bytes in memory, plus the file it came from.
 type Image struct {
-	// Path is the image file's absolute path or, for an image the backend does not read from a plain image file,
-	// a stable unique name: the DICOM file's path, or "<shard>#<key>.<ext>" for a webdataset sample.
-	Path string
-	// Data, when non-nil, holds the encoded image (PNG, JPEG, ...) the backend decodes instead of reading Path.
-	Data []byte
+	// ImageInput locates the image's bytes: the image file itself (Path); a byte range of a plain tar shard
+	// (Name "<shard>#<key>.<ext>", Path the shard, Offset, Size); or a byte range of the task's spool file for
+	// images the task made (a DICOM file's pixels as PNG, named by the DICOM file's path; a member of a
+	// compressed shard). Its Label is the image's identity: two images are the same when their labels are.
+	sdk.ImageInput
 	// File is the file the image was read from, for provenance: the image or DICOM file, or the tar shard.
 	File string
 }
 
 // FileImage is the image stored in the file at the absolute path p, which the backend reads itself.
-func FileImage(p string) Image { return Image{Path: p, File: p} }
+func FileImage(p string) Image { return Image{ImageInput: sdk.FileImage(p), File: p} }
 
 // root is a folder that the image paths of a data set are resolved in and must stay inside.
 type root struct {
@@ -86,9 +89,9 @@ func (r *root) resolve(name string) (string, error) {
 }
 
 // image resolves name (see resolve) and returns the image: the file itself, or for a DICOM file (found by the
-// "DICM" marker at byte 128, whatever the extension) its pixels converted as ReadDICOM does, as PNG bytes.
-// A file named *.dcm without the marker is an error.
-func (r *root) image(name string) (Image, error) {
+// "DICM" marker at byte 128, whatever the extension) its pixels converted as ReadDICOM does, as PNG bytes written
+// to sp under the DICOM file's path. A file named *.dcm without the marker is an error.
+func (r *root) image(name string, sp *Spool) (Image, error) {
 	p, err := r.resolve(name)
 	if err != nil {
 		return Image{}, err
@@ -112,17 +115,21 @@ func (r *root) image(name string) (Image, error) {
 	if err := png.Encode(&buf, gray); err != nil {
 		return Image{}, fmt.Errorf("DICOM %s: encoding the pixels as PNG: %w", p, err)
 	}
-	return Image{Path: p, Data: buf.Bytes(), File: p}, nil
+	in, err := sp.Add(p, buf.Bytes())
+	if err != nil {
+		return Image{}, fmt.Errorf("DICOM %s: %w", p, err)
+	}
+	return Image{ImageInput: in, File: p}, nil
 }
 
 // ReadImage resolves an image path written in a manifest relative to the manifest's folder dir, as ResolveImage
-// does, and returns the image: the file, or a DICOM file's pixels as PNG bytes (see ReadDICOM).
-func ReadImage(dir, name string) (Image, error) {
+// does, and returns the image: the file, or a DICOM file's pixels as PNG bytes in sp (see ReadDICOM).
+func ReadImage(dir, name string, sp *Spool) (Image, error) {
 	r, err := newRoot(dir, "the manifest's folder")
 	if err != nil {
 		return Image{}, err
 	}
-	return r.image(name)
+	return r.image(name, sp)
 }
 
 // dicomMarker is the magic word of a DICOM Part 10 file, after its 128-byte preamble (PS3.10 7.1).

@@ -13,8 +13,9 @@ import (
 // Images are files whose extension is that of an image format (.png, .jpg, .jpeg, .tif, .tiff, .bmp, .dcm, in any
 // letter case); other files, and files directly in dir, are skipped. Symbolic links to folders below a class
 // folder are not followed; images must stay inside dir (see ReadImage). Each item's Name is its path relative to
-// dir, with slashes; its Label the class folder's name. A class folder without images is an error.
-func ReadImageFolder(dir string) ([]Labeled, error) {
+// dir, with slashes; its Label the class folder's name. A class folder without images is an error. DICOM
+// renderings go to sp.
+func ReadImageFolder(dir string, sp *Spool) ([]Labeled, error) {
 	r, err := newRoot(dir, "the ImageFolder root")
 	if err != nil {
 		return nil, fmt.Errorf("reading ImageFolder: %w", err)
@@ -51,7 +52,7 @@ func ReadImageFolder(dir string) ([]Labeled, error) {
 				return err
 			}
 			rel := filepath.Join(class, below)
-			img, err := r.image(rel)
+			img, err := r.image(rel, sp)
 			if err != nil {
 				return err
 			}

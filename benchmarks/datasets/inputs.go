@@ -12,21 +12,22 @@ import (
 type Inputs struct {
 	images, texts     []string
 	imageRow, textRow map[string]int
-	image             map[string]Image // by Path
+	image             map[string]Image // by Label
 }
 
 // Image returns the embedding row of the image file at the absolute path p, adding it when new.
 func (in *Inputs) Image(p string) int { return in.AddImage(FileImage(p)) }
 
-// AddImage returns the embedding row of img, adding it when new; images are the same when their Path is.
+// AddImage returns the embedding row of img, adding it when new; images are the same when their Label is.
 func (in *Inputs) AddImage(img Image) int {
 	if in.image == nil {
 		in.image = map[string]Image{}
 	}
-	if _, ok := in.image[img.Path]; !ok {
-		in.image[img.Path] = img
+	key := img.Label()
+	if _, ok := in.image[key]; !ok {
+		in.image[key] = img
 	}
-	return intern(&in.images, &in.imageRow, img.Path)
+	return intern(&in.images, &in.imageRow, key)
 }
 
 // Text returns the embedding row of text s, adding it when new.
@@ -45,8 +46,8 @@ func intern(list *[]string, index *map[string]int, s string) int {
 	return len(*list) - 1
 }
 
-// Dataset returns the sdk.Dataset for these inputs: the images (by path, or with their bytes), the texts, and as
-// Files the data files given followed by the file of every image, each file once.
+// Dataset returns the sdk.Dataset for these inputs: the images by reference (never with their bytes), the texts,
+// and as Files the data files given followed by the file of every image, each file once.
 func (in *Inputs) Dataset(size int, description string, dataFiles ...string) *sdk.Dataset {
 	d := &sdk.Dataset{Texts: in.texts, Size: size, Description: description}
 	listed := map[string]bool{}
@@ -61,7 +62,7 @@ func (in *Inputs) Dataset(size int, description string, dataFiles ...string) *sd
 	}
 	for _, p := range in.images {
 		img := in.image[p]
-		d.Images = append(d.Images, sdk.ImageInput{Path: img.Path, Data: img.Data})
+		d.Images = append(d.Images, img.ImageInput)
 		list(img.File)
 	}
 	return d

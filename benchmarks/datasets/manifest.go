@@ -1,6 +1,8 @@
 // Package datasets reads the data sets the benchmark task plugins evaluate on: JSON Lines and CSV manifests
 // (image–caption and image–label pairs), ImageFolder trees, webdataset tar shards, the VQA-RAD and SLAKE releases
-// and DICOM images, and decodes task configs strictly.
+// and DICOM images, and decodes task configs strictly. Images go to the model backend by reference (a file, or a
+// byte range of a plain tar shard); those a task makes (DICOM renderings, members of compressed shards) are
+// written to one spool file in the task's work folder (Spool).
 package datasets
 
 import (
@@ -67,7 +69,7 @@ func ResolveImage(dir, name string) (string, error) {
 type Captioned struct {
 	// Name is the image path as the manifest writes it (relative to the manifest's folder).
 	Name string
-	// Image is the image: its file, or its bytes for a DICOM file (see ReadImage).
+	// Image is the image: its file, or for a DICOM file its rendering in the spool (see ReadImage).
 	Image Image
 	// Captions are the image's captions, in manifest order.
 	Captions []string
@@ -77,7 +79,7 @@ type Captioned struct {
 type Labeled struct {
 	// Name is the image path as the manifest writes it (relative to the manifest's folder).
 	Name string
-	// Image is the image: its file, or its bytes for a DICOM file (see ReadImage).
+	// Image is the image: its file, or for a DICOM file its rendering in the spool (see ReadImage).
 	Image Image
 	// Label is the image's class label.
 	Label string
@@ -86,8 +88,8 @@ type Labeled struct {
 // ReadCaptions reads a retrieval manifest: JSON Lines, one object per line,
 // {"image": "images/a.png", "captions": ["...", ...]}; blank lines are skipped. Every image must exist inside the
 // manifest's folder (see ReadImage) and have at least one caption. A caption may be empty: the reference fixtures
-// encode "" too.
-func ReadCaptions(manifest string) ([]Captioned, error) {
+// encode "" too. DICOM renderings go to sp.
+func ReadCaptions(manifest string, sp *Spool) ([]Captioned, error) {
 	type line struct {
 		Image    string   `json:"image"`
 		Captions []string `json:"captions"`
@@ -98,7 +100,7 @@ func ReadCaptions(manifest string) ([]Captioned, error) {
 	}
 	var out []Captioned
 	err = readJSONL(manifest, func(l *line) error {
-		p, err := r.image(l.Image)
+		p, err := r.image(l.Image, sp)
 		if err != nil {
 			return err
 		}
@@ -113,8 +115,8 @@ func ReadCaptions(manifest string) ([]Captioned, error) {
 
 // ReadLabels reads a classification manifest: JSON Lines, one object per line, {"image": "...", "label": "red"};
 // blank lines are skipped. Every image must exist inside the manifest's folder (see ReadImage) and have a
-// non-empty label.
-func ReadLabels(manifest string) ([]Labeled, error) {
+// non-empty label. DICOM renderings go to sp.
+func ReadLabels(manifest string, sp *Spool) ([]Labeled, error) {
 	type line struct {
 		Image string `json:"image"`
 		Label string `json:"label"`
@@ -125,7 +127,7 @@ func ReadLabels(manifest string) ([]Labeled, error) {
 	}
 	var out []Labeled
 	err = readJSONL(manifest, func(l *line) error {
-		p, err := r.image(l.Image)
+		p, err := r.image(l.Image, sp)
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"compress/gzip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -47,14 +48,14 @@ func TestReadCSV(t *testing.T) {
 		"c.csv": "image,caption\na.png,one\nb/b.TIF,\"two, \"\"quoted\"\"\"\n./a.png,three\nc.bmp,\n",
 	})
 	file := func(n string) Image { return FileImage(filepath.Join(dir, n)) }
-	labels, err := ReadCSVLabels(filepath.Join(dir, "l.csv"), Columns{Image: "path", Label: "class"})
+	labels, err := ReadCSVLabels(filepath.Join(dir, "l.csv"), Columns{Image: "path", Label: "class"}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, []Labeled{
 		{Name: "a.png", Image: file("a.png"), Label: "red"},
 		{Name: "b/b.TIF", Image: file("b/b.TIF"), Label: "blue, dark"},
 		{Name: "./a.png", Image: file("a.png"), Label: "red"},
 	}, labels)
-	caps, err := ReadCSVCaptions(filepath.Join(dir, "c.csv"), Columns{})
+	caps, err := ReadCSVCaptions(filepath.Join(dir, "c.csv"), Columns{}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, []Captioned{
 		{Name: "a.png", Image: file("a.png"), Captions: []string{"one", "three"}},
@@ -80,11 +81,11 @@ func TestReadCSV(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			testutil.WriteFiles(t, dir, map[string]string{"m.csv": tc.content})
-			_, err := ReadCSVLabels(filepath.Join(dir, "m.csv"), tc.cols)
+			_, err := ReadCSVLabels(filepath.Join(dir, "m.csv"), tc.cols, nil)
 			assert.ErrorContains(t, err, tc.err)
 		})
 	}
-	_, err = ReadCSVLabels(filepath.Join(dir, "none.csv"), Columns{})
+	_, err = ReadCSVLabels(filepath.Join(dir, "none.csv"), Columns{}, nil)
 	assert.ErrorContains(t, err, "reading manifest: open")
 }
 
@@ -95,13 +96,16 @@ func TestReadImageFolder(t *testing.T) {
 		"readme.md": "", "c/deep/z.tif": "",
 	})
 	testutil.WriteDICOM(t, filepath.Join(dir, "c", "s.dcm"), testutil.ExplicitVRLittleEndian, rescaled12()...)
-	got, err := ReadImageFolder(dir)
+	sp := NewSpool(t.TempDir())
+	got, err := ReadImageFolder(dir, sp)
 	require.NoError(t, err)
+	require.NoError(t, sp.Close())
 	var names, labels []string
 	for _, it := range got {
 		names, labels = append(names, it.Name), append(labels, it.Label)
 		if it.Name == "c/s.dcm" {
-			assert.NotEmpty(t, it.Image.Data, "DICOM travels as PNG bytes")
+			assert.Equal(t, filepath.Join(dir, "c", "s.dcm"), it.Image.Name, "DICOM travels as PNG in the spool")
+			assert.Positive(t, it.Image.Size)
 		} else {
 			assert.Equal(t, FileImage(filepath.Join(dir, filepath.FromSlash(it.Name))), it.Image)
 		}
@@ -113,23 +117,23 @@ func TestReadImageFolder(t *testing.T) {
 	linked := t.TempDir()
 	testutil.WriteFiles(t, linked, map[string]string{"real/d/1.png": ""})
 	require.NoError(t, os.Symlink(filepath.Join(linked, "real", "d"), filepath.Join(linked, "d")))
-	got, err = ReadImageFolder(linked)
+	got, err = ReadImageFolder(linked, nil)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"d/1.png", "real/d/1.png"}, []string{got[0].Name, got[1].Name})
 	assert.Equal(t, []string{"d", "real"}, []string{got[0].Label, got[1].Label})
 
 	escape := t.TempDir()
 	require.NoError(t, os.Symlink(filepath.Join(linked, "real"), filepath.Join(escape, "cls")))
-	_, err = ReadImageFolder(escape)
+	_, err = ReadImageFolder(escape, nil)
 	assert.ErrorContains(t, err, `class "cls": image "cls/d/1.png" is a symbolic link to `+filepath.Join(linked, "real", "d", "1.png"))
 
 	empty := t.TempDir()
 	testutil.WriteFiles(t, empty, map[string]string{"a/1.png": "", "b/notes.txt": ""})
-	_, err = ReadImageFolder(empty)
+	_, err = ReadImageFolder(empty, nil)
 	assert.ErrorContains(t, err, `class folder "b" holds no images (.png, .jpg, .jpeg, .tif, .tiff, .bmp, .dcm)`)
-	_, err = ReadImageFolder(filepath.Join(empty, "a"))
+	_, err = ReadImageFolder(filepath.Join(empty, "a"), nil)
 	assert.ErrorContains(t, err, "holds no class folders")
-	_, err = ReadImageFolder(filepath.Join(empty, "none"))
+	_, err = ReadImageFolder(filepath.Join(empty, "none"), nil)
 	assert.ErrorContains(t, err, "reading ImageFolder")
 }
 
@@ -164,16 +168,23 @@ func TestReadWebDataset(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{s0, s1}, shards)
 
-	samples, err := ReadWebDataset(shards, "CLS")
+	samples, err := ReadWebDataset(shards, "CLS", WebOptions{})
 	require.NoError(t, err)
 	var keys []string
 	for _, s := range samples {
 		keys = append(keys, s.Key)
 	}
 	assert.Equal(t, []string{"z", "a", "dir/b", "c"}, keys)
-	assert.Equal(t, Image{Path: s1 + "#a.jpg", Data: []byte("A-jpg"), File: s1}, samples[1].Image)
-	assert.Equal(t, Image{Path: s1 + "#dir/b.png", Data: []byte("B"), File: s1}, samples[2].Image)
-	assert.Equal(t, Image{Path: s1 + "#c.tiff", Data: []byte("C"), File: s1}, samples[3].Image)
+	// Images are byte ranges of the shard: a.jpg's data follows the headers of __meta__, dir, a.png and its own,
+	// with __meta__'s and a.png's data, 512 bytes each (USTAR headers and padding).
+	assert.Equal(t, Image{ImageInput: sdk.ImageInput{Name: s1 + "#a.jpg", Path: s1, Offset: 6 * 512, Size: 5}, File: s1}, samples[1].Image)
+	for i, want := range []string{"Z", "A-jpg", "B", "C"} {
+		b, err := samples[i].Image.Bytes()
+		require.NoError(t, err)
+		assert.Equal(t, want, string(b), samples[i].Key)
+	}
+	assert.Equal(t, s1+"#dir/b.png", samples[2].Image.Name)
+	assert.Equal(t, s1+"#c.tiff", samples[3].Image.Label())
 	assert.Equal(t, "s-1.tar#dir/b", samples[2].Name)
 
 	labels, err := WebLabels(samples, []string{"normal", "tumor"})
@@ -187,16 +198,16 @@ func TestReadWebDataset(t *testing.T) {
 	_, err = WebLabels(samples, []string{"normal"})
 	assert.ErrorContains(t, err, s1+": a.cls holds class index 1, but the classes option lists 1 classes")
 
-	txt, err := ReadWebDataset([]string{s1}, "txt")
+	txt, err := ReadWebDataset([]string{s1}, "txt", WebOptions{})
 	require.NoError(t, err)
 	caps, err := WebCaptions(txt)
 	require.NoError(t, err)
 	assert.Equal(t, [][]string{{"first", "second"}, {"only"}, {"third"}}, [][]string{caps[0].Captions, caps[1].Captions, caps[2].Captions})
-	js, err := ReadWebDataset([]string{s0}, "json")
+	js, err := ReadWebDataset([]string{s0}, "json", WebOptions{})
 	require.NoError(t, err)
 	caps, err = WebCaptions(js)
 	require.NoError(t, err)
-	assert.Equal(t, []Captioned{{Name: "s-0.tar#z", Image: Image{Path: s0 + "#z.bmp", Data: []byte("Z"), File: s0},
+	assert.Equal(t, []Captioned{{Name: "s-0.tar#z", Image: Image{ImageInput: sdk.ImageInput{Name: s0 + "#z.bmp", Path: s0, Offset: 512, Size: 1}, File: s0},
 		Captions: []string{"j1", "j2"}}}, caps)
 
 	// Compressed shards stream through gzip.
@@ -209,9 +220,28 @@ func TestReadWebDataset(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, zw.Close())
 	require.NoError(t, f.Close())
-	gz, err := ReadWebDataset([]string{filepath.Join(dir, "g.tar.gz")}, "cls")
+	g := filepath.Join(dir, "g.tar.gz")
+	_, err = ReadWebDataset([]string{g}, "cls", WebOptions{})
+	assert.ErrorContains(t, err, "shard "+g+" is compressed: its images must be extracted to the task's work folder, but none was given")
+	_, err = ReadWebDataset([]string{g}, "cls", WebOptions{Spool: NewSpool("")})
+	assert.ErrorContains(t, err, "must be written to the task's work folder, but the load request has no work_dir")
+	work := t.TempDir()
+	sp := NewSpool(work)
+	gz, err := ReadWebDataset([]string{g}, "cls", WebOptions{Spool: sp})
 	require.NoError(t, err)
-	assert.Equal(t, []byte("Z"), gz[0].Image.Data)
+	require.NoError(t, sp.Close())
+	assert.Equal(t, g+"#z.bmp", gz[0].Image.Name)
+	assert.Equal(t, g, gz[0].Image.File)
+	assert.Equal(t, work, filepath.Dir(gz[0].Image.Path), "extracted into the work folder")
+	b, err := gz[0].Image.Bytes()
+	require.NoError(t, err)
+	assert.Equal(t, "Z", string(b))
+	// The s-0 tar is mostly zero padding: it expands far more than 1.5 times.
+	_, err = ReadWebDataset([]string{g}, "cls", WebOptions{Spool: NewSpool(work), MaxExpansion: 1.5})
+	assert.ErrorContains(t, err, "shard "+g+" expands to more than")
+	assert.ErrorContains(t, err, "raise the dataset option max_expansion")
+	_, err = ReadWebDataset([]string{g}, "cls", WebOptions{MaxExpansion: 0.5})
+	assert.ErrorContains(t, err, "max_expansion is 0.5; it must be at least 1")
 }
 
 func TestReadWebDatasetErrors(t *testing.T) {
@@ -229,18 +259,20 @@ func TestReadWebDatasetErrors(t *testing.T) {
 			`the members of sample "a" are not next to each other (a.txt comes after other samples)`},
 		{"extension twice", []testutil.TarMember{m("a.png", "x"), m("a.PNG", "y")}, "cls", `sample "a" has two members with extension "png" (a.PNG)`},
 		{"empty", []testutil.TarMember{m("README", "x")}, "cls", "hold no samples"},
+		{"empty image", []testutil.TarMember{m("a.png", ""), m("a.cls", "1")}, "cls", "image member a.png is 0 bytes; an image must have 1 to"},
+		{"long label", []testutil.TarMember{m("a.png", "x"), m("a.cls", strings.Repeat("1", 16<<20+1))}, "cls", "member a.cls is 16777217 bytes, more than the 16777216"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := testutil.WriteTar(t, filepath.Join(dir, tc.name+".tar"), tc.members...)
-			_, err := ReadWebDataset([]string{s}, tc.ext)
+			_, err := ReadWebDataset([]string{s}, tc.ext, WebOptions{})
 			assert.ErrorContains(t, err, tc.err)
 		})
 	}
 	testutil.WriteFiles(t, dir, map[string]string{"bad.tar": "not a tar archive, just some text that is long enough"})
-	_, err := ReadWebDataset([]string{filepath.Join(dir, "bad.tar")}, "cls")
+	_, err := ReadWebDataset([]string{filepath.Join(dir, "bad.tar")}, "cls", WebOptions{})
 	assert.ErrorContains(t, err, "bad.tar: not a readable tar archive")
-	_, err = ReadWebDataset([]string{filepath.Join(dir, "none.tar")}, "cls")
+	_, err = ReadWebDataset([]string{filepath.Join(dir, "none.tar")}, "cls", WebOptions{})
 	assert.ErrorContains(t, err, "reading webdataset shard: open")
 
 	samples := []WebSample{{Key: "k", Name: "s.tar#k", Member: "k.cls", Text: []byte(" \n"), Image: Image{File: "s.tar"}}}
@@ -363,14 +395,16 @@ func TestReadSLAKE(t *testing.T) {
 
 func TestInputsImages(t *testing.T) {
 	var in Inputs
-	assert.Equal(t, 0, in.AddImage(Image{Path: "/s.tar#a.jpg", Data: []byte("A"), File: "/s.tar"}))
+	a := sdk.ImageInput{Name: "/s.tar#a.jpg", Path: "/s.tar", Offset: 512, Size: 1}
+	c := sdk.ImageInput{Name: "/s.tar#c.png", Path: "/s.tar", Offset: 1536, Size: 1}
+	dcm := sdk.ImageInput{Name: "/x/d.dcm", Path: "/w/images-1.spool", Offset: 0, Size: 9}
+	assert.Equal(t, 0, in.AddImage(Image{ImageInput: a, File: "/s.tar"}))
 	assert.Equal(t, 1, in.Image("/x/b.png"))
-	assert.Equal(t, 2, in.AddImage(Image{Path: "/s.tar#c.png", Data: []byte("C"), File: "/s.tar"}))
-	assert.Equal(t, 0, in.AddImage(Image{Path: "/s.tar#a.jpg", Data: []byte("A"), File: "/s.tar"}))
-	assert.Equal(t, 3, in.AddImage(Image{Path: "/x/d.dcm", Data: []byte("D"), File: "/x/d.dcm"}))
+	assert.Equal(t, 2, in.AddImage(Image{ImageInput: c, File: "/s.tar"}))
+	assert.Equal(t, 0, in.AddImage(Image{ImageInput: a, File: "/s.tar"}))
+	assert.Equal(t, 3, in.AddImage(Image{ImageInput: dcm, File: "/x/d.dcm"}))
 	d := in.Dataset(4, "", "/s.tar", "/x/b.png")
-	assert.Equal(t, []sdk.ImageInput{{Path: "/s.tar#a.jpg", Data: []byte("A")}, {Path: "/x/b.png"},
-		{Path: "/s.tar#c.png", Data: []byte("C")}, {Path: "/x/d.dcm", Data: []byte("D")}}, d.Images)
+	assert.Equal(t, []sdk.ImageInput{a, {Path: "/x/b.png"}, c, dcm}, d.Images)
 	assert.Equal(t, []string{"/s.tar", "/x/b.png", "/x/d.dcm"}, d.Files, "each file once")
 }
 

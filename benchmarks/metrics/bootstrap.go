@@ -5,28 +5,7 @@ import (
 	"slices"
 
 	"github.com/clipeval/clipeval/benchmarks/stats"
-	"github.com/clipeval/clipeval/plugins/sdk"
 )
-
-// AddIntervals stores intervals in s.Intervals under prefix + their name.
-func AddIntervals(s *sdk.Scores, prefix string, intervals map[string]stats.Interval) {
-	for name, iv := range intervals {
-		if s.Intervals == nil {
-			s.Intervals = map[string]sdk.Interval{}
-		}
-		s.Intervals[prefix+name] = sdk.Interval{Low: iv.Low, High: iv.High}
-	}
-}
-
-// AddItemValues stores per-item values in s.ItemValues under prefix + their name.
-func AddItemValues(s *sdk.Scores, prefix string, values map[string][]float64) {
-	for name, v := range values {
-		if s.ItemValues == nil {
-			s.ItemValues = map[string][]float64{}
-		}
-		s.ItemValues[prefix+name] = v
-	}
-}
 
 // MeanIntervals returns the 95% bootstrap intervals of the means of per-item series over the same items (see
 // stats.MeanIntervals), keyed like series; nil when opt.Resamples is 0.
@@ -69,14 +48,13 @@ func ClassificationItemValues(runs []*Classification) map[string][]float64 {
 	return out
 }
 
-// hitValues returns, per item, the share of runs whose true class ranks within the top k.
+// hitValues returns, per item, the share of runs whose true class ranks within the top k: the mean over runs of
+// the items' Hits (one run: its Hits).
 func hitValues(runs []*Classification, k int) []float64 {
 	out := make([]float64, len(runs[0].TruthRank))
 	for _, r := range runs {
-		for i, rank := range r.TruthRank {
-			if rank < k {
-				out[i]++
-			}
+		for i, h := range Hits(r.TruthRank, k) {
+			out[i] += h
 		}
 	}
 	for i := range out {

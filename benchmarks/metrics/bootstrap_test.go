@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"encoding/json"
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -162,10 +163,45 @@ func TestMeanIntervalsAndScores(t *testing.T) {
 	assert.Equal(t, map[string]stats.Interval{"a": ci(2, 2), "b": ci(0, 1)}, iv)
 
 	var s sdk.Scores
-	AddIntervals(&s, "p/", iv)
-	AddItemValues(&s, "p/", map[string][]float64{"acc1": {1, 0}})
-	assert.Equal(t, map[string]sdk.Interval{"p/a": {Low: 2, High: 2}, "p/b": {Low: 0, High: 1}}, s.Intervals)
-	assert.Equal(t, map[string][]float64{"p/acc1": {1, 0}}, s.ItemValues)
-	AddIntervals(&s, "", nil)
-	assert.Len(t, s.Intervals, 2)
+	s.Add(New("p/a", 2, sdk.HigherIsBetter, sdk.Value, "a"))
+	s.Add(New("p/b", 0.5, sdk.HigherIsBetter, sdk.Value, "b"))
+	require.NoError(t, AttachIntervals(&s, "p/", iv))
+	assert.Equal(t, &sdk.Interval{Low: 2, High: 2}, s.Metric("p/a").Interval)
+	assert.Equal(t, &sdk.Interval{Low: 0, High: 1}, s.Metric("p/b").Interval)
+	require.NoError(t, AttachIntervals(&s, "", nil))
+	assert.ErrorContains(t, AttachIntervals(&s, "q/", iv), `no metric "q/a" to attach the interval to`)
+
+	// AddMeanIntervals bootstraps the item values of the metrics named, as MeanIntervals does.
+	var m sdk.Scores
+	m.Add(NewMean("a", []float64{2, 2}, sdk.HigherIsBetter, sdk.Value, "a"))
+	m.Add(NewMean("b", []float64{0, 1}, sdk.HigherIsBetter, sdk.Fraction, "b"))
+	m.Add(New("c", 3, sdk.Informational, sdk.Count, "c"))
+	require.NoError(t, AddMeanIntervals(&m, []string{"a", "b"}, stats.Options{Resamples: 1000}))
+	assert.Equal(t, &sdk.Interval{Low: 2, High: 2}, m.Metric("a").Interval)
+	assert.Equal(t, &sdk.Interval{Low: 0, High: 1}, m.Metric("b").Interval)
+	assert.ErrorContains(t, AddMeanIntervals(&m, []string{"c"}, stats.Options{Resamples: 10}), `metric "c" has no item values`)
+	require.NoError(t, AddMeanIntervals(&m, []string{"a"}, stats.Options{}))
+}
+
+func TestNew(t *testing.T) {
+	tests := []struct {
+		name  string
+		items []float64
+		want  sdk.Metric
+	}{
+		{"mean", []float64{1, 0, 1, 1}, sdk.Metric{Name: "mean", Value: 0.75, Direction: sdk.HigherIsBetter, Unit: sdk.Fraction,
+			ItemValues: []float64{1, 0, 1, 1}, Help: "h"}},
+		{"one", []float64{0.5}, sdk.Metric{Name: "one", Value: 0.5, Direction: sdk.HigherIsBetter, Unit: sdk.Fraction,
+			ItemValues: []float64{0.5}, Help: "h"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, NewMean(tc.name, tc.items, sdk.HigherIsBetter, sdk.Fraction, "h"))
+		})
+	}
+	none := NewMean("none", nil, sdk.HigherIsBetter, sdk.Fraction, "h")
+	assert.True(t, math.IsNaN(none.Value))
+	assert.Nil(t, none.ItemValues, "no items, no item values")
+	assert.Equal(t, sdk.Metric{Name: "m", Value: 3, Direction: sdk.LowerIsBetter, Unit: sdk.Rank, Help: "median"},
+		New("m", 3, sdk.LowerIsBetter, sdk.Rank, "median"))
 }

@@ -107,16 +107,9 @@ func Classify(logits [][]float64, truth []int, positive int) (*Classification, e
 }
 
 // topKAccuracy is the share of items whose true class is among the k highest logits, ties broken by lower class
-// index (CLIP_benchmark accuracy: correct count over item count), from the true classes' ranks (at least one).
-func topKAccuracy(truthRank []int, k int) float64 {
-	hits := 0
-	for _, r := range truthRank {
-		if r < k {
-			hits++
-		}
-	}
-	return float64(hits) / float64(len(truthRank))
-}
+// index (CLIP_benchmark accuracy: correct count over item count), from the true classes' ranks: the mean of their
+// Hits (exact, so bit for bit the count over the item count).
+func topKAccuracy(truthRank []int, k int) float64 { return Mean(Hits(truthRank, k)) }
 
 // BinaryAUROC returns the area under the ROC curve of scores for the items marked positive: the Mann-Whitney
 // statistic, the probability that a random positive scores above a random negative, a tie counting one half (the

@@ -31,9 +31,9 @@ type BootstrapConfig struct {
 // BootstrapFields declares the options of BootstrapConfig.
 func BootstrapFields() []sdk.Field {
 	return []sdk.Field{
-		{Name: "bootstrap", Type: sdk.FieldInt, Help: "bootstrap resamples for the 95% confidence intervals (default " +
+		{Name: "bootstrap", Type: sdk.FieldInt, Min: sdk.Bound(0), Help: "bootstrap resamples for the 95% confidence intervals (default " +
 			strconv.Itoa(stats.DefaultResamples) + "; 0 turns them off)"},
-		{Name: "seed", Type: sdk.FieldInt, Help: "seed of the task's random choices: bootstrap resamples, subsets (default 0)"},
+		{Name: "seed", Type: sdk.FieldInt, Min: sdk.Bound(0), Help: "seed of the task's random choices: bootstrap resamples, subsets (default 0)"},
 	}
 }
 

@@ -69,30 +69,30 @@ func (r *RetrievalRanks) FirstRanks() []int {
 	return out
 }
 
-// HitRate returns the share of queries whose first relevant item ranks within the top k (rank < k): the
-// recall@k of CLIP_benchmark zeroshot_retrieval and of CLIP papers. With TextToImage it is
-// image_retrieval_recall@k (averaged over texts); with FirstRanks it is text_retrieval_recall@k (an image counts
-// when any of its texts is in its top k, averaged over images). NaN for no queries.
-func HitRate(ranks []int, k int) float64 {
-	if len(ranks) == 0 {
-		return math.NaN()
-	}
-	hits := 0
-	for _, r := range ranks {
+// Hits returns each query's hit@k: 1 when its first relevant item ranks within the top k (0-based rank < k), else
+// 0 (NoRank never does). Their mean is HitRate; the same per-item values serve top-k accuracy (ranks of the true
+// class) and the bootstrap.
+func Hits(ranks []int, k int) []float64 {
+	out := make([]float64, len(ranks))
+	for q, r := range ranks {
 		if r < k {
-			hits++
+			out[q] = 1
 		}
 	}
-	return float64(hits) / float64(len(ranks))
+	return out
 }
 
-// TrueRecall returns the mean over queries of |relevant ∩ top k| / |relevant| (DESIGN.md "true recall"; a query
-// without relevant items counts 0). With ImageToText it is text_retrieval_true_recall@k. NaN for no queries.
-func TrueRecall(ranks [][]int, k int) float64 {
-	if len(ranks) == 0 {
-		return math.NaN()
-	}
-	per := make([]float64, len(ranks))
+// HitRate returns the share of queries whose first relevant item ranks within the top k (rank < k), the mean of
+// Hits: the recall@k of CLIP_benchmark zeroshot_retrieval and of CLIP papers. With TextToImage it is
+// image_retrieval_recall@k (averaged over texts); with FirstRanks it is text_retrieval_recall@k (an image counts
+// when any of its texts is in its top k, averaged over images). NaN for no queries. (Mean sums the 0/1 values
+// exactly, so this is the hit count over the query count, bit for bit.)
+func HitRate(ranks []int, k int) float64 { return Mean(Hits(ranks, k)) }
+
+// TrueRecalls returns each query's |relevant ∩ top k| / |relevant| (DESIGN.md "true recall"; 0 for a query without
+// relevant items), from the 0-based ranks of its relevant items. Their mean is TrueRecall.
+func TrueRecalls(ranks [][]int, k int) []float64 {
+	out := make([]float64, len(ranks))
 	for q, rs := range ranks {
 		in := 0
 		for _, r := range rs {
@@ -101,26 +101,31 @@ func TrueRecall(ranks [][]int, k int) float64 {
 			}
 		}
 		if len(rs) > 0 {
-			per[q] = float64(in) / float64(len(rs))
+			out[q] = float64(in) / float64(len(rs))
 		}
 	}
-	return Mean(per)
+	return out
 }
 
-// MRR returns the mean reciprocal rank of the first relevant item, 1/(rank+1) with 0-based ranks (a query without
-// one counts 0). NaN for no queries.
-func MRR(first []int) float64 {
-	if len(first) == 0 {
-		return math.NaN()
-	}
-	per := make([]float64, len(first))
+// TrueRecall returns the mean of TrueRecalls (DESIGN.md "true recall"). With ImageToText it is
+// text_retrieval_true_recall@k. NaN for no queries.
+func TrueRecall(ranks [][]int, k int) float64 { return Mean(TrueRecalls(ranks, k)) }
+
+// Reciprocals returns each query's reciprocal rank of its first relevant item, 1/(rank+1) with 0-based ranks (0
+// for NoRank: no relevant item). Their mean is MRR.
+func Reciprocals(first []int) []float64 {
+	out := make([]float64, len(first))
 	for q, r := range first {
 		if r != NoRank {
-			per[q] = 1 / float64(r+1)
+			out[q] = 1 / float64(r+1)
 		}
 	}
-	return Mean(per)
+	return out
 }
+
+// MRR returns the mean reciprocal rank of the first relevant item, the mean of Reciprocals (as retrieval papers
+// report it). NaN for no queries.
+func MRR(first []int) float64 { return Mean(Reciprocals(first)) }
 
 // MedianRank returns the median 1-based rank of the first relevant item (the "MedR" of retrieval papers); with an
 // even count the mean of the two middle ranks, as numpy's median. A query without a relevant item ranks +Inf. NaN

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -26,7 +29,8 @@ func TestLoadFormats(t *testing.T) {
 	s1 := testutil.WriteTar(t, filepath.Join(dir, "wds", "s-1.tar"),
 		testutil.TarMember{Name: "y.png", Content: "Y"}, testutil.TarMember{Name: "y.txt", Content: "blue"},
 		testutil.TarMember{Name: "y.json", Content: `{"captions": ["k", "l"]}`})
-	wds := []sdk.ImageInput{{Path: s0 + "#x.jpg", Data: []byte("X")}, {Path: s1 + "#y.png", Data: []byte("Y")}}
+	// Images by reference: each image's data follows its 512-byte tar header.
+	wds := []sdk.ImageInput{{Name: s0 + "#x.jpg", Path: s0, Offset: 512, Size: 1}, {Name: s1 + "#y.png", Path: s1, Offset: 512, Size: 1}}
 	tests := []struct {
 		name      string
 		dataset   map[string]any
@@ -64,5 +68,41 @@ func TestLoadFormats(t *testing.T) {
 	}
 	_, err := (&task{}).Load(context.Background(), sdk.LoadRequest{
 		Dataset: json.RawMessage(`{"format": "webdataset", "manifest": "` + filepath.Join(dir, "m.csv") + `"}`)})
-	assert.ErrorContains(t, err, "retrieval dataset: format webdataset does not read manifest (it reads root, shards, caption_key)")
+	assert.ErrorContains(t, err, "retrieval dataset: format webdataset does not read manifest (it reads root, shards, caption_key, max_expansion)")
+}
+
+// TestLoadCompressedShard loads a .tar.gz shard: its image is extracted into the spool in the work folder, and
+// the shard stays the file of record; without a work folder, or with a low max_expansion, Load fails.
+func TestLoadCompressedShard(t *testing.T) {
+	dir := t.TempDir()
+	s := testutil.WriteTar(t, filepath.Join(dir, "s.tar"), testutil.TarMember{Name: "x.jpg", Content: "JPEG"},
+		testutil.TarMember{Name: "x.txt", Content: "red"})
+	raw, err := os.ReadFile(s)
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	_, err = zw.Write(raw)
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	gz := filepath.Join(dir, "s.tgz")
+	require.NoError(t, os.WriteFile(gz, buf.Bytes(), 0o644))
+	ds := func(extra string) json.RawMessage {
+		return json.RawMessage(`{"format": "webdataset", "root": "` + dir + `", "shards": ["s.tgz"]` + extra + `}`)
+	}
+	work := t.TempDir()
+	d, err := (&task{}).Load(context.Background(), sdk.LoadRequest{Dataset: ds(""), WorkDir: work})
+	require.NoError(t, err)
+	require.Len(t, d.Images, 1)
+	assert.Equal(t, gz+"#x.jpg", d.Images[0].Name)
+	assert.Equal(t, work, filepath.Dir(d.Images[0].Path))
+	b, err := d.Images[0].Bytes()
+	require.NoError(t, err)
+	assert.Equal(t, "JPEG", string(b))
+	assert.Equal(t, []string{gz}, d.Files)
+	assert.Equal(t, []string{"red"}, d.Texts)
+
+	_, err = (&task{}).Load(context.Background(), sdk.LoadRequest{Dataset: ds("")})
+	assert.ErrorContains(t, err, "the load request has no work_dir")
+	_, err = (&task{}).Load(context.Background(), sdk.LoadRequest{Dataset: ds(`, "max_expansion": 1`), WorkDir: work})
+	assert.ErrorContains(t, err, "raise the dataset option max_expansion")
 }

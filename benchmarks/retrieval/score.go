@@ -32,8 +32,9 @@ const (
 //   - image_retrieval_median_rank, text_retrieval_median_rank: the median 1-based rank of the first relevant item;
 //
 // plus the curves recall@k for k = 1..min(max_k, gallery size) both ways, the top-1 outcome of every query, the
-// per-query values of recall@k, true recall@k and MRR (ItemValues), and 95% bootstrap intervals of those means
-// (queries resampled, one bootstrap per direction). With the queries option, each direction evaluates a seeded
+// per-query values of recall@k, true recall@k and MRR (each metric's ItemValues, whose mean is its value), and 95%
+// bootstrap intervals of those means (queries resampled, one bootstrap per direction). The embeddings are read,
+// never written, and not kept: NormalizeRows copies them. With the queries option, each direction evaluates a seeded
 // random subset of that many queries (the same for every model) against the full gallery; no score matrix is kept.
 func (t *task) Score(_ context.Context, req sdk.ScoreRequest) (*sdk.Scores, error) {
 	l, err := t.loaded.Get(req.DatasetID)
@@ -92,36 +93,49 @@ func (t *task) Score(_ context.Context, req sdk.ScoreRequest) (*sdk.Scores, erro
 	}
 	first := (&metrics.RetrievalRanks{ImageToText: i2t}).FirstRanks()
 
-	s := &sdk.Scores{Mode: metrics.ModeZeroShot, Metrics: map[string]float64{
-		"image_retrieval_mrr":         metrics.MRR(t2i),
-		"text_retrieval_mrr":          metrics.MRR(first),
-		"image_retrieval_median_rank": metrics.MedianRank(t2i),
-		"text_retrieval_median_rank":  metrics.MedianRank(first),
-	}}
-	t2iItems := map[string][]float64{"image_retrieval_mrr": reciprocal(t2i)}
-	i2tItems := map[string][]float64{"text_retrieval_mrr": reciprocal(first)}
+	s := &sdk.Scores{Mode: metrics.ModeZeroShot}
+	var t2iNames, i2tNames []string // the item-mean metrics of each direction, bootstrapped together
 	for _, k := range ks {
 		t2iName, i2tName := fmt.Sprintf("image_retrieval_recall@%d", k), fmt.Sprintf("text_retrieval_recall@%d", k)
 		s.Headline = append(s.Headline, t2iName, i2tName)
-		s.Metrics[t2iName] = metrics.HitRate(t2i, k)
-		s.Metrics[i2tName] = metrics.HitRate(first, k)
-		s.Metrics[fmt.Sprintf("image_retrieval_true_recall@%d", k)] = s.Metrics[t2iName]
-		s.Metrics[fmt.Sprintf("text_retrieval_true_recall@%d", k)] = metrics.TrueRecall(i2t, k)
-		t2iItems[t2iName] = hits(t2i, k)
-		i2tItems[i2tName] = hits(first, k)
-		i2tItems[fmt.Sprintf("text_retrieval_true_recall@%d", k)] = trueRecalls(i2t, k)
+		// Hit rate, CLIP_benchmark zeroshot_retrieval: per caption query, 1 when its image is in the top k.
+		s.Add(metrics.NewMean(t2iName, metrics.Hits(t2i, k), sdk.HigherIsBetter, sdk.Fraction,
+			fmt.Sprintf("text → image: share of caption queries whose image is among the %d most similar (CLIP_benchmark)", k)))
+		// Hit rate, CLIP_benchmark zeroshot_retrieval: per image query, 1 when any of its captions is in the top k.
+		s.Add(metrics.NewMean(i2tName, metrics.Hits(first, k), sdk.HigherIsBetter, sdk.Fraction,
+			fmt.Sprintf("image → text: share of image queries with one of their captions among the %d most similar (CLIP_benchmark)", k)))
+		t2iNames, i2tNames = append(t2iNames, t2iName), append(i2tNames, i2tName)
 	}
-	for _, items := range []map[string][]float64{t2iItems, i2tItems} {
-		metrics.AddItemValues(s, "", items)
-		iv, err := metrics.MeanIntervals(items, l.stats)
-		if err != nil {
+	for _, k := range ks {
+		// True recall (DESIGN.md): one relevant image per caption, so it is the hit rate, by value and interval;
+		// it carries no item values of its own (those are the hit rate's).
+		s.Add(metrics.New(fmt.Sprintf("image_retrieval_true_recall@%d", k), s.Value(fmt.Sprintf("image_retrieval_recall@%d", k)),
+			sdk.HigherIsBetter, sdk.Fraction, fmt.Sprintf("text → image true recall@%d: equals image_retrieval_recall@%d (one image per caption)", k, k)))
+		// True recall (DESIGN.md): per image query, |own captions ∩ top k| / |own captions|.
+		name := fmt.Sprintf("text_retrieval_true_recall@%d", k)
+		s.Add(metrics.NewMean(name, metrics.TrueRecalls(i2t, k), sdk.HigherIsBetter, sdk.Fraction,
+			fmt.Sprintf("image → text: mean share of an image's captions among the %d most similar (DESIGN.md true recall)", k)))
+		i2tNames = append(i2tNames, name)
+	}
+	// MRR, as retrieval papers report it: the mean of 1/rank of the first relevant item (1-based).
+	s.Add(metrics.NewMean("image_retrieval_mrr", metrics.Reciprocals(t2i), sdk.HigherIsBetter, sdk.Fraction,
+		"text → image mean reciprocal rank of the caption's image"))
+	s.Add(metrics.NewMean("text_retrieval_mrr", metrics.Reciprocals(first), sdk.HigherIsBetter, sdk.Fraction,
+		"image → text mean reciprocal rank of the image's best-ranked caption"))
+	t2iNames, i2tNames = append(t2iNames, "image_retrieval_mrr"), append(i2tNames, "text_retrieval_mrr")
+	// Median rank (MedR of retrieval papers): the median 1-based rank of the first relevant item, numpy's median.
+	s.Add(metrics.New("image_retrieval_median_rank", metrics.MedianRank(t2i), sdk.LowerIsBetter, sdk.Rank,
+		"text → image median 1-based rank of the caption's image (MedR)"))
+	s.Add(metrics.New("text_retrieval_median_rank", metrics.MedianRank(first), sdk.LowerIsBetter, sdk.Rank,
+		"image → text median 1-based rank of the image's best-ranked caption (MedR)"))
+	for _, names := range [][]string{t2iNames, i2tNames} {
+		if err := metrics.AddMeanIntervals(s, names, l.stats); err != nil {
 			return nil, fmt.Errorf("retrieval %s: %w", req.DatasetID, err)
 		}
-		metrics.AddIntervals(s, "", iv)
 	}
 	for _, k := range ks { // true recall text → image is the hit rate, and so is its interval
-		if iv, ok := s.Intervals[fmt.Sprintf("image_retrieval_recall@%d", k)]; ok {
-			s.Intervals[fmt.Sprintf("image_retrieval_true_recall@%d", k)] = iv
+		if iv := s.Metric(fmt.Sprintf("image_retrieval_recall@%d", k)).Interval; iv != nil {
+			s.Metric(fmt.Sprintf("image_retrieval_true_recall@%d", k)).Interval = &sdk.Interval{Low: iv.Low, High: iv.High}
 		}
 	}
 	s.Curves = []sdk.Curve{
@@ -172,45 +186,6 @@ func querySubset(n, want int, seed, stream uint64) []int {
 	idx = idx[:want]
 	slices.Sort(idx)
 	return idx
-}
-
-// hits returns 1 for each rank below k and 0 otherwise: a query's hit@k, whose mean is metrics.HitRate.
-func hits(ranks []int, k int) []float64 {
-	out := make([]float64, len(ranks))
-	for q, r := range ranks {
-		if r < k {
-			out[q] = 1
-		}
-	}
-	return out
-}
-
-// reciprocal returns 1/(rank+1) for each 0-based rank (0 for metrics.NoRank): the terms of metrics.MRR.
-func reciprocal(ranks []int) []float64 {
-	out := make([]float64, len(ranks))
-	for q, r := range ranks {
-		if r != metrics.NoRank {
-			out[q] = 1 / float64(r+1)
-		}
-	}
-	return out
-}
-
-// trueRecalls returns each query's |relevant ∩ top k| / |relevant| (0 without relevant items): the terms of
-// metrics.TrueRecall.
-func trueRecalls(ranks [][]int, k int) []float64 {
-	out := make([]float64, len(ranks))
-	for q, rs := range ranks {
-		for _, r := range rs {
-			if r < k {
-				out[q]++
-			}
-		}
-		if len(rs) > 0 {
-			out[q] /= float64(len(rs))
-		}
-	}
-	return out
 }
 
 // recallCurve is the hit rate of ranks at k = 1..maxK.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -28,12 +29,21 @@ func handMade(t *testing.T, opts string) *sdk.Scores {
 		ImageEmbeddings: sdk.Matrix{Rows: 3, Cols: 2, Data: []float32{1, 0, 0, 2, -1, 0}},
 		TextEmbeddings:  sdk.Matrix{Rows: 4, Cols: 2, Data: []float32{2, 0, 0, 3, -1, 0, 0, -1}}})
 	require.NoError(t, err)
+	require.NoError(t, s.Check(), "the scores keep the contract")
 	return s
 }
 
 func TestScoreItemValuesAndIntervals(t *testing.T) {
 	s := handMade(t, "")
 	assert.Equal(t, "zero-shot", s.Mode)
+	for _, m := range s.Metrics {
+		assert.NotEmpty(t, m.Help, m.Name)
+		want := sdk.Metric{Direction: sdk.HigherIsBetter, Unit: sdk.Fraction}
+		if strings.HasSuffix(m.Name, "median_rank") {
+			want = sdk.Metric{Direction: sdk.LowerIsBetter, Unit: sdk.Rank}
+		}
+		assert.Equal(t, [2]string{string(want.Direction), string(want.Unit)}, [2]string{string(m.Direction), string(m.Unit)}, m.Name)
+	}
 	// Text → image ranks 0, 1, 1, 1; image → text own-caption ranks a: 0, 1; b: 2; c: 2 (see TestScore).
 	third := 1.0 / 3
 	assert.Equal(t, map[string][]float64{
@@ -42,22 +52,22 @@ func TestScoreItemValuesAndIntervals(t *testing.T) {
 		"text_retrieval_recall@1": {1, 0, 0}, "text_retrieval_recall@5": {1, 1, 1}, "text_retrieval_recall@10": {1, 1, 1},
 		"text_retrieval_true_recall@1": {0.5, 0, 0}, "text_retrieval_true_recall@5": {1, 1, 1},
 		"text_retrieval_true_recall@10": {1, 1, 1}, "text_retrieval_mrr": {1, third, third},
-	}, s.ItemValues)
-	for name, values := range s.ItemValues {
-		assert.Equal(t, s.Metrics[name], mean(values), "the mean of %s's item values is the metric", name)
+	}, testutil.ItemValues(s))
+	for name, values := range testutil.ItemValues(s) {
+		assert.Equal(t, testutil.Values(s)[name], mean(values), "the mean of %s's item values is the metric", name)
 	}
 	// 14 intervals: the 11 item-mean metrics and the 3 text → image true recalls (the hit rates' intervals).
-	assert.Len(t, s.Intervals, 14)
-	assert.Equal(t, sdk.Interval{Low: 1, High: 1}, s.Intervals["text_retrieval_recall@5"])
-	assert.Equal(t, s.Intervals["image_retrieval_recall@1"], s.Intervals["image_retrieval_true_recall@1"])
+	assert.Len(t, testutil.Intervals(s), 14)
+	assert.Equal(t, sdk.Interval{Low: 1, High: 1}, testutil.Intervals(s)["text_retrieval_recall@5"])
+	assert.Equal(t, testutil.Intervals(s)["image_retrieval_recall@1"], testutil.Intervals(s)["image_retrieval_true_recall@1"])
 	// Hit@1 {1, 0, 0, 0}: the resampled mean is k/4 for k ~ Binomial(4, 1/4) draws of the hit: P(k = 0) = 0.32,
 	// P(k ≥ 3) = 0.051, P(k = 4) = 0.004, so of 1,000 resamples the 25th and 26th smallest are 0 and the 25th and
 	// 26th largest 3/4.
-	assert.Equal(t, sdk.Interval{Low: 0, High: 0.75}, s.Intervals["image_retrieval_recall@1"])
+	assert.Equal(t, sdk.Interval{Low: 0, High: 0.75}, testutil.Intervals(s)["image_retrieval_recall@1"])
 
 	off := handMade(t, `{"bootstrap": 0}`)
-	assert.Nil(t, off.Intervals)
-	assert.Equal(t, s.ItemValues, off.ItemValues)
+	assert.Nil(t, testutil.Intervals(off))
+	assert.Equal(t, testutil.ItemValues(s), testutil.ItemValues(off))
 	assert.Equal(t, s, handMade(t, ""), "scores are reproducible")
 }
 
@@ -90,14 +100,14 @@ func TestScoreQueries(t *testing.T) {
 	require.Len(t, chosen[1], 2)
 	assert.IsIncreasing(t, chosen[0])
 	assert.IsIncreasing(t, chosen[1])
-	for name, values := range sub.ItemValues {
+	for name, values := range testutil.ItemValues(sub) {
 		dir := 1
 		if name[:5] == "image" {
 			dir = 0
 		}
-		want := []float64{full.ItemValues[name][chosen[dir][0]], full.ItemValues[name][chosen[dir][1]]}
+		want := []float64{testutil.ItemValues(full)[name][chosen[dir][0]], testutil.ItemValues(full)[name][chosen[dir][1]]}
 		assert.Equal(t, want, values, name)
-		assert.Equal(t, mean(want), sub.Metrics[name], name)
+		assert.Equal(t, mean(want), testutil.Values(sub)[name], name)
 	}
 	assert.Equal(t, sub, handMade(t, `{"bootstrap": 0, "queries": 2, "seed": 3}`), "the subset is seeded")
 	// As many queries as there are, or more: the full evaluation.

@@ -27,6 +27,7 @@ type datasetConfig struct {
 	Root          string   `json:"root"`
 	Shards        []string `json:"shards"`
 	CaptionKey    string   `json:"caption_key"`
+	MaxExpansion  float64  `json:"max_expansion"`
 }
 
 // options is the task's `options:` mapping.
@@ -51,10 +52,11 @@ type loaded struct {
 	stats     stats.Options // bootstrap resamples and seed
 }
 
-// Info describes the task and its config keys.
-func (t *task) Info(context.Context) (*sdk.TaskInfo, error) {
-	return &sdk.TaskInfo{
+// Describe names the task and declares its config keys.
+func (t *task) Describe(context.Context, sdk.DescribeRequest) (*sdk.PluginInfo, error) {
+	return &sdk.PluginInfo{
 		Name:        name,
+		Version:     version,
 		Description: "zero-shot image-text retrieval: recall@k both ways (CLIP_benchmark zeroshot_retrieval)",
 		DatasetFields: []sdk.Field{
 			{Name: "format", Type: sdk.FieldString, Required: true, Choices: []string{"jsonl", "csv", "webdataset"},
@@ -69,17 +71,19 @@ func (t *task) Info(context.Context) (*sdk.TaskInfo, error) {
 				Help: "webdataset: the shards, paths or glob patterns relative to root (default [\"*.tar\"])"},
 			{Name: "caption_key", Type: sdk.FieldString, Choices: []string{"txt", "json"},
 				Help: "webdataset: the member holding the captions: txt, one a line (default), or json, {\"captions\": [...]}"},
+			datasets.MaxExpansionField(),
 		},
 		OptionFields: append([]sdk.Field{
-			{Name: "max_k", Type: sdk.FieldInt, Help: "largest k of the recall@k curves (default 10)"},
-			{Name: "queries", Type: sdk.FieldInt, Help: "evaluate a seeded random subset of this many queries per " +
+			{Name: "max_k", Type: sdk.FieldInt, Min: sdk.Bound(1), Help: "largest k of the recall@k curves (default 10)"},
+			{Name: "queries", Type: sdk.FieldInt, Min: sdk.Bound(0), Help: "evaluate a seeded random subset of this many queries per " +
 				"direction against the full gallery (default 0: every query), for very large pools"},
 		}, metrics.BootstrapFields()...),
 	}, nil
 }
 
-// Load reads the manifest and lists the distinct images and captions to encode.
-func (t *task) Load(_ context.Context, req sdk.LoadRequest) (*sdk.Dataset, error) {
+// Load reads the manifest and lists the distinct images and captions to encode. Images it makes (DICOM
+// renderings, members of compressed shards) go to a spool file in req.WorkDir.
+func (t *task) Load(_ context.Context, req sdk.LoadRequest) (d *sdk.Dataset, err error) {
 	var dc datasetConfig
 	if err := datasets.Decode("retrieval dataset", req.Dataset, &dc); err != nil {
 		return nil, err
@@ -91,7 +95,13 @@ func (t *task) Load(_ context.Context, req sdk.LoadRequest) (*sdk.Dataset, error
 	if opt.MaxK < 1 {
 		return nil, fmt.Errorf("retrieval options: max_k is %d; it must be at least 1", opt.MaxK)
 	}
-	items, files, err := readItems(dc)
+	sp := datasets.NewSpool(req.WorkDir)
+	defer func() {
+		if cerr := sp.Close(); cerr != nil && err == nil {
+			d, err = nil, fmt.Errorf("retrieval dataset: %w", cerr)
+		}
+	}()
+	items, files, err := readItems(dc, sp)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +122,7 @@ func (t *task) Load(_ context.Context, req sdk.LoadRequest) (*sdk.Dataset, error
 			l.textImage = append(l.textImage, i)
 		}
 	}
-	d := in.Dataset(len(items), fmt.Sprintf("%d images, %d captions from %s", len(items), len(l.captions),
+	d = in.Dataset(len(items), fmt.Sprintf("%d images, %d captions from %s", len(items), len(l.captions),
 		dc.Manifest+dc.Root), files...)
 	l.images, l.texts = len(d.Images), len(d.Texts)
 	d.ID = t.loaded.Add(name, l)
@@ -121,12 +131,13 @@ func (t *task) Load(_ context.Context, req sdk.LoadRequest) (*sdk.Dataset, error
 
 // readItems reads the captioned images of the configured format and returns them with the data files read
 // (besides the image files).
-func readItems(dc datasetConfig) ([]datasets.Captioned, []string, error) {
+func readItems(dc datasetConfig, sp *datasets.Spool) ([]datasets.Captioned, []string, error) {
 	const what = "retrieval dataset"
 	uses := map[string][]string{"jsonl": {"manifest"}, "csv": {"manifest", "image_column", "caption_column"},
-		"webdataset": {"root", "shards", "caption_key"}}
+		"webdataset": {"root", "shards", "caption_key", "max_expansion"}}
 	set := map[string]bool{"manifest": dc.Manifest != "", "image_column": dc.ImageColumn != "",
-		"caption_column": dc.CaptionColumn != "", "root": dc.Root != "", "shards": dc.Shards != nil, "caption_key": dc.CaptionKey != ""}
+		"caption_column": dc.CaptionColumn != "", "root": dc.Root != "", "shards": dc.Shards != nil, "caption_key": dc.CaptionKey != "",
+		"max_expansion": dc.MaxExpansion != 0}
 	if uses[dc.Format] == nil {
 		return nil, nil, fmt.Errorf("%s: format %q is not supported; use jsonl, csv or webdataset", what, dc.Format)
 	}
@@ -139,7 +150,7 @@ func readItems(dc datasetConfig) ([]datasets.Captioned, []string, error) {
 	}
 	switch dc.Format {
 	case "csv":
-		items, err := datasets.ReadCSVCaptions(dc.Manifest, datasets.Columns{Image: dc.ImageColumn, Caption: dc.CaptionColumn})
+		items, err := datasets.ReadCSVCaptions(dc.Manifest, datasets.Columns{Image: dc.ImageColumn, Caption: dc.CaptionColumn}, sp)
 		return items, []string{dc.Manifest}, err
 	case "webdataset":
 		shards, err := datasets.ShardPaths(dc.Root, dc.Shards)
@@ -150,13 +161,13 @@ func readItems(dc datasetConfig) ([]datasets.Captioned, []string, error) {
 		if key == "" {
 			key = "txt"
 		}
-		samples, err := datasets.ReadWebDataset(shards, key)
+		samples, err := datasets.ReadWebDataset(shards, key, datasets.WebOptions{Spool: sp, MaxExpansion: dc.MaxExpansion})
 		if err != nil {
 			return nil, nil, err
 		}
 		items, err := datasets.WebCaptions(samples)
 		return items, shards, err
 	}
-	items, err := datasets.ReadCaptions(dc.Manifest)
+	items, err := datasets.ReadCaptions(dc.Manifest, sp)
 	return items, []string{dc.Manifest}, err
 }

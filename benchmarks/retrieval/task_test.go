@@ -25,7 +25,7 @@ func request(manifest, opts string) sdk.LoadRequest {
 }
 
 func TestInfo(t *testing.T) {
-	info, err := (&task{}).Info(context.Background())
+	info, err := (&task{}).Describe(context.Background(), sdk.DescribeRequest{})
 	require.NoError(t, err)
 	assert.Equal(t, "retrieval", info.Name)
 	var names []string
@@ -33,7 +33,15 @@ func TestInfo(t *testing.T) {
 		names = append(names, f.Name)
 	}
 	assert.Equal(t, []string{"format", "manifest", "image_column", "caption_column", "root", "shards", "caption_key",
-		"max_k", "queries", "bootstrap", "seed"}, names)
+		"max_expansion", "max_k", "queries", "bootstrap", "seed"}, names)
+	assert.Equal(t, "dev", info.Version)
+	bounds := map[string]float64{}
+	for _, f := range info.OptionFields {
+		if f.Min != nil {
+			bounds[f.Name] = *f.Min
+		}
+	}
+	assert.Equal(t, map[string]float64{"max_k": 1, "queries": 0, "bootstrap": 0, "seed": 0}, bounds)
 }
 
 func TestLoadErrors(t *testing.T) {
@@ -206,7 +214,7 @@ func TestScore(t *testing.T) {
 			s, err := tk.Score(context.Background(), sdk.ScoreRequest{DatasetID: d.ID, ImageEmbeddings: tc.images,
 				TextEmbeddings: tc.texts, LogitScale: 100})
 			require.NoError(t, err)
-			assert.Equal(t, tc.metrics, s.Metrics)
+			assert.Equal(t, tc.metrics, testutil.Values(s))
 			assert.Equal(t, []string{"image_retrieval_recall@1", "text_retrieval_recall@1", "image_retrieval_recall@5",
 				"text_retrieval_recall@5", "image_retrieval_recall@10", "text_retrieval_recall@10"}, s.Headline)
 			assert.Equal(t, tc.curves, s.Curves)
@@ -288,7 +296,7 @@ func TestScoreReference(t *testing.T) {
 			for _, k := range []int{1, 5, 10} {
 				for _, m := range []string{"image_retrieval_recall@%d", "text_retrieval_recall@%d"} {
 					key := fmt.Sprintf(m, k)
-					assert.Equal(t, values[key], s.Metrics[key], key)
+					assert.Equal(t, values[key], testutil.Values(s)[key], key)
 				}
 			}
 		})

@@ -146,8 +146,9 @@ func scoreHead(l *loaded, req sdk.ScoreRequest) (*sdk.Scores, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Metrics["l2"] = sw.L2
-	s.Metrics["answer_classes"] = float64(len(h.answers))
+	s.Add(metrics.New("l2", sw.L2, sdk.Informational, sdk.Value, "the L2 strength λ of the linear head, chosen on held-out training questions"))
+	s.Add(metrics.New("answer_classes", float64(len(h.answers)), sdk.Informational, sdk.Count,
+		"the number of answers the linear head chooses from (the training split's normalised answers)"))
 	return s, nil
 }
 
@@ -181,14 +182,15 @@ func accuracyScores(outcomes []answered, mode string, opt stats.Options) (*sdk.S
 		s.Predictions = append(s.Predictions, sdk.Prediction{Item: o.item, Truth: o.truth, Predicted: o.predicted,
 			Correct: ok, Group: group})
 	}
-	s.Metrics = map[string]float64{}
-	for _, name := range s.Headline {
-		s.Metrics[name] = metrics.Mean(values[name])
-		if len(values[name]) == 0 {
-			delete(values, name)
-		}
+	help := map[string]string{
+		"overall_accuracy": "share of all questions answered right (normalised exact match)",
+		"closed_accuracy":  "share of closed (yes/no) questions answered right (normalised exact match)",
+		"open_accuracy":    "share of open questions answered right (normalised exact match)",
 	}
-	metrics.AddItemValues(s, "", values)
+	for _, name := range s.Headline {
+		// Accuracy by normalised exact match (DESIGN.md, VQA): the mean of the questions' 1/0 outcomes.
+		s.Add(metrics.NewMean(name, values[name], sdk.HigherIsBetter, sdk.Fraction, help[name]))
+	}
 	if len(outcomes) == 0 {
 		return s, nil
 	}
@@ -208,8 +210,10 @@ func accuracyScores(outcomes []answered, mode string, opt stats.Options) (*sdk.S
 		return nil, err
 	}
 	for j, name := range s.Headline {
-		if _, ok := values[name]; ok && iv != nil {
-			metrics.AddIntervals(s, "", map[string]stats.Interval{name: iv[j]})
+		if len(values[name]) > 0 && iv != nil {
+			if err := metrics.AttachIntervals(s, "", map[string]stats.Interval{name: iv[j]}); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return s, nil

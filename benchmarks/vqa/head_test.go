@@ -25,14 +25,19 @@ func TestAccuracyScores(t *testing.T) {
 	}
 	s, err := accuracyScores(outcomes, "zero-shot", stats.Options{Resamples: 1000})
 	require.NoError(t, err)
+	require.NoError(t, s.Check())
 	assert.Equal(t, "zero-shot", s.Mode)
-	assert.Equal(t, map[string]float64{"closed_accuracy": 2.0 / 3, "open_accuracy": 0.5, "overall_accuracy": 0.6}, s.Metrics)
+	for _, m := range s.Metrics {
+		assert.Equal(t, [2]string{"higher", "fraction"}, [2]string{string(m.Direction), string(m.Unit)}, m.Name)
+		assert.NotEmpty(t, m.Help, m.Name)
+	}
+	assert.Equal(t, map[string]float64{"closed_accuracy": 2.0 / 3, "open_accuracy": 0.5, "overall_accuracy": 0.6}, testutil.Values(s))
 	assert.Equal(t, map[string][]float64{"overall_accuracy": {1, 0, 1, 1, 0}, "closed_accuracy": {1, 0, 1},
-		"open_accuracy": {1, 0}}, s.ItemValues)
+		"open_accuracy": {1, 0}}, testutil.ItemValues(s))
 	assert.Equal(t, []string{"overall_accuracy", "closed_accuracy", "open_accuracy"}, s.Headline)
-	assert.Len(t, s.Intervals, 3)
-	for name, iv := range s.Intervals {
-		assert.True(t, iv.Low <= s.Metrics[name] && s.Metrics[name] <= iv.High, "%s %v in %v", name, s.Metrics[name], iv)
+	assert.Len(t, testutil.Intervals(s), 3)
+	for name, iv := range testutil.Intervals(s) {
+		assert.True(t, iv.Low <= testutil.Values(s)[name] && testutil.Values(s)[name] <= iv.High, "%s %v in %v", name, testutil.Values(s)[name], iv)
 	}
 	assert.Equal(t, sdk.Prediction{Item: "q3", Truth: "The Liver.", Predicted: "liver", Correct: true, Group: "open"},
 		s.Predictions[2])
@@ -41,14 +46,14 @@ func TestAccuracyScores(t *testing.T) {
 	// a zero-width interval.
 	s, err = accuracyScores(outcomes[:1], "linear-head", stats.Options{Resamples: 1000})
 	require.NoError(t, err)
-	assert.True(t, math.IsNaN(s.Metrics["open_accuracy"]))
-	assert.Equal(t, map[string][]float64{"overall_accuracy": {1}, "closed_accuracy": {1}}, s.ItemValues)
+	assert.True(t, math.IsNaN(testutil.Values(s)["open_accuracy"]))
+	assert.Equal(t, map[string][]float64{"overall_accuracy": {1}, "closed_accuracy": {1}}, testutil.ItemValues(s))
 	assert.Equal(t, map[string]sdk.Interval{"overall_accuracy": {Low: 1, High: 1}, "closed_accuracy": {Low: 1, High: 1}},
-		s.Intervals)
+		testutil.Intervals(s))
 
 	s, err = accuracyScores(outcomes, "zero-shot", stats.Options{})
 	require.NoError(t, err)
-	assert.Nil(t, s.Intervals, "bootstrap 0")
+	assert.Nil(t, testutil.Intervals(s), "bootstrap 0")
 }
 
 // headSample is a made-up VQA-RAD where the image decides the answer: every training question on image a is
@@ -102,15 +107,15 @@ func TestScoreLinearHead(t *testing.T) {
 	// larger is chosen. The head answers by image: closed 2 of 2, open 1 of 2 (heart is not an answer class).
 	assert.Equal(t, "linear-head", s.Mode)
 	assert.Equal(t, map[string]float64{"closed_accuracy": 1, "open_accuracy": 0.5, "overall_accuracy": 0.75,
-		"l2": 0.01, "answer_classes": 4}, s.Metrics)
+		"l2": 0.01, "answer_classes": 4}, testutil.Values(s))
 	assert.Equal(t, []sdk.Prediction{
 		{Item: "qid 12 a.jpg: test question?", Truth: "Yes", Predicted: "yes", Correct: true, Group: "closed"},
 		{Item: "qid 13 b.jpg: test question?", Truth: "no", Predicted: "no", Correct: true, Group: "closed"},
 		{Item: "qid 14 c.jpg: test question?", Truth: "the lung", Predicted: "lung", Correct: true, Group: "open"},
 		{Item: "qid 15 d.jpg: test question?", Truth: "heart", Predicted: "liver", Group: "open"},
 	}, s.Predictions)
-	assert.Equal(t, []float64{1, 1, 1, 0}, s.ItemValues["overall_accuracy"])
-	assert.Len(t, s.Intervals, 3)
+	assert.Equal(t, []float64{1, 1, 1, 0}, testutil.ItemValues(s)["overall_accuracy"])
+	assert.Len(t, testutil.Intervals(s), 3)
 
 	again, err := tk.Score(context.Background(), sdk.ScoreRequest{DatasetID: d.ID, ImageEmbeddings: images, TextEmbeddings: texts})
 	require.NoError(t, err)

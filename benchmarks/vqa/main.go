@@ -5,4 +5,8 @@ package main
 
 import "github.com/clipeval/clipeval/plugins/sdk"
 
+// version is the plugin's own version, recorded in results.json; the Makefile sets it with
+// -ldflags "-X main.version=...".
+var version = "dev"
+
 func main() { sdk.ServeTask(name, &task{}) }

@@ -62,10 +62,11 @@ type loaded struct {
 	stats     stats.Options // bootstrap resamples and seed
 }
 
-// Info describes the task and its config keys.
-func (t *task) Info(context.Context) (*sdk.TaskInfo, error) {
-	return &sdk.TaskInfo{
-		Name: name,
+// Describe names the task and declares its config keys.
+func (t *task) Describe(context.Context, sdk.DescribeRequest) (*sdk.PluginInfo, error) {
+	return &sdk.PluginInfo{
+		Name:    name,
+		Version: version,
 		Description: "zero-shot VQA: rank candidate answers by image-prompt similarity; closed, open and overall " +
 			"accuracy (normalised exact match)",
 		DatasetFields: []sdk.Field{
@@ -89,6 +90,7 @@ func (t *task) Info(context.Context) (*sdk.TaskInfo, error) {
 }
 
 // Load reads VQA-RAD, fixes the candidate answers and lists every image and question–candidate prompt to encode.
+// The images are the release's own files, so it needs no work folder.
 func (t *task) Load(_ context.Context, req sdk.LoadRequest) (*sdk.Dataset, error) {
 	var dc datasetConfig
 	if err := datasets.Decode("vqa dataset", req.Dataset, &dc); err != nil {

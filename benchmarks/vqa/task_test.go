@@ -36,7 +36,7 @@ func vqaRequest(root, opts string) sdk.LoadRequest {
 }
 
 func TestInfo(t *testing.T) {
-	info, err := (&task{}).Info(context.Background())
+	info, err := (&task{}).Describe(context.Background(), sdk.DescribeRequest{})
 	require.NoError(t, err)
 	assert.Equal(t, "vqa", info.Name)
 	var names []string
@@ -45,6 +45,7 @@ func TestInfo(t *testing.T) {
 	}
 	assert.Equal(t, []string{"format", "root", "split", "prompt", "closed_candidates", "open_candidates", "mode", "l2_grid",
 		"bootstrap", "seed"}, names)
+	assert.Equal(t, "dev", info.Version)
 }
 
 func TestLoad(t *testing.T) {
@@ -158,7 +159,7 @@ func TestScore(t *testing.T) {
 			1, 0, 1, 1,
 		}}})
 	require.NoError(t, err)
-	assert.Equal(t, map[string]float64{"closed_accuracy": 1, "open_accuracy": 0.5, "overall_accuracy": 0.75}, s.Metrics)
+	assert.Equal(t, map[string]float64{"closed_accuracy": 1, "open_accuracy": 0.5, "overall_accuracy": 0.75}, testutil.Values(s))
 	assert.Equal(t, []string{"overall_accuracy", "closed_accuracy", "open_accuracy"}, s.Headline)
 	assert.Equal(t, []sdk.Prediction{
 		{Item: "qid 4 a.jpg: Is there a mass?", Truth: "yes", Predicted: "yes", Correct: true, Group: "closed"},

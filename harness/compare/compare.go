@@ -1,7 +1,9 @@
 // Package compare is the regression gate of `clipeval compare` and `clipeval run --baseline`: it compares the
 // metrics of a current results.json with a baseline's, per model × task × metric, and passes or fails each against
-// an absolute tolerance. Every metric is taken as higher-is-better and in metric units (fractions, as results.json
-// stores them): a metric fails when current < baseline − tolerance. Where both runs saved per-item values of a
+// an absolute tolerance. Each metric's direction and unit are what its task declared (results.Run.Kinds): a
+// higher-is-better metric fails when current < baseline − tolerance, a lower-is-better one when current >
+// baseline + tolerance, an informational one is never gated; tolerances are in the metric's own unit (percentage
+// points for fractions, ranks for ranks, ...). Nothing here reads meaning into a metric's name. Where both runs saved per-item values of a
 // metric (results.Run.ItemValues) for the same number of items, the delta also gets a paired bootstrap interval
 // and p-value (see Bootstrap).
 package compare
@@ -13,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/clipeval/clipeval/harness/results"
+	"github.com/clipeval/clipeval/plugins/sdk"
 )
 
 // Status is the outcome of one comparison.
@@ -35,9 +38,9 @@ const boundarySlack = 1e-12
 
 // Options tune a comparison.
 type Options struct {
-	// Tolerance, when not nil, is the absolute tolerance (metric units) of every metric, overriding the current
-	// results' tolerances (results.Results.Tolerance: per metric, else its default; results written without a
-	// compare: section have default 0, which tolerates no drop at all).
+	// Tolerance, when not nil, is the absolute tolerance of every metric in its display unit (percentage points
+	// for fractions, the metric's unit otherwise), overriding the current results' tolerances
+	// (results.Results.Tolerance: per metric, else the default of its unit).
 	Tolerance *float64
 	// Metrics restricts the comparison to these metrics, in this order, for every baseline run that has them; empty
 	// compares each baseline run's headline metrics.
@@ -51,8 +54,10 @@ type Case struct {
 	Model, Task, Metric string
 	// Baseline and Current are the metric values, NaN when absent or undefined; Delta is Current − Baseline.
 	Baseline, Current, Delta float64
-	// Tolerance is the tolerance applied (metric units).
+	// Tolerance is the tolerance applied, in the metric's unit (fractions as fractions: 0.005 is half a point).
 	Tolerance float64
+	// Kind is the metric's declared direction and unit (the current run's, else the baseline's).
+	Kind results.Kind
 	// Paired is the paired bootstrap of Delta; nil unless both runs saved per-item values for the same items.
 	Paired *Interval
 	Status Status
@@ -128,15 +133,12 @@ func Compare(baseline, current *results.Results, opts Options) (*Report, error) 
 		}
 		c, found := cur.runs[[2]string{b.Model, b.Task}]
 		for _, m := range metrics {
-			tol := current.Tolerance.Default
-			if t, ok := current.Tolerance.Metrics[m]; ok {
-				tol = t
+			kind, ok := c.Kinds[m]
+			if !ok {
+				kind = b.Kinds[m]
 			}
-			if opts.Tolerance != nil {
-				tol = *opts.Tolerance
-			}
-			k := Case{Model: b.Model, Task: b.Task, Metric: m, Tolerance: tol, Baseline: value(b.Metrics, m),
-				Current: math.NaN(), Delta: math.NaN()}
+			k := Case{Model: b.Model, Task: b.Task, Metric: m, Kind: kind, Tolerance: tolerance(current.Tolerance, opts.Tolerance, m, kind.Unit),
+				Baseline: value(b.Metrics, m), Current: math.NaN(), Delta: math.NaN()}
 			switch {
 			case !found:
 				k.Status, k.Message = Fail, cur.missing(b.Model, b.Task)
@@ -175,28 +177,59 @@ func judge(k Case, b, c results.Run, seed uint64) Case {
 		iv := Bootstrap(bi, ci, Resamples, seed)
 		k.Paired = &iv
 	}
-	if lowerIsBetter(k.Metric) {
+	switch k.Kind.Direction {
+	case sdk.Informational:
+		k.Status, k.Message = Pass, "informational: reported, not gated"
+		return k
+	case sdk.LowerIsBetter:
 		if k.Delta > k.Tolerance+boundarySlack {
 			k.Status = Fail
-			k.Message = fmt.Sprintf("regression: %s rose by %.4g, more than the tolerance of %.4g (lower is better)",
-				k.Metric, k.Delta, k.Tolerance)
+			k.Message = fmt.Sprintf("regression: %s rose by %s, more than the tolerance of %s (lower is better)",
+				k.Metric, amount(k.Kind.Unit, k.Delta), amount(k.Kind.Unit, k.Tolerance))
 			return k
 		}
-	} else if k.Delta < -k.Tolerance-boundarySlack {
+	case sdk.HigherIsBetter:
+		if k.Delta < -k.Tolerance-boundarySlack {
+			k.Status = Fail
+			k.Message = fmt.Sprintf("regression: %s fell by %s, more than the tolerance of %s",
+				k.Metric, amount(k.Kind.Unit, -k.Delta), amount(k.Kind.Unit, k.Tolerance))
+			return k
+		}
+	default:
 		k.Status = Fail
-		k.Message = fmt.Sprintf("regression: %s fell by %.2f points, more than the tolerance of %.2f",
-			k.Metric, -100*k.Delta, 100*k.Tolerance)
+		k.Message = fmt.Sprintf("%s declares no direction (results written before protocol v2?): re-run it with this clipeval", k.Metric)
 		return k
 	}
 	k.Status = Pass
 	return k
 }
 
-// lowerIsBetter reports whether a smaller value of the metric is the better one: ranks (median_rank), counted in
-// rank units, not fractions, so their tolerance is in ranks too. Every other clipeval metric is a share or an
-// AUROC, where higher is better.
-func lowerIsBetter(metric string) bool {
-	return strings.Contains(metric, "median_rank")
+// tolerance returns metric m's tolerance in its own unit: opt when set, else the metric's own tolerance, else
+// the default of its unit (t.Default for fractions, t.Units for the others, 0 when unset). Tolerances are written
+// in display units, so a fraction's percentage points are divided by 100.
+func tolerance(t results.Tolerance, opt *float64, m string, unit sdk.Unit) float64 {
+	v, ok := t.Metrics[m]
+	switch {
+	case opt != nil:
+		v = *opt
+	case ok:
+	case unit == sdk.Fraction:
+		v = t.Default
+	default:
+		v = t.Units[unit]
+	}
+	if unit == sdk.Fraction {
+		return v / 100
+	}
+	return v
+}
+
+// amount formats a change or tolerance in unit: fractions in percentage points ("1.25 points"), others as numbers.
+func amount(unit sdk.Unit, v float64) string {
+	if unit == sdk.Fraction {
+		return fmt.Sprintf("%.2f points", 100*v)
+	}
+	return fmt.Sprintf("%.4g", v)
 }
 
 // currentIndex finds current runs by model × task and knows which models and tasks the current results hold.

@@ -10,23 +10,33 @@ import (
 
 	"github.com/clipeval/clipeval/harness/junit"
 	"github.com/clipeval/clipeval/harness/results"
+	"github.com/clipeval/clipeval/plugins/sdk"
 )
 
 // run returns a successful run of model on task with the given metrics, all of them headline metrics in the order
-// given (names and values alternate).
+// given (names and values alternate), each declared a higher-is-better fraction.
 func run(model, task string, kv ...any) results.Run {
-	r := results.Run{Model: model, Task: task, Metrics: map[string]results.Value{}}
+	r := results.Run{Model: model, Task: task, Metrics: map[string]results.Value{}, Kinds: map[string]results.Kind{}}
 	for i := 0; i < len(kv); i += 2 {
 		name := kv[i].(string)
 		r.Metrics[name] = results.Value(kv[i+1].(float64))
+		r.Kinds[name] = results.Kind{Direction: sdk.HigherIsBetter, Unit: sdk.Fraction}
 		r.Headline = append(r.Headline, name)
+	}
+	return r
+}
+
+// declare sets the kind of metrics of r.
+func declare(r results.Run, d sdk.Direction, u sdk.Unit, metrics ...string) results.Run {
+	for _, m := range metrics {
+		r.Kinds[m] = results.Kind{Direction: d, Unit: u}
 	}
 	return r
 }
 
 // res wraps runs in results with a default tolerance of half a point.
 func res(runs ...results.Run) *results.Results {
-	return &results.Results{Schema: results.SchemaVersion, Runs: runs, Tolerance: results.Tolerance{Default: 0.005}}
+	return &results.Results{Schema: results.SchemaVersion, Runs: runs, Tolerance: results.Tolerance{Default: 0.5}}
 }
 
 // brief is what a test checks of a case.
@@ -55,7 +65,10 @@ func TestCompare(t *testing.T) {
 	two := func(model string) []results.Run {
 		return []results.Run{run(model, "t1", "acc1", 0.5, "acc5", 0.9), run(model, "t2", "recall@1", 0.25)}
 	}
-	one := 0.01
+	onePoint, small := 1.0, 0.01
+	ranks := func(r results.Run) results.Run {
+		return declare(r, sdk.LowerIsBetter, sdk.Rank, "image_retrieval_median_rank", "text_retrieval_median_rank")
+	}
 	tests := []struct {
 		name              string
 		baseline, current *results.Results
@@ -63,13 +76,37 @@ func TestCompare(t *testing.T) {
 		want              []brief
 	}{
 		{
-			name:     "median rank is lower-is-better, in rank units",
-			baseline: res(run("m", "t", "image_retrieval_median_rank", 3.0, "text_retrieval_median_rank", 5.0)),
-			current:  res(run("m", "t", "image_retrieval_median_rank", 2.0, "text_retrieval_median_rank", 7.0)),
-			opts:     Options{Tolerance: &one},
+			name:     "a declared lower-is-better rank, in rank units",
+			baseline: res(ranks(run("m", "t", "image_retrieval_median_rank", 3.0, "text_retrieval_median_rank", 5.0))),
+			current:  res(ranks(run("m", "t", "image_retrieval_median_rank", 2.0, "text_retrieval_median_rank", 7.0))),
+			opts:     Options{Tolerance: &small},
 			want: []brief{
 				{"m/t/image_retrieval_median_rank", Pass, -1, 0.01, ""},
 				{"m/t/text_retrieval_median_rank", Fail, 2, 0.01, "regression: text_retrieval_median_rank rose by 2, more than the tolerance of 0.01 (lower is better)"},
+			},
+		},
+		{
+			name:     "direction and unit come from the declaration, never the name; units take their own default",
+			baseline: res(declare(declare(declare(run("m", "t", "median_rank", 3.0, "errors", 4.0, "n", 10.0), sdk.HigherIsBetter, sdk.Rank, "median_rank"),
+				sdk.Informational, sdk.Count, "n"), sdk.LowerIsBetter, sdk.Value, "errors")),
+			current: func() *results.Results {
+				r := res(declare(declare(declare(run("m", "t", "median_rank", 2.0, "errors", 3.95, "n", 7.0), sdk.HigherIsBetter, sdk.Rank, "median_rank"),
+					sdk.Informational, sdk.Count, "n"), sdk.LowerIsBetter, sdk.Value, "errors"))
+				r.Tolerance.Units = map[sdk.Unit]float64{sdk.Rank: 0.5}
+				return r
+			}(),
+			want: []brief{
+				{"m/t/median_rank", Fail, -1, 0.5, "regression: median_rank fell by 1, more than the tolerance of 0.5"},
+				{"m/t/errors", Pass, -0.05, 0, ""},
+				{"m/t/n", Pass, -3, 0, "informational: reported, not gated"},
+			},
+		},
+		{
+			name:     "a metric without a declared direction fails",
+			baseline: res(results.Run{Model: "m", Task: "t", Metrics: map[string]results.Value{"acc1": 0.5}, Headline: []string{"acc1"}}),
+			current:  res(results.Run{Model: "m", Task: "t", Metrics: map[string]results.Value{"acc1": 0.5}}),
+			want: []brief{
+				{"m/t/acc1", Fail, 0, 0, "acc1 declares no direction (results written before protocol v2?): re-run it with this clipeval"},
 			},
 		},
 		{
@@ -86,7 +123,7 @@ func TestCompare(t *testing.T) {
 			want: []brief{
 				{"m/t1/acc1", Pass, 0.1, 0.005, ""},
 				{"m/t1/acc5", Pass, -0.005, 0.005, ""},
-				{"m/t1/mpcr", Fail, -0.01, 0.005, "regression: mpcr fell by 1.00 points, more than the tolerance of 0.50"},
+				{"m/t1/mpcr", Fail, -0.01, 0.005, "regression: mpcr fell by 1.00 points, more than the tolerance of 0.50 points"},
 			},
 		},
 		{
@@ -94,12 +131,12 @@ func TestCompare(t *testing.T) {
 			baseline: res(run("m", "t1", "acc1", 0.5, "acc5", 0.9)),
 			current: func() *results.Results {
 				r := res(run("m", "t1", "acc1", 0.49, "acc5", 0.89))
-				r.Tolerance.Metrics = map[string]float64{"acc1": 0.02}
+				r.Tolerance.Metrics = map[string]float64{"acc1": 2}
 				return r
 			}(),
 			want: []brief{
 				{"m/t1/acc1", Pass, -0.01, 0.02, ""},
-				{"m/t1/acc5", Fail, -0.01, 0.005, "regression: acc5 fell by 1.00 points, more than the tolerance of 0.50"},
+				{"m/t1/acc5", Fail, -0.01, 0.005, "regression: acc5 fell by 1.00 points, more than the tolerance of 0.50 points"},
 			},
 		},
 		{
@@ -107,11 +144,11 @@ func TestCompare(t *testing.T) {
 			baseline: res(run("m", "t1", "acc1", 0.5)),
 			current: func() *results.Results {
 				r := res(run("m", "t1", "acc1", 0.485))
-				r.Tolerance.Metrics = map[string]float64{"acc1": 0.02}
+				r.Tolerance.Metrics = map[string]float64{"acc1": 2}
 				return r
 			}(),
-			opts: Options{Tolerance: &one},
-			want: []brief{{"m/t1/acc1", Fail, -0.015, 0.01, "regression: acc1 fell by 1.50 points, more than the tolerance of 1.00"}},
+			opts: Options{Tolerance: &onePoint},
+			want: []brief{{"m/t1/acc1", Fail, -0.015, 0.01, "regression: acc1 fell by 1.50 points, more than the tolerance of 1.00 points"}},
 		},
 		{
 			name:     "metric missing in current",
@@ -179,16 +216,18 @@ func TestCompare(t *testing.T) {
 			baseline: func() *results.Results {
 				r := res(two("m")...)
 				r.Runs[0].Metrics["recall/head"] = 0.8
+				r.Runs[0].Kinds["recall/head"] = results.Kind{Direction: sdk.HigherIsBetter, Unit: sdk.Fraction}
 				return r
 			}(),
 			current: func() *results.Results {
 				r := res(two("m")...)
 				r.Runs[0].Metrics["recall/head"] = 0.7
+				r.Runs[0].Kinds["recall/head"] = results.Kind{Direction: sdk.HigherIsBetter, Unit: sdk.Fraction}
 				return r
 			}(),
 			opts: Options{Metrics: []string{"recall/head", "acc1"}},
 			want: []brief{
-				{"m/t1/recall/head", Fail, -0.1, 0.005, "regression: recall/head fell by 10.00 points, more than the tolerance of 0.50"},
+				{"m/t1/recall/head", Fail, -0.1, 0.005, "regression: recall/head fell by 10.00 points, more than the tolerance of 0.50 points"},
 				{"m/t1/acc1", Pass, 0, 0.005, ""},
 			},
 		},
@@ -298,7 +337,7 @@ func outputFixture() *Report {
 		{Model: "m", Task: "t", Metric: "acc1", Baseline: 0.5, Current: 0.75, Delta: 0.25, Tolerance: 0.005, Status: Pass,
 			Paired: &Interval{Items: 4, Low: 0, High: 0.5, P: 0.25}},
 		{Model: "m", Task: "t", Metric: "acc|5", Baseline: 0.9, Current: 0.8, Delta: -0.1, Tolerance: 0.005, Status: Fail,
-			Message: "regression: acc|5 fell by 10.00 points, more than the tolerance of 0.50"},
+			Message: "regression: acc|5 fell by 10.00 points, more than the tolerance of 0.50 points"},
 		{Model: "m", Task: "u", Metric: RunMetric, Baseline: math.NaN(), Current: math.NaN(), Delta: math.NaN(), Status: Skip,
 			Message: "the baseline run failed, so there is nothing to compare: boom"},
 	}}
@@ -307,8 +346,9 @@ func outputFixture() *Report {
 func TestMarkdown(t *testing.T) {
 	assert.Equal(t, "## clipeval compare\n\nBaseline `base.json`, current `runs/cur/results.json`.\n\n"+
 		"**1 of 3 comparisons failed.**\n\n"+
-		"Values are percentages; Δ = current − baseline in percentage points. A metric fails when it falls by more than "+
-		"its tolerance (improvements pass). Where both runs saved per-item values, the 95% interval and p-value of Δ "+
+		"Fractions are shown as percentages, with Δ = current − baseline and the tolerance in percentage points; ranks, "+
+		"counts and plain values as they are. A metric fails when it worsens in its declared direction by more than "+
+		"its tolerance (improvements pass; informational metrics are not gated). Where both runs saved per-item values, the 95% interval and p-value of Δ "+
 		"come from a paired bootstrap (1000 resamples, fixed seed).\n\n"+
 		"| model | task | metric | baseline | current | Δ | 95% CI of Δ | p | tolerance | result |\n"+
 		"|---|---|---|---:|---:|---:|---|---:|---:|---|\n"+
@@ -316,7 +356,7 @@ func TestMarkdown(t *testing.T) {
 		`| m | t | acc\|5 | 90.00 | 80.00 | -10.00 |  |  | 0.50 | **FAIL** |`+"\n"+
 		"| m | u | (run) | n/a | n/a | n/a |  |  |  | SKIP |\n"+
 		"\n### Failed and skipped\n\n"+
-		"- FAIL **m** · **t** · `acc\\|5`: regression: acc\\|5 fell by 10.00 points, more than the tolerance of 0.50\n"+
+		"- FAIL **m** · **t** · `acc\\|5`: regression: acc\\|5 fell by 10.00 points, more than the tolerance of 0.50 points\n"+
 		"- SKIP **m** · **u** · `(run)`: the baseline run failed, so there is nothing to compare: boom\n",
 		outputFixture().Markdown("base.json", "runs/cur/results.json"))
 
@@ -361,7 +401,7 @@ func TestJUnit(t *testing.T) {
 	assert.Nil(t, c[0].Failure)
 	assert.Equal(t, "baseline 50.00, current 75.00, delta +25.00 points, tolerance 0.50 points, paired bootstrap over 4 items: 95% CI [+0.00, +50.00], p 0.250", c[0].Out)
 	require.NotNil(t, c[1].Failure)
-	assert.Equal(t, "regression: acc|5 fell by 10.00 points, more than the tolerance of 0.50", c[1].Failure.Message)
+	assert.Equal(t, "regression: acc|5 fell by 10.00 points, more than the tolerance of 0.50 points", c[1].Failure.Message)
 	assert.Equal(t, "baseline 90.00, current 80.00, delta -10.00 points, tolerance 0.50 points", c[1].Failure.Text)
 	require.Len(t, doc.Suites[1].Cases, 1)
 	require.NotNil(t, doc.Suites[1].Cases[0].Skipped)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/clipeval/clipeval/harness/junit"
+	"github.com/clipeval/clipeval/plugins/sdk"
 )
 
 // JUnit returns the report as JUnit XML: one <testsuite> per model × task (named "<model>.<task>", the cases'
@@ -30,12 +31,17 @@ func (r *Report) JUnit() *junit.Suites {
 	return s
 }
 
-// detail is the case's numbers as one line, in percent and percentage points.
+// detail is the case's numbers as one line, in the metric's unit (fractions in percent and percentage points).
 func (k Case) detail() string {
-	s := fmt.Sprintf("baseline %s, current %s, delta %s points, tolerance %s points", percent(k.Baseline), percent(k.Current),
-		signed(k.Delta), percent(k.Tolerance))
+	u := k.Kind.Unit
+	points := ""
+	if u == sdk.Fraction || u == "" {
+		points = " points"
+	}
+	s := fmt.Sprintf("baseline %s, current %s, delta %s%s, tolerance %s%s", u.Format(k.Baseline), u.Format(k.Current),
+		u.FormatSigned(k.Delta), points, u.Format(k.Tolerance), points)
 	if k.Paired != nil {
-		s += fmt.Sprintf(", paired bootstrap over %d items: 95%% CI %s, p %s", k.Paired.Items, interval(k.Paired), pValue(k.Paired.P))
+		s += fmt.Sprintf(", paired bootstrap over %d items: 95%% CI %s, p %s", k.Paired.Items, interval(u, k.Paired), pValue(k.Paired.P))
 	}
 	if k.Status == Pass && k.Message != "" {
 		s += " (" + k.Message + ")"
@@ -54,17 +60,19 @@ func (r *Report) Markdown(baseline, current string) string {
 	} else {
 		w("All %d comparisons passed (%d skipped).\n\n", len(r.Cases)-r.Count(Skip), r.Count(Skip))
 	}
-	w("Values are percentages; Δ = current − baseline in percentage points. A metric fails when it falls by more than "+
-		"its tolerance (improvements pass). Where both runs saved per-item values, the 95%% interval and p-value of Δ "+
+	w("Fractions are shown as percentages, with Δ = current − baseline and the tolerance in percentage points; ranks, "+
+		"counts and plain values as they are. A metric fails when it worsens in its declared direction by more than "+
+		"its tolerance (improvements pass; informational metrics are not gated). Where both runs saved per-item values, the 95%% interval and p-value of Δ "+
 		"come from a paired bootstrap (%d resamples, fixed seed).\n\n", Resamples)
 	w("| model | task | metric | baseline | current | Δ | 95%% CI of Δ | p | tolerance | result |\n")
 	w("|---|---|---|---:|---:|---:|---|---:|---:|---|\n")
 	for _, k := range r.Cases {
 		ci, p := "", ""
+		u := k.Kind.Unit
 		if k.Paired != nil {
-			ci, p = interval(k.Paired), pValue(k.Paired.P)
+			ci, p = interval(u, k.Paired), pValue(k.Paired.P)
 		}
-		tol, verdict := percent(k.Tolerance), string(k.Status)
+		tol, verdict := u.Format(k.Tolerance), string(k.Status)
 		switch k.Status {
 		case Fail:
 			verdict = "**FAIL**"
@@ -72,7 +80,7 @@ func (r *Report) Markdown(baseline, current string) string {
 			tol = ""
 		}
 		w("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", cell(k.Model), cell(k.Task), cell(k.Metric),
-			percent(k.Baseline), percent(k.Current), signed(k.Delta), ci, p, tol, verdict)
+			u.Format(k.Baseline), u.Format(k.Current), u.FormatSigned(k.Delta), ci, p, tol, verdict)
 	}
 	first := true
 	for _, k := range r.Cases {
@@ -88,25 +96,8 @@ func (r *Report) Markdown(baseline, current string) string {
 	return b.String()
 }
 
-// percent formats a fraction as a percentage with 2 decimals; "n/a" for NaN.
-func percent(v float64) string {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return "n/a"
-	}
-	return strconv.FormatFloat(100*v, 'f', 2, 64)
-}
-
-// signed formats a fraction as signed percentage points with 2 decimals ("+0.50", "-1.25"); "n/a" for NaN.
-func signed(v float64) string {
-	s := percent(v)
-	if s != "n/a" && !strings.HasPrefix(s, "-") {
-		s = "+" + s
-	}
-	return s
-}
-
-// interval formats a bootstrap interval in signed percentage points.
-func interval(iv *Interval) string { return "[" + signed(iv.Low) + ", " + signed(iv.High) + "]" }
+// interval formats a bootstrap interval of a difference in unit, signed (fractions in percentage points).
+func interval(u sdk.Unit, iv *Interval) string { return "[" + u.FormatSigned(iv.Low) + ", " + u.FormatSigned(iv.High) + "]" }
 
 // pValue formats a p-value with 3 decimals.
 func pValue(p float64) string {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -58,19 +59,22 @@ type Config struct {
 	Models []Model
 	Tasks  []Task
 	Output Output
-	// Tolerance is the `compare:` section: absolute regression tolerances, stored as fractions (the config writes
-	// percentage points).
+	// Tolerance is the `compare:` section: absolute regression tolerances as written, in each metric's display unit.
 	Tolerance Tolerance
 }
 
-// Tolerance is a regression gate: Default for every metric, Metrics for named ones; fractions (0.005 = 0.5 points).
+// Tolerance is a regression gate, in display units: Default (percentage points) for fraction metrics, Units for
+// the metrics of other units (in that unit: ranks, counts, values), Metrics for named ones (in the metric's display
+// unit: points for a fraction, ranks for a rank, ...). The units are only known from the results, so compare
+// applies them.
 type Tolerance struct {
 	Default float64
+	Units   map[string]float64
 	Metrics map[string]float64
 }
 
-// DefaultTolerance is the gate when the config sets none: half a percentage point.
-const DefaultTolerance = 0.005
+// DefaultTolerance is the gate of fraction metrics when the config sets none: half a percentage point.
+const DefaultTolerance = 0.5
 
 // Model is one entry of `models:`.
 type Model struct {
@@ -84,6 +88,10 @@ type Model struct {
 	// BatchSize is how many images or texts go to the backend per call (default 32).
 	BatchSize int
 	Pos       Pos
+	// optionsNode is the `options:` mapping, typed later against the backend's declared options (CheckModel).
+	optionsNode *yaml.Node
+	// keys are where the model's keys are written: "path" and "options.NAME".
+	keys map[string]Pos
 }
 
 // Task is one entry of `tasks:`. Dataset and Options stay YAML nodes until the task plugin's schema types them.
@@ -259,25 +267,63 @@ func (p *parser) parseRoot(c *Config, root *yaml.Node) {
 	if n, ok := f["output"]; ok {
 		p.parseOutput(c, n)
 	}
-	c.Tolerance = Tolerance{Default: DefaultTolerance, Metrics: map[string]float64{}}
+	c.Tolerance = Tolerance{Default: DefaultTolerance, Units: map[string]float64{}, Metrics: map[string]float64{}}
 	if n, ok := f["compare"]; ok {
 		p.parseCompare(c, n)
 	}
 }
 
-// parseCompare reads `compare: {tolerance: POINTS, metrics: {NAME: POINTS}}` (percentage points).
+// parseCompare reads `compare: {tolerance: POINTS, units: {UNIT: AMOUNT}, metrics: {NAME: AMOUNT}}`: the default
+// of fraction metrics in percentage points, defaults of the other units (rank, count, value) in that unit, and
+// named metrics' tolerances in their display unit.
 func (p *parser) parseCompare(c *Config, n *yaml.Node) {
-	f := p.fields(n, "compare", "tolerance", "metrics")
+	f := p.fields(n, "compare", "tolerance", "units", "metrics")
 	if v, ok := f["tolerance"]; ok {
-		if t, ok := p.points(v, "compare tolerance"); ok {
+		if t, ok := p.amount(v, "compare tolerance", "percentage points"); ok {
 			c.Tolerance.Default = t
 		}
 	}
+	if v, ok := f["units"]; ok {
+		for name, t := range p.amounts(v, "compare units", "in that unit") {
+			c.Tolerance.Units[name] = t
+		}
+		for i := 0; v.Kind == yaml.MappingNode && i+1 < len(v.Content); i += 2 {
+			if u := v.Content[i].Value; u != "rank" && u != "count" && u != "value" {
+				p.errorf(v.Content[i], "compare units: unit %q: want rank, count or value (fractions use tolerance:)", u)
+			}
+		}
+	}
 	if v, ok := f["metrics"]; ok {
-		for name, t := range p.pointsMap(v, "compare metrics") {
+		for name, t := range p.amounts(v, "compare metrics", "in the metric's display unit: points for fractions") {
 			c.Tolerance.Metrics[name] = t
 		}
 	}
+}
+
+// amount reads a non-negative number.
+func (p *parser) amount(n *yaml.Node, what, unit string) (float64, bool) {
+	if n.Kind == yaml.ScalarNode && (n.Tag == "!!int" || n.Tag == "!!float") {
+		if v, err := strconv.ParseFloat(n.Value, 64); err == nil && v >= 0 && !math.IsInf(v, 0) {
+			return v, true
+		}
+	}
+	p.errorf(n, "%s must be a non-negative number (%s), is %s", what, unit, kindName(n))
+	return 0, false
+}
+
+// amounts reads a mapping of names to non-negative numbers.
+func (p *parser) amounts(n *yaml.Node, what, unit string) map[string]float64 {
+	out := map[string]float64{}
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n, "%s must be a mapping of names to numbers, is %s", what, kindName(n))
+		return out
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if v, ok := p.amount(n.Content[i+1], what+": "+n.Content[i].Value, unit); ok {
+			out[n.Content[i].Value] = v
+		}
+	}
+	return out
 }
 
 // points reads a non-negative number of percentage points as a fraction.
@@ -321,7 +367,7 @@ func (p *parser) parseModels(c *Config, n *yaml.Node) {
 		if f == nil {
 			continue
 		}
-		m := Model{Backend: "onnx", BatchSize: DefaultBatchSize, Options: map[string]string{}, Pos: p.pos(item)}
+		m := Model{Backend: "onnx", BatchSize: DefaultBatchSize, Options: map[string]string{}, Pos: p.pos(item), keys: map[string]Pos{}}
 		m.Name = p.required(item, f, "name", "model")
 		if m.Name != "" && seen[m.Name] {
 			p.errorf(f["name"], "model name %q is used twice", m.Name)
@@ -333,11 +379,16 @@ func (p *parser) parseModels(c *Config, n *yaml.Node) {
 		if v, ok := f["path"]; !ok {
 			p.errorf(item, "model %q has no path: (its model folder)", m.Name)
 		} else if s, ok := p.str(v, "path"); ok {
+			m.keys["path"] = p.pos(v)
 			m.Path, _ = p.existing(v, c.Dir, s, true)
 		}
 		if v, ok := f["options"]; ok {
+			m.optionsNode = v
 			for k, val := range p.scalarMap(v, "model options") {
 				m.Options[k] = val
+			}
+			for i := 0; v.Kind == yaml.MappingNode && i+1 < len(v.Content); i += 2 {
+				m.keys["options."+v.Content[i].Value] = p.pos(v.Content[i+1])
 			}
 		}
 		if v, ok := f["batch_size"]; ok {

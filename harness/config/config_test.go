@@ -56,6 +56,10 @@ func TestLoadGood(t *testing.T) {
 	require.NoError(t, err)
 	dir := filepath.Dir(p)
 	require.Len(t, c.Models, 2)
+	assert.Equal(t, Pos{p, 3, 11}, c.Models[0].KeyPos("path"))
+	assert.Equal(t, Pos{p, 4, 28}, c.Models[0].KeyPos("options.logit_scale"))
+	assert.Equal(t, Pos{p, 2, 5}, c.Models[0].KeyPos("options.other"), "a key not written is at the model")
+	c.Models[0].optionsNode, c.Models[0].keys = nil, nil
 	assert.Equal(t, Model{Name: "a", Backend: "onnx", Path: filepath.Join(dir, "m"), Options: map[string]string{"logit_scale": "50"}, BatchSize: 8, Pos: Pos{p, 2, 5}}, c.Models[0])
 	assert.Equal(t, "other", c.Models[1].Backend)
 	assert.Equal(t, DefaultBatchSize, c.Models[1].BatchSize)
@@ -64,10 +68,10 @@ func TestLoadGood(t *testing.T) {
 	assert.Equal(t, "retrieval", c.Tasks[0].Plugin)
 	assert.Equal(t, Output{Dir: filepath.Join(dir, "out"), Plots: []string{"svg"}}, c.Output)
 	assert.Equal(t, map[string]map[string]float64{"a": {"image_retrieval_recall@1": 0.696}}, c.Tasks[0].Published)
-	assert.Equal(t, Tolerance{Default: 0.01, Metrics: map[string]float64{"acc1": 0.0025}}, c.Tolerance)
+	assert.Equal(t, Tolerance{Default: 1, Units: map[string]float64{}, Metrics: map[string]float64{"acc1": 0.25}}, c.Tolerance, "as written: points for fractions")
 	assert.Len(t, c.SHA256, 64)
 
-	info := &sdk.TaskInfo{
+	info := &sdk.PluginInfo{
 		DatasetFields: []sdk.Field{{Name: "format", Type: sdk.FieldString, Choices: []string{"jsonl"}}, {Name: "manifest", Type: sdk.FieldPath, Required: true}},
 		OptionFields:  []sdk.Field{{Name: "max_k", Type: sdk.FieldInt}, {Name: "classes", Type: sdk.FieldStringList}},
 	}
@@ -104,7 +108,7 @@ func TestLoadProblems(t *testing.T) {
 		{"bad published and compare", "models:\n  - name: a\n    path: m\ntasks:\n  - name: t\n    task: x\n    dataset: {}\n    published: {a: {acc1: high}}\ncompare: {tolerance: -1, metrics: [acc1]}\n", []string{
 			"exp.yaml:8:27: published a: acc1 must be a non-negative number (percentage points), is str \"high\"",
 			"exp.yaml:9:22: compare tolerance must be a non-negative number (percentage points), is int \"-1\"",
-			"exp.yaml:9:35: compare metrics must be a mapping of metric names to numbers, is a list"}},
+			"exp.yaml:9:35: compare metrics must be a mapping of names to numbers, is a list"}},
 		{"invalid yaml", "models: [\n", []string{"exp.yaml:1:1: invalid YAML: did not find expected node content"}},
 		{"empty", "", []string{"exp.yaml:1:1: config is empty: want a mapping with models:, tasks: and output:"}},
 	}
@@ -149,7 +153,7 @@ tasks:
 	p := setup(t, body)
 	c, err := Load(p, env(nil))
 	require.NoError(t, err)
-	info := &sdk.TaskInfo{
+	info := &sdk.PluginInfo{
 		DatasetFields: []sdk.Field{{Name: "format", Type: sdk.FieldString, Choices: []string{"jsonl", "vqa-rad"}}, {Name: "manifest", Type: sdk.FieldPath}, {Name: "root", Type: sdk.FieldPath, Required: true, Help: "dataset folder"}},
 		OptionFields:  []sdk.Field{{Name: "k", Type: sdk.FieldInt}, {Name: "ratio", Type: sdk.FieldFloat}, {Name: "classes", Type: sdk.FieldStringList}, {Name: "templates", Type: sdk.FieldStringList}, {Name: "scale", Type: sdk.FieldFloat}},
 	}

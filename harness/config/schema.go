@@ -14,7 +14,7 @@ import (
 // CheckTask types a task's `dataset:` and `options:` against the fields its plugin declares (unknown keys, wrong
 // types, missing required keys, missing files, values outside the choices) and returns them as the JSON objects
 // the plugin's Load takes, with path fields made absolute against the config's folder.
-func (c *Config) CheckTask(t Task, info *sdk.TaskInfo) (dataset, options json.RawMessage, err error) {
+func (c *Config) CheckTask(t Task, info *sdk.PluginInfo) (dataset, options json.RawMessage, err error) {
 	p := &parser{file: c.Path}
 	dataset = p.typed(t.Dataset, fmt.Sprintf("task %q dataset", t.Name), info.DatasetFields, c.Dir, t.Pos)
 	options = p.typed(t.Options, fmt.Sprintf("task %q options", t.Name), info.OptionFields, c.Dir, t.Pos)

@@ -20,7 +20,6 @@ import (
 	"github.com/hashicorp/go-plugin"
 
 	"github.com/clipeval/clipeval/plugins/sdk"
-	"github.com/clipeval/clipeval/plugins/sdk/npy"
 )
 
 // DirEnvVar overrides the plugin folder.
@@ -176,9 +175,7 @@ func (h *Host) Model(name string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{Plugin: p, impl: raw.(sdk.Model)}
-	m.inputs, _ = raw.(sdk.InputModel)
-	return m, nil
+	return &Model{Plugin: p, c: raw.(*sdk.ModelClient)}, nil
 }
 
 // Task starts the task plugin called name and returns its client.
@@ -191,7 +188,7 @@ func (h *Host) Task(name string) (*Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Task{Plugin: p, impl: raw.(sdk.Task)}, nil
+	return &Task{Plugin: p, c: raw.(*sdk.TaskClient)}, nil
 }
 
 // Close ends every plugin process.
@@ -208,9 +205,11 @@ func (h *Host) Close() {
 type Found struct {
 	Name, Path string
 	// Kind is "model" or "task"; empty when the plugin could not be asked.
-	Kind            string
+	Kind string
+	// ProtocolVersion is the contract version negotiated in the handshake.
 	ProtocolVersion int
-	Description     string
+	// Info is what the plugin's Describe said; nil when it could not be asked.
+	Info *sdk.PluginInfo
 	// Err says why the plugin could not be started or asked.
 	Err error
 }
@@ -227,33 +226,36 @@ func (h *Host) List(ctx context.Context) ([]Found, error) {
 			continue
 		}
 		f := Found{Name: e.Name(), Path: filepath.Join(h.dir, e.Name())}
-		f.Kind, f.ProtocolVersion, f.Description, f.Err = h.describe(ctx, e.Name())
+		f.Kind, f.ProtocolVersion, f.Info, f.Err = h.Describe(ctx, e.Name())
 		out = append(out, f)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 
-func (h *Host) describe(ctx context.Context, name string) (kind string, version int, desc string, err error) {
+// Describe starts the plugin called name, asks which service it serves and what it is, and ends it again.
+func (h *Host) Describe(ctx context.Context, name string) (kind string, version int, info *sdk.PluginInfo, err error) {
 	defer h.stop(name)
 	m, err := h.Model(name)
 	if err != nil {
-		return "", 0, "", err
+		return "", 0, nil, err
 	}
 	version = m.client.NegotiatedVersion()
-	// A model backend answers Info only for a model folder; a task plugin does not serve the Model service at all.
-	if _, err := m.impl.Info(ctx, sdk.ModelRef{}); err == nil || !sdk.IsUnimplemented(err) {
-		return sdk.KindModel, version, "model backend", nil
+	// A task plugin does not serve the Model service at all.
+	if info, err := m.Describe(ctx, sdk.DescribeRequest{}); err == nil {
+		return sdk.KindModel, version, info, nil
+	} else if !sdk.IsUnimplemented(err) {
+		return "", version, nil, err
 	}
 	t, err := h.Task(name)
 	if err != nil {
-		return "", version, "", err
+		return "", version, nil, err
 	}
-	info, err := t.Info(ctx)
+	info, err = t.Describe(ctx, sdk.DescribeRequest{})
 	if err != nil {
-		return "", version, "", err
+		return "", version, nil, err
 	}
-	return sdk.KindTask, version, info.Description, nil
+	return sdk.KindTask, version, info, nil
 }
 
 func (h *Host) stop(name string) {
@@ -265,82 +267,100 @@ func (h *Host) stop(name string) {
 	}
 }
 
-// Model is a model plugin's client; every error names the plugin.
+// Model is a model plugin's client; every error names the plugin. It implements sdk.Model and sdk.InputModel.
 type Model struct {
 	*Plugin
-	impl   sdk.Model
-	inputs sdk.InputModel
+	c *sdk.ModelClient
 }
 
-// Preprocess returns the pixels the image tower is fed for images.
-func (m *Model) Preprocess(ctx context.Context, ref sdk.ModelRef, images []sdk.ImageInput) (*npy.Array, error) {
-	a, err := m.inputs.Preprocess(ctx, ref, images)
-	return a, m.wrap("Preprocess", err)
+var (
+	_ sdk.Model      = (*Model)(nil)
+	_ sdk.InputModel = (*Model)(nil)
+)
+
+// Describe names the backend and its options.
+func (m *Model) Describe(ctx context.Context, req sdk.DescribeRequest) (*sdk.PluginInfo, error) {
+	info, err := m.c.Describe(ctx, req)
+	return info, m.wrap("Describe", err)
 }
 
-// Tokenize returns the token ids the text tower is fed for texts.
-func (m *Model) Tokenize(ctx context.Context, ref sdk.ModelRef, texts []string) (*npy.Array, error) {
-	a, err := m.inputs.Tokenize(ctx, ref, texts)
-	return a, m.wrap("Tokenize", err)
-}
-
-// EncodePixels runs the image tower on pixels.
-func (m *Model) EncodePixels(ctx context.Context, ref sdk.ModelRef, pixels *npy.Array) (sdk.Matrix, error) {
-	out, err := m.inputs.EncodePixels(ctx, ref, pixels)
-	return out, m.wrap("EncodePixels", err)
-}
-
-// EncodeTokens runs the text tower on token ids.
-func (m *Model) EncodeTokens(ctx context.Context, ref sdk.ModelRef, ids *npy.Array) (sdk.Matrix, error) {
-	out, err := m.inputs.EncodeTokens(ctx, ref, ids)
-	return out, m.wrap("EncodeTokens", err)
+// CheckModel lists what would stop the backend from loading a model.
+func (m *Model) CheckModel(ctx context.Context, req sdk.CheckModelRequest) (*sdk.CheckModelResponse, error) {
+	r, err := m.c.CheckModel(ctx, req)
+	return r, m.wrap("CheckModel", err)
 }
 
 // Info loads and describes a model.
-func (m *Model) Info(ctx context.Context, ref sdk.ModelRef) (*sdk.ModelInfo, error) {
-	info, err := m.impl.Info(ctx, ref)
+func (m *Model) Info(ctx context.Context, req sdk.ModelInfoRequest) (*sdk.ModelInfo, error) {
+	info, err := m.c.Info(ctx, req)
 	return info, m.wrap("Info", err)
 }
 
 // EncodeImages encodes one batch of images.
-func (m *Model) EncodeImages(ctx context.Context, ref sdk.ModelRef, images []sdk.ImageInput) (sdk.Matrix, error) {
-	out, err := m.impl.EncodeImages(ctx, ref, images)
-	if err == nil && out.Rows != len(images) {
-		err = fmt.Errorf("returned %d embeddings for %d images", out.Rows, len(images))
-	}
-	return out, m.wrap("EncodeImages", err)
+func (m *Model) EncodeImages(ctx context.Context, req sdk.EncodeImagesRequest) (*sdk.EncodeResponse, error) {
+	r, err := m.c.EncodeImages(ctx, req)
+	return r, m.wrap("EncodeImages", rowsMatch(r, err, len(req.Images), "images"))
 }
 
 // EncodeTexts encodes one batch of texts.
-func (m *Model) EncodeTexts(ctx context.Context, ref sdk.ModelRef, texts []string) (sdk.Matrix, error) {
-	out, err := m.impl.EncodeTexts(ctx, ref, texts)
-	if err == nil && out.Rows != len(texts) {
-		err = fmt.Errorf("returned %d embeddings for %d texts", out.Rows, len(texts))
+func (m *Model) EncodeTexts(ctx context.Context, req sdk.EncodeTextsRequest) (*sdk.EncodeResponse, error) {
+	r, err := m.c.EncodeTexts(ctx, req)
+	return r, m.wrap("EncodeTexts", rowsMatch(r, err, len(req.Texts), "texts"))
+}
+
+// rowsMatch checks that a backend returned one embedding per input.
+func rowsMatch(r *sdk.EncodeResponse, err error, n int, what string) error {
+	if err == nil && r.Embeddings.Rows != n {
+		return fmt.Errorf("returned %d embeddings for %d %s", r.Embeddings.Rows, n, what)
 	}
-	return out, m.wrap("EncodeTexts", err)
+	return err
+}
+
+// Preprocess returns the pixels the image tower is fed for images.
+func (m *Model) Preprocess(ctx context.Context, req sdk.PreprocessRequest) (*sdk.TensorResponse, error) {
+	r, err := m.c.Preprocess(ctx, req)
+	return r, m.wrap("Preprocess", err)
+}
+
+// Tokenize returns the token ids the text tower is fed for texts.
+func (m *Model) Tokenize(ctx context.Context, req sdk.TokenizeRequest) (*sdk.TensorResponse, error) {
+	r, err := m.c.Tokenize(ctx, req)
+	return r, m.wrap("Tokenize", err)
+}
+
+// EncodePixels runs the image tower on pixels.
+func (m *Model) EncodePixels(ctx context.Context, req sdk.EncodePixelsRequest) (*sdk.EncodeResponse, error) {
+	r, err := m.c.EncodePixels(ctx, req)
+	return r, m.wrap("EncodePixels", err)
+}
+
+// EncodeTokens runs the text tower on token ids.
+func (m *Model) EncodeTokens(ctx context.Context, req sdk.EncodeTokensRequest) (*sdk.EncodeResponse, error) {
+	r, err := m.c.EncodeTokens(ctx, req)
+	return r, m.wrap("EncodeTokens", err)
 }
 
 // Task is a task plugin's client; every error names the plugin.
 type Task struct {
 	*Plugin
-	impl sdk.Task
+	c *sdk.TaskClient
 }
 
-// Info describes the task and its config keys.
-func (t *Task) Info(ctx context.Context) (*sdk.TaskInfo, error) {
-	info, err := t.impl.Info(ctx)
-	return info, t.wrap("Info", err)
+// Describe describes the task and its config keys.
+func (t *Task) Describe(ctx context.Context, req sdk.DescribeRequest) (*sdk.PluginInfo, error) {
+	info, err := t.c.Describe(ctx, req)
+	return info, t.wrap("Describe", err)
 }
 
 // Load reads a dataset.
 func (t *Task) Load(ctx context.Context, req sdk.LoadRequest) (*sdk.Dataset, error) {
-	ds, err := t.impl.Load(ctx, req)
+	ds, err := t.c.Load(ctx, req)
 	return ds, t.wrap("Load", err)
 }
 
-// Score computes metrics.
-func (t *Task) Score(ctx context.Context, req sdk.ScoreRequest) (*sdk.Scores, error) {
-	sc, err := t.impl.Score(ctx, req)
+// Score computes metrics from embedding files.
+func (t *Task) Score(ctx context.Context, req sdk.ScoreFilesRequest) (*sdk.Scores, error) {
+	sc, err := t.c.Score(ctx, req)
 	return sc, t.wrap("Score", err)
 }
 

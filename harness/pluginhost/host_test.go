@@ -39,17 +39,17 @@ func TestKilledPluginIsNamed(t *testing.T) {
 	defer h.Close()
 	task, err := h.Task("retrieval")
 	require.NoError(t, err)
-	_, err = task.Info(context.Background())
+	_, err = task.Describe(context.Background(), sdk.DescribeRequest{})
 	require.NoError(t, err)
 
 	require.NoError(t, syscall.Kill(task.Pid(), syscall.SIGKILL))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	_, err = task.Info(ctx)
+	_, err = task.Describe(ctx, sdk.DescribeRequest{})
 	require.Error(t, err)
 	assert.NoError(t, ctx.Err(), "the call must fail at once, not hang until the deadline")
 	assert.Contains(t, err.Error(), `plugin "retrieval"`)
-	assert.Contains(t, err.Error(), "exited unexpectedly during Info")
+	assert.Contains(t, err.Error(), "exited unexpectedly during Describe")
 }
 
 func TestStartErrors(t *testing.T) {
@@ -80,8 +80,8 @@ func TestModelPluginAsTaskIsRefused(t *testing.T) {
 	defer h.Close()
 	task, err := h.Task("onnx")
 	require.NoError(t, err)
-	_, err = task.Info(context.Background())
+	_, err = task.Describe(context.Background(), sdk.DescribeRequest{})
 	require.Error(t, err)
 	assert.True(t, sdk.IsUnimplemented(err), err.Error())
-	assert.Contains(t, err.Error(), `plugin "onnx": Info`)
+	assert.Contains(t, err.Error(), `plugin "onnx": Describe`)
 }

@@ -9,10 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/clipeval/clipeval/plugins/sdk"
 )
 
-// SchemaVersion is the version of the results.json layout.
-const SchemaVersion = 1
+// SchemaVersion is the version of the results.json layout: 2 since protocol v2 (metrics declare their direction,
+// unit and structure; plugins their versions).
+const SchemaVersion = 2
 
 // Value is a metric value; NaN (an undefined metric, e.g. acc5 with fewer than 5 classes) is written as JSON null.
 type Value float64
@@ -63,11 +66,14 @@ type Results struct {
 	Tolerance Tolerance `json:"tolerance"`
 }
 
-// Tolerance holds absolute tolerances for regression gates, in metric units (fractions: 0.005 is half a point).
+// Tolerance holds the regression gate's absolute tolerances as the config writes them, in each metric's display
+// unit: percentage points for fraction metrics, the metric's own unit (ranks, counts, values) otherwise.
 type Tolerance struct {
-	// Default applies to metrics without their own tolerance.
-	Default float64 `json:"default"`
-	// Metrics maps metric names to their tolerance.
+	// Default applies to fraction metrics without their own tolerance, in percentage points.
+	Default float64 `json:"default_points"`
+	// Units holds the default tolerance of metrics of the other units, in that unit (e.g. rank: 1); 0 where unset.
+	Units map[sdk.Unit]float64 `json:"units,omitempty"`
+	// Metrics maps metric names to their tolerance in the metric's display unit.
 	Metrics map[string]float64 `json:"metrics,omitempty"`
 }
 
@@ -89,16 +95,20 @@ type Model struct {
 	Tokenizer     string            `json:"tokenizer"`
 	Runtime       string            `json:"runtime"`
 	Files         map[string]string `json:"files_sha256"`
+	// PluginVersion is the backend plugin's own version.
+	PluginVersion string `json:"plugin_version"`
 }
 
 // Task describes one task and the dataset it loaded.
 type Task struct {
-	Name        string `json:"name"`
-	Plugin      string `json:"plugin"`
-	DatasetSize int    `json:"dataset_size"`
-	Images      int    `json:"images"`
-	Texts       int    `json:"texts"`
-	Description string `json:"description"`
+	Name   string `json:"name"`
+	Plugin string `json:"plugin"`
+	// PluginVersion is the task plugin's own version.
+	PluginVersion string `json:"plugin_version"`
+	DatasetSize   int    `json:"dataset_size"`
+	Images        int    `json:"images"`
+	Texts         int    `json:"texts"`
+	Description   string `json:"description"`
 	// DatasetSHA256 hashes the dataset's files (sorted paths, sizes and content digests); DatasetFiles and
 	// DatasetBytes count them.
 	DatasetSHA256 string `json:"dataset_sha256"`
@@ -110,13 +120,15 @@ type Task struct {
 
 // Run is the outcome of one model on one task.
 type Run struct {
-	Model       string           `json:"model"`
-	Task        string           `json:"task"`
-	Plugin      string           `json:"plugin"`
-	Metrics     map[string]Value `json:"metrics"`
+	Model   string           `json:"model"`
+	Task    string           `json:"task"`
+	Plugin  string           `json:"plugin"`
+	Metrics map[string]Value `json:"metrics"`
+	// Kinds says, for every metric, which way it improves and what it counts, as the task declared.
+	Kinds       map[string]Kind  `json:"metric_kinds"`
 	Headline    []string         `json:"headline"`
-	Curves      []Curve          `json:"curves,omitempty"`
-	Predictions []Prediction     `json:"predictions,omitempty"`
+	Curves      []sdk.Curve      `json:"curves,omitempty"`
+	Predictions []sdk.Prediction `json:"predictions,omitempty"`
 	WallSeconds float64          `json:"wall_seconds"`
 	// Mode says how the numbers were made (e.g. "zero-shot", "linear-probe").
 	Mode string `json:"mode,omitempty"`
@@ -124,26 +136,48 @@ type Run struct {
 	Intervals map[string][2]Value `json:"intervals,omitempty"`
 	// ItemValues are per-item values of metrics that are item means, for paired comparisons.
 	ItemValues map[string][]float64 `json:"item_values,omitempty"`
+	// Confusion holds the confusion matrices of the metrics that have one, by metric name.
+	Confusion map[string]*sdk.Confusion `json:"confusion,omitempty"`
 	// Error is set when this model × task failed; the other runs still count.
 	Error string `json:"error,omitempty"`
 }
 
-// Curve is a named series of points (e.g. recall@k against k).
-type Curve struct {
-	Name   string    `json:"name"`
-	XLabel string    `json:"x_label"`
-	YLabel string    `json:"y_label"`
-	X      []float64 `json:"x"`
-	Y      []float64 `json:"y"`
+// Kind is what a metric declares about itself: its direction (sdk.HigherIsBetter, LowerIsBetter, Informational),
+// its unit (sdk.Fraction, Rank, Count, Value) and a line of help.
+type Kind struct {
+	Direction sdk.Direction `json:"direction"`
+	Unit      sdk.Unit      `json:"unit"`
+	Help      string        `json:"help,omitempty"`
 }
 
-// Prediction is one item's outcome.
-type Prediction struct {
-	Item      string `json:"item"`
-	Truth     string `json:"truth"`
-	Predicted string `json:"predicted"`
-	Correct   bool   `json:"correct"`
-	Group     string `json:"group,omitempty"`
+// FromScores fills the metrics, kinds, headline, curves, predictions, mode, intervals, item values and confusion
+// matrices of r from a task's scores.
+func (r *Run) FromScores(sc *sdk.Scores) {
+	r.Metrics = make(map[string]Value, len(sc.Metrics))
+	r.Kinds = make(map[string]Kind, len(sc.Metrics))
+	for _, m := range sc.Metrics {
+		r.Metrics[m.Name] = Value(m.Value)
+		r.Kinds[m.Name] = Kind{Direction: m.Direction, Unit: m.Unit, Help: m.Help}
+		if m.Interval != nil {
+			if r.Intervals == nil {
+				r.Intervals = map[string][2]Value{}
+			}
+			r.Intervals[m.Name] = [2]Value{Value(m.Interval.Low), Value(m.Interval.High)}
+		}
+		if m.ItemValues != nil {
+			if r.ItemValues == nil {
+				r.ItemValues = map[string][]float64{}
+			}
+			r.ItemValues[m.Name] = m.ItemValues
+		}
+		if m.Confusion != nil {
+			if r.Confusion == nil {
+				r.Confusion = map[string]*sdk.Confusion{}
+			}
+			r.Confusion[m.Name] = m.Confusion
+		}
+	}
+	r.Headline, r.Mode, r.Curves, r.Predictions = sc.Headline, sc.Mode, sc.Curves, sc.Predictions
 }
 
 // Write stores r as indented JSON at path, atomically (write to a temporary file, then rename).

@@ -17,14 +17,31 @@ type encoder struct {
 	batch  int
 	name   string
 	cache  map[string][]float32
+	// info describes the loaded model; err, when set, is why it could not be loaded.
+	info *sdk.ModelInfo
+	err  error
+}
+
+// Batches calls f for consecutive ranges [lo, hi) of at most size of 0..n, in order, stopping at the first error:
+// the one batching loop of the harness (run and the CLI's input-level commands).
+func Batches(n, size int, f func(lo, hi int) error) error {
+	if size < 1 {
+		return fmt.Errorf("batch size %d: want at least 1", size)
+	}
+	for lo := 0; lo < n; lo += size {
+		if err := f(lo, min(lo+size, n)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // images returns the embeddings of images, in order.
 func (e *encoder) images(ctx context.Context, task string, images []sdk.ImageInput) (sdk.Matrix, error) {
 	keys := make([]string, len(images))
 	for i, im := range images {
-		if im.Path != "" { // tasks name in-memory images too (e.g. "shard.tar#key.jpg"); nameless ones are not cached
-			keys[i] = "image\x00" + im.Path
+		if l := im.Label(); l != "" { // images by reference are named by their file (and range) or by the task
+			keys[i] = "image\x00" + l
 		}
 	}
 	return e.encode(ctx, task, "images", keys, len(images), func(idx []int) (sdk.Matrix, error) {
@@ -32,7 +49,11 @@ func (e *encoder) images(ctx context.Context, task string, images []sdk.ImageInp
 		for j, i := range idx {
 			batch[j] = images[i]
 		}
-		return e.model.EncodeImages(ctx, e.ref, batch)
+		r, err := e.model.EncodeImages(ctx, sdk.EncodeImagesRequest{Model: e.ref, Images: batch})
+		if err != nil {
+			return sdk.Matrix{}, err
+		}
+		return r.Embeddings, nil
 	})
 }
 
@@ -47,7 +68,11 @@ func (e *encoder) texts(ctx context.Context, task string, texts []string) (sdk.M
 		for j, i := range idx {
 			batch[j] = texts[i]
 		}
-		return e.model.EncodeTexts(ctx, e.ref, batch)
+		r, err := e.model.EncodeTexts(ctx, sdk.EncodeTextsRequest{Model: e.ref, Texts: batch})
+		if err != nil {
+			return sdk.Matrix{}, err
+		}
+		return r.Embeddings, nil
 	})
 }
 
@@ -64,14 +89,14 @@ func (e *encoder) encode(ctx context.Context, task, kind string, keys []string, 
 	}
 	done := n - len(miss)
 	e.runner.emit(Event{Model: e.name, Task: task, Stage: kind, Done: done, Total: n})
-	for lo := 0; lo < len(miss); lo += e.batch {
+	err := Batches(len(miss), e.batch, func(lo, hi int) error {
 		if err := ctx.Err(); err != nil {
-			return sdk.Matrix{}, err
+			return err
 		}
-		idx := miss[lo:min(lo+e.batch, len(miss))]
+		idx := miss[lo:hi]
 		m, err := call(idx)
 		if err != nil {
-			return sdk.Matrix{}, fmt.Errorf("encoding %s %d-%d of %d: %w", kind, lo+1, lo+len(idx), len(miss), err)
+			return fmt.Errorf("encoding %s %d-%d of %d: %w", kind, lo+1, hi, len(miss), err)
 		}
 		for j, i := range idx {
 			rows[i] = append([]float32(nil), m.Row(j)...)
@@ -81,6 +106,10 @@ func (e *encoder) encode(ctx context.Context, task, kind string, keys []string, 
 		}
 		done += len(idx)
 		e.runner.emit(Event{Model: e.name, Task: task, Stage: kind, Done: done, Total: n})
+		return nil
+	})
+	if err != nil {
+		return sdk.Matrix{}, err
 	}
 	out := sdk.Matrix{Rows: n}
 	if n > 0 {

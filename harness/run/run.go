@@ -1,7 +1,9 @@
-// Package run executes an experiment: it loads every task's dataset through its task plugin, encodes the images
-// and texts with every model's backend plugin in batches (through an embedding cache, so an input shared by two
-// tasks is encoded once per model), hands the embeddings back to the task to score, and records results.json after
-// every model × task so that no finished result is lost when a later one fails.
+// Package run executes an experiment plan: it checks every model and task before any model runs (Check, also what
+// `clipeval validate` uses), loads every task's dataset through its task plugin (images by reference, never their
+// bytes), encodes the images and texts with every model's backend plugin in batches (through an embedding cache,
+// so an input shared by two tasks is encoded once per model), hands the embeddings to the task as memory-mappable
+// .npy files to score, and records results.json after every model × task so that no finished result is lost when
+// a later one fails.
 package run
 
 import (
@@ -13,9 +15,11 @@ import (
 	"time"
 
 	"github.com/clipeval/clipeval/harness/config"
+	"github.com/clipeval/clipeval/harness/plan"
 	"github.com/clipeval/clipeval/harness/pluginhost"
 	"github.com/clipeval/clipeval/harness/results"
 	"github.com/clipeval/clipeval/plugins/sdk"
+	"github.com/clipeval/clipeval/plugins/sdk/npy"
 )
 
 // Event reports progress: Done of Total inputs of a kind ("images", "texts") encoded for a model on a task, or a
@@ -30,8 +34,6 @@ type Event struct {
 type Runner struct {
 	// Host starts the plugins.
 	Host *pluginhost.Host
-	// Version is the clipeval version recorded in results.json.
-	Version string
 	// Progress, when set, is called as work advances (from the calling goroutine).
 	Progress func(Event)
 }
@@ -39,31 +41,55 @@ type Runner struct {
 // ErrRunsFailed is returned (wrapped) when some model × task runs failed; their errors are in the results.
 var ErrRunsFailed = errors.New("some runs failed")
 
-// ErrDataset is returned (wrapped) when a task's dataset cannot be loaded: bad input, before any model ran.
-var ErrDataset = errors.New("loading the dataset")
+// Checked is a config whose every model and task passed the checks, with its datasets loaded: what Run goes on
+// from. Close removes the work folder the datasets were loaded into.
+type Checked struct {
+	cfg     *config.Config
+	tasks   []*loadedTask
+	models  []*pluginhost.Model
+	backend []*sdk.PluginInfo
+	workDir string
+}
+
+// Close removes the work folder.
+func (c *Checked) Close() error {
+	if c == nil || c.workDir == "" {
+		return nil
+	}
+	return os.RemoveAll(c.workDir)
+}
 
 // loadedTask is a task whose dataset is loaded.
 type loadedTask struct {
 	cfg    config.Task
 	plugin *pluginhost.Task
+	info   *sdk.PluginInfo
 	data   *sdk.Dataset
+	dir    string // the task's work folder
 }
 
-// Prepare starts the task plugins and checks every task's dataset and options against its plugin's schema. The
-// returned error is config.Problems when the config is at fault.
-func (r *Runner) Prepare(ctx context.Context, cfg *config.Config) ([]*pluginhost.Task, [][2][]byte, error) {
+// Check does everything a run does before any model runs, and reports every problem at once as config.Problems:
+// each task's `dataset:` and `options:` against its plugin's schema, each model's `options:` against its backend's
+// and the model folder through the backend's CheckModel, and then every task's dataset loaded (manifests read,
+// image paths checked, archives indexed) into a work folder under workRoot (os.TempDir() when empty). "ok" from
+// Check means Run will not fail on its input.
+func (r *Runner) Check(ctx context.Context, cfg *config.Config, workRoot string) (*Checked, error) {
 	var problems config.Problems
-	plugins := make([]*pluginhost.Task, len(cfg.Tasks))
+	problem := func(pos config.Pos, format string, args ...any) {
+		problems = append(problems, config.Problem{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+	}
+	c := &Checked{cfg: cfg, tasks: make([]*loadedTask, len(cfg.Tasks)), models: make([]*pluginhost.Model, len(cfg.Models)),
+		backend: make([]*sdk.PluginInfo, len(cfg.Models))}
 	payloads := make([][2][]byte, len(cfg.Tasks))
 	for i, t := range cfg.Tasks {
 		p, err := r.Host.Task(t.Plugin)
 		if err != nil {
-			problems = append(problems, config.Problem{Pos: t.Pos, Msg: fmt.Sprintf("task %q: %v", t.Name, err)})
+			problem(t.Pos, "task %q: %v", t.Name, err)
 			continue
 		}
-		info, err := p.Info(ctx)
+		info, err := p.Describe(ctx, sdk.DescribeRequest{})
 		if err != nil {
-			problems = append(problems, config.Problem{Pos: t.Pos, Msg: fmt.Sprintf("task %q: %v", t.Name, err)})
+			problem(t.Pos, "task %q: %v", t.Name, err)
 			continue
 		}
 		ds, opts, err := cfg.CheckTask(t, info)
@@ -72,87 +98,130 @@ func (r *Runner) Prepare(ctx context.Context, cfg *config.Config) ([]*pluginhost
 			problems = append(problems, ps...)
 			continue
 		}
-		plugins[i], payloads[i] = p, [2][]byte{ds, opts}
+		c.tasks[i] = &loadedTask{cfg: t, plugin: p, info: info}
+		payloads[i] = [2][]byte{ds, opts}
 	}
-	for _, m := range cfg.Models {
-		if _, err := os.Stat(filepath.Join(r.Host.Dir(), m.Backend)); err != nil {
-			problems = append(problems, config.Problem{Pos: m.Pos, Msg: fmt.Sprintf("model %q: backend plugin %q not found in %s", m.Name, m.Backend, r.Host.Dir())})
+	for i, m := range cfg.Models {
+		backend, err := r.Host.Model(m.Backend)
+		if err != nil {
+			problem(m.Pos, "model %q: %v", m.Name, err)
+			continue
 		}
+		info, err := backend.Describe(ctx, sdk.DescribeRequest{})
+		if err != nil {
+			problem(m.Pos, "model %q: %v", m.Name, err)
+			continue
+		}
+		if err := cfg.CheckModel(m, info); err != nil {
+			var ps config.Problems
+			if errors.As(err, &ps) {
+				problems = append(problems, ps...)
+				continue
+			}
+			return nil, err
+		}
+		check, err := backend.CheckModel(ctx, sdk.CheckModelRequest{Model: modelRef(cfg, m)})
+		if err != nil {
+			problem(m.Pos, "model %q: %v", m.Name, err)
+			continue
+		}
+		for _, p := range check.Problems {
+			problems = append(problems, config.Problem{Pos: m.KeyPos(p.Key), Msg: fmt.Sprintf("model %q: %s", m.Name, p.Message)})
+		}
+		c.models[i], c.backend[i] = backend, info
 	}
 	if len(problems) > 0 {
-		return nil, nil, problems
+		problems.Sort()
+		return nil, problems
 	}
-	return plugins, payloads, nil
+	var err error
+	if c.workDir, err = os.MkdirTemp(workRoot, ".clipeval-work-"); err != nil {
+		return nil, fmt.Errorf("creating the work folder: %w", err)
+	}
+	for i, t := range c.tasks {
+		r.emit(Event{Task: t.cfg.Name, Stage: "load"})
+		t.dir = filepath.Join(c.workDir, fmt.Sprintf("task-%d", i))
+		if err := os.Mkdir(t.dir, 0o755); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("creating the work folder: %w", err)
+		}
+		ds, err := t.plugin.Load(ctx, sdk.LoadRequest{Dataset: payloads[i][0], Options: payloads[i][1], WorkDir: t.dir})
+		if err != nil {
+			if ctx.Err() != nil {
+				c.Close()
+				return nil, ctx.Err()
+			}
+			problem(t.cfg.Pos, "task %q: loading the dataset: %v", t.cfg.Name, err)
+			continue
+		}
+		t.data = ds
+	}
+	if len(problems) > 0 {
+		c.Close()
+		return nil, problems
+	}
+	return c, nil
 }
 
-// Run executes cfg, writing results.json into outDir after every model × task. It returns the results even when
-// some runs failed (then the error wraps ErrRunsFailed). Config problems come back as config.Problems.
-func (r *Runner) Run(ctx context.Context, cfg *config.Config, outDir string) (*results.Results, error) {
+// modelRef is what the backend is told about model m.
+func modelRef(cfg *config.Config, m config.Model) sdk.ModelRef {
+	return sdk.ModelRef{Dir: m.Path, Options: m.Options, BaseDir: cfg.Dir}
+}
+
+// Run checks and executes p, writing results.json into p.OutDir after every model × task. It returns the results
+// even when some runs failed (then the error wraps ErrRunsFailed). Bad input comes back as config.Problems before
+// any model runs.
+func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.Results, error) {
 	start := time.Now()
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
+	if err := os.MkdirAll(p.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating output folder: %w", err)
 	}
-	plugins, payloads, err := r.Prepare(ctx, cfg)
+	c, err := r.Check(ctx, p.Config, p.OutDir)
 	if err != nil {
 		return nil, err
 	}
-	res := &results.Results{Schema: results.SchemaVersion, Clipeval: r.Version, Started: start.UTC(),
-		Config:    results.ConfigInfo{Path: cfg.Path, SHA256: cfg.SHA256},
-		Tolerance: results.Tolerance{Default: cfg.Tolerance.Default, Metrics: cfg.Tolerance.Metrics}}
-	resultsPath := filepath.Join(outDir, "results.json")
+	defer c.Close()
+	cfg := p.Config
+	res := p.Results(start)
+	resultsPath := filepath.Join(p.OutDir, "results.json")
 	save := func() error {
 		res.WallSeconds = time.Since(start).Seconds()
 		return results.Write(resultsPath, res)
 	}
-
-	tasks := make([]*loadedTask, len(cfg.Tasks))
-	for i, t := range cfg.Tasks {
-		r.emit(Event{Task: t.Name, Stage: "load"})
-		ds, err := plugins[i].Load(ctx, sdk.LoadRequest{Dataset: payloads[i][0], Options: payloads[i][1]})
+	for _, t := range c.tasks {
+		h, err := hashFiles(t.data.Files)
 		if err != nil {
-			return nil, fmt.Errorf("task %q (%s): %w: %w", t.Name, t.Pos, ErrDataset, err)
+			return nil, fmt.Errorf("task %q: hashing the dataset: %w", t.cfg.Name, err)
 		}
-		tasks[i] = &loadedTask{cfg: t, plugin: plugins[i], data: ds}
-		h, err := hashFiles(ds.Files)
-		if err != nil {
-			return nil, fmt.Errorf("task %q: hashing the dataset: %w", t.Name, err)
-		}
-		res.Tasks = append(res.Tasks, results.Task{Name: t.Name, Plugin: t.Plugin, DatasetSize: ds.Size,
-			Images: len(ds.Images), Texts: len(ds.Texts), Description: ds.Description,
-			DatasetSHA256: h.sum, DatasetFiles: h.files, DatasetBytes: h.bytes, Published: published(t.Published)})
+		res.Tasks = append(res.Tasks, results.Task{Name: t.cfg.Name, Plugin: t.cfg.Plugin, PluginVersion: t.info.Version,
+			DatasetSize: t.data.Size, Images: len(t.data.Images), Texts: len(t.data.Texts), Description: t.data.Description,
+			DatasetSHA256: h.sum, DatasetFiles: h.files, DatasetBytes: h.bytes, Published: published(t.cfg.Published)})
 	}
 
 	failed := 0
-	for _, m := range cfg.Models {
-		ref := sdk.ModelRef{Dir: m.Path, Options: m.Options, BaseDir: cfg.Dir}
-		backend, info, err := r.openModel(ctx, m, ref)
-		if err != nil {
-			for _, t := range tasks {
-				res.Runs = append(res.Runs, results.Run{Model: m.Name, Task: t.cfg.Name, Plugin: t.cfg.Plugin, Error: err.Error()})
-				failed++
-			}
-			if err := save(); err != nil {
-				return res, err
-			}
-			continue
+	encoders := make([]*encoder, len(cfg.Models))
+	for _, pair := range p.Pairs {
+		m, t := cfg.Models[pair.Model], c.tasks[pair.Task]
+		enc := encoders[pair.Model]
+		if enc == nil {
+			enc = r.openModel(ctx, cfg, m, c.models[pair.Model], c.backend[pair.Model], res)
+			encoders[pair.Model] = enc
 		}
-		res.Models = append(res.Models, modelEntry(m, info))
-		if res.Runtime == "" {
-			res.Runtime = info.Runtime
+		var run results.Run
+		if enc.err != nil {
+			run = results.Run{Model: m.Name, Task: t.cfg.Name, Plugin: t.cfg.Plugin, Error: enc.err.Error()}
+		} else {
+			run = r.runOne(ctx, enc, t, c.workDir)
 		}
-		enc := &encoder{runner: r, model: backend, ref: ref, batch: m.BatchSize, name: m.Name, cache: map[string][]float32{}}
-		for _, t := range tasks {
-			run := r.runOne(ctx, enc, info, t)
-			if run.Error != "" {
-				failed++
-			}
-			res.Runs = append(res.Runs, run)
-			if err := save(); err != nil {
-				return res, err
-			}
-			if ctx.Err() != nil {
-				return res, ctx.Err()
-			}
+		if run.Error != "" {
+			failed++
+		}
+		res.Runs = append(res.Runs, run)
+		if err := save(); err != nil {
+			return res, err
+		}
+		if ctx.Err() != nil {
+			return res, ctx.Err()
 		}
 	}
 	if err := save(); err != nil {
@@ -162,6 +231,26 @@ func (r *Runner) Run(ctx context.Context, cfg *config.Config, outDir string) (*r
 		return res, fmt.Errorf("%d of %d runs failed (their errors are in %s): %w", failed, len(res.Runs), resultsPath, ErrRunsFailed)
 	}
 	return res, nil
+}
+
+// openModel loads model m in its backend and records it in res; a failure is kept in the encoder for every run of
+// the model to report.
+func (r *Runner) openModel(ctx context.Context, cfg *config.Config, m config.Model, backend *pluginhost.Model, plugin *sdk.PluginInfo, res *results.Results) *encoder {
+	ref := modelRef(cfg, m)
+	enc := &encoder{runner: r, model: backend, ref: ref, batch: m.BatchSize, name: m.Name, cache: map[string][]float32{}}
+	info, err := backend.Info(ctx, sdk.ModelInfoRequest{Model: ref})
+	if err != nil {
+		enc.err = fmt.Errorf("model %q: %w", m.Name, err)
+		return enc
+	}
+	enc.info = info
+	res.Models = append(res.Models, results.Model{Name: m.Name, Backend: m.Backend, PluginVersion: plugin.Version, Dir: m.Path,
+		EmbedDim: info.EmbedDim, ImageSize: info.ImageSize, ContextLength: info.ContextLength, LogitScale: info.LogitScale,
+		Tokenizer: info.Tokenizer, Runtime: info.Runtime, Files: info.Files})
+	if res.Runtime == "" {
+		res.Runtime = info.Runtime
+	}
+	return enc
 }
 
 func published(in map[string]map[string]float64) map[string]map[string]results.Value {
@@ -184,25 +273,8 @@ func (r *Runner) emit(ev Event) {
 	}
 }
 
-func (r *Runner) openModel(ctx context.Context, m config.Model, ref sdk.ModelRef) (*pluginhost.Model, *sdk.ModelInfo, error) {
-	backend, err := r.Host.Model(m.Backend)
-	if err != nil {
-		return nil, nil, fmt.Errorf("model %q: %w", m.Name, err)
-	}
-	info, err := backend.Info(ctx, ref)
-	if err != nil {
-		return nil, nil, fmt.Errorf("model %q: %w", m.Name, err)
-	}
-	return backend, info, nil
-}
-
-func modelEntry(m config.Model, info *sdk.ModelInfo) results.Model {
-	return results.Model{Name: m.Name, Backend: m.Backend, Dir: m.Path, EmbedDim: info.EmbedDim, ImageSize: info.ImageSize,
-		ContextLength: info.ContextLength, LogitScale: info.LogitScale, Tokenizer: info.Tokenizer, Runtime: info.Runtime, Files: info.Files}
-}
-
 // runOne encodes a task's inputs with one model and scores them; a failure is recorded in the run, not returned.
-func (r *Runner) runOne(ctx context.Context, enc *encoder, info *sdk.ModelInfo, t *loadedTask) results.Run {
+func (r *Runner) runOne(ctx context.Context, enc *encoder, t *loadedTask, workDir string) results.Run {
 	start := time.Now()
 	run := results.Run{Model: enc.name, Task: t.cfg.Name, Plugin: t.cfg.Plugin}
 	fail := func(err error) results.Run {
@@ -218,29 +290,38 @@ func (r *Runner) runOne(ctx context.Context, enc *encoder, info *sdk.ModelInfo, 
 	if err != nil {
 		return fail(err)
 	}
+	imgFile, err := writeEmbeddings(workDir, "images", imgs)
+	if err != nil {
+		return fail(err)
+	}
+	defer os.Remove(imgFile.Path)
+	txtFile, err := writeEmbeddings(workDir, "texts", txts)
+	if err != nil {
+		return fail(err)
+	}
+	defer os.Remove(txtFile.Path)
 	r.emit(Event{Model: enc.name, Task: t.cfg.Name, Stage: "score"})
-	sc, err := t.plugin.Score(ctx, sdk.ScoreRequest{DatasetID: t.data.ID, ImageEmbeddings: imgs, TextEmbeddings: txts, LogitScale: info.LogitScale})
+	sc, err := t.plugin.Score(ctx, sdk.ScoreFilesRequest{DatasetID: t.data.ID, ImageEmbeddings: imgFile, TextEmbeddings: txtFile,
+		LogitScale: enc.info.LogitScale})
 	if err != nil {
 		return fail(fmt.Errorf("task %q: %w", t.cfg.Name, err))
 	}
-	run.Metrics = make(map[string]results.Value, len(sc.Metrics))
-	for k, v := range sc.Metrics {
-		run.Metrics[k] = results.Value(v)
-	}
-	run.Headline, run.Mode, run.ItemValues = sc.Headline, sc.Mode, sc.ItemValues
-	for k, v := range sc.Intervals {
-		if run.Intervals == nil {
-			run.Intervals = map[string][2]results.Value{}
-		}
-		run.Intervals[k] = [2]results.Value{results.Value(v.Low), results.Value(v.High)}
-	}
-	for _, c := range sc.Curves {
-		run.Curves = append(run.Curves, results.Curve{Name: c.Name, XLabel: c.XLabel, YLabel: c.YLabel, X: c.X, Y: c.Y})
-	}
-	for _, p := range sc.Predictions {
-		run.Predictions = append(run.Predictions, results.Prediction{Item: p.Item, Truth: p.Truth, Predicted: p.Predicted, Correct: p.Correct, Group: p.Group})
-	}
+	run.FromScores(sc)
 	run.WallSeconds = time.Since(start).Seconds()
 	r.emit(Event{Model: enc.name, Task: t.cfg.Name, Stage: "done"})
 	return run
+}
+
+// writeEmbeddings writes m as a .npy file in dir for a task to map.
+func writeEmbeddings(dir, kind string, m sdk.Matrix) (sdk.EmbeddingFile, error) {
+	f, err := os.CreateTemp(dir, kind+"-*.npy")
+	if err != nil {
+		return sdk.EmbeddingFile{}, fmt.Errorf("writing %s embeddings: %w", kind, err)
+	}
+	f.Close()
+	if err := npy.WriteFloat32File(f.Name(), m.Rows, m.Cols, m.Data); err != nil {
+		os.Remove(f.Name())
+		return sdk.EmbeddingFile{}, fmt.Errorf("writing %s embeddings: %w", kind, err)
+	}
+	return sdk.EmbeddingFile{Path: f.Name(), Rows: m.Rows, Cols: m.Cols}, nil
 }

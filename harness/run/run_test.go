@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/clipeval/clipeval/harness/config"
+	"github.com/clipeval/clipeval/harness/plan"
 	"github.com/clipeval/clipeval/harness/pluginhost"
 	"github.com/clipeval/clipeval/harness/results"
 	"github.com/clipeval/clipeval/internal/plugintest"
@@ -42,7 +43,7 @@ func newRunner(t *testing.T) (*Runner, *pluginhost.Host) {
 	t.Setenv(sharedtest.ORTEnvVar, sharedtest.ORTLib(t))
 	h := pluginhost.New(filepath.Join(binDir, "plugins"), os.Stderr)
 	t.Cleanup(h.Close)
-	return &Runner{Host: h, Version: "test"}, h
+	return &Runner{Host: h}, h
 }
 
 func metric(t *testing.T, res *results.Results, model, task, name string) float64 {
@@ -65,7 +66,7 @@ func TestDemoMetricsAreTheConstructedOnes(t *testing.T) {
 	require.NoError(t, err)
 	r, _ := newRunner(t)
 	out := t.TempDir()
-	res, err := r.Run(context.Background(), loadConfig(t, "demo.yaml", map[string]string{"CLIPEVAL_DEMO": demo}), out)
+	res, err := r.Run(context.Background(), plan.New(loadConfig(t, "demo.yaml", map[string]string{"CLIPEVAL_DEMO": demo}), out, "test"))
 	require.NoError(t, err)
 
 	// Every value is an exact fraction that follows from the demo's construction (testdata/demogen/data.go).
@@ -158,7 +159,7 @@ func TestVQARADTinyOrganAccuracyEqualsReference(t *testing.T) {
 	cfg.Tasks = []config.Task{organ}
 
 	r, _ := newRunner(t)
-	res, err := r.Run(context.Background(), cfg, t.TempDir())
+	res, err := r.Run(context.Background(), plan.New(cfg, t.TempDir(), "test"))
 	require.NoError(t, err)
 	assert.Equal(t, acc1["biomedclip"], metric(t, res, "biomedclip-tiny", "organ", "acc1"))
 	assert.Equal(t, acc1["clip"], metric(t, res, "clip-tiny", "organ", "acc1"))
@@ -182,7 +183,7 @@ func TestKilledModelPluginFailsTheRunNamingIt(t *testing.T) {
 	out := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	res, err := r.Run(ctx, loadConfig(t, "demo.yaml", map[string]string{"CLIPEVAL_DEMO": demo}), out)
+	res, err := r.Run(ctx, plan.New(loadConfig(t, "demo.yaml", map[string]string{"CLIPEVAL_DEMO": demo}), out, "test"))
 	require.ErrorIs(t, err, ErrRunsFailed)
 	require.NoError(t, ctx.Err(), "the run must fail promptly, not hang")
 	require.True(t, killed)
@@ -207,7 +208,7 @@ func TestVQARADConfigLinearHead(t *testing.T) {
 	}
 	cfg.Tasks = []config.Task{head}
 	r, _ := newRunner(t)
-	res, err := r.Run(context.Background(), cfg, t.TempDir())
+	res, err := r.Run(context.Background(), plan.New(cfg, t.TempDir(), "test"))
 	require.NoError(t, err)
 	require.Len(t, res.Runs, 1)
 	run := res.Runs[0]

@@ -7,9 +7,13 @@ import (
 	"github.com/clipeval/clipeval/plugins/sdk"
 )
 
+// version is the plugin's version, set by the build (-ldflags -X main.version=...).
+var version = "dev"
+
 func main() {
 	// Without a library the plugin still serves: every call reports why, and the harness names the plugin.
 	b := backend.NewFromEnv()
+	b.Version = version
 	defer b.Close()
 	sdk.ServeModel("onnx", b)
 }

@@ -1,4 +1,5 @@
-// Package testutil holds helpers the benchmark task tests share: writing small data sets into a temporary folder.
+// Package testutil holds helpers the benchmark task tests share: writing small data sets into a temporary folder,
+// and reading task scores back as tables.
 package testutil
 
 import (

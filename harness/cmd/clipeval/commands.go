@@ -13,6 +13,7 @@ import (
 
 	"github.com/clipeval/clipeval/harness/compare"
 	"github.com/clipeval/clipeval/harness/config"
+	"github.com/clipeval/clipeval/harness/plan"
 	"github.com/clipeval/clipeval/harness/pluginhost"
 	"github.com/clipeval/clipeval/harness/results"
 	"github.com/clipeval/clipeval/harness/run"
@@ -57,23 +58,18 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return usageError{fmt.Errorf("run --baseline %s: %w", *baselinePath, err)}
 		}
 	}
-	outDir := cfg.Output.Dir
-	if *out != "" {
-		outDir = *out
-	}
+	p := plan.New(cfg, *out, version)
+	outDir := p.OutDir
 	host := pluginhost.New(*pluginDir, stderr)
 	defer host.Close()
 	progress := newProgress(stderr)
-	r := &run.Runner{Host: host, Version: version, Progress: progress.event}
+	r := &run.Runner{Host: host, Progress: progress.event}
 	fmt.Fprintf(stderr, "clipeval %s: %d model(s) × %d task(s) from %s → %s\n", version, len(cfg.Models), len(cfg.Tasks), cfg.Path, outDir)
-	res, runErr := r.Run(ctx, cfg, outDir)
+	res, runErr := r.Run(ctx, p)
 	if res == nil {
-		if errors.Is(runErr, run.ErrDataset) {
-			return usageError{runErr}
-		}
 		return runErr
 	}
-	files, err := reports.Write(outDir, res)
+	files, err := reports.Write(outDir, res, p.Plots)
 	if err != nil {
 		return errors.Join(runErr, fmt.Errorf("writing the report: %w", err))
 	}
@@ -106,8 +102,12 @@ func cmdValidate(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	host := pluginhost.New(*pluginDir, nil)
 	defer host.Close()
-	r := &run.Runner{Host: host, Version: version}
-	if _, _, err := r.Prepare(ctx, cfg); err != nil {
+	r := &run.Runner{Host: host}
+	checked, err := r.Check(ctx, cfg, "")
+	if err != nil {
+		return err
+	}
+	if err := checked.Close(); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d models, %d tasks)\n", cfg.Path, len(cfg.Models), len(cfg.Tasks))
@@ -138,7 +138,7 @@ func cmdPlugins(ctx context.Context, args []string, stdout io.Writer) error {
 			fmt.Fprintf(stdout, "  %-16s ERROR %v\n", f.Name, f.Err)
 			continue
 		}
-		fmt.Fprintf(stdout, "  %-16s %-6s protocol %d  %s\n", f.Name, f.Kind, f.ProtocolVersion, f.Description)
+		fmt.Fprintf(stdout, "  %-16s %-6s protocol %d  %-10s %s\n", f.Name, f.Kind, f.ProtocolVersion, f.Info.Version, f.Info.Description)
 	}
 	if bad > 0 {
 		return fmt.Errorf("%d plugin(s) could not be started", bad)

@@ -30,13 +30,12 @@ func readResults(cmd, path string) (*results.Results, error) {
 func cmdCompare(_ context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	var opts compare.Options
-	fs.Func("tolerance", "absolute tolerance of every metric, in percentage points", func(s string) error {
+	fs.Func("tolerance", "absolute tolerance of every metric in its display unit (percentage points for fractions, ranks for ranks)", func(s string) error {
 		v, err := strconv.ParseFloat(s, 64)
 		if err != nil || v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("want a non-negative number of percentage points, have %q", s)
+			return fmt.Errorf("want a non-negative number (percentage points for fractions), have %q", s)
 		}
-		t := v / 100
-		opts.Tolerance = &t
+		opts.Tolerance = &v
 		return nil
 	})
 	fs.Func("metric", "compare this metric (repeatable; default: each run's headline metrics)", func(s string) error {
@@ -112,7 +111,7 @@ func cmdReport(_ context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return usageError{fmt.Errorf("report: %w", err)}
 	}
-	files, err := reports.Write(*out, merged)
+	files, err := reports.Write(*out, merged, nil)
 	if err != nil {
 		return err
 	}

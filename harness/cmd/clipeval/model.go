@@ -13,6 +13,7 @@ import (
 	"github.com/clipeval/clipeval/harness/config"
 	"github.com/clipeval/clipeval/harness/junit"
 	"github.com/clipeval/clipeval/harness/pluginhost"
+	"github.com/clipeval/clipeval/harness/run"
 	"github.com/clipeval/clipeval/harness/verify"
 	"github.com/clipeval/clipeval/plugins/sdk"
 	"github.com/clipeval/clipeval/plugins/sdk/npy"
@@ -69,23 +70,13 @@ func (m *modelFlags) open(ctx context.Context, cmd string, stderr io.Writer) (*p
 	host := pluginhost.New(m.pluginDir, stderr)
 	model, err := host.Model(m.backend)
 	if err == nil {
-		_, err = model.Info(ctx, ref)
+		_, err = model.Info(ctx, sdk.ModelInfoRequest{Model: ref})
 	}
 	if err != nil {
 		host.Close()
 		return nil, nil, ref, err
 	}
 	return host, model, ref, nil
-}
-
-// inBatches calls f on [lo, hi) ranges of at most size covering [0, n).
-func inBatches(n, size int, f func(lo, hi int) error) error {
-	for lo := 0; lo < n; lo += size {
-		if err := f(lo, min(lo+size, n)); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // appendRows concatenates a onto acc along the first axis (acc nil: a copy of a's header).
@@ -102,12 +93,12 @@ func appendRows(acc, a *npy.Array) *npy.Array {
 // preprocessAll returns the pixels the model's image tower is fed for inputs, asked for in batches.
 func preprocessAll(ctx context.Context, m *pluginhost.Model, ref sdk.ModelRef, inputs []sdk.ImageInput, batch int) (*npy.Array, error) {
 	var acc *npy.Array
-	err := inBatches(len(inputs), batch, func(lo, hi int) error {
-		a, err := m.Preprocess(ctx, ref, inputs[lo:hi])
+	err := run.Batches(len(inputs), batch, func(lo, hi int) error {
+		r, err := m.Preprocess(ctx, sdk.PreprocessRequest{Model: ref, Images: inputs[lo:hi]})
 		if err != nil {
 			return err
 		}
-		acc = appendRows(acc, a)
+		acc = appendRows(acc, r.Tensor)
 		return nil
 	})
 	return acc, err
@@ -154,15 +145,25 @@ func readTexts(cmd, path string) ([]string, error) {
 	return texts, nil
 }
 
+// tokenize returns the token ids the model's text tower is fed for texts.
+func tokenize(ctx context.Context, m *pluginhost.Model, ref sdk.ModelRef, texts []string) (*npy.Array, error) {
+	r, err := m.Tokenize(ctx, sdk.TokenizeRequest{Model: ref, Texts: texts})
+	if err != nil {
+		return nil, err
+	}
+	return r.Tensor, nil
+}
+
 // embeddings runs f over batches and stacks the resulting matrices into a float32 [N, d] array.
-func embeddings(n, batch int, f func(lo, hi int) (sdk.Matrix, error)) (*npy.Array, error) {
+func embeddings(n, batch int, f func(lo, hi int) (*sdk.EncodeResponse, error)) (*npy.Array, error) {
 	var data []float32
 	cols := 0
-	err := inBatches(n, batch, func(lo, hi int) error {
-		m, err := f(lo, hi)
+	err := run.Batches(n, batch, func(lo, hi int) error {
+		r, err := f(lo, hi)
 		if err != nil {
 			return err
 		}
+		m := r.Embeddings
 		cols, data = m.Cols, append(data, m.Data...)
 		return nil
 	})
@@ -208,12 +209,12 @@ func cmdEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer host.Close()
 	n := max(len(inputs), len(texts))
-	emb, err := embeddings(n, mf.batch, func(lo, hi int) (sdk.Matrix, error) {
+	emb, err := embeddings(n, mf.batch, func(lo, hi int) (*sdk.EncodeResponse, error) {
 		defer fmt.Fprintf(stderr, "encoded %d/%d\n", hi, n)
 		if texts != nil {
-			return m.EncodeTexts(ctx, ref, texts[lo:hi])
+			return m.EncodeTexts(ctx, sdk.EncodeTextsRequest{Model: ref, Texts: texts[lo:hi]})
 		}
-		return m.EncodeImages(ctx, ref, inputs[lo:hi])
+		return m.EncodeImages(ctx, sdk.EncodeImagesRequest{Model: ref, Images: inputs[lo:hi]})
 	})
 	if err != nil {
 		return err
@@ -277,7 +278,7 @@ func cmdTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer host.Close()
-	ids, err := m.Tokenize(ctx, ref, texts)
+	ids, err := tokenize(ctx, m, ref, texts)
 	if err != nil {
 		return err
 	}
@@ -331,20 +332,20 @@ func cmdGolden(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		golden[goldenPixels] = pixels
-		if golden[goldenImageEmbeds], err = embeddings(len(inputs), mf.batch, func(lo, hi int) (sdk.Matrix, error) {
-			return m.EncodePixels(ctx, ref, rows(pixels, lo, hi))
+		if golden[goldenImageEmbeds], err = embeddings(len(inputs), mf.batch, func(lo, hi int) (*sdk.EncodeResponse, error) {
+			return m.EncodePixels(ctx, sdk.EncodePixelsRequest{Model: ref, Pixels: rows(pixels, lo, hi)})
 		}); err != nil {
 			return err
 		}
 	}
 	if len(texts) > 0 {
-		ids, err := m.Tokenize(ctx, ref, texts)
+		ids, err := tokenize(ctx, m, ref, texts)
 		if err != nil {
 			return err
 		}
 		golden[goldenTokenIDs] = ids
-		if golden[goldenTextEmbeds], err = embeddings(len(texts), mf.batch, func(lo, hi int) (sdk.Matrix, error) {
-			return m.EncodeTokens(ctx, ref, rows(ids, lo, hi))
+		if golden[goldenTextEmbeds], err = embeddings(len(texts), mf.batch, func(lo, hi int) (*sdk.EncodeResponse, error) {
+			return m.EncodeTokens(ctx, sdk.EncodeTokensRequest{Model: ref, IDs: rows(ids, lo, hi)})
 		}); err != nil {
 			return err
 		}
@@ -414,11 +415,11 @@ func cmdVerifyExport(ctx context.Context, args []string, stdout, stderr io.Write
 	fmt.Fprintf(stdout, "verify-export %s against %s (atol %g, rtol %g, min-cosine %g)\n", mf.dir, *goldenPath, tol.ATol, tol.RTol, tol.MinCosine)
 	for _, c := range checks {
 		in, want := golden[c.input], golden[c.output]
-		got, err := embeddings(in.Shape[0], mf.batch, func(lo, hi int) (sdk.Matrix, error) {
+		got, err := embeddings(in.Shape[0], mf.batch, func(lo, hi int) (*sdk.EncodeResponse, error) {
 			if c.input == goldenPixels {
-				return m.EncodePixels(ctx, ref, rows(in, lo, hi))
+				return m.EncodePixels(ctx, sdk.EncodePixelsRequest{Model: ref, Pixels: rows(in, lo, hi)})
 			}
-			return m.EncodeTokens(ctx, ref, rows(in, lo, hi))
+			return m.EncodeTokens(ctx, sdk.EncodeTokensRequest{Model: ref, IDs: rows(in, lo, hi)})
 		})
 		if err != nil {
 			return err

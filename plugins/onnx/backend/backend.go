@@ -58,6 +58,8 @@ func FindLibrary() (string, error) {
 
 // Backend implements sdk.Model over ONNX Runtime. The zero value is not usable; call New.
 type Backend struct {
+	// Version is the plugin's version, reported by Describe.
+	Version  string
 	libPath  string
 	findErr  error
 	initOnce sync.Once
@@ -169,21 +171,8 @@ func openModel(ref sdk.ModelRef) (*model, error) {
 	if err := m.prep.Validate(); err != nil {
 		return nil, fmt.Errorf("model %s: %w", f.Dir, err)
 	}
-	tokName := "bert"
-	if f.HFTokenizer {
-		m.tok, err = tokenizer.NewBERT(f.Dir, f.ContextLength)
-	} else {
-		tokName = "clip"
-		bpe := f.BPE
-		if bpe == "" {
-			bpe, err = findBPE(f.Dir)
-		}
-		if err == nil {
-			m.tok, err = tokenizer.NewCLIP(bpe, f.ContextLength)
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("model %s: %s tokenizer: %w", f.Dir, tokName, err)
+	if m.tok, err = newTokenizer(f); err != nil {
+		return nil, err
 	}
 	threads := 0
 	if s := ref.Options[OptionThreads]; s != "" {
@@ -212,21 +201,56 @@ func openModel(ref sdk.ModelRef) (*model, error) {
 	return m, nil
 }
 
-// checkShapes compares what the ONNX files declare with open_clip_config.json.
+// newTokenizer makes the folder's tokenizer: BERT WordPiece for a Hugging Face tokenizer, else CLIP BPE.
+func newTokenizer(f *Folder) (tokenizer.Tokenizer, error) {
+	if f.HFTokenizer {
+		tok, err := tokenizer.NewBERT(f.Dir, f.ContextLength)
+		if err != nil {
+			return nil, fmt.Errorf("model %s: bert tokenizer: %w", f.Dir, err)
+		}
+		return tok, nil
+	}
+	bpe := f.BPE
+	if bpe == "" {
+		var err error
+		if bpe, err = findBPE(f.Dir); err != nil {
+			return nil, fmt.Errorf("model %s: clip tokenizer: %w", f.Dir, err)
+		}
+	}
+	tok, err := tokenizer.NewCLIP(bpe, f.ContextLength)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: clip tokenizer: %w", f.Dir, err)
+	}
+	return tok, nil
+}
+
+// checkShapes compares what the ONNX files declare with open_clip_config.json and returns the first disagreement.
 func (m *model) checkShapes() error {
+	if ps := m.shapeProblems(); len(ps) > 0 {
+		return ps[0]
+	}
+	return nil
+}
+
+// shapeProblems lists every disagreement between the ONNX files' dimensions and open_clip_config.json.
+func (m *model) shapeProblems() []error {
 	f := m.folder
+	var out []error
 	if h, w := m.image.fixedDim(2), m.image.fixedDim(3); (h != 0 && h != f.ImageSize) || (w != 0 && w != f.ImageSize) {
-		return fmt.Errorf("model %s: %s takes %dx%d images but open_clip_config.json says image_size %d", f.Dir, m.image.path, h, w, f.ImageSize)
+		out = append(out, fmt.Errorf("model %s: %s takes %dx%d images but open_clip_config.json says image_size %d", f.Dir, m.image.path, h, w, f.ImageSize))
 	}
 	if c := m.text.fixedDim(1); c != 0 && c != f.ContextLength {
-		return fmt.Errorf("model %s: %s takes %d tokens but open_clip_config.json says context_length %d", f.Dir, m.text.path, c, f.ContextLength)
+		out = append(out, fmt.Errorf("model %s: %s takes %d tokens but open_clip_config.json says context_length %d", f.Dir, m.text.path, c, f.ContextLength))
 	}
 	for _, e := range []*encoder{m.image, m.text} {
 		if d := e.output.Dimensions[1]; d > 0 && f.EmbedDim > 0 && int(d) != f.EmbedDim {
-			return fmt.Errorf("model %s: %s outputs %d values but open_clip_config.json says embed_dim %d", f.Dir, e.path, d, f.EmbedDim)
+			out = append(out, fmt.Errorf("model %s: %s outputs %d values but open_clip_config.json says embed_dim %d", f.Dir, e.path, d, f.EmbedDim))
 		}
 	}
-	return nil
+	if d1, d2 := m.image.output.Dimensions[1], m.text.output.Dimensions[1]; d1 > 0 && d2 > 0 && d1 != d2 {
+		out = append(out, fmt.Errorf("model %s: the image tower outputs %d values and the text tower %d; they must agree", f.Dir, d1, d2))
+	}
+	return out
 }
 
 // findBPE looks for a CLIP BPE vocabulary in the model folder.
@@ -277,9 +301,74 @@ func hashFiles(dir string, names []string, extra string) (map[string]string, err
 	return out, nil
 }
 
+// Describe names the backend and declares the model options it accepts.
+func (b *Backend) Describe(context.Context, sdk.DescribeRequest) (*sdk.PluginInfo, error) {
+	return &sdk.PluginInfo{Name: "onnx", Version: b.Version,
+		Description:  "ONNX Runtime: open_clip / Hugging Face model folders with image.onnx and text.onnx, preprocessing and tokenizers exact to open_clip",
+		OptionFields: OptionFields()}, nil
+}
+
+// CheckModel reports every problem that would stop Info from loading the model, without creating sessions or
+// encoding: option values, the folder and its open_clip_config.json and manifest, the tokenizer files, both ONNX
+// files (present, readable as ONNX, with usable inputs and outputs), and their dimensions against the config.
+func (b *Backend) CheckModel(_ context.Context, req sdk.CheckModelRequest) (*sdk.CheckModelResponse, error) {
+	ref := req.Model
+	out := &sdk.CheckModelResponse{}
+	add := func(key string, err error) { out.Problems = append(out.Problems, sdk.Problem{Key: key, Message: err.Error()}) }
+	good := map[string]string{}
+	for _, k := range sortedKeys(ref.Options) {
+		if err := checkOption(k, ref.Options[k], ref.BaseDir); err != nil {
+			add("options."+k, fmt.Errorf("model %s: %w", ref.Dir, err))
+			continue
+		}
+		good[k] = ref.Options[k]
+	}
+	f, err := ReadFolder(ref.Dir, good, ref.BaseDir)
+	if err != nil {
+		add("path", err)
+		return out, nil
+	}
+	if _, err := newTokenizer(f); err != nil {
+		key := "path"
+		if _, set := good[OptionBPE]; set {
+			key = "options." + OptionBPE
+		}
+		add(key, err)
+	}
+	if err := b.init(); err != nil {
+		return nil, err
+	}
+	man := f.Manifest
+	img, errImg := inspectEncoder(filepath.Join(f.Dir, man.ImageModel), man.ImageInput, man.ImageOutput, "", false)
+	if errImg != nil {
+		add("path", fmt.Errorf("model %s: image tower: %w", f.Dir, errImg))
+	}
+	txt, errTxt := inspectEncoder(filepath.Join(f.Dir, man.TextModel), man.TextInput, man.TextOutput, man.TextMaskInput, true)
+	if errTxt != nil {
+		add("path", fmt.Errorf("model %s: text tower: %w", f.Dir, errTxt))
+	}
+	if errImg == nil && errTxt == nil {
+		m := &model{folder: f, image: img, text: txt}
+		for _, err := range m.shapeProblems() {
+			add("path", err)
+		}
+	}
+	return out, nil
+}
+
+// sortedKeys returns the keys of m in order.
+func sortedKeys(m map[string]string) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
 // Info loads the model (once) and describes it.
-func (b *Backend) Info(_ context.Context, ref sdk.ModelRef) (*sdk.ModelInfo, error) {
-	m, err := b.load(ref)
+func (b *Backend) Info(_ context.Context, req sdk.ModelInfoRequest) (*sdk.ModelInfo, error) {
+	m, err := b.load(req.Model)
 	if err != nil {
 		return nil, err
 	}
@@ -288,16 +377,24 @@ func (b *Backend) Info(_ context.Context, ref sdk.ModelRef) (*sdk.ModelInfo, err
 }
 
 // EncodeImages preprocesses the images as open_clip's eval transform does (in parallel) and runs the image tower.
-func (b *Backend) EncodeImages(ctx context.Context, ref sdk.ModelRef, images []sdk.ImageInput) (sdk.Matrix, error) {
-	m, err := b.load(ref)
+func (b *Backend) EncodeImages(ctx context.Context, req sdk.EncodeImagesRequest) (*sdk.EncodeResponse, error) {
+	m, err := b.load(req.Model)
 	if err != nil {
-		return sdk.Matrix{}, err
+		return nil, err
 	}
-	pixels, err := m.Preprocess(ctx, images)
+	pixels, err := m.Preprocess(ctx, req.Images)
 	if err != nil {
-		return sdk.Matrix{}, err
+		return nil, err
 	}
-	return m.EncodePixels(pixels, len(images))
+	return encoded(m.EncodePixels(pixels, len(req.Images)))
+}
+
+// encoded wraps a matrix as an EncodeResponse.
+func encoded(m sdk.Matrix, err error) (*sdk.EncodeResponse, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &sdk.EncodeResponse{Embeddings: m}, nil
 }
 
 // Preprocess turns images into a [n, 3, size, size] float32 batch, in parallel.
@@ -335,15 +432,12 @@ func (m *model) Preprocess(ctx context.Context, images []sdk.ImageInput) ([]floa
 }
 
 func (m *model) preprocessOne(dst []float32, im sdk.ImageInput) error {
-	data := im.Data
-	if len(data) == 0 {
-		var err error
-		if data, err = os.ReadFile(im.Path); err != nil {
-			return fmt.Errorf("reading image: %w", err)
-		}
+	data, err := im.Bytes()
+	if err != nil {
+		return err
 	}
 	if err := m.prep.PreprocessInto(dst, data); err != nil {
-		return fmt.Errorf("image %s: %w", im.Path, err)
+		return fmt.Errorf("image %s: %w", im.Label(), err)
 	}
 	return nil
 }
@@ -361,12 +455,12 @@ func (m *model) EncodePixels(pixels []float32, n int) (sdk.Matrix, error) {
 }
 
 // EncodeTexts tokenizes the texts as open_clip does and runs the text tower.
-func (b *Backend) EncodeTexts(_ context.Context, ref sdk.ModelRef, texts []string) (sdk.Matrix, error) {
-	m, err := b.load(ref)
+func (b *Backend) EncodeTexts(_ context.Context, req sdk.EncodeTextsRequest) (*sdk.EncodeResponse, error) {
+	m, err := b.load(req.Model)
 	if err != nil {
-		return sdk.Matrix{}, err
+		return nil, err
 	}
-	return m.EncodeIDs(tokenizer.EncodeBatch(m.tok, texts), len(texts))
+	return encoded(m.EncodeIDs(tokenizer.EncodeBatch(m.tok, req.Texts), len(req.Texts)))
 }
 
 // EncodeIDs runs the text tower on [n, context_length] token ids.

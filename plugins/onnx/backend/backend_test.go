@@ -75,7 +75,7 @@ func TestFixtureEmbeddingsFromReferenceInputs(t *testing.T) {
 func TestFixtureFilesAreHashed(t *testing.T) {
 	b := New(sharedtest.ORTLib(t))
 	defer b.Close()
-	info, err := b.Info(context.Background(), fixtureRef(t, "biomedclip"))
+	info, err := b.Info(context.Background(), sdk.ModelInfoRequest{Model: fixtureRef(t, "biomedclip")})
 	require.NoError(t, err)
 	for _, f := range []string{"open_clip_config.json", "image.onnx", "text.onnx", "vocab.txt", "tokenizer.json"} {
 		assert.Len(t, info.Files[f], 64, f)
@@ -105,31 +105,52 @@ func TestModelFolderErrors(t *testing.T) {
 		edit    func(dir string)
 		options map[string]string
 		want    string
+		key     string // of CheckModel's first problem
 	}{
-		{"no config", func(d string) { os.Remove(filepath.Join(d, "open_clip_config.json")) }, nil, "open_clip_config.json: no such file"},
-		{"bad json", write("open_clip_config.json", "{"), nil, "open_clip_config.json: unexpected end of JSON input"},
-		{"no image model", func(d string) { os.Remove(filepath.Join(d, "image.onnx")) }, nil, "image tower"},
-		{"swapped towers", write(ManifestFile, "image_model: text.onnx\n"), nil, "text.onnx: input \"input_ids\" is ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64; clipeval feeds float32 pixels"},
-		{"wrong size", write("open_clip_config.json", `{"model_cfg": {"embed_dim": 32, "vision_cfg": {"image_size": 96}, "text_cfg": {"hf_tokenizer_name": "x", "context_length": 256}}}`), nil, "takes 224x224 images but open_clip_config.json says image_size 96"},
-		{"bad manifest key", write(ManifestFile, "imag_model: x.onnx\n"), nil, "field imag_model not found"},
-		{"unknown option", func(string) {}, map[string]string{"colour": "red"}, `unknown option "colour"`},
-		{"bad logit scale", func(string) {}, map[string]string{"logit_scale": "-1"}, "logit_scale \"-1\": want a positive number"},
-		{"clip without bpe", write(ManifestFile, "tokenizer: clip\n"), nil, "no BPE vocabulary"},
+		{"no config", func(d string) { os.Remove(filepath.Join(d, "open_clip_config.json")) }, nil, "open_clip_config.json: no such file", "path"},
+		{"bad json", write("open_clip_config.json", "{"), nil, "open_clip_config.json: unexpected end of JSON input", "path"},
+		{"no image model", func(d string) { os.Remove(filepath.Join(d, "image.onnx")) }, nil, "image tower", "path"},
+		{"swapped towers", write(ManifestFile, "image_model: text.onnx\n"), nil, "text.onnx: input \"input_ids\" is ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64; clipeval feeds float32 pixels", "path"},
+		{"wrong size", write("open_clip_config.json", `{"model_cfg": {"embed_dim": 32, "vision_cfg": {"image_size": 96}, "text_cfg": {"hf_tokenizer_name": "x", "context_length": 256}}}`), nil, "takes 224x224 images but open_clip_config.json says image_size 96", "path"},
+		{"bad manifest key", write(ManifestFile, "imag_model: x.onnx\n"), nil, "field imag_model not found", "path"},
+		{"unknown option", func(string) {}, map[string]string{"colour": "red"}, `unknown option "colour"`, "options.colour"},
+		{"bad logit scale", func(string) {}, map[string]string{"logit_scale": "-1"}, "logit_scale \"-1\": want a positive number", "options.logit_scale"},
+		{"clip without bpe", write(ManifestFile, "tokenizer: clip\n"), nil, "no BPE vocabulary", "path"},
+		{"not onnx", write("image.onnx", "this is not an ONNX file"), nil, "image tower: reading inputs and outputs of", "path"},
+		{"embed dim", write("open_clip_config.json", `{"model_cfg": {"embed_dim": 16, "vision_cfg": {"image_size": 224}, "text_cfg": {"hf_tokenizer_name": "x", "context_length": 256}}}`), nil, "outputs 32 values but open_clip_config.json says embed_dim 16", "path"},
+		{"missing bpe file", func(string) {}, map[string]string{"bpe": "/nonexistent/bpe.txt.gz"}, "option bpe: stat /nonexistent/bpe.txt.gz", "options.bpe"},
 	}
 	b := New(sharedtest.ORTLib(t))
 	defer b.Close()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := b.Info(context.Background(), sdk.ModelRef{Dir: copyDir(t, tc.edit), Options: tc.options})
+			ref := sdk.ModelRef{Dir: copyDir(t, tc.edit), Options: tc.options}
+			_, err := b.Info(context.Background(), sdk.ModelInfoRequest{Model: ref})
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
+			// CheckModel finds the same problem without loading the model.
+			check, err := b.CheckModel(context.Background(), sdk.CheckModelRequest{Model: ref})
+			require.NoError(t, err)
+			require.NotEmpty(t, check.Problems)
+			assert.Contains(t, check.Problems[0].Message, tc.want)
+			assert.Equal(t, tc.key, check.Problems[0].Key)
 		})
+	}
+}
+
+func TestCheckModelAcceptsTheFixtures(t *testing.T) {
+	b := New(sharedtest.ORTLib(t))
+	defer b.Close()
+	for _, name := range []string{"biomedclip", "clip"} {
+		check, err := b.CheckModel(context.Background(), sdk.CheckModelRequest{Model: fixtureRef(t, name)})
+		require.NoError(t, err)
+		assert.Empty(t, check.Problems, name)
 	}
 }
 
 func TestMissingLibrary(t *testing.T) {
 	b := New(filepath.Join(t.TempDir(), "libonnxruntime.so.1"))
-	_, err := b.Info(context.Background(), sdk.ModelRef{Dir: t.TempDir()})
+	_, err := b.Info(context.Background(), sdk.ModelInfoRequest{Model: sdk.ModelRef{Dir: t.TempDir()}})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "make runtime")
 }

@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/clipeval/clipeval/plugins/sdk"
 )
 
 // ManifestFile is the optional clipeval manifest inside a model folder, for what open_clip_config.json cannot say.
@@ -193,26 +196,62 @@ const (
 	OptionThreads    = "threads"
 )
 
+// OptionFields declares the model options, for Describe (and so for `clipeval validate`).
+func OptionFields() []sdk.Field {
+	return []sdk.Field{
+		{Name: OptionLogitScale, Type: sdk.FieldFloat, Min: sdk.Bound(0),
+			Help: "exp(logit_scale) of the trained model, > 0 (default: the manifest's, else 100 as OpenAI CLIP)"},
+		{Name: OptionBPE, Type: sdk.FieldPath,
+			Help: "CLIP BPE vocabulary (bpe_simple_vocab_16e6.txt.gz) for models without one in their folder"},
+		{Name: OptionThreads, Type: sdk.FieldInt, Min: sdk.Bound(0),
+			Help: "ONNX Runtime intra-op threads (default 0: the runtime's choice)"},
+	}
+}
+
+// checkOption checks one option's value as applyOptions reads it.
+func checkOption(k, v, baseDir string) error {
+	switch k {
+	case OptionLogitScale:
+		if s, err := strconv.ParseFloat(v, 64); err != nil || !(s > 0) || math.IsInf(s, 0) {
+			return fmt.Errorf("option logit_scale %q: want a positive number (exp of the learned logit_scale)", v)
+		}
+	case OptionBPE:
+		p := resolve(v, baseDir)
+		if st, err := os.Stat(p); err != nil {
+			return fmt.Errorf("option bpe: %w", err)
+		} else if st.IsDir() {
+			if _, err := os.Stat(filepath.Join(p, "vocab.json")); err != nil {
+				return fmt.Errorf("option bpe: folder %s has no vocab.json (give bpe_simple_vocab_16e6.txt.gz, tokenizer.json or a folder with vocab.json + merges.txt)", p)
+			}
+		}
+	case OptionThreads:
+		if n, err := strconv.Atoi(v); err != nil || n < 0 {
+			return fmt.Errorf("option threads %q: want a non-negative integer", v)
+		}
+	default:
+		return fmt.Errorf("unknown option %q (known: logit_scale, bpe, threads)", k)
+	}
+	return nil
+}
+
+// resolve makes p absolute against baseDir when it is relative.
+func resolve(p, baseDir string) string {
+	if !filepath.IsAbs(p) && baseDir != "" {
+		return filepath.Join(baseDir, p)
+	}
+	return p
+}
+
 func (f *Folder) applyOptions(options map[string]string, baseDir string) error {
 	for k, v := range options {
+		if err := checkOption(k, v, baseDir); err != nil {
+			return fmt.Errorf("model %s: %w", f.Dir, err)
+		}
 		switch k {
 		case OptionLogitScale:
-			s, err := strconv.ParseFloat(v, 64)
-			if err != nil || s <= 0 {
-				return fmt.Errorf("model %s: option logit_scale %q: want a positive number (exp of the learned logit_scale)", f.Dir, v)
-			}
-			f.LogitScale = s
+			f.LogitScale, _ = strconv.ParseFloat(v, 64)
 		case OptionBPE:
-			f.BPE = v
-			if !filepath.IsAbs(v) && baseDir != "" {
-				f.BPE = filepath.Join(baseDir, v)
-			}
-		case OptionThreads:
-			if n, err := strconv.Atoi(v); err != nil || n < 0 {
-				return fmt.Errorf("model %s: option threads %q: want a non-negative integer", f.Dir, v)
-			}
-		default:
-			return fmt.Errorf("model %s: unknown option %q (known: logit_scale, bpe, threads)", f.Dir, k)
+			f.BPE = resolve(v, baseDir)
 		}
 	}
 	return nil

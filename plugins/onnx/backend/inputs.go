@@ -14,50 +14,50 @@ import (
 var _ sdk.InputModel = (*Backend)(nil)
 
 // Preprocess returns the float32 [N, 3, size, size] pixels open_clip's eval transform gives for images.
-func (b *Backend) Preprocess(ctx context.Context, ref sdk.ModelRef, images []sdk.ImageInput) (*npy.Array, error) {
-	m, err := b.load(ref)
+func (b *Backend) Preprocess(ctx context.Context, req sdk.PreprocessRequest) (*sdk.TensorResponse, error) {
+	m, err := b.load(req.Model)
 	if err != nil {
 		return nil, err
 	}
-	pixels, err := m.Preprocess(ctx, images)
+	pixels, err := m.Preprocess(ctx, req.Images)
 	if err != nil {
 		return nil, err
 	}
 	s := m.folder.ImageSize
-	return npy.Float32Array([]int{len(images), 3, s, s}, pixels), nil
+	return &sdk.TensorResponse{Tensor: npy.Float32Array([]int{len(req.Images), 3, s, s}, pixels)}, nil
 }
 
 // Tokenize returns the int64 [N, context_length] token ids the text tower is fed for texts.
-func (b *Backend) Tokenize(_ context.Context, ref sdk.ModelRef, texts []string) (*npy.Array, error) {
-	m, err := b.load(ref)
+func (b *Backend) Tokenize(_ context.Context, req sdk.TokenizeRequest) (*sdk.TensorResponse, error) {
+	m, err := b.load(req.Model)
 	if err != nil {
 		return nil, err
 	}
-	return npy.Int64Array([]int{len(texts), m.tok.ContextLength()}, tokenizer.EncodeBatch(m.tok, texts)), nil
+	return &sdk.TensorResponse{Tensor: npy.Int64Array([]int{len(req.Texts), m.tok.ContextLength()}, tokenizer.EncodeBatch(m.tok, req.Texts))}, nil
 }
 
 // EncodePixels runs the image tower on float32 [N, 3, size, size] pixels.
-func (b *Backend) EncodePixels(_ context.Context, ref sdk.ModelRef, pixels *npy.Array) (sdk.Matrix, error) {
-	m, err := b.load(ref)
+func (b *Backend) EncodePixels(_ context.Context, req sdk.EncodePixelsRequest) (*sdk.EncodeResponse, error) {
+	m, err := b.load(req.Model)
 	if err != nil {
-		return sdk.Matrix{}, err
+		return nil, err
 	}
-	s := m.folder.ImageSize
+	s, pixels := m.folder.ImageSize, req.Pixels
 	if sh := pixels.Shape; pixels.DType != "<f4" || len(sh) != 4 || sh[1] != 3 || sh[2] != s || sh[3] != s {
-		return sdk.Matrix{}, fmt.Errorf("pixels are %s %v; model %s takes float32 [N, 3, %d, %d]", pixels.DType, pixels.Shape, m.folder.Name, s, s)
+		return nil, fmt.Errorf("pixels are %s %v; model %s takes float32 [N, 3, %d, %d]", pixels.DType, pixels.Shape, m.folder.Name, s, s)
 	}
-	return m.EncodePixels(pixels.Float32, pixels.Shape[0])
+	return encoded(m.EncodePixels(pixels.Float32, pixels.Shape[0]))
 }
 
 // EncodeTokens runs the text tower on int64 [N, context_length] token ids.
-func (b *Backend) EncodeTokens(_ context.Context, ref sdk.ModelRef, ids *npy.Array) (sdk.Matrix, error) {
-	m, err := b.load(ref)
+func (b *Backend) EncodeTokens(_ context.Context, req sdk.EncodeTokensRequest) (*sdk.EncodeResponse, error) {
+	m, err := b.load(req.Model)
 	if err != nil {
-		return sdk.Matrix{}, err
+		return nil, err
 	}
-	ctx := m.tok.ContextLength()
+	ctx, ids := m.tok.ContextLength(), req.IDs
 	if sh := ids.Shape; ids.DType != "<i8" || len(sh) != 2 || sh[1] != ctx {
-		return sdk.Matrix{}, fmt.Errorf("token ids are %s %v; model %s takes int64 [N, %d]", ids.DType, ids.Shape, m.folder.Name, ctx)
+		return nil, fmt.Errorf("token ids are %s %v; model %s takes int64 [N, %d]", ids.DType, ids.Shape, m.folder.Name, ctx)
 	}
-	return m.EncodeIDs(ids.Int64, ids.Shape[0])
+	return encoded(m.EncodeIDs(ids.Int64, ids.Shape[0]))
 }

@@ -2,6 +2,7 @@ package backend
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -18,9 +19,40 @@ type encoder struct {
 	session *ort.DynamicAdvancedSession
 }
 
-// openEncoder introspects an ONNX file and creates its session. want* name the input/output when set (from the
-// manifest); otherwise the conventional names are tried, then the only candidate.
+// openEncoder introspects an ONNX file and creates its session (see inspectEncoder).
 func openEncoder(path, wantInput, wantOutput, wantMask string, text bool, threads int) (*encoder, error) {
+	e, err := inspectEncoder(path, wantInput, wantOutput, wantMask, text)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, fmt.Errorf("creating session options for %s: %w", path, err)
+	}
+	defer opts.Destroy()
+	if threads > 0 {
+		if err := opts.SetIntraOpNumThreads(threads); err != nil {
+			return nil, fmt.Errorf("setting %d threads for %s: %w", threads, path, err)
+		}
+	}
+	inNames := []string{e.input.Name}
+	if e.mask != nil {
+		inNames = append(inNames, e.mask.Name)
+	}
+	e.session, err = ort.NewDynamicAdvancedSession(path, inNames, []string{e.output.Name}, opts)
+	if err != nil {
+		return nil, fmt.Errorf("creating ONNX Runtime session for %s: %w", path, err)
+	}
+	return e, nil
+}
+
+// inspectEncoder reads an ONNX file's inputs and outputs and resolves the ones clipeval feeds and reads, without
+// creating a session. want* name the input/output when set (from the manifest); otherwise the conventional names
+// are tried, then the only candidate.
+func inspectEncoder(path, wantInput, wantOutput, wantMask string, text bool) (*encoder, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("%w (a model folder holds image.onnx and text.onnx, or names its files in %s)", err, ManifestFile)
+	}
 	ins, outs, err := ort.GetInputOutputInfo(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading inputs and outputs of %s: %w", path, err)
@@ -54,24 +86,6 @@ func openEncoder(path, wantInput, wantOutput, wantMask string, text bool, thread
 	}
 	if err := e.checkTypes(text); err != nil {
 		return nil, err
-	}
-	opts, err := ort.NewSessionOptions()
-	if err != nil {
-		return nil, fmt.Errorf("creating session options for %s: %w", path, err)
-	}
-	defer opts.Destroy()
-	if threads > 0 {
-		if err := opts.SetIntraOpNumThreads(threads); err != nil {
-			return nil, fmt.Errorf("setting %d threads for %s: %w", threads, path, err)
-		}
-	}
-	inNames := []string{e.input.Name}
-	if e.mask != nil {
-		inNames = append(inNames, e.mask.Name)
-	}
-	e.session, err = ort.NewDynamicAdvancedSession(path, inNames, []string{e.output.Name}, opts)
-	if err != nil {
-		return nil, fmt.Errorf("creating ONNX Runtime session for %s: %w", path, err)
 	}
 	return e, nil
 }

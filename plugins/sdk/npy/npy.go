@@ -76,45 +76,46 @@ func (a *Array) AsFloat64() []float64 {
 
 var headerRE = regexp.MustCompile(`'descr':\s*'([^']*)'.*'fortran_order':\s*(True|False).*'shape':\s*\(([^)]*)\)`)
 
-// Read decodes one .npy stream.
-func Read(r io.Reader) (*Array, error) {
+// readHeader reads a .npy stream's magic and header and returns the array's dtype and shape (no data) and the
+// number of bytes read, which is where the data starts.
+func readHeader(r io.Reader) (*Array, int, error) {
 	magic := make([]byte, 8)
 	if _, err := io.ReadFull(r, magic); err != nil {
-		return nil, fmt.Errorf("npy: reading magic: %w", err)
+		return nil, 0, fmt.Errorf("npy: reading magic: %w", err)
 	}
 	if string(magic[:6]) != "\x93NUMPY" {
-		return nil, errors.New("npy: not a .npy stream (bad magic)")
+		return nil, 0, errors.New("npy: not a .npy stream (bad magic)")
 	}
-	var hlen int
+	var hlen, prefix int
 	switch magic[6] {
 	case 1:
 		var b [2]byte
 		if _, err := io.ReadFull(r, b[:]); err != nil {
-			return nil, fmt.Errorf("npy: reading header length: %w", err)
+			return nil, 0, fmt.Errorf("npy: reading header length: %w", err)
 		}
-		hlen = int(binary.LittleEndian.Uint16(b[:]))
+		hlen, prefix = int(binary.LittleEndian.Uint16(b[:])), 10
 	case 2, 3:
 		var b [4]byte
 		if _, err := io.ReadFull(r, b[:]); err != nil {
-			return nil, fmt.Errorf("npy: reading header length: %w", err)
+			return nil, 0, fmt.Errorf("npy: reading header length: %w", err)
 		}
-		hlen = int(binary.LittleEndian.Uint32(b[:]))
+		hlen, prefix = int(binary.LittleEndian.Uint32(b[:])), 12
 	default:
-		return nil, fmt.Errorf("npy: unsupported format version %d.%d", magic[6], magic[7])
+		return nil, 0, fmt.Errorf("npy: unsupported format version %d.%d", magic[6], magic[7])
 	}
 	if hlen > 1<<20 {
-		return nil, fmt.Errorf("npy: header of %d bytes is too long", hlen)
+		return nil, 0, fmt.Errorf("npy: header of %d bytes is too long", hlen)
 	}
 	header := make([]byte, hlen)
 	if _, err := io.ReadFull(r, header); err != nil {
-		return nil, fmt.Errorf("npy: reading header: %w", err)
+		return nil, 0, fmt.Errorf("npy: reading header: %w", err)
 	}
 	m := headerRE.FindStringSubmatch(string(header))
 	if m == nil {
-		return nil, fmt.Errorf("npy: cannot parse header %q", strings.TrimSpace(string(header)))
+		return nil, 0, fmt.Errorf("npy: cannot parse header %q", strings.TrimSpace(string(header)))
 	}
 	if m[2] == "True" {
-		return nil, errors.New("npy: Fortran-order arrays are not supported")
+		return nil, 0, errors.New("npy: Fortran-order arrays are not supported")
 	}
 	a := &Array{DType: m[1], Shape: []int{}}
 	for _, f := range strings.Split(m[3], ",") {
@@ -124,9 +125,18 @@ func Read(r io.Reader) (*Array, error) {
 		}
 		d, err := strconv.Atoi(f)
 		if err != nil || d < 0 {
-			return nil, fmt.Errorf("npy: bad shape %q", m[3])
+			return nil, 0, fmt.Errorf("npy: bad shape %q", m[3])
 		}
 		a.Shape = append(a.Shape, d)
+	}
+	return a, prefix + hlen, nil
+}
+
+// Read decodes one .npy stream.
+func Read(r io.Reader) (*Array, error) {
+	a, _, err := readHeader(r)
+	if err != nil {
+		return nil, err
 	}
 	n := a.Len()
 	size, ok := map[string]int{"<f4": 4, "<f8": 8, "<i8": 8, "<i4": 4, "|u1": 1, "|b1": 1}[a.DType]
@@ -204,29 +214,34 @@ func Write(w io.Writer, a *Array) error {
 	default:
 		return fmt.Errorf("npy: cannot write dtype %q", a.DType)
 	}
-	dims := make([]string, len(a.Shape))
-	for i, d := range a.Shape {
-		dims[i] = strconv.Itoa(d)
-	}
-	shape := strings.Join(dims, ", ")
-	if len(dims) == 1 {
-		shape += ","
-	}
-	header := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", a.DType, shape)
-	// Pad with spaces so that magic + length + header + newline is a multiple of 64 bytes, as numpy does.
-	total := 10 + len(header) + 1
-	header += strings.Repeat(" ", (64-total%64)%64) + "\n"
-	var buf bytes.Buffer
-	buf.WriteString("\x93NUMPY\x01\x00")
-	_ = binary.Write(&buf, binary.LittleEndian, uint16(len(header)))
-	buf.WriteString(header)
-	if _, err := w.Write(buf.Bytes()); err != nil {
+	if _, err := w.Write(headerBytes(a.DType, a.Shape)); err != nil {
 		return fmt.Errorf("npy: writing header: %w", err)
 	}
 	if _, err := w.Write(data); err != nil {
 		return fmt.Errorf("npy: writing data: %w", err)
 	}
 	return nil
+}
+
+// headerBytes returns a version 1.0 .npy header for dtype and shape, padded with spaces so that the data starts
+// at a multiple of 64 bytes, as numpy does.
+func headerBytes(dtype string, shape []int) []byte {
+	dims := make([]string, len(shape))
+	for i, d := range shape {
+		dims[i] = strconv.Itoa(d)
+	}
+	sh := strings.Join(dims, ", ")
+	if len(dims) == 1 {
+		sh += ","
+	}
+	header := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", dtype, sh)
+	total := 10 + len(header) + 1
+	header += strings.Repeat(" ", (64-total%64)%64) + "\n"
+	var buf bytes.Buffer
+	buf.WriteString("\x93NUMPY\x01\x00")
+	_ = binary.Write(&buf, binary.LittleEndian, uint16(len(header)))
+	buf.WriteString(header)
+	return buf.Bytes()
 }
 
 // WriteFile writes a as a .npy file.

@@ -1,0 +1,103 @@
+package datasets
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/clipeval/clipeval/plugins/sdk"
+)
+
+// Spool collects images a task makes during Load (DICOM renderings, members of compressed shards) into one file in
+// the task's work folder (sdk.LoadRequest.WorkDir, which the harness makes and removes), so that they travel to the
+// model backend by reference (path, offset, size) and never sit in memory or in a message. The file is created on
+// the first image; Close syncs and closes it and must be called before Load returns. A Spool is not safe for
+// concurrent use; its zero value has no work folder and refuses every image.
+type Spool struct {
+	dir    string
+	f      *os.File
+	size   int64
+	byName map[string]sdk.ImageInput
+	closed bool
+}
+
+// NewSpool returns a spool writing into the work folder dir (the LoadRequest's WorkDir; it may be empty as long as
+// no image needs spooling).
+func NewSpool(dir string) *Spool { return &Spool{dir: dir} }
+
+// Add stores the encoded image data under name (a stable unique name, e.g. the DICOM file's path) and returns its
+// reference in the spool file. Adding a name again returns the first reference.
+func (s *Spool) Add(name string, data []byte) (sdk.ImageInput, error) {
+	return s.write(name, int64(len(data)), func(w io.Writer) (int64, error) {
+		n, err := w.Write(data)
+		return int64(n), err
+	})
+}
+
+// Copy stores the size bytes read from r under name (see Add); r ending early is an error.
+func (s *Spool) Copy(name string, r io.Reader, size int64) (sdk.ImageInput, error) {
+	return s.write(name, size, func(w io.Writer) (int64, error) { return io.CopyN(w, r, size) })
+}
+
+// write appends size bytes written by fill to the spool file under name.
+func (s *Spool) write(name string, size int64, fill func(io.Writer) (int64, error)) (sdk.ImageInput, error) {
+	if s == nil || s.dir == "" {
+		return sdk.ImageInput{}, fmt.Errorf("image %s must be written to the task's work folder, but the load request has no "+
+			"work_dir; the harness must create one for the task and pass it (sdk.LoadRequest.WorkDir)", name)
+	}
+	if s.closed {
+		return sdk.ImageInput{}, fmt.Errorf("image %s: the image spool in %s is already closed (a task bug: Close it when Load is done)", name, s.dir)
+	}
+	if in, ok := s.byName[name]; ok {
+		return in, nil
+	}
+	if size <= 0 || size > sdk.MaxImageBytes {
+		return sdk.ImageInput{}, fmt.Errorf("image %s is %d bytes; an image must have 1 to %d bytes", name, size, sdk.MaxImageBytes)
+	}
+	if s.f == nil {
+		if !filepath.IsAbs(s.dir) {
+			return sdk.ImageInput{}, fmt.Errorf("the task's work folder %q is not an absolute path; the harness must pass one", s.dir)
+		}
+		f, err := os.CreateTemp(s.dir, "images-*.spool")
+		if err != nil {
+			return sdk.ImageInput{}, fmt.Errorf("creating the image spool in the task's work folder: %w (does the harness create it, and is it writable?)", err)
+		}
+		s.f, s.byName = f, map[string]sdk.ImageInput{}
+	}
+	n, err := fill(s.f)
+	if err == nil && n != size {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return sdk.ImageInput{}, fmt.Errorf("writing image %s to the spool %s: %w", name, s.f.Name(), err)
+	}
+	in := sdk.ImageInput{Name: name, Path: s.f.Name(), Offset: s.size, Size: size}
+	s.size += size
+	s.byName[name] = in
+	return in, nil
+}
+
+// Close syncs the spool file to disk and closes it (nothing to do when no image was added); later calls do
+// nothing.
+func (s *Spool) Close() error {
+	if s == nil || s.closed {
+		return nil
+	}
+	s.closed = true
+	if s.f == nil {
+		return nil
+	}
+	if err := s.f.Sync(); err != nil {
+		s.f.Close()
+		return fmt.Errorf("syncing the image spool %s: %w", s.f.Name(), err)
+	}
+	if err := s.f.Close(); err != nil {
+		return fmt.Errorf("closing the image spool %s: %w", s.f.Name(), err)
+	}
+	return nil
+}
