@@ -16,8 +16,8 @@ import (
 
 	"github.com/clipeval/clipeval/harness/junit"
 	"github.com/clipeval/clipeval/harness/results"
+	"github.com/clipeval/clipeval/internal/demogen"
 	"github.com/clipeval/clipeval/internal/sharedtest"
-	"github.com/clipeval/clipeval/testdata/demogen"
 )
 
 // invoke runs clipeval in-process without plugins (for commands that only read results files).

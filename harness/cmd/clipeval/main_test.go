@@ -13,10 +13,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clipeval/clipeval/internal/demogen"
 	"github.com/clipeval/clipeval/internal/plugintest"
 	"github.com/clipeval/clipeval/internal/sharedtest"
 	"github.com/clipeval/clipeval/plugins/sdk/npy"
-	"github.com/clipeval/clipeval/testdata/demogen"
 )
 
 // binDir holds the plugins (binDir/plugins) and the CLI TestMain builds.
