@@ -35,12 +35,11 @@ func loadConfig(pos []string, cmd string) (*config.Config, error) {
 	return cfg, err
 }
 
-func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	out := fs.String("out", "", "output folder (default: the config's output.dir)")
-	pluginDir := fs.String("plugin-dir", pluginhost.DefaultDir(), "plugin folder")
-	baselinePath := fs.String("baseline", "", "results.json to compare the run with (regression gate)")
-	pos, err := parse(fs, args, nil)
+func cmdRun(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+	out := fs.String("out", "", "write the outputs to `DIR` (default: the config's output.dir)")
+	pluginDir := fs.String("plugin-dir", pluginhost.DefaultDir(), "start the plugins found in `DIR`")
+	baselinePath := fs.String("baseline", "", "compare the run with the results.json `FILE` (regression gate)")
+	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
@@ -93,10 +92,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return errors.Join(runErr, gateErr)
 }
 
-func cmdValidate(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	pluginDir := fs.String("plugin-dir", pluginhost.DefaultDir(), "plugin folder")
-	pos, err := parse(fs, args, nil)
+func cmdValidate(ctx context.Context, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+	pluginDir := fs.String("plugin-dir", pluginhost.DefaultDir(), "start the plugins found in `DIR`")
+	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
@@ -114,10 +112,9 @@ func cmdValidate(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-func cmdPlugins(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("plugins", flag.ContinueOnError)
-	pluginDir := fs.String("plugin-dir", pluginhost.DefaultDir(), "plugin folder")
-	pos, err := parse(fs, args, nil)
+func cmdPlugins(ctx context.Context, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+	pluginDir := fs.String("plugin-dir", pluginhost.DefaultDir(), "start the plugins found in `DIR`")
+	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
