@@ -120,35 +120,26 @@ func Load(path string, getenv func(string) (string, bool)) (*Config, error) {
 	sum := sha256.Sum256(raw)
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		return nil, fmt.Errorf("config %s: %w (give a path clipeval can resolve from the working folder)", path, err)
 	}
 	c := &Config{Path: path, Dir: filepath.Dir(abs), SHA256: hex.EncodeToString(sum[:])}
 	p := &parser{file: path, getenv: getenv}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return nil, Problems{yamlProblem(path, err)}
+		return nil, Problems{syntaxProblem(path, raw, err)}
 	}
 	if len(doc.Content) == 0 {
 		return nil, Problems{{Pos{path, 1, 1}, "config is empty: want a mapping with models:, tasks: and output:"}}
 	}
 	root := doc.Content[0]
+	p.duplicateKeys(root)
 	p.expandAll(root)
 	p.parseRoot(c, root)
 	if len(p.problems) > 0 {
 		return nil, p.problems
 	}
 	return c, nil
-}
-
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-func yamlProblem(file string, err error) Problem {
-	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return Problem{Pos{file, line, 1}, "invalid YAML: " + m[2]}
-	}
-	return Problem{Pos{file, 1, 1}, "invalid YAML: " + err.Error()}
 }
 
 type parser struct {
@@ -199,8 +190,7 @@ func (p *parser) fields(n *yaml.Node, what string, allowed ...string) map[string
 			continue
 		}
 		if _, dup := out[k.Value]; dup {
-			p.errorf(k, "key %q appears twice in %s", k.Value, what)
-			continue
+			continue // reported by duplicateKeys; the first one counts
 		}
 		out[k.Value] = v
 	}
@@ -299,6 +289,9 @@ func (p *parser) pointsMap(n *yaml.Node, what string) map[string]float64 {
 	}
 	out := map[string]float64{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
+		if _, dup := out[n.Content[i].Value]; dup {
+			continue // reported by duplicateKeys; the first one counts
+		}
 		if v, ok := p.points(n.Content[i+1], what+": "+n.Content[i].Value); ok {
 			out[n.Content[i].Value] = v
 		}
@@ -395,6 +388,9 @@ func (p *parser) published(n *yaml.Node) map[string]map[string]float64 {
 	}
 	out := map[string]map[string]float64{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
+		if _, dup := out[n.Content[i].Value]; dup {
+			continue // reported by duplicateKeys; the first one counts
+		}
 		out[n.Content[i].Value] = p.pointsMap(n.Content[i+1], "published "+n.Content[i].Value)
 	}
 	return out
@@ -472,6 +468,9 @@ func (p *parser) scalarMap(n *yaml.Node, what string) map[string]string {
 	out := map[string]string{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
+		if _, dup := out[k.Value]; dup {
+			continue // reported by duplicateKeys; the first one counts
+		}
 		if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
 			p.errorf(v, "%s: %s must be a single value, is %s", what, k.Value, kindName(v))
 			continue

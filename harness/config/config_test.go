@@ -105,27 +105,106 @@ func TestLoadProblems(t *testing.T) {
 			"exp.yaml:8:27: published a: acc1 must be a non-negative number (percentage points), is str \"high\"",
 			"exp.yaml:9:22: compare tolerance must be a non-negative number (percentage points), is int \"-1\"",
 			"exp.yaml:9:35: compare metrics must be a mapping of metric names to numbers, is a list"}},
-		{"invalid yaml", "models: [\n", []string{"exp.yaml:1:1: invalid YAML: did not find expected node content"}},
+		{"invalid yaml", "models: [\n", []string{"exp.yaml:1:9: invalid YAML: did not find expected node content"}},
 		{"empty", "", []string{"exp.yaml:1:1: config is empty: want a mapping with models:, tasks: and output:"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := setup(t, tc.body)
-			_, err := Load(p, env(nil))
-			var ps Problems
-			require.ErrorAs(t, err, &ps)
-			var got []string
-			for _, pr := range ps {
-				got = append(got, pr.Error())
-			}
-			want := make([]string, len(tc.want))
-			for i, w := range tc.want {
-				w = strings.ReplaceAll(w, "{dir}", filepath.Dir(p))
-				want[i] = filepath.Dir(p) + "/" + w
-			}
-			assert.Equal(t, want, got)
+			assertLoadProblems(t, tc.body, tc.want)
 		})
 	}
+}
+
+// assertLoadProblems loads body as dir/exp.yaml and checks that Load reports exactly want, in order (each written
+// relative to dir, "{dir}" standing for it).
+func assertLoadProblems(t *testing.T, body string, want []string) {
+	t.Helper()
+	p := setup(t, body)
+	_, err := Load(p, env(nil))
+	var ps Problems
+	require.ErrorAs(t, err, &ps)
+	var got []string
+	for _, pr := range ps {
+		got = append(got, pr.Error())
+	}
+	full := make([]string, len(want))
+	for i, w := range want {
+		w = strings.ReplaceAll(w, "{dir}", filepath.Dir(p))
+		full[i] = filepath.Dir(p) + "/" + w
+	}
+	assert.Equal(t, full, got)
+}
+
+func TestYAMLSyntaxErrorPositions(t *testing.T) {
+	const indent = " (check the indentation of this line and the one before)"
+	tests := []struct {
+		name, body string
+		want       string
+	}{
+		{"sequence item key indented too little", "models:\n  - name: a\n   path: m\n",
+			"exp.yaml:3:4: invalid YAML: did not find expected '-' indicator" + indent},
+		{"key back at the sequence's indentation", "models:\n  - name: a\n    path: m\n  bad: 1\n",
+			"exp.yaml:4:3: invalid YAML: did not find expected '-' indicator" + indent},
+		{"mapping key indented too little", "tasks:\n  - name: t\n    dataset:\n      format: jsonl\n     manifest: x\n",
+			"exp.yaml:5:6: invalid YAML: did not find expected key" + indent},
+		{"key indented too much", "output:\n  dir: out\n   plots: [svg]\n",
+			"exp.yaml:3:9: invalid YAML: mapping values are not allowed in this context (quote a value that holds \": \", or fix the indentation)"},
+		{"sequence item after a mapping", "models: 1\n- b\n",
+			"exp.yaml:2:1: invalid YAML: did not find expected key" + indent},
+		{"dash without a space", "a:\n  - 1\n  -2\n - 3\n",
+			"exp.yaml:3:3: invalid YAML: could not find expected ':'" + indent},
+		{"unclosed double quote", "models:\n  - name: \"a\n    path: m\n",
+			"exp.yaml:2:11: invalid YAML: found unexpected end of stream (the quoted string that starts here is not closed)"},
+		{"unclosed single quote after a closed one", "a: 'it''s'\nb: 'x\nc: 1\n",
+			"exp.yaml:2:4: invalid YAML: found unexpected end of stream (the quoted string that starts here is not closed)"},
+		{"text after a quoted value", "a: 'x' 'y'\n",
+			"exp.yaml:1:8: invalid YAML: did not find expected key"},
+		{"unclosed flow sequence", "models: [a, b\ntasks: 1\n",
+			"exp.yaml:1:9: invalid YAML: did not find expected ',' or ']' (the [ here is not closed)"},
+		{"unclosed flow sequence after a closed one", "a: [1, 2]\nb: [3\nc: 1\n",
+			"exp.yaml:2:4: invalid YAML: did not find expected ',' or ']' (the [ here is not closed)"},
+		{"flow sequence left open over lines", "a: [\n  1,\n  2,\n\nb: 3\n",
+			"exp.yaml:1:4: invalid YAML: did not find expected ',' or ']' (the [ here is not closed)"},
+		{"brackets in comments and quotes do not count", "# [x\na: [1, \"]\", 2\nb: 1\n",
+			"exp.yaml:2:4: invalid YAML: did not find expected ',' or ']' (the [ here is not closed)"},
+		{"unclosed flow mapping", "models:\n  - {name: a, path: m\ntasks: 1\n",
+			"exp.yaml:2:5: invalid YAML: did not find expected ',' or '}' (the { here is not closed)"},
+		{"sequence closed by }", "m:\n  - options: {a: 1, b: [2, 3}\n",
+			"exp.yaml:2:24: invalid YAML: did not find expected ',' or ']' (the [ here is not closed)"},
+		{"stray ]", "a: [1, 2]]\n",
+			"exp.yaml:1:10: invalid YAML: did not find expected key"},
+		{"tab indentation", "models:\n\t- name: a\n",
+			"exp.yaml:2:1: invalid YAML: found character that cannot start any token (a tab: YAML indents with spaces only)"},
+		{"reserved character on the first line", "a: @x\n",
+			"exp.yaml:1:4: invalid YAML: found character that cannot start any token (@ and ` cannot start a plain value: quote it)"},
+		{"colon in a plain value", "models:\n  - name: a: b\n",
+			"exp.yaml:2:12: invalid YAML: mapping values are not allowed in this context (quote a value that holds \": \", or fix the indentation)"},
+		{"unknown escape", "a: \"bad \\q\"\n",
+			"exp.yaml:1:9: invalid YAML: found unknown escape character"},
+		{"unknown anchor", "a: &x 1\nb: [*x, *y]\n",
+			"exp.yaml:2:9: invalid YAML: unknown anchor 'y' referenced"},
+		{"columns count characters", "name: \"émoji ✓\" x\n",
+			"exp.yaml:1:17: invalid YAML: did not find expected key"},
+		{"CRLF line ends", "a: 1\r\nb: [\r\n",
+			"exp.yaml:2:4: invalid YAML: did not find expected node content"},
+		{"duplicate directive", "%YAML 1.1\n%YAML 1.1\n---\na: 1\n",
+			"exp.yaml:2:1: invalid YAML: found duplicate %YAML directive"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assertLoadProblems(t, tc.body, []string{tc.want})
+		})
+	}
+}
+
+func TestDuplicateKeys(t *testing.T) {
+	body := "models:\n  - name: a\n    path: m\n    name: b\n    options: {x: 1, x: 2}\ntasks:\n  - name: t\n    task: x\n    dataset: {format: a, format: b}\nmodels: []\n"
+	assertLoadProblems(t, body, []string{
+		"exp.yaml:4:5: key \"name\" appears twice in this mapping (first at line 2, column 5); keep one",
+		"exp.yaml:5:21: key \"x\" appears twice in this mapping (first at line 5, column 15); keep one",
+		"exp.yaml:9:26: key \"format\" appears twice in this mapping (first at line 9, column 15); keep one",
+		"exp.yaml:10:1: key \"models\" appears twice in this mapping (first at line 1, column 1); keep one",
+	})
 }
 
 func TestCheckTaskProblems(t *testing.T) {

@@ -47,8 +47,7 @@ func (p *parser) typed(n *yaml.Node, what string, fields []sdk.Field, base strin
 				continue
 			}
 			if present[k.Value] {
-				p.errorf(k, "key %q appears twice in %s", k.Value, what)
-				continue
+				continue // reported by Load (duplicateKeys); the first one counts
 			}
 			present[k.Value] = true
 			if val, ok := p.value(v, f, base); ok {
