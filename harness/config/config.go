@@ -5,6 +5,7 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -110,8 +112,13 @@ type Output struct {
 // DefaultBatchSize is the default number of inputs per backend call.
 const DefaultBatchSize = 32
 
-// Load reads and checks the structure of a config; task `dataset:`/`options:` contents are checked later against
-// the task plugins' schemas (see CheckTask). getenv expands variables (os.Getenv in the CLI).
+// Load reads a config and checks its structure; task `dataset:`/`options:` contents are checked against the task
+// plugins' schemas by CheckTask. getenv expands variables (os.Getenv in the CLI).
+//
+// When the config has problems the error is Problems, sorted by position, and the Config comes back too, as far as
+// it could be parsed, so that a caller can still check its tasks and report every problem in one pass (merge them
+// with Problems.Sorted). The Config is nil only when the file cannot be read, is not valid YAML or is empty. A
+// Config returned with problems holds only the tasks that name their plugin (`task:`); it must not be run.
 func Load(path string, getenv func(string) (string, bool)) (*Config, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -137,9 +144,19 @@ func Load(path string, getenv func(string) (string, bool)) (*Config, error) {
 	p.expandAll(root)
 	p.parseRoot(c, root)
 	if len(p.problems) > 0 {
-		return nil, p.problems
+		return c, p.problems.Sorted()
 	}
 	return c, nil
+}
+
+// Sorted returns the problems ordered by file, line and column (problems at one place keep their order): the
+// order to print the problems of several checks of one config (Load, CheckTask) in.
+func (ps Problems) Sorted() Problems {
+	out := slices.Clone(ps)
+	slices.SortStableFunc(out, func(a, b Problem) int {
+		return cmp.Or(strings.Compare(a.Pos.File, b.Pos.File), cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Col, b.Pos.Col))
+	})
+	return out
 }
 
 type parser struct {
@@ -376,7 +393,9 @@ func (p *parser) parseTasks(c *Config, n *yaml.Node) {
 		if t.Dataset == nil {
 			p.errorf(item, "task %q has no dataset:", t.Name)
 		}
-		c.Tasks = append(c.Tasks, t)
+		if t.Plugin != "" {
+			c.Tasks = append(c.Tasks, t)
+		}
 	}
 }
 

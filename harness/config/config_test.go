@@ -97,8 +97,8 @@ func TestLoadProblems(t *testing.T) {
 		{"unset variable", "models:\n  - name: a\n    path: ${NOPE}\ntasks:\n  - name: t\n    task: x\n    dataset: {}\n", []string{
 			"exp.yaml:3:11: variable NOPE is not set (set it in the environment, or write ${NOPE:-default})"}},
 		{"task without dataset", "models:\n  - name: a\n    path: m\ntasks:\n  - name: t\n    task: x\n    extra: 1\n", []string{
-			"exp.yaml:7:5: unknown key \"extra\" in a task (known: name, task, dataset, options, published)",
-			"exp.yaml:5:5: task \"t\" has no dataset:"}},
+			"exp.yaml:5:5: task \"t\" has no dataset:",
+			"exp.yaml:7:5: unknown key \"extra\" in a task (known: name, task, dataset, options, published)"}},
 		{"bad plots", "models:\n  - name: a\n    path: m\ntasks:\n  - name: t\n    task: x\n    dataset: {}\noutput:\n  plots: [pdf]\n", []string{
 			"exp.yaml:9:11: plot format \"pdf\": want png or svg"}},
 		{"bad published and compare", "models:\n  - name: a\n    path: m\ntasks:\n  - name: t\n    task: x\n    dataset: {}\n    published: {a: {acc1: high}}\ncompare: {tolerance: -1, metrics: [acc1]}\n", []string{
@@ -207,6 +207,77 @@ func TestDuplicateKeys(t *testing.T) {
 	})
 }
 
+func TestLoadReturnsWhatItCouldParse(t *testing.T) {
+	body := "models:\n  - name: a\n    path: nowhere\ntasks:\n  - name: t\n    task: x\n    dataset: {manifest: data.jsonl, colour: red}\n  - name: u\n    dataset: {}\n"
+	p := setup(t, body)
+	c, err := Load(p, env(nil))
+	var ps Problems
+	require.ErrorAs(t, err, &ps)
+	require.NotNil(t, c)
+	dir := filepath.Dir(p)
+	assert.Equal(t, []Model{{Name: "a", Backend: "onnx", Path: filepath.Join(dir, "nowhere"), Options: map[string]string{}, BatchSize: DefaultBatchSize, Pos: Pos{p, 2, 5}}}, c.Models)
+	require.Len(t, c.Tasks, 1, "task u names no plugin")
+	assert.Equal(t, "t", c.Tasks[0].Name)
+
+	_, _, err = c.CheckTaskFields(c.Tasks[0], []Field{{Name: "manifest", Type: sdk.FieldPath}}, nil)
+	var taskProblems Problems
+	require.ErrorAs(t, err, &taskProblems)
+	assert.Equal(t, p+`:3:11: `+dir+`/nowhere does not exist
+`+p+`:7:37: unknown key "colour" in task "t" dataset (known: manifest)
+`+p+`:8:5: task "u" has no task:`, append(ps, taskProblems...).Sorted().Error())
+}
+
+func TestProblemsSorted(t *testing.T) {
+	ps := Problems{{Pos{"b.yaml", 1, 1}, "b"}, {Pos{"a.yaml", 3, 2}, "first at 3:2"}, {Pos{"a.yaml", 3, 1}, "c"}, {Pos{"a.yaml", 10, 1}, "d"}, {Pos{"a.yaml", 3, 2}, "second at 3:2"}}
+	assert.Equal(t, Problems{{Pos{"a.yaml", 3, 1}, "c"}, {Pos{"a.yaml", 3, 2}, "first at 3:2"}, {Pos{"a.yaml", 3, 2}, "second at 3:2"}, {Pos{"a.yaml", 10, 1}, "d"}, {Pos{"b.yaml", 1, 1}, "b"}}, ps.Sorted())
+	assert.Equal(t, Pos{"b.yaml", 1, 1}, ps[0].Pos, "Sorted leaves its receiver alone")
+}
+
+func TestRangeChecks(t *testing.T) {
+	bound := func(v float64) *float64 { return &v }
+	fields := []Field{
+		{Name: "k", Type: sdk.FieldInt, Min: bound(1)},
+		{Name: "seeds", Type: sdk.FieldInt, Min: bound(1), Max: bound(100)},
+		{Name: "ratio", Type: sdk.FieldFloat, Min: bound(0), Max: bound(1)},
+		{Name: "scale", Type: sdk.FieldFloat, Max: bound(1e3)},
+		{Name: "name", Type: sdk.FieldString, Min: bound(1)},
+	}
+	tests := []struct {
+		options  string
+		want     string // problems, or "" and wantJSON
+		wantJSON string
+	}{
+		{"{k: 1, seeds: 100, ratio: 0, scale: -5, name: x}", "", `{"k": 1, "seeds": 100, "ratio": 0, "scale": -5, "name": "x"}`},
+		{"{seeds: 1, ratio: 1.0, scale: 1000}", "", `{"seeds": 1, "ratio": 1, "scale": 1000}`},
+		{"{k: 0}", ":7:18: k must be at least 1, is 0", ""},
+		{"{k: -3, seeds: 101}", ":7:18: k must be at least 1, is -3\n{p}:7:29: seeds must be between 1 and 100, is 101", ""},
+		{"{seeds: 0}", ":7:22: seeds must be between 1 and 100, is 0", ""},
+		{"{ratio: 1.5}", ":7:22: ratio must be between 0 and 1, is 1.5", ""},
+		{"{ratio: -0.01}", ":7:22: ratio must be between 0 and 1, is -0.01", ""},
+		{"{scale: 1e4}", ":7:22: scale must be at most 1000, is 1e4", ""},
+		{"{k: 0x10, seeds: 0x65}", ":7:31: seeds must be between 1 and 100, is 0x65", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.options, func(t *testing.T) {
+			p := setup(t, "models:\n  - name: a\n    path: m\ntasks:\n  - name: t\n    task: x\n    options: "+tc.options+"\n    dataset: {}\n")
+			c, err := Load(p, env(nil))
+			require.NoError(t, err)
+			_, opts, err := c.CheckTaskFields(c.Tasks[0], nil, fields)
+			if tc.want == "" {
+				require.NoError(t, err)
+				assert.JSONEq(t, tc.wantJSON, string(opts))
+				return
+			}
+			assert.EqualError(t, err, p+strings.ReplaceAll(tc.want, "{p}", p))
+		})
+	}
+}
+
+func TestFieldsFromSDK(t *testing.T) {
+	in := []sdk.Field{{Name: "format", Type: sdk.FieldString, Required: true, Help: "reader", Choices: []string{"jsonl", "csv"}}, {Name: "k", Type: sdk.FieldInt}}
+	assert.Equal(t, []Field{{Name: "format", Type: sdk.FieldString, Required: true, Help: "reader", Choices: []string{"jsonl", "csv"}}, {Name: "k", Type: sdk.FieldInt}}, FieldsFromSDK(in))
+}
+
 func TestCheckTaskProblems(t *testing.T) {
 	body := `models:
   - name: a
@@ -236,10 +307,10 @@ tasks:
 	var ps Problems
 	require.ErrorAs(t, err, &ps)
 	dir := filepath.Dir(p)
-	assert.Equal(t, p+`:8:15: format "csv": want one of jsonl, vqa-rad
+	assert.Equal(t, p+`:8:7: task "t" dataset: missing root (dataset folder)
+`+p+`:8:15: format "csv": want one of jsonl, vqa-rad
 `+p+`:9:17: `+dir+`/missing.jsonl does not exist
 `+p+`:10:7: unknown key "colour" in task "t" dataset (known: format, manifest, root)
-`+p+`:8:7: task "t" dataset: missing root (dataset folder)
 `+p+`:12:10: k must be an integer, is str "five"
 `+p+`:13:14: ratio must be a number, is str "yes"
 `+p+`:14:16: classes must be a list of strings, is a mapping

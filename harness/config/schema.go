@@ -11,24 +11,56 @@ import (
 	"github.com/clipeval/clipeval/plugins/sdk"
 )
 
-// CheckTask types a task's `dataset:` and `options:` against the fields its plugin declares (unknown keys, wrong
-// types, missing required keys, missing files, values outside the choices) and returns them as the JSON objects
-// the plugin's Load takes, with path fields made absolute against the config's folder.
+// Field declares one key a task accepts under `dataset:` or `options:`: sdk.Field, plus the bounds of a number.
+type Field struct {
+	Name     string
+	Type     sdk.FieldType
+	Required bool
+	Help     string
+	// Choices, when set, are the only values a string or path field accepts.
+	Choices []string
+	// Min and Max, when set, are the smallest and largest values (inclusive) an int or float field accepts; other
+	// types ignore them.
+	Min, Max *float64
+}
+
+// FieldsFromSDK converts a task plugin's field declarations.
+//
+// TODO(issue 8): copy Min and Max once sdk.Field declares them.
+func FieldsFromSDK(fields []sdk.Field) []Field {
+	out := make([]Field, len(fields))
+	for i, f := range fields {
+		out[i] = Field{Name: f.Name, Type: f.Type, Required: f.Required, Help: f.Help, Choices: f.Choices}
+	}
+	return out
+}
+
+// CheckTask types a task's `dataset:` and `options:` against the fields its plugin declares; see CheckTaskFields.
 func (c *Config) CheckTask(t Task, info *sdk.TaskInfo) (dataset, options json.RawMessage, err error) {
+	return c.CheckTaskFields(t, FieldsFromSDK(info.DatasetFields), FieldsFromSDK(info.OptionFields))
+}
+
+// CheckTaskFields types a task's `dataset:` and `options:` against a plugin's field declarations (unknown keys,
+// wrong types, missing required keys, missing files, values outside the choices or the bounds) and returns them as
+// the JSON objects the plugin's Load takes, with path fields made absolute against the config's folder. The error
+// is Problems, sorted by position. A task without `dataset:` (which Load reports) has only its options checked.
+func (c *Config) CheckTaskFields(t Task, datasetFields, optionFields []Field) (dataset, options json.RawMessage, err error) {
 	p := &parser{file: c.Path}
-	dataset = p.typed(t.Dataset, fmt.Sprintf("task %q dataset", t.Name), info.DatasetFields, c.Dir, t.Pos)
-	options = p.typed(t.Options, fmt.Sprintf("task %q options", t.Name), info.OptionFields, c.Dir, t.Pos)
+	if t.Dataset != nil {
+		dataset = p.typed(t.Dataset, fmt.Sprintf("task %q dataset", t.Name), datasetFields, c.Dir, t.Pos)
+	}
+	options = p.typed(t.Options, fmt.Sprintf("task %q options", t.Name), optionFields, c.Dir, t.Pos)
 	if len(p.problems) > 0 {
-		return nil, nil, p.problems
+		return nil, nil, p.problems.Sorted()
 	}
 	return dataset, options, nil
 }
 
 // typed converts a mapping node to JSON following fields. A nil node is an empty mapping.
-func (p *parser) typed(n *yaml.Node, what string, fields []sdk.Field, base string, at Pos) json.RawMessage {
+func (p *parser) typed(n *yaml.Node, what string, fields []Field, base string, at Pos) json.RawMessage {
 	out := map[string]any{}
 	present := map[string]bool{}
-	byName := map[string]sdk.Field{}
+	byName := map[string]Field{}
 	names := make([]string, len(fields))
 	for i, f := range fields {
 		byName[f.Name] = f
@@ -72,7 +104,7 @@ func (p *parser) typed(n *yaml.Node, what string, fields []sdk.Field, base strin
 }
 
 // value converts one node to the JSON value of a field's type.
-func (p *parser) value(n *yaml.Node, f sdk.Field, base string) (any, bool) {
+func (p *parser) value(n *yaml.Node, f Field, base string) (any, bool) {
 	bad := func() (any, bool) {
 		p.errorf(n, "%s must be %s, is %s", f.Name, typeName(f.Type), kindName(n))
 		return nil, false
@@ -99,7 +131,7 @@ func (p *parser) value(n *yaml.Node, f sdk.Field, base string) (any, bool) {
 		if err != nil {
 			return bad()
 		}
-		return v, true
+		return v, p.inRange(n, f, float64(v))
 	case sdk.FieldFloat:
 		if !scalar || (n.Tag != "!!int" && n.Tag != "!!float") {
 			return bad()
@@ -108,7 +140,7 @@ func (p *parser) value(n *yaml.Node, f sdk.Field, base string) (any, bool) {
 		if err != nil {
 			return bad()
 		}
-		return v, true
+		return v, p.inRange(n, f, v)
 	case sdk.FieldBool:
 		if !scalar || n.Tag != "!!bool" {
 			return bad()
@@ -137,6 +169,24 @@ func (p *parser) value(n *yaml.Node, f sdk.Field, base string) (any, bool) {
 	p.errorf(n, "%s has type %q, which this clipeval does not know (plugin built for a newer contract?)", f.Name, f.Type)
 	return nil, false
 }
+
+// inRange checks a number against the field's bounds.
+func (p *parser) inRange(n *yaml.Node, f Field, v float64) bool {
+	switch {
+	case f.Min != nil && f.Max != nil && (v < *f.Min || v > *f.Max):
+		p.errorf(n, "%s must be between %s and %s, is %s", f.Name, number(*f.Min), number(*f.Max), n.Value)
+	case f.Min != nil && v < *f.Min:
+		p.errorf(n, "%s must be at least %s, is %s", f.Name, number(*f.Min), n.Value)
+	case f.Max != nil && v > *f.Max:
+		p.errorf(n, "%s must be at most %s, is %s", f.Name, number(*f.Max), n.Value)
+	default:
+		return true
+	}
+	return false
+}
+
+// number formats a bound as briefly as it round-trips.
+func number(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
 func typeName(t sdk.FieldType) string {
 	switch t {

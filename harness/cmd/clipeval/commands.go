@@ -22,17 +22,30 @@ import (
 
 func lookupEnv(k string) (string, bool) { return os.LookupEnv(k) }
 
-// loadConfig parses the one CONFIG argument.
-func loadConfig(pos []string, cmd string) (*config.Config, error) {
+// loadConfig parses the one CONFIG argument. When the config has problems it still checks the tasks and models
+// that parsed against their plugins (r.Prepare), so that every problem comes back at once, as config.Problems sorted
+// by position; a clean config comes back unchecked against the plugins (run.Runner.Run and Prepare do that).
+func loadConfig(ctx context.Context, r *run.Runner, pos []string, cmd string) (*config.Config, error) {
 	if len(pos) != 1 {
-		return nil, badInput("%s takes one CONFIG file, got %d arguments (see clipeval help)", cmd, len(pos))
+		return nil, badInput("%s takes one CONFIG file, got %d arguments (see clipeval %s --help)", cmd, len(pos), cmd)
 	}
 	cfg, err := config.Load(pos[0], lookupEnv)
 	var problems config.Problems
-	if err != nil && !errors.As(err, &problems) {
+	switch {
+	case err == nil:
+		return cfg, nil
+	case !errors.As(err, &problems):
 		return nil, usageError{err}
+	case cfg == nil: // not YAML: nothing to check further
+		return nil, problems
 	}
-	return cfg, err
+	// A failure of the plugins themselves (not a config problem) shows again once these problems are fixed.
+	_, _, err = r.Prepare(ctx, cfg)
+	var more config.Problems
+	if errors.As(err, &more) {
+		problems = append(problems, more...)
+	}
+	return nil, problems.Sorted()
 }
 
 func cmdRun(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
@@ -43,7 +56,11 @@ func cmdRun(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(pos, "run")
+	host := pluginhost.New(*pluginDir, stderr)
+	defer host.Close()
+	progress := newProgress(stderr)
+	r := &run.Runner{Host: host, Version: version, Progress: progress.event}
+	cfg, err := loadConfig(ctx, r, pos, "run")
 	if err != nil {
 		return err
 	}
@@ -60,10 +77,6 @@ func cmdRun(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 	if *out != "" {
 		outDir = *out
 	}
-	host := pluginhost.New(*pluginDir, stderr)
-	defer host.Close()
-	progress := newProgress(stderr)
-	r := &run.Runner{Host: host, Version: version, Progress: progress.event}
 	fmt.Fprintf(stderr, "clipeval %s: %d model(s) × %d task(s) from %s → %s\n", version, len(cfg.Models), len(cfg.Tasks), cfg.Path, outDir)
 	res, runErr := r.Run(ctx, cfg, outDir)
 	if res == nil {
@@ -98,13 +111,13 @@ func cmdValidate(ctx context.Context, fs *flag.FlagSet, args []string, stdout, _
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(pos, "validate")
-	if err != nil {
-		return err
-	}
 	host := pluginhost.New(*pluginDir, nil)
 	defer host.Close()
 	r := &run.Runner{Host: host, Version: version}
+	cfg, err := loadConfig(ctx, r, pos, "validate")
+	if err != nil {
+		return err
+	}
 	if _, _, err := r.Prepare(ctx, cfg); err != nil {
 		return err
 	}

@@ -51,7 +51,8 @@ func commands() []command {
 				"with --baseline also compares with it as clipeval compare does (DIR/junit.xml, DIR/compare.md; exit 1 on a\n" +
 				"regression)", cmdRun},
 		{"validate", "CONFIG [--plugin-dir DIR]",
-			"check a config: unknown keys, wrong types, missing files (file:line:col: message; exit 2)", cmdValidate},
+			"check a config and its tasks against their plugins (YAML syntax, unknown keys, wrong types, values out of\n" +
+				"range, missing files): every problem at once, as file:line:col: message sorted by position; exit 2", cmdValidate},
 		{"plugins", "[--plugin-dir DIR]", "list the plugins found, their kind and protocol version", cmdPlugins},
 		{"embed", "--model DIR (--images FILE... | --texts FILE.json) --out OUT.npy [--backend onnx] [--option K=V]",
 			"write the raw embeddings (float32 [N,d]) of images or texts as .npy", cmdEmbed},
@@ -228,7 +229,7 @@ func report(err error, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "clipeval:", err)
 		return exitFailed
 	case errors.As(err, &problems):
-		fmt.Fprintln(stderr, problems.Error())
+		fmt.Fprintln(stderr, problems.Sorted().Error())
 		fmt.Fprintf(stderr, "clipeval: %d problem(s) in the config\n", len(problems))
 		return exitBadUser
 	case errors.As(err, &ue):
