@@ -14,8 +14,6 @@ PLUGINS       := plugins/onnx benchmarks/retrieval benchmarks/classification ben
 TOOLS         := $(CURDIR)/.cache/tools
 DEMO_DATA     := testdata/demo
 DEMO_OUT      := runs/demo
-# Go skips testdata/ in ./... patterns, so its packages are named explicitly.
-TESTDATA_PKGS := ./testdata/demogen ./testdata/onnxpb ./testdata/cmd/gendemo
 
 .PHONY: build deps test-deps runtime demo test race bench vet proto clean
 
@@ -60,21 +58,21 @@ build: deps runtime
 
 ## demo: generate the embedded demo model and dataset, run configs/demo.yaml, write the report
 demo: build
-	$(GO) run ./testdata/cmd/gendemo -out $(DEMO_DATA)
+	$(GO) run ./internal/cmd/gendemo -out $(DEMO_DATA)
 	bin/clipeval run configs/demo.yaml --out $(DEMO_OUT)
 	@echo "report: $(DEMO_OUT)/report.md"
 
 ## test: everything CI runs
 test: build vet test-deps
-	$(GO) test -count=1 ./... $(TESTDATA_PKGS)
+	$(GO) test -count=1 ./...
 
 vet:
-	$(GO) vet ./... $(TESTDATA_PKGS)
+	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt needed" >&2; exit 1; }
 
 ## race: the tests under the race detector
 race: build
-	$(GO) test -race -count=1 ./... $(TESTDATA_PKGS)
+	$(GO) test -race -count=1 ./...
 
 ## bench: the benchmarks (preprocessing images/s, tokenizers texts/s, ...)
 bench: build

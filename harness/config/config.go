@@ -5,6 +5,7 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -118,8 +120,13 @@ type Output struct {
 // DefaultBatchSize is the default number of inputs per backend call.
 const DefaultBatchSize = 32
 
-// Load reads and checks the structure of a config; task `dataset:`/`options:` contents are checked later against
-// the task plugins' schemas (see CheckTask). getenv expands variables (os.Getenv in the CLI).
+// Load reads a config and checks its structure; task `dataset:`/`options:` contents are checked against the task
+// plugins' schemas by CheckTask. getenv expands variables (os.Getenv in the CLI).
+//
+// When the config has problems the error is Problems, sorted by position, and the Config comes back too, as far as
+// it could be parsed, so that a caller can still check its tasks and report every problem in one pass (merge them
+// with Problems.Sorted). The Config is nil only when the file cannot be read, is not valid YAML or is empty. A
+// Config returned with problems holds only the tasks that name their plugin (`task:`); it must not be run.
 func Load(path string, getenv func(string) (string, bool)) (*Config, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -128,35 +135,36 @@ func Load(path string, getenv func(string) (string, bool)) (*Config, error) {
 	sum := sha256.Sum256(raw)
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		return nil, fmt.Errorf("config %s: %w (give a path clipeval can resolve from the working folder)", path, err)
 	}
 	c := &Config{Path: path, Dir: filepath.Dir(abs), SHA256: hex.EncodeToString(sum[:])}
 	p := &parser{file: path, getenv: getenv}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return nil, Problems{yamlProblem(path, err)}
+		return nil, Problems{syntaxProblem(path, raw, err)}
 	}
 	if len(doc.Content) == 0 {
 		return nil, Problems{{Pos{path, 1, 1}, "config is empty: want a mapping with models:, tasks: and output:"}}
 	}
 	root := doc.Content[0]
+	p.duplicateKeys(root)
 	p.expandAll(root)
 	p.parseRoot(c, root)
 	if len(p.problems) > 0 {
-		return nil, p.problems
+		return c, p.problems.Sorted()
 	}
 	return c, nil
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-func yamlProblem(file string, err error) Problem {
-	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return Problem{Pos{file, line, 1}, "invalid YAML: " + m[2]}
-	}
-	return Problem{Pos{file, 1, 1}, "invalid YAML: " + err.Error()}
+// Sorted returns the problems ordered by file, line and column (problems at one place keep their order): the
+// order to print the problems of several checks of one config (Load, CheckTask) in.
+func (ps Problems) Sorted() Problems {
+	out := slices.Clone(ps)
+	slices.SortStableFunc(out, func(a, b Problem) int {
+		return cmp.Or(strings.Compare(a.Pos.File, b.Pos.File), cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Col, b.Pos.Col))
+	})
+	return out
 }
 
 type parser struct {
@@ -207,8 +215,7 @@ func (p *parser) fields(n *yaml.Node, what string, allowed ...string) map[string
 			continue
 		}
 		if _, dup := out[k.Value]; dup {
-			p.errorf(k, "key %q appears twice in %s", k.Value, what)
-			continue
+			continue // reported by duplicateKeys; the first one counts
 		}
 		out[k.Value] = v
 	}
@@ -345,6 +352,9 @@ func (p *parser) pointsMap(n *yaml.Node, what string) map[string]float64 {
 	}
 	out := map[string]float64{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
+		if _, dup := out[n.Content[i].Value]; dup {
+			continue // reported by duplicateKeys; the first one counts
+		}
 		if v, ok := p.points(n.Content[i+1], what+": "+n.Content[i].Value); ok {
 			out[n.Content[i].Value] = v
 		}
@@ -434,7 +444,9 @@ func (p *parser) parseTasks(c *Config, n *yaml.Node) {
 		if t.Dataset == nil {
 			p.errorf(item, "task %q has no dataset:", t.Name)
 		}
-		c.Tasks = append(c.Tasks, t)
+		if t.Plugin != "" {
+			c.Tasks = append(c.Tasks, t)
+		}
 	}
 }
 
@@ -446,6 +458,9 @@ func (p *parser) published(n *yaml.Node) map[string]map[string]float64 {
 	}
 	out := map[string]map[string]float64{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
+		if _, dup := out[n.Content[i].Value]; dup {
+			continue // reported by duplicateKeys; the first one counts
+		}
 		out[n.Content[i].Value] = p.pointsMap(n.Content[i+1], "published "+n.Content[i].Value)
 	}
 	return out
@@ -523,6 +538,9 @@ func (p *parser) scalarMap(n *yaml.Node, what string) map[string]string {
 	out := map[string]string{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
+		if _, dup := out[k.Value]; dup {
+			continue // reported by duplicateKeys; the first one counts
+		}
 		if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
 			p.errorf(v, "%s: %s must be a single value, is %s", what, k.Value, kindName(v))
 			continue

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"sort"
 
 	"github.com/clipeval/clipeval/plugins/sdk"
 )
@@ -25,18 +24,4 @@ func (m Model) KeyPos(key string) Pos {
 		return p
 	}
 	return m.Pos
-}
-
-// Sort orders the problems by file, line and column (stable, so problems at one place keep their order).
-func (ps Problems) Sort() {
-	sort.SliceStable(ps, func(i, j int) bool {
-		a, b := ps[i].Pos, ps[j].Pos
-		if a.File != b.File {
-			return a.File < b.File
-		}
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		return a.Col < b.Col
-	})
 }

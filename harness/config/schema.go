@@ -12,14 +12,18 @@ import (
 )
 
 // CheckTask types a task's `dataset:` and `options:` against the fields its plugin declares (unknown keys, wrong
-// types, missing required keys, missing files, values outside the choices) and returns them as the JSON objects
-// the plugin's Load takes, with path fields made absolute against the config's folder.
+// types, missing required keys, missing files, values outside the choices or the bounds) and returns them as the
+// JSON objects the plugin's Load takes, with path fields made absolute against the config's folder. The error is
+// Problems, sorted by position. A task without `dataset:` (which Load reports) has only its options checked.
 func (c *Config) CheckTask(t Task, info *sdk.PluginInfo) (dataset, options json.RawMessage, err error) {
+	datasetFields, optionFields := info.DatasetFields, info.OptionFields
 	p := &parser{file: c.Path}
-	dataset = p.typed(t.Dataset, fmt.Sprintf("task %q dataset", t.Name), info.DatasetFields, c.Dir, t.Pos)
-	options = p.typed(t.Options, fmt.Sprintf("task %q options", t.Name), info.OptionFields, c.Dir, t.Pos)
+	if t.Dataset != nil {
+		dataset = p.typed(t.Dataset, fmt.Sprintf("task %q dataset", t.Name), datasetFields, c.Dir, t.Pos)
+	}
+	options = p.typed(t.Options, fmt.Sprintf("task %q options", t.Name), optionFields, c.Dir, t.Pos)
 	if len(p.problems) > 0 {
-		return nil, nil, p.problems
+		return nil, nil, p.problems.Sorted()
 	}
 	return dataset, options, nil
 }
@@ -47,8 +51,7 @@ func (p *parser) typed(n *yaml.Node, what string, fields []sdk.Field, base strin
 				continue
 			}
 			if present[k.Value] {
-				p.errorf(k, "key %q appears twice in %s", k.Value, what)
-				continue
+				continue // reported by Load (duplicateKeys); the first one counts
 			}
 			present[k.Value] = true
 			if val, ok := p.value(v, f, base); ok {
@@ -100,7 +103,7 @@ func (p *parser) value(n *yaml.Node, f sdk.Field, base string) (any, bool) {
 		if err != nil {
 			return bad()
 		}
-		return v, true
+		return v, p.inRange(n, f, float64(v))
 	case sdk.FieldFloat:
 		if !scalar || (n.Tag != "!!int" && n.Tag != "!!float") {
 			return bad()
@@ -109,7 +112,7 @@ func (p *parser) value(n *yaml.Node, f sdk.Field, base string) (any, bool) {
 		if err != nil {
 			return bad()
 		}
-		return v, true
+		return v, p.inRange(n, f, v)
 	case sdk.FieldBool:
 		if !scalar || n.Tag != "!!bool" {
 			return bad()
@@ -138,6 +141,24 @@ func (p *parser) value(n *yaml.Node, f sdk.Field, base string) (any, bool) {
 	p.errorf(n, "%s has type %q, which this clipeval does not know (plugin built for a newer contract?)", f.Name, f.Type)
 	return nil, false
 }
+
+// inRange checks a number against the field's bounds.
+func (p *parser) inRange(n *yaml.Node, f sdk.Field, v float64) bool {
+	switch {
+	case f.Min != nil && f.Max != nil && (v < *f.Min || v > *f.Max):
+		p.errorf(n, "%s must be between %s and %s, is %s", f.Name, number(*f.Min), number(*f.Max), n.Value)
+	case f.Min != nil && v < *f.Min:
+		p.errorf(n, "%s must be at least %s, is %s", f.Name, number(*f.Min), n.Value)
+	case f.Max != nil && v > *f.Max:
+		p.errorf(n, "%s must be at most %s, is %s", f.Name, number(*f.Max), n.Value)
+	default:
+		return true
+	}
+	return false
+}
+
+// number formats a bound as briefly as it round-trips.
+func number(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
 func typeName(t sdk.FieldType) string {
 	switch t {

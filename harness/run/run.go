@@ -68,12 +68,65 @@ type loadedTask struct {
 	dir    string // the task's work folder
 }
 
-// Check does everything a run does before any model runs, and reports every problem at once as config.Problems:
-// each task's `dataset:` and `options:` against its plugin's schema, each model's `options:` against its backend's
-// and the model folder through the backend's CheckModel, and then every task's dataset loaded (manifests read,
-// image paths checked, archives indexed) into a work folder under workRoot (os.TempDir() when empty). "ok" from
-// Check means Run will not fail on its input.
+// Check does everything a run does before any model runs, and reports every problem at once as config.Problems
+// sorted by position: each task's `dataset:` and `options:` against its plugin's schema, each model's `options:`
+// against its backend's and the model folder through the backend's CheckModel, and then every task's dataset
+// loaded (manifests read, image paths checked, archives indexed) into a work folder under workRoot (os.TempDir()
+// when empty). "ok" from Check means Run will not fail on its input.
 func (r *Runner) Check(ctx context.Context, cfg *config.Config, workRoot string) (*Checked, error) {
+	c, payloads, problems, err := r.checkPlugins(ctx, cfg, true)
+	if err != nil {
+		return nil, err
+	}
+	// Datasets are loaded even when models have problems, so that one pass reports both.
+	problem := func(pos config.Pos, format string, args ...any) {
+		problems = append(problems, config.Problem{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+	}
+	if c.workDir, err = os.MkdirTemp(workRoot, ".clipeval-work-"); err != nil {
+		return nil, fmt.Errorf("creating the work folder: %w", err)
+	}
+	for i, t := range c.tasks {
+		if t == nil { // its schema check failed
+			continue
+		}
+		r.emit(Event{Task: t.cfg.Name, Stage: "load"})
+		t.dir = filepath.Join(c.workDir, fmt.Sprintf("task-%d", i))
+		if err := os.Mkdir(t.dir, 0o755); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("creating the work folder: %w", err)
+		}
+		ds, err := t.plugin.Load(ctx, sdk.LoadRequest{Dataset: payloads[i][0], Options: payloads[i][1], WorkDir: t.dir})
+		if err != nil {
+			if ctx.Err() != nil {
+				c.Close()
+				return nil, ctx.Err()
+			}
+			problem(t.cfg.Pos, "task %q: loading the dataset: %v", t.cfg.Name, err)
+			continue
+		}
+		t.data = ds
+	}
+	if len(problems) > 0 {
+		c.Close()
+		return nil, problems.Sorted()
+	}
+	return c, nil
+}
+
+// SchemaProblems checks what parsed of a config that already has problems against the plugins' declarations (task
+// dataset and option fields, backend options), so that a user sees every problem at once; model folders and
+// datasets are checked once the config itself is clean (Check).
+func (r *Runner) SchemaProblems(ctx context.Context, cfg *config.Config) config.Problems {
+	_, _, problems, err := r.checkPlugins(ctx, cfg, false)
+	if err != nil {
+		return nil
+	}
+	return problems
+}
+
+// checkPlugins starts every task and backend plugin of cfg, checks the config's keys against their declarations,
+// and with folders also every model folder through CheckModel.
+func (r *Runner) checkPlugins(ctx context.Context, cfg *config.Config, folders bool) (*Checked, [][2][]byte, config.Problems, error) {
 	var problems config.Problems
 	problem := func(pos config.Pos, format string, args ...any) {
 		problems = append(problems, config.Problem{Pos: pos, Msg: fmt.Sprintf(format, args...)})
@@ -118,7 +171,10 @@ func (r *Runner) Check(ctx context.Context, cfg *config.Config, workRoot string)
 				problems = append(problems, ps...)
 				continue
 			}
-			return nil, err
+			return nil, nil, nil, err
+		}
+		if !folders {
+			continue
 		}
 		check, err := backend.CheckModel(ctx, sdk.CheckModelRequest{Model: modelRef(cfg, m)})
 		if err != nil {
@@ -130,37 +186,7 @@ func (r *Runner) Check(ctx context.Context, cfg *config.Config, workRoot string)
 		}
 		c.models[i], c.backend[i] = backend, info
 	}
-	if len(problems) > 0 {
-		problems.Sort()
-		return nil, problems
-	}
-	var err error
-	if c.workDir, err = os.MkdirTemp(workRoot, ".clipeval-work-"); err != nil {
-		return nil, fmt.Errorf("creating the work folder: %w", err)
-	}
-	for i, t := range c.tasks {
-		r.emit(Event{Task: t.cfg.Name, Stage: "load"})
-		t.dir = filepath.Join(c.workDir, fmt.Sprintf("task-%d", i))
-		if err := os.Mkdir(t.dir, 0o755); err != nil {
-			c.Close()
-			return nil, fmt.Errorf("creating the work folder: %w", err)
-		}
-		ds, err := t.plugin.Load(ctx, sdk.LoadRequest{Dataset: payloads[i][0], Options: payloads[i][1], WorkDir: t.dir})
-		if err != nil {
-			if ctx.Err() != nil {
-				c.Close()
-				return nil, ctx.Err()
-			}
-			problem(t.cfg.Pos, "task %q: loading the dataset: %v", t.cfg.Name, err)
-			continue
-		}
-		t.data = ds
-	}
-	if len(problems) > 0 {
-		c.Close()
-		return nil, problems
-	}
-	return c, nil
+	return c, payloads, problems, nil
 }
 
 // modelRef is what the backend is told about model m.

@@ -20,7 +20,7 @@ import (
 	"github.com/clipeval/clipeval/harness/results"
 	"github.com/clipeval/clipeval/internal/plugintest"
 	"github.com/clipeval/clipeval/internal/sharedtest"
-	"github.com/clipeval/clipeval/testdata/demogen"
+	"github.com/clipeval/clipeval/internal/demogen"
 )
 
 // binDir holds the plugins (binDir/plugins) and the CLI TestMain builds.
@@ -69,7 +69,7 @@ func TestDemoMetricsAreTheConstructedOnes(t *testing.T) {
 	res, err := r.Run(context.Background(), plan.New(loadConfig(t, "demo.yaml", map[string]string{"CLIPEVAL_DEMO": demo}), out, "test"))
 	require.NoError(t, err)
 
-	// Every value is an exact fraction that follows from the demo's construction (testdata/demogen/data.go).
+	// Every value is an exact fraction that follows from the demo's construction (internal/demogen/data.go).
 	exact := []struct {
 		task, metric string
 		want, gen    float64

@@ -23,29 +23,41 @@ import (
 
 func lookupEnv(k string) (string, bool) { return os.LookupEnv(k) }
 
-// loadConfig parses the one CONFIG argument.
-func loadConfig(pos []string, cmd string) (*config.Config, error) {
+// loadConfig parses the one CONFIG argument. When the config has problems it still checks the tasks and models
+// that parsed against their plugins (r.Prepare), so that every problem comes back at once, as config.Problems sorted
+// by position; a clean config comes back unchecked against the plugins (run.Runner.Run and Prepare do that).
+func loadConfig(ctx context.Context, r *run.Runner, pos []string, cmd string) (*config.Config, error) {
 	if len(pos) != 1 {
-		return nil, badInput("%s takes one CONFIG file, got %d arguments (see clipeval help)", cmd, len(pos))
+		return nil, badInput("%s takes one CONFIG file, got %d arguments (see clipeval %s --help)", cmd, len(pos), cmd)
 	}
 	cfg, err := config.Load(pos[0], lookupEnv)
 	var problems config.Problems
-	if err != nil && !errors.As(err, &problems) {
+	switch {
+	case err == nil:
+		return cfg, nil
+	case !errors.As(err, &problems):
 		return nil, usageError{err}
+	case cfg == nil: // not YAML: nothing to check further
+		return nil, problems
 	}
-	return cfg, err
+	// A failure of the plugins themselves (not a config problem) shows again once these problems are fixed.
+	problems = append(problems, r.SchemaProblems(ctx, cfg)...)
+	return nil, problems.Sorted()
 }
 
-func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	out := fs.String("out", "", "output folder (default: the config's output.dir)")
-	pluginDir := fs.String("plugin-dir", pluginhost.DefaultDir(), "plugin folder")
-	baselinePath := fs.String("baseline", "", "results.json to compare the run with (regression gate)")
-	pos, err := parse(fs, args, nil)
+func cmdRun(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+	out := fs.String("out", "", "write the outputs to `DIR` (default: the config's output.dir)")
+	pluginDir := fs.String("plugin-dir", pluginhost.DefaultDir(), "start the plugins found in `DIR`")
+	baselinePath := fs.String("baseline", "", "compare the run with the results.json `FILE` (regression gate)")
+	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(pos, "run")
+	host := pluginhost.New(*pluginDir, stderr)
+	defer host.Close()
+	progress := newProgress(stderr)
+	r := &run.Runner{Host: host, Progress: progress.event}
+	cfg, err := loadConfig(ctx, r, pos, "run")
 	if err != nil {
 		return err
 	}
@@ -60,10 +72,6 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	p := plan.New(cfg, *out, version)
 	outDir := p.OutDir
-	host := pluginhost.New(*pluginDir, stderr)
-	defer host.Close()
-	progress := newProgress(stderr)
-	r := &run.Runner{Host: host, Progress: progress.event}
 	fmt.Fprintf(stderr, "clipeval %s: %d model(s) × %d task(s) from %s → %s\n", version, len(cfg.Models), len(cfg.Tasks), cfg.Path, outDir)
 	res, runErr := r.Run(ctx, p)
 	if res == nil {
@@ -89,20 +97,19 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return errors.Join(runErr, gateErr)
 }
 
-func cmdValidate(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	pluginDir := fs.String("plugin-dir", pluginhost.DefaultDir(), "plugin folder")
-	pos, err := parse(fs, args, nil)
-	if err != nil {
-		return err
-	}
-	cfg, err := loadConfig(pos, "validate")
+func cmdValidate(ctx context.Context, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+	pluginDir := fs.String("plugin-dir", pluginhost.DefaultDir(), "start the plugins found in `DIR`")
+	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	host := pluginhost.New(*pluginDir, nil)
 	defer host.Close()
 	r := &run.Runner{Host: host}
+	cfg, err := loadConfig(ctx, r, pos, "validate")
+	if err != nil {
+		return err
+	}
 	checked, err := r.Check(ctx, cfg, "")
 	if err != nil {
 		return err
@@ -114,10 +121,9 @@ func cmdValidate(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-func cmdPlugins(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("plugins", flag.ContinueOnError)
-	pluginDir := fs.String("plugin-dir", pluginhost.DefaultDir(), "plugin folder")
-	pos, err := parse(fs, args, nil)
+func cmdPlugins(ctx context.Context, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+	pluginDir := fs.String("plugin-dir", pluginhost.DefaultDir(), "start the plugins found in `DIR`")
+	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}

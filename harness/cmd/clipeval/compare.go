@@ -27,10 +27,9 @@ func readResults(cmd, path string) (*results.Results, error) {
 	return r, nil
 }
 
-func cmdCompare(_ context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
+func cmdCompare(_ context.Context, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
 	var opts compare.Options
-	fs.Func("tolerance", "absolute tolerance of every metric in its display unit (percentage points for fractions, ranks for ranks)", func(s string) error {
+	fs.Func("tolerance", "absolute tolerance `AMOUNT` of every metric in its display unit: percentage points for fractions, ranks for ranks (default: CURRENT's compare: tolerances)", func(s string) error {
 		v, err := strconv.ParseFloat(s, 64)
 		if err != nil || v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
 			return fmt.Errorf("want a non-negative number (percentage points for fractions), have %q", s)
@@ -38,18 +37,18 @@ func cmdCompare(_ context.Context, args []string, stdout io.Writer) error {
 		opts.Tolerance = &v
 		return nil
 	})
-	fs.Func("metric", "compare this metric (repeatable; default: each run's headline metrics)", func(s string) error {
+	fs.Func("metric", "compare the metric `NAME` (repeatable; default: each run's headline metrics)", func(s string) error {
 		opts.Metrics = append(opts.Metrics, s)
 		return nil
 	})
-	junitPath := fs.String("junit", "", "write JUnit XML here")
-	mdPath := fs.String("markdown", "", "write the Markdown table here")
-	pos, err := parse(fs, args, nil)
+	junitPath := fs.String("junit", "", "write JUnit XML to `FILE`")
+	mdPath := fs.String("markdown", "", "write the Markdown table to `FILE`")
+	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 2 {
-		return badInput("compare: usage: clipeval compare BASELINE.json CURRENT.json [--tolerance POINTS] [--metric NAME]... [--junit FILE] [--markdown FILE]")
+		return badInput("compare: usage: clipeval compare BASELINE.json CURRENT.json [--tolerance AMOUNT] [--metric NAME]... [--junit FILE] [--markdown FILE]")
 	}
 	base, err := readResults("compare", pos[0])
 	if err != nil {
@@ -91,10 +90,9 @@ func gate(base, cur *results.Results, opts compare.Options, baseName, curName, j
 	return rep, nil
 }
 
-func cmdReport(_ context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	out := fs.String("out", "", "report folder")
-	pos, err := parse(fs, args, nil)
+func cmdReport(_ context.Context, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+	out := fs.String("out", "", "write the report to `DIR` (required)")
+	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}

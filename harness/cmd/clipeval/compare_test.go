@@ -16,8 +16,9 @@ import (
 
 	"github.com/clipeval/clipeval/harness/junit"
 	"github.com/clipeval/clipeval/harness/results"
+	"github.com/clipeval/clipeval/plugins/sdk"
+	"github.com/clipeval/clipeval/internal/demogen"
 	"github.com/clipeval/clipeval/internal/sharedtest"
-	"github.com/clipeval/clipeval/testdata/demogen"
 )
 
 // invoke runs clipeval in-process without plugins (for commands that only read results files).
@@ -32,14 +33,16 @@ func invoke(args ...string) (int, string, string) {
 func writeResults(t *testing.T, dir, name string, runs ...results.Run) string {
 	p := filepath.Join(dir, name)
 	require.NoError(t, results.Write(p, &results.Results{Schema: results.SchemaVersion, Runs: runs,
-		Tolerance: results.Tolerance{Default: 0.005}}))
+		Tolerance: results.Tolerance{Default: 0.5}}))
 	return p
 }
 
 // okRun returns a successful run with headline metrics acc1 and mpcr.
 func okRun(model, task string, acc1, mpcr float64) results.Run {
+	fraction := results.Kind{Direction: sdk.HigherIsBetter, Unit: sdk.Fraction}
 	return results.Run{Model: model, Task: task, Headline: []string{"acc1", "mpcr"},
-		Metrics: map[string]results.Value{"acc1": results.Value(acc1), "mpcr": results.Value(mpcr)}}
+		Metrics: map[string]results.Value{"acc1": results.Value(acc1), "mpcr": results.Value(mpcr)},
+		Kinds:   map[string]results.Kind{"acc1": fraction, "mpcr": fraction}}
 }
 
 // junitCounts validates a JUnit file against the common schema and returns its tests and failures counts and its
@@ -73,7 +76,7 @@ func TestCompareCommand(t *testing.T) {
 	same := writeResults(t, dir, "same.json", okRun("m", "organ", 0.5, 0.6), okRun("m", "modality", 0.8, 0.7))
 	worse := writeResults(t, dir, "worse.json", okRun("m", "organ", 0.49, 0.6), okRun("m", "modality", 0.81, 0.7))
 	noTask := writeResults(t, dir, "notask.json", okRun("m", "organ", 0.5, 0.6))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "v2.json"), []byte(`{"schema": 2, "runs": []}`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "v2.json"), []byte(`{"schema": 1, "runs": []}`), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "junk.json"), []byte(`not json`), 0o644))
 
 	tests := []struct {
@@ -96,9 +99,9 @@ func TestCompareCommand(t *testing.T) {
 			"2 of 4 comparisons", 4, 2},
 		{"one file", []string{base}, 2, nil, "usage: clipeval compare BASELINE.json CURRENT.json", 0, 0},
 		{"missing file", []string{base, filepath.Join(dir, "nope.json")}, 2, nil, "nope.json: no such file or directory", 0, 0},
-		{"other schema", []string{filepath.Join(dir, "v2.json"), base}, 2, nil, "schema version 2, this clipeval reads 1", 0, 0},
+		{"other schema", []string{filepath.Join(dir, "v2.json"), base}, 2, nil, "schema version 1, this clipeval reads 2", 0, 0},
 		{"not JSON", []string{base, filepath.Join(dir, "junk.json")}, 2, nil, "junk.json: invalid character", 0, 0},
-		{"negative tolerance", []string{base, same, "--tolerance", "-1"}, 2, nil, "want a non-negative number of percentage points", 0, 0},
+		{"negative tolerance", []string{base, same, "--tolerance", "-1"}, 2, nil, "want a non-negative number (percentage points for fractions)", 0, 0},
 		{"unknown metric", []string{base, same, "--metric", "acc9"}, 2, nil, `no baseline run reports metric "acc9"`, 0, 0},
 	}
 	for _, tc := range tests {
@@ -128,7 +131,7 @@ func TestReportCommand(t *testing.T) {
 	dir := t.TempDir()
 	a := writeResults(t, dir, "a.json", okRun("model-a", "organ", 0.5, 0.625))
 	b := writeResults(t, dir, "b.json", okRun("model-b", "organ", 0.75, 0.5))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "v2.json"), []byte(`{"schema": 2}`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "v2.json"), []byte(`{"schema": 1}`), 0o644))
 
 	out := filepath.Join(dir, "report")
 	code, stdout, stderr := invoke("report", a, b, "--out", out)
@@ -149,7 +152,7 @@ func TestReportCommand(t *testing.T) {
 		{"no out", []string{"report", a}, "usage: clipeval report RESULTS.json... --out DIR"},
 		{"no results", []string{"report", "--out", out}, "usage: clipeval report RESULTS.json... --out DIR"},
 		{"same run twice", []string{"report", a, a, "--out", out}, `model "model-a" on task "organ" is in both ` + a + " and " + a},
-		{"other schema", []string{"report", a, filepath.Join(dir, "v2.json"), "--out", out}, "schema version 2, this clipeval reads 1"},
+		{"other schema", []string{"report", a, filepath.Join(dir, "v2.json"), "--out", out}, "schema version 1, this clipeval reads 2"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -172,7 +175,8 @@ func TestRunBaseline(t *testing.T) {
 	dir := t.TempDir()
 	baseline := func(name string, acc1 float64) string {
 		return writeResults(t, dir, name, results.Run{Model: "demo-colour", Task: "colour-classification",
-			Headline: []string{"acc1"}, Metrics: map[string]results.Value{"acc1": results.Value(acc1)}})
+			Headline: []string{"acc1"}, Metrics: map[string]results.Value{"acc1": results.Value(acc1)},
+			Kinds: map[string]results.Kind{"acc1": {Direction: sdk.HigherIsBetter, Unit: sdk.Fraction}}})
 	}
 	tests := []struct {
 		name, baseline string
@@ -231,7 +235,8 @@ func TestCIExample(t *testing.T) {
 	calls := regexp.MustCompile(`bin/clipeval ([a-z-]+)`).FindAllStringSubmatch(script.String(), -1)
 	var commands []string
 	for _, c := range calls {
-		assert.Contains(t, usage, "  clipeval "+c[1]+" ", "the job runs clipeval %s", c[1])
+		_, known := lookup(c[1])
+		assert.True(t, known, "the job runs clipeval %s", c[1])
 		commands = append(commands, c[1])
 	}
 	assert.Equal(t, []string{"verify-export", "verify-export", "run", "compare"}, commands)

@@ -53,9 +53,25 @@ func TestPaperConfigValidatesAgainstTheTaskPlugins(t *testing.T) {
 		t.Setenv(k, v)
 	}
 	cfgPath := filepath.Join(sharedtest.RepoRoot(), "configs", "biomedclip-paper.yaml")
-	code, out, errOut := cli(t, "validate", cfgPath)
-	require.Equal(t, 0, code, errOut)
-	assert.Contains(t, out, "ok (2 models, 8 tasks)")
+	// The folders exist but are empty: validate reports every model folder and every dataset at once, each at its
+	// line and column, before any model runs (exit 2), as run would reject them.
+	code, _, errOut := cli(t, "validate", cfgPath)
+	require.Equal(t, 2, code, errOut)
+	for _, want := range []string{
+		`biomedclip-paper.yaml:18:11: model "biomedclip": model folder ` + vars["BIOMEDCLIP_DIR"] + `: open ` + vars["BIOMEDCLIP_DIR"] + `/open_clip_config.json: no such file`,
+		`biomedclip-paper.yaml:20:11: model "openai-clip-vit-b16": model folder ` + vars["CLIP_DIR"],
+		`biomedclip-paper.yaml:24:5: task "pcam": loading the dataset: plugin "classification": Load: ImageFolder ` + vars["PCAM_DIR"] + ` holds no class folders`,
+		`biomedclip-paper.yaml:35:5: task "lc25000-lung": loading the dataset:`,
+		`biomedclip-paper.yaml:46:5: task "lc25000-colon": loading the dataset:`,
+		`biomedclip-paper.yaml:57:5: task "tcga-til": loading the dataset: plugin "classification": Load: manifest ` + vars["TCGA_TIL_DIR"] + `/test.csv holds no items`,
+		`biomedclip-paper.yaml:69:5: task "rsna-pneumonia": loading the dataset:`,
+		`biomedclip-paper.yaml:83:5: task "pmc15m-retrieval": loading the dataset: plugin "retrieval": Load: retrieval dataset: shard pattern "*.tar" matches no file in ` + vars["PMC15M_TEST_DIR"],
+		`biomedclip-paper.yaml:107:5: task "vqa-rad": loading the dataset:`,
+		`biomedclip-paper.yaml:117:5: task "slake-en": loading the dataset:`,
+		"clipeval: 10 problem(s) in the config",
+	} {
+		assert.Contains(t, errOut, want)
+	}
 
 	// The published numbers are the paper's, as fractions.
 	cfg, err := config.Load(cfgPath, func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
@@ -68,5 +84,5 @@ func TestPaperConfigValidatesAgainstTheTaskPlugins(t *testing.T) {
 	assert.InDelta(t, 0.6704, published["tcga-til"]["biomedclip"]["auroc"], 1e-12)
 	assert.InDelta(t, 0.0848, published["pmc15m-retrieval"]["openai-clip-vit-b16"]["image_retrieval_recall@1"], 1e-12)
 	assert.InDelta(t, 0.861, published["slake-en"]["biomedclip"]["overall_accuracy"], 1e-12)
-	assert.Equal(t, 0.005, cfg.Tolerance.Default)
+	assert.Equal(t, 0.5, cfg.Tolerance.Default, "percentage points, as written")
 }

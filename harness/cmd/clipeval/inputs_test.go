@@ -10,9 +10,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clipeval/clipeval/internal/onnxpb"
 	"github.com/clipeval/clipeval/internal/sharedtest"
 	"github.com/clipeval/clipeval/plugins/sdk/npy"
-	"github.com/clipeval/clipeval/testdata/onnxpb"
 )
 
 // fixtureArgs returns --model and the backend options of a tiny-a fixture model.

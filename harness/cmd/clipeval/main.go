@@ -31,41 +31,119 @@ type usageError struct{ error }
 
 func badInput(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
-const usage = `clipeval evaluates CLIP-style vision-language models (BiomedCLIP, OpenAI CLIP) with plugins.
+// command is one subcommand: what the command list and `clipeval CMD --help` say about it, and the function that
+// runs it. run defines its flags on fs (named after the command, with the command's usage) before anything else and
+// parses them with parse, so that --help returns before any work.
+type command struct {
+	name string
+	// synopsis is the command line after `clipeval NAME`.
+	synopsis string
+	// desc says what the command does, one or more lines.
+	desc string
+	run  func(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error
+}
 
-Commands:
-  clipeval run CONFIG [--out DIR] [--plugin-dir DIR] [--baseline BASELINE.json]
-      run every model on every task; writes DIR/results.json, DIR/report.md, DIR/report.html and DIR/plots/;
-      with --baseline also compares with it as clipeval compare does (DIR/junit.xml, DIR/compare.md; exit 1 on a
-      regression)
-  clipeval validate CONFIG [--plugin-dir DIR]
-      check a config: unknown keys, wrong types, missing files (file:line:col: message; exit 2)
-  clipeval plugins [--plugin-dir DIR]
-      list the plugins found, their kind and protocol version
-  clipeval embed --model DIR (--images FILE... | --texts FILE.json) --out OUT.npy [--backend onnx] [--option K=V]
-      write the raw embeddings (float32 [N,d]) of images or texts as .npy
-  clipeval preprocess --model DIR --out OUT.npy IMAGE...
-      write the pixels the image tower is fed (float32 [N,3,H,W], open_clip's eval transform)
-  clipeval tokenize --model DIR --texts FILE.json --out OUT.npy
-      write the token ids the text tower is fed (int64 [N,context_length])
-  clipeval golden --model DIR [--images FILE...] [--texts FILE.json] --out GOLDEN.npz
-      store inputs (pixels, token_ids) and outputs (image_embeds, text_embeds) of a trusted model
-  clipeval verify-export --model DIR --golden GOLDEN.npz [--atol A --rtol R --min-cosine C]
-      run an export on a golden's inputs and compare with its outputs: PASS/FAIL per output
-      (defaults fit fp32: --atol 1e-5 --rtol 1e-4 --min-cosine 0.99999; fp16: --atol 1e-2 --rtol 1e-2 --min-cosine 0.999)
-      --junit FILE also writes JUnit XML, one test case per output
-  clipeval report RESULTS.json... --out DIR
-      re-render report.md, report.html and plots/ from saved results; several files make one merged report
-  clipeval compare BASELINE.json CURRENT.json [--tolerance POINTS] [--metric NAME]... [--junit FILE] [--markdown FILE]
-      regression gate per model × task × metric (default: headline metrics): delta, paired bootstrap 95% CI and p
-      when both saved per-item values; FAIL when current < baseline − tolerance (percentage points; default:
-      CURRENT's compare: tolerances) or when a baseline model, task or metric is missing from CURRENT
-  clipeval version
+// commands is every subcommand, in the order the command list shows them; execute dispatches from it.
+func commands() []command {
+	return []command{
+		{"run", "CONFIG [--out DIR] [--plugin-dir DIR] [--baseline BASELINE.json]",
+			"run every model on every task; writes DIR/results.json, DIR/report.md, DIR/report.html and DIR/plots/;\n" +
+				"with --baseline also compares with it as clipeval compare does (DIR/junit.xml, DIR/compare.md; exit 1 on a\n" +
+				"regression)", cmdRun},
+		{"validate", "CONFIG [--plugin-dir DIR]",
+			"check a config and its tasks against their plugins (YAML syntax, unknown keys, wrong types, values out of\n" +
+				"range, missing files): every problem at once, as file:line:col: message sorted by position; exit 2", cmdValidate},
+		{"plugins", "[--plugin-dir DIR]", "list the plugins found, their kind and protocol version", cmdPlugins},
+		{"embed", "--model DIR (--images FILE... | --texts FILE.json) --out OUT.npy [--backend onnx] [--option K=V]",
+			"write the raw embeddings (float32 [N,d]) of images or texts as .npy", cmdEmbed},
+		{"preprocess", "--model DIR --out OUT.npy IMAGE...",
+			"write the pixels the image tower is fed (float32 [N,3,H,W], open_clip's eval transform)", cmdPreprocess},
+		{"tokenize", "--model DIR --texts FILE.json --out OUT.npy",
+			"write the token ids the text tower is fed (int64 [N,context_length])", cmdTokenize},
+		{"golden", "--model DIR [--images FILE...] [--texts FILE.json] --out GOLDEN.npz",
+			"store inputs (pixels, token_ids) and outputs (image_embeds, text_embeds) of a trusted model", cmdGolden},
+		{"verify-export", "--model DIR --golden GOLDEN.npz [--atol A --rtol R --min-cosine C] [--junit FILE]",
+			"run an export on a golden's inputs and compare with its outputs: PASS/FAIL per output\n" +
+				"(defaults fit fp32: --atol 1e-5 --rtol 1e-4 --min-cosine 0.99999; fp16: --atol 1e-2 --rtol 1e-2 --min-cosine 0.999)\n" +
+				"--junit FILE also writes JUnit XML, one test case per output", cmdVerifyExport},
+		{"report", "RESULTS.json... --out DIR",
+			"re-render report.md, report.html and plots/ from saved results; several files make one merged report", cmdReport},
+		{"compare", "BASELINE.json CURRENT.json [--tolerance AMOUNT] [--metric NAME]... [--junit FILE] [--markdown FILE]",
+			"regression gate per model × task × metric (default: headline metrics): delta, paired bootstrap 95% CI and p\n" +
+				"when both saved per-item values; FAIL when a metric worsens in its declared direction by more than its\n" +
+				"tolerance (in its unit: percentage points for fractions, ranks for ranks; default: CURRENT's compare:\n" +
+				"tolerances) or when a baseline model, task or metric is missing from CURRENT", cmdCompare},
+		{"version", "", "print the clipeval version", cmdVersion},
+		{"help", "[CMD]", "list the commands, or print one command's usage, flags and defaults", cmdHelp},
+	}
+}
 
+// lookup returns the command named name.
+func lookup(name string) (command, bool) {
+	for _, c := range commands() {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+// usage is the command list: `clipeval help`, `clipeval --help`, and stderr on a bad command.
+func usage() string {
+	var b strings.Builder
+	b.WriteString("clipeval evaluates CLIP-style vision-language models (BiomedCLIP, OpenAI CLIP) with plugins.\n\nCommands:\n")
+	for _, c := range commands() {
+		fmt.Fprintf(&b, "  %s\n", strings.TrimSpace("clipeval "+c.name+" "+c.synopsis))
+		for _, line := range strings.Split(c.desc, "\n") {
+			fmt.Fprintf(&b, "      %s\n", line)
+		}
+	}
+	b.WriteString(`
+Run clipeval CMD --help (or clipeval help CMD) for a command's flags and their defaults.
 Exit codes: 0 success, 1 a run or check failed, 2 bad input.
 Environment: CLIPEVAL_PLUGIN_DIR (plugin folder, default bin/plugins beside clipeval),
   CLIPEVAL_ORT_LIB (ONNX Runtime library, default bin/lib/libonnxruntime.so.1).
-`
+`)
+	return b.String()
+}
+
+// flagSet returns the command's flag set, whose Usage prints the command's usage (synopsis, what it does, its flags
+// with their defaults) to the set's output.
+func (c command) flagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), c.usage(fs)) }
+	return fs
+}
+
+// usage formats the command's usage from the flags defined on fs.
+func (c command) usage(fs *flag.FlagSet) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "usage: %s\n\n%s\n", strings.TrimSpace("clipeval "+c.name+" "+c.synopsis), c.desc)
+	n := 0
+	fs.VisitAll(func(f *flag.Flag) {
+		if n == 0 {
+			b.WriteString("\nFlags:\n")
+		}
+		n++
+		name, help := flag.UnquoteUsage(f)
+		fmt.Fprintf(&b, "  --%s %s\n      %s", f.Name, name, help)
+		switch f.DefValue {
+		case "", "0", "false", "[]", "map[]":
+		default:
+			fmt.Fprintf(&b, " (default %s)", f.DefValue)
+		}
+		b.WriteString("\n")
+	})
+	return b.String()
+}
+
+// help returns the command's usage as `clipeval CMD --help` prints it: run defines the flags and stops at --help.
+func (c command) help(ctx context.Context) string {
+	fs := c.flagSet()
+	_ = c.run(ctx, fs, []string{"--help"}, io.Discard, io.Discard)
+	return c.usage(fs)
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -77,40 +155,67 @@ func main() {
 // execute runs one command and returns the exit code.
 func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage())
 		return exitBadUser
 	}
-	var err error
 	switch args[0] {
-	case "run":
-		err = cmdRun(ctx, args[1:], stdout, stderr)
-	case "validate":
-		err = cmdValidate(ctx, args[1:], stdout)
-	case "plugins":
-		err = cmdPlugins(ctx, args[1:], stdout)
-	case "embed":
-		err = cmdEmbed(ctx, args[1:], stdout, stderr)
-	case "preprocess":
-		err = cmdPreprocess(ctx, args[1:], stdout, stderr)
-	case "tokenize":
-		err = cmdTokenize(ctx, args[1:], stdout, stderr)
-	case "golden":
-		err = cmdGolden(ctx, args[1:], stdout, stderr)
-	case "verify-export":
-		err = cmdVerifyExport(ctx, args[1:], stdout, stderr)
-	case "report":
-		err = cmdReport(ctx, args[1:], stdout)
-	case "compare":
-		err = cmdCompare(ctx, args[1:], stdout)
-	case "version", "--version":
-		fmt.Fprintln(stdout, "clipeval", version)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-	default:
-		fmt.Fprintf(stderr, "clipeval: unknown command %q\n\n%s", args[0], usage)
+	case "-h", "-help", "--help":
+		args = append([]string{"help"}, args[1:]...)
+	case "-version", "--version":
+		args = append([]string{"version"}, args[1:]...)
+	}
+	c, ok := lookup(args[0])
+	if !ok {
+		fmt.Fprintf(stderr, "clipeval: unknown command %q\n\n%s", args[0], usage())
+		return exitBadUser
+	}
+	fs := c.flagSet()
+	err := c.run(ctx, fs, args[1:], stdout, stderr)
+	var fe flagError
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return exitOK
+	case errors.As(err, &fe):
+		fmt.Fprintf(stderr, "clipeval: %v\n\n", err)
+		fs.SetOutput(stderr)
+		fs.Usage()
 		return exitBadUser
 	}
 	return report(err, stderr)
+}
+
+func cmdVersion(_ context.Context, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return badInput("version takes no arguments, got %q", pos)
+	}
+	fmt.Fprintln(stdout, "clipeval", version)
+	return nil
+}
+
+func cmdHelp(ctx context.Context, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	switch len(pos) {
+	case 0:
+		fmt.Fprint(stdout, usage())
+		return nil
+	case 1:
+		c, ok := lookup(pos[0])
+		if !ok {
+			return badInput("help: unknown command %q (clipeval help lists them)", pos[0])
+		}
+		fmt.Fprint(stdout, c.help(ctx))
+		return nil
+	}
+	return badInput("help takes at most one command, got %q", pos)
 }
 
 // report prints err and maps it to an exit code.
@@ -125,39 +230,61 @@ func report(err error, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "clipeval:", err)
 		return exitFailed
 	case errors.As(err, &problems):
-		fmt.Fprintln(stderr, problems.Error())
+		fmt.Fprintln(stderr, problems.Sorted().Error())
 		fmt.Fprintf(stderr, "clipeval: %d problem(s) in the config\n", len(problems))
 		return exitBadUser
-	case errors.As(err, &ue), errors.Is(err, flag.ErrHelp):
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stderr, "clipeval:", err)
-		}
+	case errors.As(err, &ue):
+		fmt.Fprintln(stderr, "clipeval:", err)
 		return exitBadUser
 	}
 	fmt.Fprintln(stderr, "clipeval:", err)
 	return exitFailed
 }
 
+// flagError is a command line its command's flags reject (exit 2, with the command's usage on stderr).
+type flagError struct{ error }
+
+// listFlag is a flag that takes every following argument up to the next flag (--images a.png b.png); parse
+// collects them. Repeating the flag, or --flag=VALUE, adds one value.
+type listFlag []string
+
+// String joins the values with spaces.
+func (l *listFlag) String() string {
+	if l == nil {
+		return ""
+	}
+	return strings.Join(*l, " ")
+}
+
+// Set adds one value.
+func (l *listFlag) Set(s string) error {
+	*l = append(*l, s)
+	return nil
+}
+
 // parse parses flags that may come before, between or after the positional arguments, and returns the positionals.
-// Values of the flags named in multi are every following argument up to the next flag.
-func parse(fs *flag.FlagSet, args []string, multi map[string]*[]string) ([]string, error) {
-	fs.SetOutput(io.Discard)
+// A listFlag takes every following argument up to the next flag. -h or --help anywhere returns an error wrapping
+// flag.ErrHelp; a flag fs does not accept returns a flagError.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos, rest []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		name := strings.TrimLeft(a, "-")
-		if dst, ok := multi[name]; ok && strings.HasPrefix(a, "-") {
-			for i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
-				i++
-				*dst = append(*dst, args[i])
+		if f := fs.Lookup(strings.TrimLeft(a, "-")); f != nil && strings.HasPrefix(a, "-") {
+			if l, ok := f.Value.(*listFlag); ok {
+				for i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+					i++
+					*l = append(*l, args[i])
+				}
+				continue
 			}
-			continue
 		}
 		rest = append(rest, a)
 	}
 	for len(rest) > 0 {
-		if err := fs.Parse(rest); err != nil {
-			return nil, usageError{fmt.Errorf("%s: %w", fs.Name(), err)}
+		if err := fs.Parse(rest); errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		} else if err != nil {
+			return nil, flagError{fmt.Errorf("%s: %w", fs.Name(), err)}
 		}
 		rest = fs.Args()
 		if len(rest) > 0 {

@@ -13,10 +13,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clipeval/clipeval/internal/demogen"
 	"github.com/clipeval/clipeval/internal/plugintest"
 	"github.com/clipeval/clipeval/internal/sharedtest"
 	"github.com/clipeval/clipeval/plugins/sdk/npy"
-	"github.com/clipeval/clipeval/testdata/demogen"
 )
 
 // binDir holds the plugins (binDir/plugins) and the CLI TestMain builds.
@@ -57,11 +57,13 @@ func TestUsageErrorsExit2(t *testing.T) {
 	}
 }
 
-func TestValidateReportsPositions(t *testing.T) {
+// TestConfigProblemsInOnePass checks that validate and run report the config's own problems and those of the task
+// schemas together, sorted by position.
+func TestConfigProblemsInOnePass(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "m"), 0o755))
-	cfg := filepath.Join(dir, "bad.yaml")
-	require.NoError(t, os.WriteFile(cfg, []byte(`models:
+	bad := filepath.Join(dir, "bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte(`models:
   - name: a
     path: m
     colour: red
@@ -74,35 +76,43 @@ tasks:
     options:
       templates: "a photo of {}"
       temperature: 2
+  - name: u
+    task: nosuch
+    dataset: {}
+  - name: v
+    dataset: {}
 `), 0o644))
-	code, _, errOut := cli(t, "validate", cfg)
-	assert.Equal(t, 2, code)
-	assert.Equal(t, cfg+`:4:5: unknown key "colour" in a model (known: name, backend, path, options, batch_size)
-clipeval: 1 problem(s) in the config
-`, errOut)
-
-	require.NoError(t, os.WriteFile(cfg, []byte(`models:
-  - name: a
-    path: m
-tasks:
-  - name: t
-    task: classification
-    dataset:
-      format: jsonl
-      manifest: nowhere.jsonl
-    options:
-      templates: "a photo of {}"
-      temperature: 2
-`), 0o644))
-	code, _, errOut = cli(t, "validate", cfg)
-	assert.Equal(t, 2, code)
-	lines := strings.Split(strings.TrimSpace(errOut), "\n")
-	assert.Equal(t, []string{
-		cfg + ":9:17: " + filepath.Join(dir, "nowhere.jsonl") + " does not exist",
-		cfg + ":11:18: templates must be a list of strings, is str \"a photo of {}\"",
-		cfg + `:12:7: unknown key "temperature" in task "t" options (known: templates, classes, positive_class, mode, train_manifest, val_manifest, train_fractions, l2_grid, seeds, bootstrap, seed)`,
-		"clipeval: 3 problem(s) in the config",
-	}, lines)
+	all := []string{
+		bad + `:4:5: unknown key "colour" in a model (known: name, backend, path, options, batch_size)`,
+		bad + ":10:17: " + filepath.Join(dir, "nowhere.jsonl") + " does not exist",
+		bad + ":12:18: templates must be a list of strings, is str \"a photo of {}\"",
+		bad + `:13:7: unknown key "temperature" in task "t" options (known: templates, classes, positive_class, mode, train_manifest, val_manifest, train_fractions, l2_grid, seeds, bootstrap, seed)`,
+		bad + `:14:5: task "u": plugin "nosuch" not found in ` + filepath.Join(binDir, "plugins") + " (no such file or directory): build the plugins with `make build`, or set CLIPEVAL_PLUGIN_DIR; `clipeval plugins` lists those found",
+		bad + `:17:5: task "v" has no task:`,
+		"clipeval: 6 problem(s) in the config",
+	}
+	notYAML := filepath.Join(dir, "notyaml.yaml")
+	require.NoError(t, os.WriteFile(notYAML, []byte("models:\n  - name: a\n   path: m\n"), 0o644))
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"validate", []string{"validate", bad}, all},
+		{"run", []string{"run", bad, "--out", filepath.Join(dir, "out")}, all},
+		{"validate: not YAML", []string{"validate", notYAML}, []string{
+			notYAML + ":3:4: invalid YAML: did not find expected '-' indicator (check the indentation of this line and the one before)",
+			"clipeval: 1 problem(s) in the config",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := cli(t, tc.args...)
+			assert.Equal(t, 2, code)
+			assert.Equal(t, "", out)
+			assert.Equal(t, tc.want, strings.Split(strings.TrimSpace(errOut), "\n"))
+		})
+	}
 }
 
 func TestValidateShippedConfigs(t *testing.T) {
@@ -121,7 +131,8 @@ func TestValidateShippedConfigs(t *testing.T) {
 func TestPluginsLists(t *testing.T) {
 	code, out, errOut := cli(t, "plugins")
 	require.Equal(t, 0, code, errOut)
-	for _, line := range []string{"classification   task   protocol 1", "onnx             model  protocol 1", "retrieval        task   protocol 1", "vqa              task   protocol 1"} {
+	for _, line := range []string{"classification   task   protocol 2  dev", "onnx             model  protocol 2  dev", "pyalign          task   protocol 2  v0.1.0",
+		"retrieval        task   protocol 2  dev", "vqa              task   protocol 2  dev"} {
 		assert.Contains(t, out, line)
 	}
 }
@@ -235,5 +246,7 @@ func TestRunWithAnUnreadableDatasetExits2(t *testing.T) {
 	require.NoError(t, os.WriteFile(cfg, []byte("models:\n  - name: a\n    path: m\ntasks:\n  - name: t\n    task: retrieval\n    dataset: {format: jsonl, manifest: data.jsonl}\n"), 0o644))
 	code, _, errOut := cli(t, "run", cfg, "--out", filepath.Join(dir, "out"))
 	assert.Equal(t, 2, code)
-	assert.Contains(t, errOut, `task "t" (`+cfg+`:5:5): loading the dataset: plugin "retrieval": Load: `+filepath.Join(dir, "data.jsonl")+`:`)
+	assert.Contains(t, errOut, cfg+`:5:5: task "t": loading the dataset: plugin "retrieval": Load: `+filepath.Join(dir, "data.jsonl")+`:1: image "a.png"`)
+	assert.Contains(t, errOut, cfg+`:3:11: model "a": model folder `+filepath.Join(dir, "m")+`: open `, "the empty model folder, in the same pass")
+	assert.NoFileExists(t, filepath.Join(dir, "out", "results.json"), "no model ran")
 }

@@ -42,11 +42,11 @@ type modelFlags struct {
 
 func addModelFlags(fs *flag.FlagSet) *modelFlags {
 	m := &modelFlags{options: optionFlags{}}
-	fs.StringVar(&m.dir, "model", "", "model folder")
-	fs.StringVar(&m.backend, "backend", "onnx", "model backend plugin")
-	fs.StringVar(&m.pluginDir, "plugin-dir", pluginhost.DefaultDir(), "plugin folder")
-	fs.IntVar(&m.batch, "batch-size", config.DefaultBatchSize, "inputs per backend call")
-	fs.Var(m.options, "option", "backend option KEY=VALUE (repeatable), e.g. logit_scale=100, bpe=FILE")
+	fs.StringVar(&m.dir, "model", "", "the model folder `DIR` (required)")
+	fs.StringVar(&m.backend, "backend", "onnx", "the model backend plugin `NAME`")
+	fs.StringVar(&m.pluginDir, "plugin-dir", pluginhost.DefaultDir(), "start the plugins found in `DIR`")
+	fs.IntVar(&m.batch, "batch-size", config.DefaultBatchSize, "send `N` inputs per backend call")
+	fs.Var(m.options, "option", "backend option `KEY=VALUE` (repeatable), e.g. logit_scale=100, bpe=FILE")
 	return m
 }
 
@@ -173,13 +173,13 @@ func embeddings(n, batch int, f func(lo, hi int) (*sdk.EncodeResponse, error)) (
 	return npy.Float32Array([]int{n, cols}, data), nil
 }
 
-func cmdEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("embed", flag.ContinueOnError)
+func cmdEmbed(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	mf := addModelFlags(fs)
-	textsFile := fs.String("texts", "", "JSON array of strings to encode")
-	out := fs.String("out", "", "output .npy file")
-	var images []string
-	pos, err := parse(fs, args, map[string]*[]string{"images": &images})
+	textsFile := fs.String("texts", "", "encode the texts of `FILE.json`, a JSON array of strings")
+	out := fs.String("out", "", "write the .npy to `FILE` (required)")
+	var images listFlag
+	fs.Var(&images, "images", "encode the image files `FILE...` (every argument up to the next flag)")
+	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
@@ -226,11 +226,10 @@ func cmdEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-func cmdPreprocess(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("preprocess", flag.ContinueOnError)
+func cmdPreprocess(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	mf := addModelFlags(fs)
-	out := fs.String("out", "", "output .npy file")
-	images, err := parse(fs, args, nil)
+	out := fs.String("out", "", "write the .npy to `FILE` (required)")
+	images, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
@@ -257,12 +256,11 @@ func cmdPreprocess(ctx context.Context, args []string, stdout, stderr io.Writer)
 	return nil
 }
 
-func cmdTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("tokenize", flag.ContinueOnError)
+func cmdTokenize(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	mf := addModelFlags(fs)
-	out := fs.String("out", "", "output .npy file")
-	textsFile := fs.String("texts", "", "JSON array of strings")
-	pos, err := parse(fs, args, nil)
+	out := fs.String("out", "", "write the .npy to `FILE` (required)")
+	textsFile := fs.String("texts", "", "the texts of `FILE.json`, a JSON array of strings")
+	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
@@ -297,13 +295,13 @@ const (
 	goldenTextEmbeds  = "text_embeds"
 )
 
-func cmdGolden(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("golden", flag.ContinueOnError)
+func cmdGolden(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	mf := addModelFlags(fs)
-	out := fs.String("out", "", "output .npz file")
-	textsFile := fs.String("texts", "", "JSON array of strings")
-	var images []string
-	pos, err := parse(fs, args, map[string]*[]string{"images": &images})
+	out := fs.String("out", "", "write the .npz to `FILE` (required)")
+	textsFile := fs.String("texts", "", "the texts of `FILE.json`, a JSON array of strings")
+	var images listFlag
+	fs.Var(&images, "images", "the image files `FILE...` (every argument up to the next flag)")
+	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
@@ -360,16 +358,15 @@ func cmdGolden(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // errVerifyFailed marks a verify-export whose outputs did not all pass (exit 1).
 var errVerifyFailed = fmt.Errorf("export does not match the golden outputs")
 
-func cmdVerifyExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("verify-export", flag.ContinueOnError)
+func cmdVerifyExport(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	mf := addModelFlags(fs)
-	goldenPath := fs.String("golden", "", "golden .npz written by clipeval golden")
+	goldenPath := fs.String("golden", "", "the golden .npz `FILE` written by clipeval golden (required)")
 	tol := verify.FP32
-	fs.Float64Var(&tol.ATol, "atol", tol.ATol, "absolute tolerance per element")
-	fs.Float64Var(&tol.RTol, "rtol", tol.RTol, "relative tolerance per element")
-	fs.Float64Var(&tol.MinCosine, "min-cosine", tol.MinCosine, "smallest cosine similarity per row")
-	junitPath := fs.String("junit", "", "also write JUnit XML here, one test case per output")
-	pos, err := parse(fs, args, nil)
+	fs.Float64Var(&tol.ATol, "atol", tol.ATol, "absolute tolerance `A` per element")
+	fs.Float64Var(&tol.RTol, "rtol", tol.RTol, "relative tolerance `R` per element")
+	fs.Float64Var(&tol.MinCosine, "min-cosine", tol.MinCosine, "smallest cosine similarity `C` per row")
+	junitPath := fs.String("junit", "", "also write JUnit XML to `FILE`, one test case per output")
+	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}

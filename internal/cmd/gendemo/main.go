@@ -1,7 +1,7 @@
 // Command gendemo writes clipeval's embedded demo (an analytic ONNX model pair and three synthetic data sets, see
-// package testdata/demogen) and prints the task options the demo config must use and the exact results expected.
+// package internal/demogen) and prints the task options the demo config must use and the exact results expected.
 //
-//	go run ./testdata/cmd/gendemo -out DIR
+//	go run ./internal/cmd/gendemo -out DIR
 package main
 
 import (
@@ -11,7 +11,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/clipeval/clipeval/testdata/demogen"
+	"github.com/clipeval/clipeval/internal/demogen"
 )
 
 func main() {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/clipeval/clipeval/testdata/onnxpb"
+	"github.com/clipeval/clipeval/internal/onnxpb"
 )
 
 // Model shape: tiny on purpose.

@@ -6,7 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/clipeval/clipeval/testdata/demogen"
+	"github.com/clipeval/clipeval/internal/demogen"
 )
 
 func TestSummarize(t *testing.T) {

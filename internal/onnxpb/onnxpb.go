@@ -1,5 +1,5 @@
 // Package onnxpb writes small ONNX models: just enough of onnx.proto (ModelProto, GraphProto, NodeProto,
-// AttributeProto, TensorProto, ValueInfoProto) to describe the analytic demo models of testdata/demogen.
+// AttributeProto, TensorProto, ValueInfoProto) to describe the analytic demo models of internal/demogen.
 //
 // Messages are encoded by hand with protowire from the field numbers of onnx/onnx.proto; no generated code is
 // needed. Encoding is deterministic: the same Model always gives the same bytes.

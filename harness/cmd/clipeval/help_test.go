@@ -1,0 +1,217 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// wantFlags is the Flags: section each command's --help prints (CLIPEVAL_PLUGIN_DIR=/plugins); "" for none.
+var wantFlags = map[string]string{
+	"run": `Flags:
+  --baseline FILE
+      compare the run with the results.json FILE (regression gate)
+  --out DIR
+      write the outputs to DIR (default: the config's output.dir)
+  --plugin-dir DIR
+      start the plugins found in DIR (default /plugins)
+`,
+	"validate": `Flags:
+  --plugin-dir DIR
+      start the plugins found in DIR (default /plugins)
+`,
+	"plugins": `Flags:
+  --plugin-dir DIR
+      start the plugins found in DIR (default /plugins)
+`,
+	"embed": `Flags:
+  --backend NAME
+      the model backend plugin NAME (default onnx)
+  --batch-size N
+      send N inputs per backend call (default 32)
+  --images FILE...
+      encode the image files FILE... (every argument up to the next flag)
+  --model DIR
+      the model folder DIR (required)
+  --option KEY=VALUE
+      backend option KEY=VALUE (repeatable), e.g. logit_scale=100, bpe=FILE
+  --out FILE
+      write the .npy to FILE (required)
+  --plugin-dir DIR
+      start the plugins found in DIR (default /plugins)
+  --texts FILE.json
+      encode the texts of FILE.json, a JSON array of strings
+`,
+	"preprocess": `Flags:
+  --backend NAME
+      the model backend plugin NAME (default onnx)
+  --batch-size N
+      send N inputs per backend call (default 32)
+  --model DIR
+      the model folder DIR (required)
+  --option KEY=VALUE
+      backend option KEY=VALUE (repeatable), e.g. logit_scale=100, bpe=FILE
+  --out FILE
+      write the .npy to FILE (required)
+  --plugin-dir DIR
+      start the plugins found in DIR (default /plugins)
+`,
+	"tokenize": `Flags:
+  --backend NAME
+      the model backend plugin NAME (default onnx)
+  --batch-size N
+      send N inputs per backend call (default 32)
+  --model DIR
+      the model folder DIR (required)
+  --option KEY=VALUE
+      backend option KEY=VALUE (repeatable), e.g. logit_scale=100, bpe=FILE
+  --out FILE
+      write the .npy to FILE (required)
+  --plugin-dir DIR
+      start the plugins found in DIR (default /plugins)
+  --texts FILE.json
+      the texts of FILE.json, a JSON array of strings
+`,
+	"golden": `Flags:
+  --backend NAME
+      the model backend plugin NAME (default onnx)
+  --batch-size N
+      send N inputs per backend call (default 32)
+  --images FILE...
+      the image files FILE... (every argument up to the next flag)
+  --model DIR
+      the model folder DIR (required)
+  --option KEY=VALUE
+      backend option KEY=VALUE (repeatable), e.g. logit_scale=100, bpe=FILE
+  --out FILE
+      write the .npz to FILE (required)
+  --plugin-dir DIR
+      start the plugins found in DIR (default /plugins)
+  --texts FILE.json
+      the texts of FILE.json, a JSON array of strings
+`,
+	"verify-export": `Flags:
+  --atol A
+      absolute tolerance A per element (default 1e-05)
+  --backend NAME
+      the model backend plugin NAME (default onnx)
+  --batch-size N
+      send N inputs per backend call (default 32)
+  --golden FILE
+      the golden .npz FILE written by clipeval golden (required)
+  --junit FILE
+      also write JUnit XML to FILE, one test case per output
+  --min-cosine C
+      smallest cosine similarity C per row (default 0.99999)
+  --model DIR
+      the model folder DIR (required)
+  --option KEY=VALUE
+      backend option KEY=VALUE (repeatable), e.g. logit_scale=100, bpe=FILE
+  --plugin-dir DIR
+      start the plugins found in DIR (default /plugins)
+  --rtol R
+      relative tolerance R per element (default 0.0001)
+`,
+	"report": `Flags:
+  --out DIR
+      write the report to DIR (required)
+`,
+	"compare": `Flags:
+  --junit FILE
+      write JUnit XML to FILE
+  --markdown FILE
+      write the Markdown table to FILE
+  --metric NAME
+      compare the metric NAME (repeatable; default: each run's headline metrics)
+  --tolerance AMOUNT
+      absolute tolerance AMOUNT of every metric in its display unit: percentage points for fractions, ranks for ranks (default: CURRENT's compare: tolerances)
+`,
+	"version": "",
+	"help":    "",
+}
+
+// TestEveryCommandHasHelp asks every command the CLI dispatches for its usage in each of the three ways and for an
+// unknown flag.
+func TestEveryCommandHasHelp(t *testing.T) {
+	t.Setenv("CLIPEVAL_PLUGIN_DIR", "/plugins")
+	cmds := commands()
+	require.Len(t, wantFlags, len(cmds), "wantFlags lists every command")
+	for _, c := range cmds {
+		t.Run(c.name, func(t *testing.T) {
+			flags, ok := wantFlags[c.name]
+			require.True(t, ok, "wantFlags has no entry for %q", c.name)
+			want := "usage: " + strings.TrimSpace("clipeval "+c.name+" "+c.synopsis) + "\n\n" + c.desc + "\n"
+			if flags != "" {
+				want += "\n" + flags
+			}
+			tests := []struct {
+				name     string
+				args     []string
+				wantCode int
+				wantOut  string
+				wantErr  string
+			}{
+				{"--help", []string{c.name, "--help"}, 0, want, ""},
+				{"-h", []string{c.name, "-h"}, 0, want, ""},
+				{"help CMD", []string{"help", c.name}, 0, want, ""},
+				{"--help after arguments", []string{c.name, "x", "--help"}, 0, want, ""},
+				{"unknown flag", []string{c.name, "--no-such-flag"}, 2, "",
+					"clipeval: " + c.name + ": flag provided but not defined: -no-such-flag\n\n" + want},
+			}
+			for _, tc := range tests {
+				t.Run(tc.name, func(t *testing.T) {
+					code, out, errOut := invoke(tc.args...)
+					assert.Equal(t, tc.wantCode, code)
+					assert.Equal(t, tc.wantOut, out)
+					assert.Equal(t, tc.wantErr, errOut)
+				})
+			}
+		})
+	}
+}
+
+func TestHelpOfOneCommandIsExact(t *testing.T) {
+	code, out, errOut := invoke("report", "--help")
+	assert.Equal(t, 0, code)
+	assert.Equal(t, "", errOut)
+	assert.Equal(t, `usage: clipeval report RESULTS.json... --out DIR
+
+re-render report.md, report.html and plots/ from saved results; several files make one merged report
+
+Flags:
+  --out DIR
+      write the report to DIR (required)
+`, out)
+}
+
+func TestCommandList(t *testing.T) {
+	list := usage()
+	for _, c := range commands() {
+		assert.Contains(t, list, "\n  "+strings.TrimSpace("clipeval "+c.name+" "+c.synopsis)+"\n      "+strings.SplitN(c.desc, "\n", 2)[0]+"\n")
+	}
+	tests := []struct {
+		name             string
+		args             []string
+		wantCode         int
+		wantOut, wantErr string
+	}{
+		{"--help", []string{"--help"}, 0, list, ""},
+		{"-h", []string{"-h"}, 0, list, ""},
+		{"help", []string{"help"}, 0, list, ""},
+		{"no command", nil, 2, "", list},
+		{"unknown command", []string{"frobnicate"}, 2, "", "clipeval: unknown command \"frobnicate\"\n\n" + list},
+		{"help of an unknown command", []string{"help", "frobnicate"}, 2, "", "clipeval: help: unknown command \"frobnicate\" (clipeval help lists them)\n"},
+		{"help of two commands", []string{"help", "run", "report"}, 2, "", "clipeval: help takes at most one command, got [\"run\" \"report\"]\n"},
+		{"--version", []string{"--version"}, 0, "clipeval " + version + "\n", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := invoke(tc.args...)
+			assert.Equal(t, tc.wantCode, code)
+			assert.Equal(t, tc.wantOut, out)
+			assert.Equal(t, tc.wantErr, errOut)
+		})
+	}
+}
