@@ -11,20 +11,39 @@ export CLIPEVAL_ORT_LIB
 VERSION       := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS       := -X main.version=$(VERSION)
 PLUGINS       := plugins/onnx benchmarks/retrieval benchmarks/classification benchmarks/vqa
+# Plugins in other languages: folders whose executable `install DEST` writes the plugin as one executable file.
+SCRIPT_PLUGINS := benchmarks/pyalign
+# What the Python plugins import: Debian's python3-grpcio, python3-protobuf and python3-numpy.
+PY_DEBS       := python3-grpcio python3-protobuf python3-numpy
 TOOLS         := $(CURDIR)/.cache/tools
 DEMO_DATA     := testdata/demo
 DEMO_OUT      := runs/demo
+# Go skips testdata/ in ./... patterns: the conformance suite's fake plugins are named explicitly.
+TESTDATA_PKGS := ./harness/conformance/testdata/goodtask ./harness/conformance/testdata/badtask \
+                 ./harness/conformance/testdata/goodmodel
 
-.PHONY: build deps test-deps runtime demo test race bench vet proto clean
+.PHONY: build deps py-deps test-deps runtime demo test race bench vet proto clean
 
-## deps: install the C library the cgo build needs (libjpeg-turbo's libjpeg API, as Pillow uses), when missing
-deps:
+## deps: install the C library the cgo build needs (libjpeg-turbo's libjpeg API, as Pillow uses) and the Python
+## plugins' modules, when missing
+deps: py-deps
 	@if ! { [ -f /usr/include/jpeglib.h ] || pkg-config --exists libjpeg 2>/dev/null; }; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing libjpeg62-turbo-dev (libjpeg-turbo: decodes JPEG exactly as Pillow does)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libjpeg62-turbo-dev >/dev/null; \
 	  else \
 	    echo "clipeval needs libjpeg-turbo's headers: install libjpeg62-turbo-dev (Debian), libjpeg-turbo8-dev (Ubuntu) or libjpeg-turbo-devel" >&2; exit 1; \
+	  fi; \
+	fi
+
+## py-deps: the system Python's grpc, protobuf and numpy for the Python plugins (apt when root; else a hint)
+py-deps:
+	@if ! /usr/bin/python3 -c 'import grpc, google.protobuf, numpy' 2>/dev/null && ! python3 -c 'import grpc, google.protobuf, numpy' 2>/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing $(PY_DEBS) (the Python plugins' modules)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PY_DEBS) >/dev/null; \
+	  else \
+	    echo "the Python plugins need grpcio, protobuf and numpy: install $(PY_DEBS) (Debian/Ubuntu)" >&2; exit 1; \
 	  fi; \
 	fi
 
@@ -55,6 +74,7 @@ build: deps runtime
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/clipeval ./harness/cmd/clipeval
 	@mkdir -p bin/plugins
 	@for p in $(PLUGINS); do echo "$(GO) build -o bin/plugins/$$(basename $$p) ./$$p"; $(GO) build -ldflags '$(LDFLAGS)' -o bin/plugins/$$(basename $$p) ./$$p || exit 1; done
+	@for p in $(SCRIPT_PLUGINS); do echo "$$p/install bin/plugins/$$(basename $$p)"; $$p/install bin/plugins/$$(basename $$p) || exit 1; done
 
 ## demo: generate the embedded demo model and dataset, run configs/demo.yaml, write the report
 demo: build
@@ -64,26 +84,29 @@ demo: build
 
 ## test: everything CI runs
 test: build vet test-deps
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 ./... $(TESTDATA_PKGS)
 
 vet:
-	$(GO) vet ./...
+	$(GO) vet ./... $(TESTDATA_PKGS)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt needed" >&2; exit 1; }
 
 ## race: the tests under the race detector
 race: build
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 ./... $(TESTDATA_PKGS)
 
 ## bench: the benchmarks (preprocessing images/s, tokenizers texts/s, ...)
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-## proto: regenerate plugins/proto from clipeval.proto (needs protoc: Debian protobuf-compiler)
+## proto: regenerate plugins/proto from clipeval.proto, and the Python plugin's modules from it and health.proto
+## (needs protoc: Debian protobuf-compiler)
 proto:
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
 	PATH=$(TOOLS):$$PATH protoc -I plugins/proto --go_out=paths=source_relative:plugins/proto \
-	  --go-grpc_out=paths=source_relative:plugins/proto plugins/proto/clipeval/v1/clipeval.proto
+	  --go-grpc_out=paths=source_relative:plugins/proto plugins/proto/clipeval/v2/clipeval.proto
+	protoc -I plugins/proto/clipeval/v2 --python_out=benchmarks/pyalign/app plugins/proto/clipeval/v2/clipeval.proto
+	protoc -I benchmarks/pyalign --python_out=benchmarks/pyalign/app benchmarks/pyalign/health.proto
 
 clean:
 	rm -rf bin runs $(DEMO_DATA)

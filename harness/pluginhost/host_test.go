@@ -31,7 +31,7 @@ func TestListKindsAndProtocol(t *testing.T) {
 		assert.Equal(t, sdk.ProtocolVersion, f.ProtocolVersion, f.Name)
 		got[f.Name] = f.Kind
 	}
-	assert.Equal(t, map[string]string{"onnx": "model", "retrieval": "task", "classification": "task", "vqa": "task"}, got)
+	assert.Equal(t, map[string]string{"onnx": "model", "retrieval": "task", "classification": "task", "vqa": "task", "pyalign": "task"}, got)
 }
 
 func TestKilledPluginIsNamed(t *testing.T) {

@@ -3,6 +3,7 @@
 package plugintest
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,30 +16,58 @@ import (
 // Plugins are the plugin main packages, relative to the repository root; each builds to bin/plugins/<base name>.
 var Plugins = []string{"plugins/onnx", "benchmarks/retrieval", "benchmarks/classification", "benchmarks/vqa"}
 
+// ScriptPlugins are the plugins written in other languages, as folders relative to the repository root: each holds
+// an executable `install` that writes the plugin, as one executable file, to the path it is given
+// (bin/plugins/<base name>), as `make build` does.
+var ScriptPlugins = []string{"benchmarks/pyalign"}
+
 // Build compiles every plugin into dir/plugins and the CLI into dir/clipeval. Set race to build with -race.
 func Build(dir string, race bool) error {
-	root := sharedtest.RepoRoot()
-	build := func(out, pkg string) error {
-		args := []string{"build", "-o", out}
-		if race {
-			args = append(args, "-race")
-		}
-		cmd := exec.Command("go", append(args, "./"+pkg)...)
-		cmd.Dir = root
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
-		}
-		return nil
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "plugins"), 0o755); err != nil {
+	if err := BuildPlugins(dir, race); err != nil {
 		return err
 	}
-	for _, p := range Plugins {
-		if err := build(filepath.Join(dir, "plugins", filepath.Base(p)), p); err != nil {
-			return err
-		}
+	return goBuild(filepath.Join(dir, "clipeval"), "harness/cmd/clipeval", race)
+}
+
+// BuildPlugins compiles the Go plugins and installs the script plugins into dir/plugins. A plugin that fails to
+// build does not stop the others; the error lists every failure.
+func BuildPlugins(dir string, race bool) error {
+	if err := os.MkdirAll(filepath.Join(dir, "plugins"), 0o755); err != nil {
+		return fmt.Errorf("plugin folder: %w", err)
 	}
-	return build(filepath.Join(dir, "clipeval"), "harness/cmd/clipeval")
+	var errs []error
+	for _, p := range Plugins {
+		errs = append(errs, goBuild(filepath.Join(dir, "plugins", filepath.Base(p)), p, race))
+	}
+	for _, p := range ScriptPlugins {
+		errs = append(errs, installScript(filepath.Join(dir, "plugins", filepath.Base(p)), p))
+	}
+	return errors.Join(errs...)
+}
+
+// goBuild compiles the main package pkg (relative to the repository root) to out.
+func goBuild(out, pkg string, race bool) error {
+	args := []string{"build", "-o", out}
+	if race {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, "./"+pkg)...)
+	cmd.Dir = sharedtest.RepoRoot()
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return nil
+}
+
+// installScript runs the install program of the script plugin in folder pkg (relative to the repository root).
+func installScript(out, pkg string) error {
+	root := sharedtest.RepoRoot()
+	cmd := exec.Command(filepath.Join(root, pkg, "install"), out)
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("installing %s: %v\n%s", pkg, err, b)
+	}
+	return nil
 }
 
 // Main builds the plugins and the CLI into a temporary folder, points *binDir at it for the tests of m, runs them,

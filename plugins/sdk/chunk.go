@@ -117,6 +117,9 @@ func sendScores(s *Scores, send func(*pb.ScoreChunk) error) error {
 	}
 	chunk := &pb.ScoreChunk{Header: h}
 	size := proto.Size(chunk)
+	if size > ChunkBytes {
+		return fmt.Errorf("the scores header (metrics, confusion matrices, curves) is %d bytes, more than a chunk's %d", size, ChunkBytes)
+	}
 	flush := func() error {
 		err := send(chunk)
 		chunk, size = &pb.ScoreChunk{}, 0

@@ -155,8 +155,7 @@ func (s *Scores) Add(m Metric) *Metric {
 }
 
 // Check reports the first way s breaks the contract: a metric without a name, a direction or a unit, a name used
-// twice, an interval or item values on a metric that cannot have them, a confusion matrix whose counts do not
-// match its classes, or a headline name that is not a metric.
+// twice, a confusion matrix whose counts do not match its classes, or a headline name that is not a metric.
 func (s *Scores) Check() error {
 	seen := map[string]bool{}
 	for _, m := range s.Metrics {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/clipeval/clipeval/harness/compare"
 	"github.com/clipeval/clipeval/harness/config"
+	"github.com/clipeval/clipeval/harness/conformance"
 	"github.com/clipeval/clipeval/harness/plan"
 	"github.com/clipeval/clipeval/harness/pluginhost"
 	"github.com/clipeval/clipeval/harness/results"
@@ -121,14 +122,20 @@ func cmdValidate(ctx context.Context, fs *flag.FlagSet, args []string, stdout, _
 	return nil
 }
 
-func cmdPlugins(ctx context.Context, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+func cmdPlugins(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	pluginDir := fs.String("plugin-dir", pluginhost.DefaultDir(), "start the plugins found in `DIR`")
+	check := fs.Bool("check", false, "run the conformance suite on the plugin executables given as arguments")
+	dataset := fs.String("dataset", "", "with --check: a task's dataset and options as the JSON `FILE` {\"dataset\": {...}, \"options\": {...}}, to load and score")
+	model := fs.String("model", "", "with --check: a model folder `DIR` for a backend to load and encode with")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
+	if *check {
+		return checkPlugins(ctx, pos, conformance.Options{Dataset: *dataset, Model: *model, Log: stderr}, stdout)
+	}
 	if len(pos) > 0 {
-		return badInput("plugins takes no arguments, got %q", pos)
+		return badInput("plugins takes no arguments without --check, got %q", pos)
 	}
 	host := pluginhost.New(*pluginDir, nil)
 	defer host.Close()
@@ -148,6 +155,31 @@ func cmdPlugins(ctx context.Context, fs *flag.FlagSet, args []string, stdout, _ 
 	}
 	if bad > 0 {
 		return fmt.Errorf("%d plugin(s) could not be started", bad)
+	}
+	return nil
+}
+
+// checkPlugins runs the conformance suite on each plugin executable in paths and prints its report; it fails when
+// any case of any plugin fails.
+func checkPlugins(ctx context.Context, paths []string, opts conformance.Options, stdout io.Writer) error {
+	if len(paths) == 0 {
+		return badInput("plugins --check takes the plugin executables to check (e.g. bin/plugins/*)")
+	}
+	failed := 0
+	for _, p := range paths {
+		rep, err := conformance.Check(ctx, p, opts)
+		if err != nil {
+			return usageError{fmt.Errorf("plugins --check %s: %w", p, err)}
+		}
+		if err := rep.WriteTable(stdout); err != nil {
+			return err
+		}
+		if rep.Failed() {
+			failed++
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d plugin(s) failed the conformance suite: %w", failed, len(paths), errVerifyFailed)
 	}
 	return nil
 }

@@ -23,6 +23,12 @@ var wantFlags = map[string]string{
       start the plugins found in DIR (default /plugins)
 `,
 	"plugins": `Flags:
+  --check
+      run the conformance suite on the plugin executables given as arguments
+  --dataset FILE
+      with --check: a task's dataset and options as the JSON FILE {"dataset": {...}, "options": {...}}, to load and score
+  --model DIR
+      with --check: a model folder DIR for a backend to load and encode with
   --plugin-dir DIR
       start the plugins found in DIR (default /plugins)
 `,

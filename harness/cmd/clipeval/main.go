@@ -53,7 +53,9 @@ func commands() []command {
 		{"validate", "CONFIG [--plugin-dir DIR]",
 			"check a config and its tasks against their plugins (YAML syntax, unknown keys, wrong types, values out of\n" +
 				"range, missing files): every problem at once, as file:line:col: message sorted by position; exit 2", cmdValidate},
-		{"plugins", "[--plugin-dir DIR]", "list the plugins found, their kind and protocol version", cmdPlugins},
+		{"plugins", "[--plugin-dir DIR] | --check [--dataset FILE] [--model DIR] PLUGIN...",
+			"list the plugins found, their kind, protocol and version; with --check run the conformance suite on\n" +
+				"plugin executables (handshake, Describe, schema, error behaviour, streams and large data)", cmdPlugins},
 		{"embed", "--model DIR (--images FILE... | --texts FILE.json) --out OUT.npy [--backend onnx] [--option K=V]",
 			"write the raw embeddings (float32 [N,d]) of images or texts as .npy", cmdEmbed},
 		{"preprocess", "--model DIR --out OUT.npy IMAGE...",
@@ -127,7 +129,7 @@ func (c command) usage(fs *flag.FlagSet) string {
 		}
 		n++
 		name, help := flag.UnquoteUsage(f)
-		fmt.Fprintf(&b, "  --%s %s\n      %s", f.Name, name, help)
+		fmt.Fprintf(&b, "  %s\n      %s", strings.TrimSpace("--"+f.Name+" "+name), help)
 		switch f.DefValue {
 		case "", "0", "false", "[]", "map[]":
 		default:

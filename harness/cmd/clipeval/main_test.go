@@ -137,6 +137,37 @@ func TestPluginsLists(t *testing.T) {
 	}
 }
 
+func TestPluginsCheck(t *testing.T) {
+	demo := t.TempDir()
+	_, err := demogen.Generate(demo)
+	require.NoError(t, err)
+	dataset := filepath.Join(t.TempDir(), "retrieval.json")
+	require.NoError(t, os.WriteFile(dataset, []byte(`{"dataset": {"format": "jsonl", "manifest": "`+filepath.Join(demo, "data", "retrieval.jsonl")+`"}}`), 0o644))
+	plugins := filepath.Join(binDir, "plugins")
+	notPlugin := filepath.Join(t.TempDir(), "hello")
+	require.NoError(t, os.WriteFile(notPlugin, []byte("#!/bin/sh\necho hello\n"), 0o755))
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"task with data", []string{"plugins", "--check", "--dataset", dataset, filepath.Join(plugins, "retrieval")}, 0, `\nscore +PASS `},
+		{"backend with a model", []string{"plugins", "--check", "--model", filepath.Join(demo, demogen.ModelDir), filepath.Join(plugins, "onnx")}, 0, `\nencode-images +PASS `},
+		{"python plugin", []string{"plugins", "--check", filepath.Join(plugins, "pyalign")}, 0, `plugin pyalign v0\.1\.0 \(task\)`},
+		{"not a plugin", []string{"plugins", "--check", notPlugin}, 1, `\nhandshake +FAIL `},
+		{"nothing to check", []string{"plugins", "--check"}, 2, ""},
+		{"arguments without --check", []string{"plugins", "x"}, 2, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := cli(t, tc.args...)
+			assert.Equal(t, tc.code, code, errOut)
+			assert.Regexp(t, tc.want, out)
+		})
+	}
+}
+
 func TestRunWritesResultsReportAndPlots(t *testing.T) {
 	demo := t.TempDir()
 	_, err := demogen.Generate(demo)
