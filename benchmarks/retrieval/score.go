@@ -8,6 +8,7 @@ import (
 
 	"github.com/clipeval/clipeval/benchmarks/metrics"
 	"github.com/clipeval/clipeval/plugins/sdk"
+	"github.com/clipeval/clipeval/plugins/sdk/stats"
 )
 
 // ks are the k of recall@k CLIP_benchmark zeroshot_retrieval reports.
@@ -113,7 +114,7 @@ func (t *task) Score(_ context.Context, req sdk.ScoreRequest) (*sdk.Scores, erro
 	}
 	for _, items := range []map[string][]float64{t2iItems, i2tItems} {
 		metrics.AddItemValues(s, "", items)
-		iv, err := metrics.MeanIntervals(items, l.stats)
+		iv, err := stats.MeanIntervals(items, l.stats)
 		if err != nil {
 			return nil, fmt.Errorf("retrieval %s: %w", req.DatasetID, err)
 		}

@@ -264,13 +264,14 @@ func TestComparePairedBootstrap(t *testing.T) {
 
 func TestBootstrap(t *testing.T) {
 	t.Run("constant differences", func(t *testing.T) {
-		// Every resampled mean of a constant difference is that constant.
+		// Every resampled mean of a constant difference is that constant. None of the 1000 is ≤ 0, so with the +1
+		// correction p = 2·(1 + 0)/(1000 + 1), the smallest p-value 1000 resamples can show.
 		iv := Bootstrap([]float64{0, 0.5, 1}, []float64{0.25, 0.75, 1.25}, Resamples, DefaultSeed)
-		assert.Equal(t, Interval{Items: 3, Low: 0.25, High: 0.25, P: 0}, iv)
+		assert.Equal(t, Interval{Items: 3, Low: 0.25, High: 0.25, P: 2.0 / 1001}, iv)
 		iv = Bootstrap([]float64{0.5, 1}, []float64{0.5, 1}, Resamples, DefaultSeed)
 		assert.Equal(t, Interval{Items: 2, Low: 0, High: 0, P: 1}, iv, "no difference: every Δ* is 0, p capped at 1")
 		iv = Bootstrap([]float64{1, 1}, []float64{0, 0}, Resamples, DefaultSeed)
-		assert.Equal(t, Interval{Items: 2, Low: -1, High: -1, P: 0}, iv)
+		assert.Equal(t, Interval{Items: 2, Low: -1, High: -1, P: 2.0 / 1001}, iv, "none of the Δ* is ≥ 0")
 	})
 	t.Run("two items", func(t *testing.T) {
 		// Differences {0, 1}: a resampled mean is 0, 0.5 or 1 with probabilities 1/4, 1/2, 1/4, so the 2.5% and
@@ -286,6 +287,7 @@ func TestBootstrap(t *testing.T) {
 			Bootstrap(nil, nil, Resamples, 1),
 			Bootstrap([]float64{1}, []float64{1, 2}, Resamples, 1),
 			Bootstrap([]float64{1}, []float64{1}, 0, 1),
+			Bootstrap([]float64{1, 0}, []float64{1, math.NaN()}, Resamples, 1),
 		} {
 			assert.True(t, math.IsNaN(iv.Low) && math.IsNaN(iv.High) && math.IsNaN(iv.P), "%+v", iv)
 		}
