@@ -5,11 +5,8 @@ package backend
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -22,6 +19,7 @@ import (
 
 	"github.com/clipeval/clipeval/plugins/imageprep"
 	"github.com/clipeval/clipeval/plugins/sdk"
+	"github.com/clipeval/clipeval/plugins/sdk/digest"
 	"github.com/clipeval/clipeval/plugins/tokenizer"
 )
 
@@ -243,36 +241,29 @@ func findBPE(dir string) (string, error) {
 		"put one there or set the model option `bpe:` to bpe_simple_vocab_16e6.txt.gz", dir)
 }
 
-// hashFiles returns the sha256 of each named file that exists in dir (and of extra, when set), keyed by name.
+// hashFiles returns the sha256 of each named file that exists in dir (and of extra, when set and a file), keyed by
+// name (extra by its base name), hashed in parallel.
 func hashFiles(dir string, names []string, extra string) (map[string]string, error) {
-	out := map[string]string{}
-	hash := func(key, p string) error {
-		fh, err := os.Open(p)
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		defer fh.Close()
-		h := sha256.New()
-		if _, err := io.Copy(h, fh); err != nil {
-			return fmt.Errorf("hashing %s: %w", p, err)
-		}
-		out[key] = hex.EncodeToString(h.Sum(nil))
-		return nil
-	}
+	var keys, paths []string
 	for _, n := range names {
-		if err := hash(n, filepath.Join(dir, n)); err != nil {
-			return nil, err
+		p := filepath.Join(dir, n)
+		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+			continue
 		}
+		keys, paths = append(keys, n), append(paths, p)
 	}
 	if extra != "" {
 		if st, err := os.Stat(extra); err == nil && !st.IsDir() {
-			if err := hash(filepath.Base(extra), extra); err != nil {
-				return nil, err
-			}
+			keys, paths = append(keys, filepath.Base(extra)), append(paths, extra)
 		}
+	}
+	sums, err := digest.Files(paths)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(sums))
+	for i, s := range sums {
+		out[keys[i]] = s.SHA256
 	}
 	return out, nil
 }
