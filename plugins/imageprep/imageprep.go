@@ -16,7 +16,6 @@
 package imageprep
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 )
@@ -26,8 +25,8 @@ import (
 func OpenAI(size int) Config {
 	return Config{
 		Size: size,
-		Mean: [3]float32{0.48145466, 0.4578275, 0.40821073},
-		Std:  [3]float32{0.26862954, 0.26130258, 0.27577711},
+		Mean: openAIMean,
+		Std:  openAIStd,
 	}
 }
 
@@ -58,79 +57,6 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
-}
-
-// ConfigFromOpenCLIP reads an open_clip_config.json: the size from model_cfg.vision_cfg.image_size (default
-// 224, open_clip's), mean/std from preprocess_cfg (default OpenAI's). It refuses what this package
-// does not reproduce: a non-square image_size, interpolation other than bicubic, resize_mode other than
-// shortest, mode other than RGB ("random" interpolation is accepted: open_clip's eval transform uses bicubic
-// for it).
-func ConfigFromOpenCLIP(data []byte) (Config, error) {
-	var raw struct {
-		ModelCfg struct {
-			VisionCfg struct {
-				ImageSize json.RawMessage `json:"image_size"`
-			} `json:"vision_cfg"`
-		} `json:"model_cfg"`
-		PreprocessCfg struct {
-			Mean          json.RawMessage `json:"mean"`
-			Std           json.RawMessage `json:"std"`
-			Interpolation string          `json:"interpolation"`
-			ResizeMode    string          `json:"resize_mode"`
-			Mode          string          `json:"mode"`
-		} `json:"preprocess_cfg"`
-	}
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return Config{}, fmt.Errorf("imageprep: parsing open_clip_config.json: %w", err)
-	}
-	pp := raw.PreprocessCfg
-	if pp.Interpolation != "" && pp.Interpolation != "bicubic" && pp.Interpolation != "random" {
-		return Config{}, fmt.Errorf("imageprep: preprocess_cfg.interpolation %q is not supported (only bicubic)", pp.Interpolation)
-	}
-	if pp.ResizeMode != "" && pp.ResizeMode != "shortest" {
-		return Config{}, fmt.Errorf("imageprep: preprocess_cfg.resize_mode %q is not supported (only shortest)", pp.ResizeMode)
-	}
-	if pp.Mode != "" && pp.Mode != "RGB" {
-		return Config{}, fmt.Errorf("imageprep: preprocess_cfg.mode %q is not supported (only RGB)", pp.Mode)
-	}
-	c := OpenAI(224)
-	if s := raw.ModelCfg.VisionCfg.ImageSize; len(s) > 0 {
-		var n int
-		var hw []int
-		switch {
-		case json.Unmarshal(s, &n) == nil:
-			c.Size = n
-		case json.Unmarshal(s, &hw) == nil && len(hw) == 2 && hw[0] == hw[1]:
-			c.Size = hw[0]
-		default:
-			return Config{}, fmt.Errorf("imageprep: vision_cfg.image_size %s is not an int or a square [h, w]", s)
-		}
-	}
-	var err error
-	if c.Mean, err = triple(pp.Mean, c.Mean, "mean"); err != nil {
-		return Config{}, err
-	}
-	if c.Std, err = triple(pp.Std, c.Std, "std"); err != nil {
-		return Config{}, err
-	}
-	return c, c.Validate()
-}
-
-// triple parses a preprocess_cfg mean/std: absent → def, a number → repeated three times (as open_clip does),
-// or a list of three numbers.
-func triple(raw json.RawMessage, def [3]float32, name string) ([3]float32, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return def, nil
-	}
-	var one float64
-	if json.Unmarshal(raw, &one) == nil {
-		return [3]float32{float32(one), float32(one), float32(one)}, nil
-	}
-	var three []float64
-	if err := json.Unmarshal(raw, &three); err != nil || len(three) != 3 {
-		return def, fmt.Errorf("imageprep: preprocess_cfg.%s %s is not a number or a list of 3 numbers", name, raw)
-	}
-	return [3]float32{float32(three[0]), float32(three[1]), float32(three[2])}, nil
 }
 
 // ResizedSize returns the size torchvision's Resize(size) gives a w×h image (_compute_resized_output_size for an

@@ -184,43 +184,6 @@ func TestConfig(t *testing.T) {
 	}
 }
 
-func TestConfigFromOpenCLIP(t *testing.T) {
-	openai := OpenAI(224)
-	for _, tc := range []struct {
-		name, json string
-		want       Config
-		errLike    string
-	}{
-		{"defaults", `{}`, openai, ""},
-		{"size and lists", `{"model_cfg":{"vision_cfg":{"image_size":336}},"preprocess_cfg":{"mean":[0.5,0.25,0],"std":[1,2,4]}}`,
-			Config{Size: 336, Mean: [3]float32{0.5, 0.25, 0}, Std: [3]float32{1, 2, 4}}, ""},
-		{"scalar mean, square list size", `{"model_cfg":{"vision_cfg":{"image_size":[256,256]}},"preprocess_cfg":{"mean":0.5,"std":0.5}}`,
-			Config{Size: 256, Mean: [3]float32{0.5, 0.5, 0.5}, Std: [3]float32{0.5, 0.5, 0.5}}, ""},
-		{"bicubic named", `{"preprocess_cfg":{"interpolation":"bicubic","resize_mode":"shortest","mode":"RGB"}}`, openai, ""},
-		{"bilinear refused", `{"preprocess_cfg":{"interpolation":"bilinear"}}`, Config{}, "interpolation"},
-		{"squash refused", `{"preprocess_cfg":{"resize_mode":"squash"}}`, Config{}, "resize_mode"},
-		{"non-square refused", `{"model_cfg":{"vision_cfg":{"image_size":[224,320]}}}`, Config{}, "image_size"},
-		{"two means refused", `{"preprocess_cfg":{"mean":[0.5,0.5]}}`, Config{}, "mean"},
-		{"zero std refused", `{"preprocess_cfg":{"std":[1,0,1]}}`, Config{}, "std"},
-		{"not json", `{`, Config{}, "parsing"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := ConfigFromOpenCLIP([]byte(tc.json))
-			if tc.errLike != "" {
-				require.Error(t, err)
-				assert.Contains(t, err.Error(), tc.errLike)
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tc.want, got)
-		})
-	}
-	t.Run("fixture", func(t *testing.T) {
-		cfg := biomedCLIP(t)
-		assert.Equal(t, openai, cfg) // BiomedCLIP uses OpenAI's mean/std at 224
-	})
-}
-
 // TestDecodeFormats checks the Pillow mode each format and layout decodes to, and that pixels survive.
 func TestDecodeFormats(t *testing.T) {
 	rect := image.Rect(0, 0, 3, 2)

@@ -163,10 +163,7 @@ func openModel(ref sdk.ModelRef) (*model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &model{folder: f, prep: imageprep.Config{Size: f.ImageSize, Mean: f.Mean, Std: f.Std}}
-	if err := m.prep.Validate(); err != nil {
-		return nil, fmt.Errorf("model %s: %w", f.Dir, err)
-	}
+	m := &model{folder: f, prep: f.Image} // ReadFolder validated f.Image
 	tokName := "bert"
 	if f.HFTokenizer {
 		m.tok, err = tokenizer.NewBERT(f.Dir, f.ContextLength)
@@ -205,7 +202,7 @@ func openModel(ref sdk.ModelRef) (*model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", f.Dir, err)
 	}
-	m.info = sdk.ModelInfo{Name: f.Name, EmbedDim: f.EmbedDim, ImageSize: f.ImageSize, ContextLength: f.ContextLength,
+	m.info = sdk.ModelInfo{Name: f.Name, EmbedDim: f.EmbedDim, ImageSize: f.Image.Size, ContextLength: f.ContextLength,
 		LogitScale: f.LogitScale, Tokenizer: m.tok.Name(), Files: files}
 	return m, nil
 }
@@ -213,8 +210,8 @@ func openModel(ref sdk.ModelRef) (*model, error) {
 // checkShapes compares what the ONNX files declare with open_clip_config.json.
 func (m *model) checkShapes() error {
 	f := m.folder
-	if h, w := m.image.fixedDim(2), m.image.fixedDim(3); (h != 0 && h != f.ImageSize) || (w != 0 && w != f.ImageSize) {
-		return fmt.Errorf("model %s: %s takes %dx%d images but open_clip_config.json says image_size %d", f.Dir, m.image.path, h, w, f.ImageSize)
+	if h, w := m.image.fixedDim(2), m.image.fixedDim(3); (h != 0 && h != f.Image.Size) || (w != 0 && w != f.Image.Size) {
+		return fmt.Errorf("model %s: %s takes %dx%d images but open_clip_config.json says image_size %d", f.Dir, m.image.path, h, w, f.Image.Size)
 	}
 	if c := m.text.fixedDim(1); c != 0 && c != f.ContextLength {
 		return fmt.Errorf("model %s: %s takes %d tokens but open_clip_config.json says context_length %d", f.Dir, m.text.path, c, f.ContextLength)
@@ -293,7 +290,7 @@ func (b *Backend) EncodeImages(ctx context.Context, ref sdk.ModelRef, images []s
 
 // Preprocess turns images into a [n, 3, size, size] float32 batch, in parallel.
 func (m *model) Preprocess(ctx context.Context, images []sdk.ImageInput) ([]float32, error) {
-	size := m.folder.ImageSize
+	size := m.folder.Image.Size
 	per := 3 * size * size
 	pixels := make([]float32, len(images)*per)
 	errs := make([]error, len(images))
@@ -344,7 +341,7 @@ func (m *model) EncodePixels(pixels []float32, n int) (sdk.Matrix, error) {
 	if n == 0 {
 		return sdk.Matrix{Cols: m.folder.EmbedDim, Data: []float32{}}, nil
 	}
-	out, d, err := m.image.runFloat(pixels, n, m.folder.ImageSize)
+	out, d, err := m.image.runFloat(pixels, n, m.folder.Image.Size)
 	if err != nil {
 		return sdk.Matrix{}, err
 	}

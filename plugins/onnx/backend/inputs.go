@@ -23,7 +23,7 @@ func (b *Backend) Preprocess(ctx context.Context, ref sdk.ModelRef, images []sdk
 	if err != nil {
 		return nil, err
 	}
-	s := m.folder.ImageSize
+	s := m.folder.Image.Size
 	return npy.Float32Array([]int{len(images), 3, s, s}, pixels), nil
 }
 
@@ -42,7 +42,7 @@ func (b *Backend) EncodePixels(_ context.Context, ref sdk.ModelRef, pixels *npy.
 	if err != nil {
 		return sdk.Matrix{}, err
 	}
-	s := m.folder.ImageSize
+	s := m.folder.Image.Size
 	if sh := pixels.Shape; pixels.DType != "<f4" || len(sh) != 4 || sh[1] != 3 || sh[2] != s || sh[3] != s {
 		return sdk.Matrix{}, fmt.Errorf("pixels are %s %v; model %s takes float32 [N, 3, %d, %d]", pixels.DType, pixels.Shape, m.folder.Name, s, s)
 	}
