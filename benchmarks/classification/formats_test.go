@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -24,8 +25,11 @@ func TestLoadFormats(t *testing.T) {
 	})
 	dcm := testutil.WriteDICOM(t, filepath.Join(dir, "folder", "tumor", "3.dcm"), testutil.ExplicitVRLittleEndian,
 		testutil.Gray("MONOCHROME2", 1, 2, 8, 8, 0, []uint16{0, 9})...)
-	converted, err := datasets.ReadImage(dir, "folder/tumor/3.dcm")
+	folder, err := datasets.ReadImageFolder(filepath.Join(dir, "folder"))
 	require.NoError(t, err)
+	i := slices.IndexFunc(folder, func(l datasets.Labeled) bool { return l.Name == "tumor/3.dcm" })
+	require.GreaterOrEqual(t, i, 0)
+	converted := folder[i].Image
 	require.NotEmpty(t, converted.Data)
 	shard := testutil.WriteTar(t, filepath.Join(dir, "wds", "s-0.tar"),
 		testutil.TarMember{Name: "a.jpg", Content: "A"}, testutil.TarMember{Name: "a.cls", Content: "1"},

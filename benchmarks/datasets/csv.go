@@ -32,7 +32,7 @@ func (c Columns) withDefaults() Columns {
 }
 
 // ReadCSVLabels reads a classification manifest in CSV (RFC 4180, a header row, other columns ignored): one row
-// per item, the image path in column cols.Image, relative to the manifest's folder (see ReadImage), and a
+// per item, the image path in column cols.Image, relative to the manifest's folder (see ResolveImage), and a
 // non-empty label in column cols.Label. Errors name the file and line.
 func ReadCSVLabels(manifest string, cols Columns) ([]Labeled, error) {
 	cols = cols.withDefaults()
@@ -52,7 +52,7 @@ func ReadCSVLabels(manifest string, cols Columns) ([]Labeled, error) {
 }
 
 // ReadCSVCaptions reads a retrieval manifest in CSV (RFC 4180, a header row, other columns ignored): one row per
-// image–caption pair, the image path in column cols.Image, relative to the manifest's folder (see ReadImage), the
+// image–caption pair, the image path in column cols.Image, relative to the manifest's folder (see ResolveImage), the
 // caption in column cols.Caption. Rows naming the same image file give it several captions: images are listed in
 // the order they first appear, each with its captions in row order. Errors name the file and line.
 func ReadCSVCaptions(manifest string, cols Columns) ([]Captioned, error) {

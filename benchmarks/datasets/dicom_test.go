@@ -153,13 +153,22 @@ func TestReadDICOMErrors(t *testing.T) {
 	}
 }
 
+// readImage resolves an image named in a manifest in folder dir and reads it, as the manifest readers do.
+func readImage(dir, name string) (Image, error) {
+	r, err := newRoot(dir, "the manifest's folder")
+	if err != nil {
+		return Image{}, err
+	}
+	return r.image(name)
+}
+
 // TestReadImageDICOM reads DICOM files named in a manifest: found by the marker whatever the name, sent as PNG
 // bytes under the file's path; a .dcm file without the marker is an error.
 func TestReadImageDICOM(t *testing.T) {
 	dir := t.TempDir()
 	p := testutil.WriteDICOM(t, filepath.Join(dir, "scan"), testutil.ExplicitVRLittleEndian, rescaled12()...)
 	testutil.WriteFiles(t, dir, map[string]string{"fake.DCM": "not dicom", "a.png": "png"})
-	img, err := ReadImage(dir, "scan")
+	img, err := readImage(dir, "scan")
 	require.NoError(t, err)
 	assert.Equal(t, p, img.Path)
 	assert.Equal(t, p, img.File)
@@ -168,10 +177,10 @@ func TestReadImageDICOM(t *testing.T) {
 	require.IsType(t, &image.Gray{}, decoded)
 	assert.Equal(t, rescaled12Want, decoded.(*image.Gray).Pix)
 
-	img, err = ReadImage(dir, "a.png")
+	img, err = readImage(dir, "a.png")
 	require.NoError(t, err)
 	assert.Equal(t, FileImage(filepath.Join(dir, "a.png")), img)
 
-	_, err = ReadImage(dir, "fake.DCM")
+	_, err = readImage(dir, "fake.DCM")
 	assert.ErrorContains(t, err, `image "fake.DCM" (`+filepath.Join(dir, "fake.DCM")+`) is named .dcm but has no "DICM" marker at byte 128`)
 }

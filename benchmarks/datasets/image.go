@@ -115,16 +115,6 @@ func (r *root) image(name string) (Image, error) {
 	return Image{Path: p, Data: buf.Bytes(), File: p}, nil
 }
 
-// ReadImage resolves an image path written in a manifest relative to the manifest's folder dir, as ResolveImage
-// does, and returns the image: the file, or a DICOM file's pixels as PNG bytes (see ReadDICOM).
-func ReadImage(dir, name string) (Image, error) {
-	r, err := newRoot(dir, "the manifest's folder")
-	if err != nil {
-		return Image{}, err
-	}
-	return r.image(name)
-}
-
 // dicomMarker is the magic word of a DICOM Part 10 file, after its 128-byte preamble (PS3.10 7.1).
 const dicomMarker = "DICM"
 

@@ -12,7 +12,7 @@ import (
 // order of their folder names, images within a class in sorted path order (the order filepath.WalkDir visits).
 // Images are files whose extension is that of an image format (.png, .jpg, .jpeg, .tif, .tiff, .bmp, .dcm, in any
 // letter case); other files, and files directly in dir, are skipped. Symbolic links to folders below a class
-// folder are not followed; images must stay inside dir (see ReadImage). Each item's Name is its path relative to
+// folder are not followed; images must stay inside dir (see ResolveImage). Each item's Name is its path relative to
 // dir, with slashes; its Label the class folder's name. A class folder without images is an error.
 func ReadImageFolder(dir string) ([]Labeled, error) {
 	r, err := newRoot(dir, "the ImageFolder root")

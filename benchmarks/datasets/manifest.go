@@ -67,7 +67,7 @@ func ResolveImage(dir, name string) (string, error) {
 type Captioned struct {
 	// Name is the image path as the manifest writes it (relative to the manifest's folder).
 	Name string
-	// Image is the image: its file, or its bytes for a DICOM file (see ReadImage).
+	// Image is the image: its file, or its bytes for a DICOM file (see ReadDICOM).
 	Image Image
 	// Captions are the image's captions, in manifest order.
 	Captions []string
@@ -77,7 +77,7 @@ type Captioned struct {
 type Labeled struct {
 	// Name is the image path as the manifest writes it (relative to the manifest's folder).
 	Name string
-	// Image is the image: its file, or its bytes for a DICOM file (see ReadImage).
+	// Image is the image: its file, or its bytes for a DICOM file (see ReadDICOM).
 	Image Image
 	// Label is the image's class label.
 	Label string
@@ -85,7 +85,7 @@ type Labeled struct {
 
 // ReadCaptions reads a retrieval manifest: JSON Lines, one object per line,
 // {"image": "images/a.png", "captions": ["...", ...]}; blank lines are skipped. Every image must exist inside the
-// manifest's folder (see ReadImage) and have at least one caption. A caption may be empty: the reference fixtures
+// manifest's folder (see ResolveImage) and have at least one caption. A caption may be empty: the reference fixtures
 // encode "" too.
 func ReadCaptions(manifest string) ([]Captioned, error) {
 	type line struct {
@@ -112,7 +112,7 @@ func ReadCaptions(manifest string) ([]Captioned, error) {
 }
 
 // ReadLabels reads a classification manifest: JSON Lines, one object per line, {"image": "...", "label": "red"};
-// blank lines are skipped. Every image must exist inside the manifest's folder (see ReadImage) and have a
+// blank lines are skipped. Every image must exist inside the manifest's folder (see ResolveImage) and have a
 // non-empty label.
 func ReadLabels(manifest string) ([]Labeled, error) {
 	type line struct {

@@ -91,7 +91,7 @@ func (t *task) Score(_ context.Context, req sdk.ScoreRequest) (*sdk.Scores, erro
 		}
 		slices.Sort(r)
 	}
-	first := (&metrics.RetrievalRanks{ImageToText: i2t}).FirstRanks()
+	first := metrics.FirstRanks(i2t)
 
 	s := &sdk.Scores{Mode: metrics.ModeZeroShot, Metrics: map[string]float64{
 		"image_retrieval_mrr":         metrics.MRR(t2i),

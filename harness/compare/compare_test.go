@@ -8,8 +8,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/clipeval/clipeval/harness/junit"
 	"github.com/clipeval/clipeval/harness/results"
+	"github.com/clipeval/clipeval/internal/junittest"
 )
 
 // run returns a successful run of model on task with the given metrics, all of them headline metrics in the order
@@ -330,7 +330,7 @@ func TestMarkdown(t *testing.T) {
 func TestJUnit(t *testing.T) {
 	b, err := outputFixture().JUnit().Marshal()
 	require.NoError(t, err)
-	require.NoError(t, junit.Validate(b))
+	require.NoError(t, junittest.Validate(b))
 	var doc struct {
 		Tests    int `xml:"tests,attr"`
 		Failures int `xml:"failures,attr"`

@@ -20,16 +20,6 @@ import (
 	"math"
 )
 
-// OpenAI returns open_clip's default eval config at the given size: OPENAI_DATASET_MEAN/STD, the normalisation
-// open_clip uses when a config names none.
-func OpenAI(size int) Config {
-	return Config{
-		Size: size,
-		Mean: openAIMean,
-		Std:  openAIStd,
-	}
-}
-
 // maxSize bounds Config.Size so that Size*Size*3 cannot overflow and a typo cannot ask for gigabytes.
 const maxSize = 16384
 
@@ -121,18 +111,6 @@ func (c Config) RGB8Image(im *Image) ([]uint8, error) {
 	return out, nil
 }
 
-// RGB8 decodes an encoded image and returns its Size×Size×3 HWC RGB bytes (see RGB8Image).
-func (c Config) RGB8(data []byte) ([]uint8, error) {
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	im, err := Decode(data)
-	if err != nil {
-		return nil, err
-	}
-	return c.RGB8Image(im)
-}
-
 // Normalize writes ToTensor + Normalize of Size×Size×3 HWC RGB bytes into dst as 3×Size×Size CHW float32:
 // (float32(v)/255 - mean) / std, each step rounded to float32 as torch computes it on CPU — torchvision's
 // to_tensor is img.to(float32).div(255) (a true float32 division) and F.normalize is tensor.sub_(mean).div_(std)
@@ -190,16 +168,4 @@ func (c Config) PreprocessInto(dst []float32, data []byte) error {
 		return err
 	}
 	return c.PreprocessImageInto(dst, im)
-}
-
-// Preprocess decodes an encoded image and returns its eval transform: 3×Size×Size CHW float32, normalised.
-func (c Config) Preprocess(data []byte) ([]float32, error) {
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	dst := make([]float32, 3*c.Size*c.Size)
-	if err := c.PreprocessInto(dst, data); err != nil {
-		return nil, err
-	}
-	return dst, nil
 }

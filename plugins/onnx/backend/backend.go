@@ -93,14 +93,6 @@ func (b *Backend) Close() error {
 	return nil
 }
 
-// RuntimeVersion returns "onnxruntime <version>" once the runtime is loaded.
-func (b *Backend) RuntimeVersion() (string, error) {
-	if err := b.init(); err != nil {
-		return "", err
-	}
-	return "onnxruntime " + ort.GetVersion(), nil
-}
-
 func (b *Backend) init() error {
 	b.initOnce.Do(func() {
 		if b.findErr != nil {
