@@ -58,7 +58,6 @@ func summaryRows(views []*taskView) []summaryRow {
 	return rows
 }
 
-
 // modes describes the runs' modes of a task: "zero-shot" when every run that says has the same, else
 // "model-a: zero-shot, model-b: linear-probe"; "" when no run says.
 func modes(tv *taskView) string {

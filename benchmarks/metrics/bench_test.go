@@ -25,11 +25,11 @@ func BenchmarkRetrieval(b *testing.B) {
 		textImage[i] = i / 5
 	}
 	for b.Loop() {
-		s, err := CosineMatrix(texts, images)
+		s, err := cosineMatrix(texts, images)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := Ranks(s, textImage); err != nil {
+		if _, err := ranks(s, textImage); err != nil {
 			b.Fatal(err)
 		}
 	}

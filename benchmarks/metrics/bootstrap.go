@@ -4,27 +4,8 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/clipeval/clipeval/benchmarks/stats"
+	"github.com/clipeval/clipeval/plugins/sdk/stats"
 )
-
-// MeanIntervals returns the 95% bootstrap intervals of the means of per-item series over the same items (see
-// stats.MeanIntervals), keyed like series; nil when opt.Resamples is 0.
-func MeanIntervals(series map[string][]float64, opt stats.Options) (map[string]stats.Interval, error) {
-	names := sortedKeys(series)
-	list := make([][]float64, len(names))
-	for i, n := range names {
-		list[i] = series[n]
-	}
-	iv, err := stats.MeanIntervals(list, opt)
-	if err != nil || iv == nil {
-		return nil, err
-	}
-	out := make(map[string]stats.Interval, len(names))
-	for i, n := range names {
-		out[n] = iv[i]
-	}
-	return out, nil
-}
 
 // sortedKeys returns m's keys in ascending order.
 func sortedKeys[V any](m map[string]V) []string {

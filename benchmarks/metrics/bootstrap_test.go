@@ -8,8 +8,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/clipeval/clipeval/benchmarks/stats"
 	"github.com/clipeval/clipeval/plugins/sdk"
+	"github.com/clipeval/clipeval/plugins/sdk/stats"
 )
 
 // ci is the interval [lo, hi].
@@ -154,14 +154,8 @@ func TestClassificationIntervals(t *testing.T) {
 	assert.ErrorContains(t, err, "no runs")
 }
 
-func TestMeanIntervalsAndScores(t *testing.T) {
-	iv, err := MeanIntervals(map[string][]float64{"a": {2, 2, 2}, "b": {0}}, stats.Options{Resamples: 10})
-	assert.ErrorContains(t, err, "has 1 item values, expected 3")
-	assert.Nil(t, iv)
-	iv, err = MeanIntervals(map[string][]float64{"a": {2, 2}, "b": {0, 1}}, stats.Options{Resamples: 1000})
-	require.NoError(t, err)
-	assert.Equal(t, map[string]stats.Interval{"a": ci(2, 2), "b": ci(0, 1)}, iv)
-
+func TestAddIntervalsAndItemValues(t *testing.T) {
+	iv := map[string]stats.Interval{"a": ci(2, 2), "b": ci(0, 1)}
 	var s sdk.Scores
 	s.Add(New("p/a", 2, sdk.HigherIsBetter, sdk.Value, "a"))
 	s.Add(New("p/b", 0.5, sdk.HigherIsBetter, sdk.Value, "b"))

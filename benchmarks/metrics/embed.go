@@ -77,23 +77,6 @@ func Dot(a, b []float64) float64 {
 	return s
 }
 
-// CosineMatrix returns the cosine similarity of every row of a with every row of b: out[i][j] = â_i · b̂_j with
-// both rows L2-normalised. Rows are computed in parallel; the result does not depend on the number of workers.
-func CosineMatrix(a, b sdk.Matrix) ([][]float64, error) {
-	if a.Cols != b.Cols {
-		return nil, fmt.Errorf("cosine similarity: embedding widths differ (%d and %d)", a.Cols, b.Cols)
-	}
-	na, err := NormalizeRows(a)
-	if err != nil {
-		return nil, err
-	}
-	nb, err := NormalizeRows(b)
-	if err != nil {
-		return nil, err
-	}
-	return scaledProducts(na, nb, 1), nil
-}
-
 // scaledProducts returns scale · a_i · b_j for every pair of rows, rows of a spread over the available CPUs.
 func scaledProducts(a, b [][]float64, scale float64) [][]float64 {
 	out := make([][]float64, len(a))
@@ -186,13 +169,4 @@ func CheckScoreRequest(req sdk.ScoreRequest, images, texts int) error {
 			req.ImageEmbeddings.Cols, req.TextEmbeddings.Cols)
 	}
 	return nil
-}
-
-// GatherRows returns a matrix whose row i is row rows[i] of m (rows must index m; the caller guarantees it).
-func GatherRows(m sdk.Matrix, rows []int) sdk.Matrix {
-	out := sdk.Matrix{Rows: len(rows), Cols: m.Cols, Data: make([]float32, 0, len(rows)*m.Cols)}
-	for _, r := range rows {
-		out.Data = append(out.Data, m.Row(r)...)
-	}
-	return out
 }

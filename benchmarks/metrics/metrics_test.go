@@ -18,13 +18,13 @@ func TestNormalizeAndCosine(t *testing.T) {
 	assert.Equal(t, []float64{0.6, 0.8}, Normalize([]float32{3, 4}))
 	assert.Equal(t, []float64{0, 0}, Normalize([]float32{0, 0}))
 	// texts (3,4), (0,2), (-1,0) against images (1,0), (0,5).
-	s, err := CosineMatrix(mat(3, 2, 3, 4, 0, 2, -1, 0), mat(2, 2, 1, 0, 0, 5))
+	s, err := cosineMatrix(mat(3, 2, 3, 4, 0, 2, -1, 0), mat(2, 2, 1, 0, 0, 5))
 	require.NoError(t, err)
 	assert.Equal(t, [][]float64{{0.6, 0.8}, {0, 1}, {-1, 0}}, s)
 
-	_, err = CosineMatrix(mat(1, 2, 1, 0), mat(1, 3, 1, 0, 0))
+	_, err = cosineMatrix(mat(1, 2, 1, 0), mat(1, 3, 1, 0, 0))
 	assert.ErrorContains(t, err, "widths differ")
-	_, err = CosineMatrix(mat(2, 2, 1, 0), mat(1, 2, 1, 0))
+	_, err = cosineMatrix(mat(2, 2, 1, 0), mat(1, 2, 1, 0))
 	assert.ErrorContains(t, err, "does not match")
 }
 
@@ -90,9 +90,6 @@ func TestRanking(t *testing.T) {
 	assert.ErrorContains(t, err, "target 5 is outside the 5 scores")
 	assert.Equal(t, 1, Argmax(x))
 	assert.Equal(t, -1, Argmax(nil))
-	assert.Equal(t, []int{1, 3, 0}, TopK(x, 3))
-	assert.Equal(t, []int{1, 3, 0, 2, 4}, TopK(x, 9))
-	assert.Empty(t, TopK(x, 0))
 }
 
 func TestClassify(t *testing.T) {
@@ -284,14 +281,14 @@ func TestRetrievalRanks(t *testing.T) {
 		{0.3, 0.1, 0.8},
 		{0.2, 0.6, 0.1},
 	}
-	r, err := Ranks(scores, []int{0, 0, 1, 0})
+	r, err := ranks(scores, []int{0, 0, 1, 0})
 	require.NoError(t, err)
 	// Text→image: t0 ranks image 0 first; t1 all tied → image 0 first; t2: image 1 (0.1) is last; t3: 0.2 second.
 	assert.Equal(t, []int{0, 0, 2, 1}, r.TextToImage)
 	// Image 0's column 0.9, 0.2, 0.3, 0.2 → order t0, t2, t1, t3: ranks of t0, t1, t3 = 0, 2, 3.
 	// Image 1's column 0.1, 0.2, 0.1, 0.6 → order t3, t1, t0, t2: t2 ranks 3.
 	assert.Equal(t, [][]int{{0, 2, 3}, {3}, nil}, r.ImageToText)
-	first := r.FirstRanks()
+	first := r.firstRanks()
 	assert.Equal(t, []int{0, 3, NoRank}, first)
 
 	tests := []struct {
@@ -335,7 +332,7 @@ func TestRetrievalRanksErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Ranks(tc.scores, tc.textImage)
+			_, err := ranks(tc.scores, tc.textImage)
 			assert.ErrorContains(t, err, tc.err)
 		})
 	}

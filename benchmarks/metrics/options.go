@@ -7,8 +7,8 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/clipeval/clipeval/benchmarks/stats"
 	"github.com/clipeval/clipeval/plugins/sdk"
+	"github.com/clipeval/clipeval/plugins/sdk/stats"
 )
 
 // Modes name how a task made its numbers, for sdk.Scores.Mode.

@@ -8,8 +8,8 @@ import (
 
 // QueryRanks ranks the gallery for each query by dot product, higher first and equal scores by lower gallery
 // index (the order of Rank), without keeping a queries × gallery score matrix: each worker holds one score row at
-// a time. For L2-normalised rows (NormalizeRows) the scores are the cosine similarities CosineMatrix computes, bit
-// for bit, so the ranks equal those of Ranks on the full matrix.
+// a time. For L2-normalised rows (NormalizeRows) the scores are the cosine similarities, bit for bit, so the ranks
+// equal those counted on the full matrix (the tests check this against such an N×N reference).
 //
 // relevant[q] lists the gallery items relevant to query q; ranks[q][j] is the 0-based rank of relevant[q][j].
 // top[q] is the gallery item ranked first for query q. Every row of queries and gallery must have one width.

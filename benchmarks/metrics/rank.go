@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"fmt"
-	"sort"
 )
 
 // before reports whether entry i ranks before entry j in x: a higher score first, equal scores by lower index
@@ -35,15 +34,4 @@ func Rank(x []float64, target int) (int, error) {
 		}
 	}
 	return r, nil
-}
-
-// TopK returns the indices of the k highest values of x in rank order (descending value, equal values by lower
-// index); all indices when k ≥ len(x), none when k ≤ 0.
-func TopK(x []float64, k int) []int {
-	idx := make([]int, len(x))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.Slice(idx, func(a, b int) bool { return before(x, idx[a], idx[b]) })
-	return idx[:max(0, min(k, len(x)))]
 }

@@ -57,17 +57,17 @@ func TestReferenceRetrieval(t *testing.T) {
 			require.NotNil(t, texts)
 			n := texts.Shape[0] / 2
 			require.Equal(t, 24, n)
-			scores, err := CosineMatrix(firstRows(t, texts, 2*n), firstRows(t, arrays[model+"_image_embeds"], n))
+			scores, err := cosineMatrix(firstRows(t, texts, 2*n), firstRows(t, arrays[model+"_image_embeds"], n))
 			require.NoError(t, err)
 			textImage := make([]int, 2*n)
 			for i := range textImage {
 				textImage[i] = i / 2
 			}
-			r, err := Ranks(scores, textImage)
+			r, err := ranks(scores, textImage)
 			require.NoError(t, err)
 			for _, k := range []int{1, 5, 10} {
 				assert.Equal(t, want[fmt.Sprintf("image_retrieval_recall@%d", k)], HitRate(r.TextToImage, k), "t2i@%d", k)
-				assert.Equal(t, want[fmt.Sprintf("text_retrieval_recall@%d", k)], HitRate(r.FirstRanks(), k), "i2t@%d", k)
+				assert.Equal(t, want[fmt.Sprintf("text_retrieval_recall@%d", k)], HitRate(r.firstRanks(), k), "i2t@%d", k)
 			}
 		})
 	}
@@ -99,7 +99,7 @@ func TestReferenceQueryRanks(t *testing.T) {
 		t.Run(model, func(t *testing.T) {
 			texts := firstRows(t, arrays[model+"_text_embeds"], 48)
 			images := firstRows(t, arrays[model+"_image_embeds"], 24)
-			scores, err := CosineMatrix(texts, images)
+			scores, err := cosineMatrix(texts, images)
 			require.NoError(t, err)
 			textImage := make([]int, 48)
 			t2i := make([][]int, 48)
@@ -109,7 +109,7 @@ func TestReferenceQueryRanks(t *testing.T) {
 				t2i[i] = []int{i / 2}
 				i2t[i/2] = append(i2t[i/2], i)
 			}
-			want, err := Ranks(scores, textImage)
+			want, err := ranks(scores, textImage)
 			require.NoError(t, err)
 			nt, err := NormalizeRows(texts)
 			require.NoError(t, err)

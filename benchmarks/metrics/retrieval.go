@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"fmt"
 	"math"
 	"slices"
 )
@@ -9,58 +8,11 @@ import (
 // NoRank is the rank of an image that has no texts: it is never within any top k.
 const NoRank = math.MaxInt
 
-// RetrievalRanks holds, for image-text retrieval, where the relevant items land in each ranking. Rankings order
-// by descending cosine score, equal scores by lower index first (stable order); ranks are 0-based.
-type RetrievalRanks struct {
-	// TextToImage is, for each text, the rank of its image among all images (text → image retrieval).
-	TextToImage []int
-	// ImageToText is, for each image, the ranks of its texts among all texts, ascending (image → text
-	// retrieval); empty for an image without texts.
-	ImageToText [][]int
-}
-
-// Ranks computes the RetrievalRanks from scores (one row per text, one column per image) and the image of each
-// text.
-func Ranks(scores [][]float64, textImage []int) (*RetrievalRanks, error) {
-	if len(scores) != len(textImage) {
-		return nil, fmt.Errorf("retrieval ranks: %d score rows for %d texts", len(scores), len(textImage))
-	}
-	if len(scores) == 0 || len(scores[0]) == 0 {
-		return nil, fmt.Errorf("retrieval ranks: no texts or no images")
-	}
-	ni := len(scores[0])
-	r := &RetrievalRanks{TextToImage: make([]int, len(scores)), ImageToText: make([][]int, ni)}
-	for t, row := range scores {
-		if len(row) != ni {
-			return nil, fmt.Errorf("retrieval ranks: score row %d has %d images, row 0 has %d", t, len(row), ni)
-		}
-		img := textImage[t]
-		if img < 0 || img >= ni {
-			return nil, fmt.Errorf("retrieval ranks: text %d names image %d of %d", t, img, ni)
-		}
-		r.TextToImage[t], _ = Rank(row, img)
-	}
-	// Image → text: the column of image i, ranking text t: entries above it in score, or equal with lower index.
-	for t, img := range textImage {
-		s := scores[t][img]
-		rank := 0
-		for u := range scores {
-			if v := scores[u][img]; v > s || (v == s && u < t) {
-				rank++
-			}
-		}
-		r.ImageToText[img] = append(r.ImageToText[img], rank)
-	}
-	for _, ranks := range r.ImageToText {
-		slices.Sort(ranks)
-	}
-	return r, nil
-}
-
-// FirstRanks returns, for each image, the rank of its best-ranked text (NoRank for an image without texts).
-func (r *RetrievalRanks) FirstRanks() []int {
-	out := make([]int, len(r.ImageToText))
-	for i, ranks := range r.ImageToText {
+// FirstRanks returns, for each image query, the 0-based rank of its best-ranked text given the ranks of its texts
+// (ascending, as QueryRanks returns them after sorting), NoRank for an image without texts.
+func FirstRanks(imageToText [][]int) []int {
+	out := make([]int, len(imageToText))
+	for i, ranks := range imageToText {
 		out[i] = NoRank
 		if len(ranks) > 0 {
 			out[i] = ranks[0]

@@ -3,8 +3,8 @@ package metrics
 import (
 	"fmt"
 
-	"github.com/clipeval/clipeval/benchmarks/stats"
 	"github.com/clipeval/clipeval/plugins/sdk"
+	"github.com/clipeval/clipeval/plugins/sdk/stats"
 )
 
 // New returns the metric name with value v, declaring which way it improves, what it counts and, in one line,
@@ -49,7 +49,7 @@ func AddMeanIntervals(s *sdk.Scores, names []string, opt stats.Options) error {
 		}
 		series[n] = m.ItemValues
 	}
-	iv, err := MeanIntervals(series, opt)
+	iv, err := stats.MeanIntervals(series, opt)
 	if err != nil {
 		return err
 	}

@@ -91,7 +91,7 @@ func (t *task) Score(_ context.Context, req sdk.ScoreRequest) (*sdk.Scores, erro
 		}
 		slices.Sort(r)
 	}
-	first := (&metrics.RetrievalRanks{ImageToText: i2t}).FirstRanks()
+	first := metrics.FirstRanks(i2t)
 
 	s := &sdk.Scores{Mode: metrics.ModeZeroShot}
 	var t2iNames, i2tNames []string // the item-mean metrics of each direction, bootstrapped together

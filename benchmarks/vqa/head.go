@@ -7,8 +7,8 @@ import (
 	"github.com/clipeval/clipeval/benchmarks/datasets"
 	"github.com/clipeval/clipeval/benchmarks/logreg"
 	"github.com/clipeval/clipeval/benchmarks/metrics"
-	"github.com/clipeval/clipeval/benchmarks/stats"
 	"github.com/clipeval/clipeval/plugins/sdk"
+	"github.com/clipeval/clipeval/plugins/sdk/stats"
 )
 
 // headOptions are the options of the linear-head mode (embedded in options).

@@ -9,8 +9,8 @@ import (
 
 	"github.com/clipeval/clipeval/benchmarks/datasets"
 	"github.com/clipeval/clipeval/benchmarks/metrics"
-	"github.com/clipeval/clipeval/benchmarks/stats"
 	"github.com/clipeval/clipeval/plugins/sdk"
+	"github.com/clipeval/clipeval/plugins/sdk/stats"
 )
 
 // name is the task's name in configs and reports.

@@ -8,8 +8,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/clipeval/clipeval/harness/junit"
 	"github.com/clipeval/clipeval/harness/results"
+	"github.com/clipeval/clipeval/internal/junittest"
 	"github.com/clipeval/clipeval/plugins/sdk"
 )
 
@@ -86,7 +86,7 @@ func TestCompare(t *testing.T) {
 			},
 		},
 		{
-			name:     "direction and unit come from the declaration, never the name; units take their own default",
+			name: "direction and unit come from the declaration, never the name; units take their own default",
 			baseline: res(declare(declare(declare(run("m", "t", "median_rank", 3.0, "errors", 4.0, "n", 10.0), sdk.HigherIsBetter, sdk.Rank, "median_rank"),
 				sdk.Informational, sdk.Count, "n"), sdk.LowerIsBetter, sdk.Value, "errors")),
 			current: func() *results.Results {
@@ -303,13 +303,14 @@ func TestComparePairedBootstrap(t *testing.T) {
 
 func TestBootstrap(t *testing.T) {
 	t.Run("constant differences", func(t *testing.T) {
-		// Every resampled mean of a constant difference is that constant.
+		// Every resampled mean of a constant difference is that constant. None of the 1000 is ≤ 0, so with the +1
+		// correction p = 2·(1 + 0)/(1000 + 1), the smallest p-value 1000 resamples can show.
 		iv := Bootstrap([]float64{0, 0.5, 1}, []float64{0.25, 0.75, 1.25}, Resamples, DefaultSeed)
-		assert.Equal(t, Interval{Items: 3, Low: 0.25, High: 0.25, P: 0}, iv)
+		assert.Equal(t, Interval{Items: 3, Low: 0.25, High: 0.25, P: 2.0 / 1001}, iv)
 		iv = Bootstrap([]float64{0.5, 1}, []float64{0.5, 1}, Resamples, DefaultSeed)
 		assert.Equal(t, Interval{Items: 2, Low: 0, High: 0, P: 1}, iv, "no difference: every Δ* is 0, p capped at 1")
 		iv = Bootstrap([]float64{1, 1}, []float64{0, 0}, Resamples, DefaultSeed)
-		assert.Equal(t, Interval{Items: 2, Low: -1, High: -1, P: 0}, iv)
+		assert.Equal(t, Interval{Items: 2, Low: -1, High: -1, P: 2.0 / 1001}, iv, "none of the Δ* is ≥ 0")
 	})
 	t.Run("two items", func(t *testing.T) {
 		// Differences {0, 1}: a resampled mean is 0, 0.5 or 1 with probabilities 1/4, 1/2, 1/4, so the 2.5% and
@@ -325,6 +326,7 @@ func TestBootstrap(t *testing.T) {
 			Bootstrap(nil, nil, Resamples, 1),
 			Bootstrap([]float64{1}, []float64{1, 2}, Resamples, 1),
 			Bootstrap([]float64{1}, []float64{1}, 0, 1),
+			Bootstrap([]float64{1, 0}, []float64{1, math.NaN()}, Resamples, 1),
 		} {
 			assert.True(t, math.IsNaN(iv.Low) && math.IsNaN(iv.High) && math.IsNaN(iv.P), "%+v", iv)
 		}
@@ -368,7 +370,7 @@ func TestMarkdown(t *testing.T) {
 func TestJUnit(t *testing.T) {
 	b, err := outputFixture().JUnit().Marshal()
 	require.NoError(t, err)
-	require.NoError(t, junit.Validate(b))
+	require.NoError(t, junittest.Validate(b))
 	var doc struct {
 		Tests    int `xml:"tests,attr"`
 		Failures int `xml:"failures,attr"`

@@ -97,7 +97,9 @@ func (r *Report) Markdown(baseline, current string) string {
 }
 
 // interval formats a bootstrap interval of a difference in unit, signed (fractions in percentage points).
-func interval(u sdk.Unit, iv *Interval) string { return "[" + u.FormatSigned(iv.Low) + ", " + u.FormatSigned(iv.High) + "]" }
+func interval(u sdk.Unit, iv *Interval) string {
+	return "[" + u.FormatSigned(iv.Low) + ", " + u.FormatSigned(iv.High) + "]"
+}
 
 // pValue formats a p-value with 3 decimals.
 func pValue(p float64) string {

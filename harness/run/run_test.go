@@ -18,9 +18,9 @@ import (
 	"github.com/clipeval/clipeval/harness/plan"
 	"github.com/clipeval/clipeval/harness/pluginhost"
 	"github.com/clipeval/clipeval/harness/results"
+	"github.com/clipeval/clipeval/internal/demogen"
 	"github.com/clipeval/clipeval/internal/plugintest"
 	"github.com/clipeval/clipeval/internal/sharedtest"
-	"github.com/clipeval/clipeval/internal/demogen"
 )
 
 // binDir holds the plugins (binDir/plugins) and the CLI TestMain builds.

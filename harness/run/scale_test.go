@@ -22,9 +22,9 @@ import (
 	"github.com/clipeval/clipeval/harness/config"
 	"github.com/clipeval/clipeval/harness/plan"
 	"github.com/clipeval/clipeval/harness/pluginhost"
+	"github.com/clipeval/clipeval/internal/demogen"
 	"github.com/clipeval/clipeval/plugins/sdk"
 	"github.com/clipeval/clipeval/plugins/sdk/npy"
-	"github.com/clipeval/clipeval/internal/demogen"
 )
 
 // peakRSS returns a process's peak resident set size (VmHWM) in bytes.

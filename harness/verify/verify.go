@@ -20,9 +20,6 @@ type Tolerance struct {
 // to ~1e-6 absolute on CLIP-sized embeddings.
 var FP32 = Tolerance{ATol: 1e-5, RTol: 1e-4, MinCosine: 0.99999}
 
-// FP16 suits float16 exports compared with a float32 golden (fp16 has ~3 significant decimal digits).
-var FP16 = Tolerance{ATol: 1e-2, RTol: 1e-2, MinCosine: 0.999}
-
 // Stats is the comparison of one output.
 type Stats struct {
 	Output     string

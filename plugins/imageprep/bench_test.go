@@ -20,7 +20,7 @@ func benchImages(b *testing.B) map[string][]byte {
 // BenchmarkPreprocess measures the whole eval transform (decode, resize, crop, convert, normalise) at 224 into
 // a reused destination, reporting images/s.
 func BenchmarkPreprocess(b *testing.B) {
-	cfg := OpenAI(224)
+	cfg := openAI(224)
 	for name, data := range benchImages(b) {
 		b.Run(name, func(b *testing.B) {
 			dst := make([]float32, 3*224*224)
@@ -53,7 +53,7 @@ func BenchmarkDecode(b *testing.B) {
 
 // BenchmarkResize measures Pillow-exact bicubic resize + centre crop alone (decoded image in, 224x224 out).
 func BenchmarkResize(b *testing.B) {
-	cfg := OpenAI(224)
+	cfg := openAI(224)
 	for name, data := range benchImages(b) {
 		im, err := Decode(data)
 		require.NoError(b, err)

@@ -1,9 +1,6 @@
 package imageprep
 
-import (
-	"fmt"
-	"math"
-)
+import "math"
 
 // This file reproduces the Pillow conversions the eval transform goes through (src/libImaging/Convert.c,
 // Pillow 12): the premultiplication round trip Image.resize does for "RGBA" and "LA", and convert("RGB").
@@ -43,20 +40,10 @@ func unpremultiply(pix []uint8, c int) {
 	}
 }
 
-// ToRGB converts an image to 8-bit RGB exactly as Pillow's Image.convert("RGB") does, returning
-// Width×Height×3 bytes: alpha is dropped (not composited), a palette is looked up, CMYK becomes
+// toRGB converts a valid image to 8-bit RGB exactly as Pillow's Image.convert("RGB") does, writing
+// Width×Height×3 bytes into out: alpha is dropped (not composited), a palette is looked up, CMYK becomes
 // (255-K) - (255-K)·C/255 per band, I;16 and I values above 255 become 255 (I below 0 becomes 0), F goes through
 // "L" (truncated, clamped).
-func ToRGB(im *Image) ([]uint8, error) {
-	if err := im.Validate(); err != nil {
-		return nil, fmt.Errorf("converting to RGB: %w", err)
-	}
-	out := make([]uint8, im.Width*im.Height*3)
-	toRGB(out, im)
-	return out, nil
-}
-
-// toRGB writes the RGB conversion of a valid image into out (Width×Height×3 bytes).
 func toRGB(out []uint8, im *Image) {
 	n := im.Width * im.Height
 	gray := func(i int, v uint8) { out[3*i], out[3*i+1], out[3*i+2] = v, v, v }

@@ -52,7 +52,7 @@ func TestDecodeErrors(t *testing.T) {
 			require.Error(t, err)
 			assert.Nil(t, im)
 			assert.Contains(t, err.Error(), tc.errLike)
-			_, err = OpenAI(224).Preprocess(tc.data)
+			_, err = preprocess(openAI(224), tc.data)
 			assert.Error(t, err)
 		})
 	}
@@ -93,7 +93,7 @@ func TestImageValidate(t *testing.T) {
 			err := tc.im.Validate()
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.errLike)
-			_, err = OpenAI(4).RGB8Image(tc.im)
+			_, err = openAI(4).RGB8Image(tc.im)
 			assert.Error(t, err)
 		})
 	}

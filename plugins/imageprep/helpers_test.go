@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -115,4 +116,44 @@ func photoJPEG(tb testing.TB, w, h int) []byte {
 // testConfig is a Config of the given size with mean 0 and std 1, so normalised values are v/255.
 func testConfig(size int) Config {
 	return Config{Size: size, Std: [3]float32{1, 1, 1}}
+}
+
+// openAI is open_clip's default eval config at the given size: OPENAI_DATASET_MEAN/STD.
+func openAI(size int) Config {
+	return Config{Size: size, Mean: openAIMean, Std: openAIStd}
+}
+
+// convertRGB validates an image and converts it to RGB (toRGB), returning Width×Height×3 bytes.
+func convertRGB(im *Image) ([]uint8, error) {
+	if err := im.Validate(); err != nil {
+		return nil, fmt.Errorf("converting to RGB: %w", err)
+	}
+	out := make([]uint8, im.Width*im.Height*3)
+	toRGB(out, im)
+	return out, nil
+}
+
+// decodeRGB8 decodes an encoded image and returns its Size×Size×3 HWC RGB bytes under c (RGB8Image).
+func decodeRGB8(c Config, data []byte) ([]uint8, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	im, err := Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	return c.RGB8Image(im)
+}
+
+// preprocess decodes an encoded image and returns its eval transform under c (PreprocessInto): 3×Size×Size CHW
+// float32, normalised.
+func preprocess(c Config, data []byte) ([]float32, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	dst := make([]float32, 3*c.Size*c.Size)
+	if err := c.PreprocessInto(dst, data); err != nil {
+		return nil, err
+	}
+	return dst, nil
 }

@@ -16,20 +16,9 @@
 package imageprep
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 )
-
-// OpenAI returns open_clip's default eval config at the given size: OPENAI_DATASET_MEAN/STD, the normalisation
-// open_clip uses when a config names none.
-func OpenAI(size int) Config {
-	return Config{
-		Size: size,
-		Mean: [3]float32{0.48145466, 0.4578275, 0.40821073},
-		Std:  [3]float32{0.26862954, 0.26130258, 0.27577711},
-	}
-}
 
 // maxSize bounds Config.Size so that Size*Size*3 cannot overflow and a typo cannot ask for gigabytes.
 const maxSize = 16384
@@ -58,79 +47,6 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
-}
-
-// ConfigFromOpenCLIP reads an open_clip_config.json: the size from model_cfg.vision_cfg.image_size (default
-// 224, open_clip's), mean/std from preprocess_cfg (default OpenAI's). It refuses what this package
-// does not reproduce: a non-square image_size, interpolation other than bicubic, resize_mode other than
-// shortest, mode other than RGB ("random" interpolation is accepted: open_clip's eval transform uses bicubic
-// for it).
-func ConfigFromOpenCLIP(data []byte) (Config, error) {
-	var raw struct {
-		ModelCfg struct {
-			VisionCfg struct {
-				ImageSize json.RawMessage `json:"image_size"`
-			} `json:"vision_cfg"`
-		} `json:"model_cfg"`
-		PreprocessCfg struct {
-			Mean          json.RawMessage `json:"mean"`
-			Std           json.RawMessage `json:"std"`
-			Interpolation string          `json:"interpolation"`
-			ResizeMode    string          `json:"resize_mode"`
-			Mode          string          `json:"mode"`
-		} `json:"preprocess_cfg"`
-	}
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return Config{}, fmt.Errorf("imageprep: parsing open_clip_config.json: %w", err)
-	}
-	pp := raw.PreprocessCfg
-	if pp.Interpolation != "" && pp.Interpolation != "bicubic" && pp.Interpolation != "random" {
-		return Config{}, fmt.Errorf("imageprep: preprocess_cfg.interpolation %q is not supported (only bicubic)", pp.Interpolation)
-	}
-	if pp.ResizeMode != "" && pp.ResizeMode != "shortest" {
-		return Config{}, fmt.Errorf("imageprep: preprocess_cfg.resize_mode %q is not supported (only shortest)", pp.ResizeMode)
-	}
-	if pp.Mode != "" && pp.Mode != "RGB" {
-		return Config{}, fmt.Errorf("imageprep: preprocess_cfg.mode %q is not supported (only RGB)", pp.Mode)
-	}
-	c := OpenAI(224)
-	if s := raw.ModelCfg.VisionCfg.ImageSize; len(s) > 0 {
-		var n int
-		var hw []int
-		switch {
-		case json.Unmarshal(s, &n) == nil:
-			c.Size = n
-		case json.Unmarshal(s, &hw) == nil && len(hw) == 2 && hw[0] == hw[1]:
-			c.Size = hw[0]
-		default:
-			return Config{}, fmt.Errorf("imageprep: vision_cfg.image_size %s is not an int or a square [h, w]", s)
-		}
-	}
-	var err error
-	if c.Mean, err = triple(pp.Mean, c.Mean, "mean"); err != nil {
-		return Config{}, err
-	}
-	if c.Std, err = triple(pp.Std, c.Std, "std"); err != nil {
-		return Config{}, err
-	}
-	return c, c.Validate()
-}
-
-// triple parses a preprocess_cfg mean/std: absent → def, a number → repeated three times (as open_clip does),
-// or a list of three numbers.
-func triple(raw json.RawMessage, def [3]float32, name string) ([3]float32, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return def, nil
-	}
-	var one float64
-	if json.Unmarshal(raw, &one) == nil {
-		return [3]float32{float32(one), float32(one), float32(one)}, nil
-	}
-	var three []float64
-	if err := json.Unmarshal(raw, &three); err != nil || len(three) != 3 {
-		return def, fmt.Errorf("imageprep: preprocess_cfg.%s %s is not a number or a list of 3 numbers", name, raw)
-	}
-	return [3]float32{float32(three[0]), float32(three[1]), float32(three[2])}, nil
 }
 
 // ResizedSize returns the size torchvision's Resize(size) gives a w×h image (_compute_resized_output_size for an
@@ -195,18 +111,6 @@ func (c Config) RGB8Image(im *Image) ([]uint8, error) {
 	return out, nil
 }
 
-// RGB8 decodes an encoded image and returns its Size×Size×3 HWC RGB bytes (see RGB8Image).
-func (c Config) RGB8(data []byte) ([]uint8, error) {
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	im, err := Decode(data)
-	if err != nil {
-		return nil, err
-	}
-	return c.RGB8Image(im)
-}
-
 // Normalize writes ToTensor + Normalize of Size×Size×3 HWC RGB bytes into dst as 3×Size×Size CHW float32:
 // (float32(v)/255 - mean) / std, each step rounded to float32 as torch computes it on CPU — torchvision's
 // to_tensor is img.to(float32).div(255) (a true float32 division) and F.normalize is tensor.sub_(mean).div_(std)
@@ -264,16 +168,4 @@ func (c Config) PreprocessInto(dst []float32, data []byte) error {
 		return err
 	}
 	return c.PreprocessImageInto(dst, im)
-}
-
-// Preprocess decodes an encoded image and returns its eval transform: 3×Size×Size CHW float32, normalised.
-func (c Config) Preprocess(data []byte) ([]float32, error) {
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	dst := make([]float32, 3*c.Size*c.Size)
-	if err := c.PreprocessInto(dst, data); err != nil {
-		return nil, err
-	}
-	return dst, nil
 }

@@ -83,7 +83,7 @@ func TestModes(t *testing.T) {
 			im, err := Decode(tc.data)
 			require.NoError(t, err)
 			assert.Equal(t, tc.wantMode, im.Mode)
-			got, err := testConfig(tc.size).RGB8(tc.data)
+			got, err := decodeRGB8(testConfig(tc.size), tc.data)
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, got)
 		})
@@ -97,14 +97,14 @@ func TestWideModes(t *testing.T) {
 	i, err := cfg.ResizeCrop(&Image{Mode: ModeI, Width: 2, Height: 1, Pix32: []int32{0, 1000}})
 	require.NoError(t, err)
 	assert.Equal(t, []int32{207, 793, 207, 793}, i.Pix32)
-	rgb, err := ToRGB(i)
+	rgb, err := convertRGB(i)
 	require.NoError(t, err)
 	assert.Equal(t, grays(207, 255, 207, 255), rgb)
 
 	f, err := cfg.ResizeCrop(&Image{Mode: ModeF, Width: 2, Height: 1, PixF: []float32{0, 1000}})
 	require.NoError(t, err)
 	assert.InDeltaSlice(t, []float64{1000 * 29.0 / 140, 1000 * 111.0 / 140}, toF64(f.PixF[:2]), 1e-3)
-	rgb, err = ToRGB(f)
+	rgb, err = convertRGB(f)
 	require.NoError(t, err)
 	assert.Equal(t, grays(207, 255, 207, 255), rgb) // 207.14 truncated; 792.9 clamped
 
@@ -124,7 +124,7 @@ func TestWideModes(t *testing.T) {
 		{"1 nonzero is white", &Image{Mode: Mode1, Width: 3, Height: 1, Pix: []uint8{0, 1, 255}}, grays(0, 255, 255)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := ToRGB(tc.im)
+			got, err := convertRGB(tc.im)
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, got)
 		})
@@ -134,7 +134,7 @@ func TestWideModes(t *testing.T) {
 // TestNormalize checks ToTensor + Normalize against values torch produced for the reference tensors
 // (tiny-a reference.npz, BiomedCLIP mean/std): (float32(v)/255 - mean) / std in float32, bit for bit.
 func TestNormalize(t *testing.T) {
-	cfg := OpenAI(1)
+	cfg := openAI(1)
 	for _, tc := range []struct {
 		rgb  [3]uint8
 		want [3]uint32 // float32 bits
@@ -163,10 +163,10 @@ func TestConfig(t *testing.T) {
 		cfg  Config
 		ok   bool
 	}{
-		{"openai 224", OpenAI(224), true},
-		{"zero size", OpenAI(0), false},
-		{"negative size", OpenAI(-3), false},
-		{"huge size", OpenAI(1 << 20), false},
+		{"openai 224", openAI(224), true},
+		{"zero size", openAI(0), false},
+		{"negative size", openAI(-3), false},
+		{"huge size", openAI(1 << 20), false},
 		{"zero std", Config{Size: 4}, false},
 		{"NaN mean", Config{Size: 4, Mean: [3]float32{float32(math.NaN())}, Std: [3]float32{1, 1, 1}}, false},
 		{"infinite std", Config{Size: 4, Std: [3]float32{1, float32(math.Inf(1)), 1}}, false},
@@ -178,47 +178,10 @@ func TestConfig(t *testing.T) {
 				return
 			}
 			assert.Error(t, err)
-			_, err = tc.cfg.Preprocess(grayJPEG(t, 8, 8, 1, true))
+			_, err = preprocess(tc.cfg, grayJPEG(t, 8, 8, 1, true))
 			assert.Error(t, err, "Preprocess must refuse an invalid config")
 		})
 	}
-}
-
-func TestConfigFromOpenCLIP(t *testing.T) {
-	openai := OpenAI(224)
-	for _, tc := range []struct {
-		name, json string
-		want       Config
-		errLike    string
-	}{
-		{"defaults", `{}`, openai, ""},
-		{"size and lists", `{"model_cfg":{"vision_cfg":{"image_size":336}},"preprocess_cfg":{"mean":[0.5,0.25,0],"std":[1,2,4]}}`,
-			Config{Size: 336, Mean: [3]float32{0.5, 0.25, 0}, Std: [3]float32{1, 2, 4}}, ""},
-		{"scalar mean, square list size", `{"model_cfg":{"vision_cfg":{"image_size":[256,256]}},"preprocess_cfg":{"mean":0.5,"std":0.5}}`,
-			Config{Size: 256, Mean: [3]float32{0.5, 0.5, 0.5}, Std: [3]float32{0.5, 0.5, 0.5}}, ""},
-		{"bicubic named", `{"preprocess_cfg":{"interpolation":"bicubic","resize_mode":"shortest","mode":"RGB"}}`, openai, ""},
-		{"bilinear refused", `{"preprocess_cfg":{"interpolation":"bilinear"}}`, Config{}, "interpolation"},
-		{"squash refused", `{"preprocess_cfg":{"resize_mode":"squash"}}`, Config{}, "resize_mode"},
-		{"non-square refused", `{"model_cfg":{"vision_cfg":{"image_size":[224,320]}}}`, Config{}, "image_size"},
-		{"two means refused", `{"preprocess_cfg":{"mean":[0.5,0.5]}}`, Config{}, "mean"},
-		{"zero std refused", `{"preprocess_cfg":{"std":[1,0,1]}}`, Config{}, "std"},
-		{"not json", `{`, Config{}, "parsing"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := ConfigFromOpenCLIP([]byte(tc.json))
-			if tc.errLike != "" {
-				require.Error(t, err)
-				assert.Contains(t, err.Error(), tc.errLike)
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tc.want, got)
-		})
-	}
-	t.Run("fixture", func(t *testing.T) {
-		cfg := biomedCLIP(t)
-		assert.Equal(t, openai, cfg) // BiomedCLIP uses OpenAI's mean/std at 224
-	})
 }
 
 // TestDecodeFormats checks the Pillow mode each format and layout decodes to, and that pixels survive.

@@ -73,7 +73,7 @@ func TestReferencePixels(t *testing.T) {
 		t.Run(ri.name, func(t *testing.T) {
 			data, err := os.ReadFile(ri.path)
 			require.NoError(t, err)
-			got, err := cfg.Preprocess(data)
+			got, err := preprocess(cfg, data)
 			require.NoError(t, err)
 			require.Len(t, got, len(ri.pixels))
 			maxDiff, diffs := 0.0, 0
@@ -106,7 +106,7 @@ func TestConcurrentUse(t *testing.T) {
 			data, err := os.ReadFile(ri.path)
 			if err == nil {
 				var got []float32
-				got, err = cfg.Preprocess(data)
+				got, err = preprocess(cfg, data)
 				same[i] = err == nil && slices.Equal(got, ri.pixels)
 			}
 			errs[i] = err

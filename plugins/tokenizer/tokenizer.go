@@ -22,8 +22,6 @@ type Tokenizer interface {
 	// Encode returns exactly ContextLength ids for text: cleaned, tokenized, truncated and padded, as fed to the
 	// model.
 	Encode(text string) []int64
-	// Tokens returns the ids of text before padding (special tokens included, truncated to ContextLength).
-	Tokens(text string) []int64
 	// ContextLength is the number of ids Encode returns.
 	ContextLength() int
 	// PadID is the id that fills a row after the text.

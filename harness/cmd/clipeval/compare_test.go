@@ -14,11 +14,11 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
-	"github.com/clipeval/clipeval/harness/junit"
 	"github.com/clipeval/clipeval/harness/results"
-	"github.com/clipeval/clipeval/plugins/sdk"
 	"github.com/clipeval/clipeval/internal/demogen"
+	"github.com/clipeval/clipeval/internal/junittest"
 	"github.com/clipeval/clipeval/internal/sharedtest"
+	"github.com/clipeval/clipeval/plugins/sdk"
 )
 
 // invoke runs clipeval in-process without plugins (for commands that only read results files).
@@ -50,7 +50,7 @@ func okRun(model, task string, acc1, mpcr float64) results.Run {
 func junitCounts(t *testing.T, path string) (tests, failures int, cases []string) {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
-	require.NoError(t, junit.Validate(b))
+	require.NoError(t, junittest.Validate(b))
 	var doc struct {
 		Tests    int `xml:"tests,attr"`
 		Failures int `xml:"failures,attr"`

@@ -5,11 +5,8 @@ package backend
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -22,6 +19,7 @@ import (
 
 	"github.com/clipeval/clipeval/plugins/imageprep"
 	"github.com/clipeval/clipeval/plugins/sdk"
+	"github.com/clipeval/clipeval/plugins/sdk/digest"
 	"github.com/clipeval/clipeval/plugins/tokenizer"
 )
 
@@ -97,14 +95,6 @@ func (b *Backend) Close() error {
 	return nil
 }
 
-// RuntimeVersion returns "onnxruntime <version>" once the runtime is loaded.
-func (b *Backend) RuntimeVersion() (string, error) {
-	if err := b.init(); err != nil {
-		return "", err
-	}
-	return "onnxruntime " + ort.GetVersion(), nil
-}
-
 func (b *Backend) init() error {
 	b.initOnce.Do(func() {
 		if b.findErr != nil {
@@ -167,10 +157,7 @@ func openModel(ref sdk.ModelRef) (*model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &model{folder: f, prep: imageprep.Config{Size: f.ImageSize, Mean: f.Mean, Std: f.Std}}
-	if err := m.prep.Validate(); err != nil {
-		return nil, fmt.Errorf("model %s: %w", f.Dir, err)
-	}
+	m := &model{folder: f, prep: f.Image} // ReadFolder validated f.Image
 	if m.tok, err = newTokenizer(f); err != nil {
 		return nil, err
 	}
@@ -196,7 +183,7 @@ func openModel(ref sdk.ModelRef) (*model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", f.Dir, err)
 	}
-	m.info = sdk.ModelInfo{Name: f.Name, EmbedDim: f.EmbedDim, ImageSize: f.ImageSize, ContextLength: f.ContextLength,
+	m.info = sdk.ModelInfo{Name: f.Name, EmbedDim: f.EmbedDim, ImageSize: f.Image.Size, ContextLength: f.ContextLength,
 		LogitScale: f.LogitScale, Tokenizer: m.tok.Name(), Files: files}
 	return m, nil
 }
@@ -236,8 +223,8 @@ func (m *model) checkShapes() error {
 func (m *model) shapeProblems() []error {
 	f := m.folder
 	var out []error
-	if h, w := m.image.fixedDim(2), m.image.fixedDim(3); (h != 0 && h != f.ImageSize) || (w != 0 && w != f.ImageSize) {
-		out = append(out, fmt.Errorf("model %s: %s takes %dx%d images but open_clip_config.json says image_size %d", f.Dir, m.image.path, h, w, f.ImageSize))
+	if h, w := m.image.fixedDim(2), m.image.fixedDim(3); (h != 0 && h != f.Image.Size) || (w != 0 && w != f.Image.Size) {
+		out = append(out, fmt.Errorf("model %s: %s takes %dx%d images but open_clip_config.json says image_size %d", f.Dir, m.image.path, h, w, f.Image.Size))
 	}
 	if c := m.text.fixedDim(1); c != 0 && c != f.ContextLength {
 		out = append(out, fmt.Errorf("model %s: %s takes %d tokens but open_clip_config.json says context_length %d", f.Dir, m.text.path, c, f.ContextLength))
@@ -267,36 +254,29 @@ func findBPE(dir string) (string, error) {
 		"put one there or set the model option `bpe:` to bpe_simple_vocab_16e6.txt.gz", dir)
 }
 
-// hashFiles returns the sha256 of each named file that exists in dir (and of extra, when set), keyed by name.
+// hashFiles returns the sha256 of each named file that exists in dir (and of extra, when set and a file), keyed by
+// name (extra by its base name), hashed in parallel.
 func hashFiles(dir string, names []string, extra string) (map[string]string, error) {
-	out := map[string]string{}
-	hash := func(key, p string) error {
-		fh, err := os.Open(p)
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		defer fh.Close()
-		h := sha256.New()
-		if _, err := io.Copy(h, fh); err != nil {
-			return fmt.Errorf("hashing %s: %w", p, err)
-		}
-		out[key] = hex.EncodeToString(h.Sum(nil))
-		return nil
-	}
+	var keys, paths []string
 	for _, n := range names {
-		if err := hash(n, filepath.Join(dir, n)); err != nil {
-			return nil, err
+		p := filepath.Join(dir, n)
+		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+			continue
 		}
+		keys, paths = append(keys, n), append(paths, p)
 	}
 	if extra != "" {
 		if st, err := os.Stat(extra); err == nil && !st.IsDir() {
-			if err := hash(filepath.Base(extra), extra); err != nil {
-				return nil, err
-			}
+			keys, paths = append(keys, filepath.Base(extra)), append(paths, extra)
 		}
+	}
+	sums, err := digest.Files(paths)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(sums))
+	for i, s := range sums {
+		out[keys[i]] = s.SHA256
 	}
 	return out, nil
 }
@@ -314,7 +294,9 @@ func (b *Backend) Describe(context.Context, sdk.DescribeRequest) (*sdk.PluginInf
 func (b *Backend) CheckModel(_ context.Context, req sdk.CheckModelRequest) (*sdk.CheckModelResponse, error) {
 	ref := req.Model
 	out := &sdk.CheckModelResponse{}
-	add := func(key string, err error) { out.Problems = append(out.Problems, sdk.Problem{Key: key, Message: err.Error()}) }
+	add := func(key string, err error) {
+		out.Problems = append(out.Problems, sdk.Problem{Key: key, Message: err.Error()})
+	}
 	good := map[string]string{}
 	for _, k := range sortedKeys(ref.Options) {
 		if err := checkOption(k, ref.Options[k], ref.BaseDir); err != nil {
@@ -399,7 +381,7 @@ func encoded(m sdk.Matrix, err error) (*sdk.EncodeResponse, error) {
 
 // Preprocess turns images into a [n, 3, size, size] float32 batch, in parallel.
 func (m *model) Preprocess(ctx context.Context, images []sdk.ImageInput) ([]float32, error) {
-	size := m.folder.ImageSize
+	size := m.folder.Image.Size
 	per := 3 * size * size
 	pixels := make([]float32, len(images)*per)
 	errs := make([]error, len(images))
@@ -447,7 +429,7 @@ func (m *model) EncodePixels(pixels []float32, n int) (sdk.Matrix, error) {
 	if n == 0 {
 		return sdk.Matrix{Cols: m.folder.EmbedDim, Data: []float32{}}, nil
 	}
-	out, d, err := m.image.runFloat(pixels, n, m.folder.ImageSize)
+	out, d, err := m.image.runFloat(pixels, n, m.folder.Image.Size)
 	if err != nil {
 		return sdk.Matrix{}, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/clipeval/clipeval/plugins/imageprep"
 	"github.com/clipeval/clipeval/plugins/sdk"
 )
 
@@ -40,24 +41,16 @@ type Manifest struct {
 	BPE string `yaml:"bpe"`
 }
 
-// openCLIPConfig is the part of open_clip_config.json clipeval reads.
+// openCLIPConfig is the part of open_clip_config.json the backend reads itself: the embedding and the text tower.
+// The image half (vision_cfg.image_size, preprocess_cfg) is imageprep.ConfigFromOpenCLIP's.
 type openCLIPConfig struct {
 	ModelCfg struct {
-		EmbedDim  int `json:"embed_dim"`
-		VisionCfg struct {
-			ImageSize json.RawMessage `json:"image_size"`
-		} `json:"vision_cfg"`
-		TextCfg struct {
+		EmbedDim int `json:"embed_dim"`
+		TextCfg  struct {
 			ContextLength   int    `json:"context_length"`
 			HFTokenizerName string `json:"hf_tokenizer_name"`
 		} `json:"text_cfg"`
 	} `json:"model_cfg"`
-	PreprocessCfg struct {
-		Mean          []float32 `json:"mean"`
-		Std           []float32 `json:"std"`
-		Interpolation string    `json:"interpolation"`
-		ResizeMode    string    `json:"resize_mode"`
-	} `json:"preprocess_cfg"`
 }
 
 // Folder is a model folder as read from disk: open_clip_config.json, the optional manifest and the options.
@@ -65,9 +58,9 @@ type Folder struct {
 	Dir           string
 	Name          string
 	EmbedDim      int
-	ImageSize     int
 	ContextLength int
-	Mean, Std     [3]float32
+	// Image is open_clip's eval image transform (its Size the image tower's input side).
+	Image imageprep.Config
 	// HFTokenizer is set when the text tower uses a Hugging Face (BERT WordPiece) tokenizer.
 	HFTokenizer bool
 	LogitScale  float64
@@ -75,12 +68,6 @@ type Folder struct {
 	// BPE is the CLIP BPE vocabulary to use (absolute), when not HFTokenizer.
 	BPE string
 }
-
-// openAIMean and openAIStd are open_clip's defaults (OPENAI_DATASET_MEAN/STD) when preprocess_cfg has none.
-var (
-	openAIMean = [3]float32{0.48145466, 0.4578275, 0.40821073}
-	openAIStd  = [3]float32{0.26862954, 0.26130258, 0.27577711}
-)
 
 // ReadFolder reads a model folder and applies the config options (logit_scale, bpe).
 func ReadFolder(dir string, options map[string]string, baseDir string) (*Folder, error) {
@@ -97,26 +84,12 @@ func ReadFolder(dir string, options map[string]string, baseDir string) (*Folder,
 		return nil, fmt.Errorf("%s: %w", cfgPath, err)
 	}
 	f := &Folder{Dir: dir, Name: filepath.Base(dir), EmbedDim: cfg.ModelCfg.EmbedDim, ContextLength: cfg.ModelCfg.TextCfg.ContextLength,
-		Mean: openAIMean, Std: openAIStd, HFTokenizer: cfg.ModelCfg.TextCfg.HFTokenizerName != "", LogitScale: 100}
-	if f.ImageSize, err = imageSize(cfg.ModelCfg.VisionCfg.ImageSize); err != nil {
-		return nil, fmt.Errorf("%s: model_cfg.vision_cfg.image_size: %w", cfgPath, err)
+		HFTokenizer: cfg.ModelCfg.TextCfg.HFTokenizerName != "", LogitScale: 100}
+	if f.Image, err = imageprep.ConfigFromOpenCLIP(raw); err != nil {
+		return nil, fmt.Errorf("%s: %w", cfgPath, err)
 	}
 	if f.ContextLength == 0 {
 		f.ContextLength = 77 // open_clip's default text context length
-	}
-	pp := cfg.PreprocessCfg
-	if pp.Mean != nil || pp.Std != nil {
-		if len(pp.Mean) != 3 || len(pp.Std) != 3 {
-			return nil, fmt.Errorf("%s: preprocess_cfg mean and std need 3 values each, have %d and %d", cfgPath, len(pp.Mean), len(pp.Std))
-		}
-		copy(f.Mean[:], pp.Mean)
-		copy(f.Std[:], pp.Std)
-	}
-	if pp.Interpolation != "" && pp.Interpolation != "bicubic" {
-		return nil, fmt.Errorf("%s: preprocess_cfg.interpolation %q is not supported (clipeval reproduces open_clip's bicubic)", cfgPath, pp.Interpolation)
-	}
-	if pp.ResizeMode != "" && pp.ResizeMode != "shortest" {
-		return nil, fmt.Errorf("%s: preprocess_cfg.resize_mode %q is not supported (clipeval reproduces open_clip's \"shortest\")", cfgPath, pp.ResizeMode)
 	}
 	if err := f.readManifest(); err != nil {
 		return nil, err
@@ -125,24 +98,6 @@ func ReadFolder(dir string, options map[string]string, baseDir string) (*Folder,
 		return nil, err
 	}
 	return f, nil
-}
-
-func imageSize(raw json.RawMessage) (int, error) {
-	if len(raw) == 0 {
-		return 224, nil // open_clip's default
-	}
-	var n int
-	if err := json.Unmarshal(raw, &n); err == nil {
-		if n <= 0 {
-			return 0, fmt.Errorf("must be positive, is %d", n)
-		}
-		return n, nil
-	}
-	var hw []int
-	if err := json.Unmarshal(raw, &hw); err != nil || len(hw) != 2 || hw[0] != hw[1] || hw[0] <= 0 {
-		return 0, fmt.Errorf("want a positive number or a square [h, w], have %s", raw)
-	}
-	return hw[0], nil
 }
 
 func (f *Folder) readManifest() error {

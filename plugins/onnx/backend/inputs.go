@@ -23,7 +23,7 @@ func (b *Backend) Preprocess(ctx context.Context, req sdk.PreprocessRequest) (*s
 	if err != nil {
 		return nil, err
 	}
-	s := m.folder.ImageSize
+	s := m.folder.Image.Size
 	return &sdk.TensorResponse{Tensor: npy.Float32Array([]int{len(req.Images), 3, s, s}, pixels)}, nil
 }
 
@@ -42,7 +42,7 @@ func (b *Backend) EncodePixels(_ context.Context, req sdk.EncodePixelsRequest) (
 	if err != nil {
 		return nil, err
 	}
-	s, pixels := m.folder.ImageSize, req.Pixels
+	s, pixels := m.folder.Image.Size, req.Pixels
 	if sh := pixels.Shape; pixels.DType != "<f4" || len(sh) != 4 || sh[1] != 3 || sh[2] != s || sh[3] != s {
 		return nil, fmt.Errorf("pixels are %s %v; model %s takes float32 [N, 3, %d, %d]", pixels.DType, pixels.Shape, m.folder.Name, s, s)
 	}

@@ -52,28 +52,6 @@ func (a *Array) Len() int {
 	return n
 }
 
-// AsFloat64 returns the array's values widened to float64, whatever its type.
-func (a *Array) AsFloat64() []float64 {
-	out := make([]float64, 0, a.Len())
-	switch {
-	case a.Float32 != nil:
-		for _, v := range a.Float32 {
-			out = append(out, float64(v))
-		}
-	case a.Float64 != nil:
-		out = append(out, a.Float64...)
-	case a.Int64 != nil:
-		for _, v := range a.Int64 {
-			out = append(out, float64(v))
-		}
-	default:
-		for _, v := range a.Uint8 {
-			out = append(out, float64(v))
-		}
-	}
-	return out
-}
-
 var headerRE = regexp.MustCompile(`'descr':\s*'([^']*)'.*'fortran_order':\s*(True|False).*'shape':\s*\(([^)]*)\)`)
 
 // readHeader reads a .npy stream's magic and header and returns the array's dtype and shape (no data) and the

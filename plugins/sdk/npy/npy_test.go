@@ -28,9 +28,7 @@ func TestRoundTrip(t *testing.T) {
 			assert.Zero(t, (buf.Len()-len(dataOf(tc.in)))%64, "header must be 64-byte aligned")
 			got, err := Read(&buf)
 			require.NoError(t, err)
-			assert.Equal(t, tc.in.Shape, got.Shape)
-			assert.Equal(t, tc.in.DType, got.DType)
-			assert.Equal(t, tc.in.AsFloat64(), got.AsFloat64())
+			assert.Equal(t, tc.in, got)
 		})
 	}
 }

@@ -2,6 +2,7 @@ package stats
 
 import (
 	"math"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -126,9 +127,9 @@ func TestMeanIntervals(t *testing.T) {
 	// {0, 1}: the resampled mean is 0, 1/2 or 1 with probabilities 1/4, 1/2, 1/4, so of 1,000 resamples the 25th
 	// and 26th smallest are 0 and the 25th and 26th largest are 1: the interval is [0, 1].
 	// The constant series is exact; the identical series shares the resamples and so the interval.
-	iv, err := MeanIntervals([][]float64{{0, 1}, {5, 5}, {0, 1}}, opt)
+	iv, err := MeanIntervals(map[string][]float64{"a": {0, 1}, "b": {5, 5}, "c": {0, 1}}, opt)
 	require.NoError(t, err)
-	assert.Equal(t, []Interval{{0, 1}, {5, 5}, {0, 1}}, iv)
+	assert.Equal(t, map[string]Interval{"a": {0, 1}, "b": {5, 5}, "c": {0, 1}}, iv)
 
 	// 50 ones and 50 zeros: the resampled mean is about normal with sd 0.05, so the interval is about
 	// 0.5 ± 1.96·0.05 = [0.402, 0.598]; the bootstrap's grid is 0.01.
@@ -136,20 +137,39 @@ func TestMeanIntervals(t *testing.T) {
 	for i := range 50 {
 		half[i] = 1
 	}
-	iv, err = MeanIntervals([][]float64{half}, opt)
+	iv, err = MeanIntervals(map[string][]float64{"half": half}, opt)
 	require.NoError(t, err)
-	assert.InDelta(t, 0.402, iv[0].Low, 0.02)
-	assert.InDelta(t, 0.598, iv[0].High, 0.02)
+	assert.InDelta(t, 0.402, iv["half"].Low, 0.02)
+	assert.InDelta(t, 0.598, iv["half"].High, 0.02)
 
-	_, err = MeanIntervals([][]float64{{1, 2}, {1}}, opt)
-	assert.ErrorContains(t, err, "series 1 has 1 item values, expected 2")
-	_, err = MeanIntervals([][]float64{{1, math.Inf(1)}}, opt)
-	assert.ErrorContains(t, err, "series 0 item 1 is +Inf")
-	_, err = MeanIntervals([][]float64{{}}, opt)
-	assert.ErrorContains(t, err, "no item values")
+	tests := []struct {
+		name   string
+		series map[string][]float64
+		opt    Options
+		want   string
+	}{
+		{"lengths differ", map[string][]float64{"a": {1, 2}, "b": {1}}, opt, `series "b" has 1 item values, expected 2 (one per item, same items)`},
+		{"lengths differ, first key sets n", map[string][]float64{"a": {2, 2, 2}, "b": {0}}, Options{Resamples: 10},
+			`series "b" has 1 item values, expected 3 (one per item, same items)`},
+		{"infinite", map[string][]float64{"a": {1, math.Inf(1)}}, opt, `series "a" item 1 is +Inf; item values must be finite`},
+		{"empty series", map[string][]float64{"a": {}}, opt, `series "a" has no item values`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			iv, err := MeanIntervals(tc.series, tc.opt)
+			assert.EqualError(t, err, "bootstrap: "+tc.want)
+			assert.Nil(t, iv)
+		})
+	}
 	iv, err = MeanIntervals(nil, opt)
 	require.NoError(t, err)
-	assert.Nil(t, iv)
+	assert.Nil(t, iv, "no series")
+	iv, err = MeanIntervals(map[string][]float64{"a": {2, 2}, "b": {0, 1}}, Options{})
+	require.NoError(t, err)
+	assert.Nil(t, iv, "0 resamples disable intervals")
+	iv, err = MeanIntervals(map[string][]float64{"a": {2, 2}, "b": {0, 1}}, opt)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]Interval{"a": {2, 2}, "b": {0, 1}}, iv)
 }
 
 func TestPairedBootstrap(t *testing.T) {
@@ -214,12 +234,13 @@ func TestPairedBootstrapErrors(t *testing.T) {
 // BenchmarkMeanIntervals bootstraps 6 per-item series of 10,000 items (e.g. hit@1/5/10, true recall and MRR of
 // one retrieval direction) with 1,000 resamples.
 func BenchmarkMeanIntervals(b *testing.B) {
-	series := make([][]float64, 6)
-	for j := range series {
-		series[j] = make([]float64, 10000)
-		for i := range series[j] {
-			series[j][i] = float64((i * (j + 3)) % 2)
+	series := make(map[string][]float64, 6)
+	for j := range 6 {
+		s := make([]float64, 10000)
+		for i := range s {
+			s[i] = float64((i * (j + 3)) % 2)
 		}
+		series[strconv.Itoa(j)] = s
 	}
 	for b.Loop() {
 		if _, err := MeanIntervals(series, opt); err != nil {

@@ -1,7 +1,8 @@
 // Package stats computes seeded, reproducible bootstrap statistics for benchmark metrics: percentile confidence
 // intervals of any metric recomputed on resampled items, and the paired bootstrap comparison of two models scored
-// on the same items. It works on plain float64 slices and depends on no other clipeval package, so the harness can
-// call it on the per-item values stored in results.json.
+// on the same items. It is the one implementation both sides use: task plugins bootstrap their metrics' intervals
+// with it, and the harness (`clipeval compare`) runs the paired bootstrap on the per-item values stored in
+// results.json. It works on plain float64 slices and depends on no other clipeval package.
 //
 // Resampling: each resample draws n items with replacement from the n items (the ordinary, non-stratified
 // bootstrap of Efron & Tibshirani, "An Introduction to the Bootstrap", 1993, ch. 6) and is handed to the metric as
@@ -11,6 +12,7 @@ package stats
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -152,26 +154,39 @@ func WeightedMean(values []float64, counts []int) float64 {
 	return s / float64(total)
 }
 
-// MeanIntervals returns the 95% bootstrap intervals of the means of several per-item series over the same items
-// (e.g. the hit@1, hit@5 and reciprocal rank of each query), all computed on the same resamples. Every series must
-// have the same length, at least 1, and hold finite values.
-func MeanIntervals(series [][]float64, opt Options) ([]Interval, error) {
+// MeanIntervals returns the 95% bootstrap intervals (see Bootstrap) of the means of several per-item series over
+// the same items (e.g. the hit@1, hit@5 and reciprocal rank of each query), keyed like series, all computed on the
+// same resamples; the series are handed to the resampling in ascending key order, so the result does not depend
+// on map order. Every series must have the same length, at least 1, and hold finite values. nil when series is
+// empty or opt.Resamples is 0.
+func MeanIntervals(series map[string][]float64, opt Options) (map[string]Interval, error) {
 	if len(series) == 0 {
 		return nil, nil
 	}
-	n := len(series[0])
-	for j, s := range series {
-		if err := checkItems(fmt.Sprintf("series %d", j), s, n); err != nil {
+	names := slices.Sorted(maps.Keys(series))
+	n := len(series[names[0]])
+	list := make([][]float64, len(names))
+	for j, name := range names {
+		list[j] = series[name]
+		if err := checkItems(fmt.Sprintf("series %q", name), list[j], n); err != nil {
 			return nil, err
 		}
 	}
-	return Bootstrap(n, opt, func(counts []int) []float64 {
-		out := make([]float64, len(series))
-		for j, s := range series {
+	iv, err := Bootstrap(n, opt, func(counts []int) []float64 {
+		out := make([]float64, len(list))
+		for j, s := range list {
 			out[j] = WeightedMean(s, counts)
 		}
 		return out
 	})
+	if err != nil || iv == nil {
+		return nil, err
+	}
+	out := make(map[string]Interval, len(names))
+	for j, name := range names {
+		out[name] = iv[j]
+	}
+	return out, nil
 }
 
 // checkItems reports an error when values do not hold n finite numbers, naming what.

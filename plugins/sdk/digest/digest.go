@@ -1,0 +1,123 @@
+// Package digest hashes files for provenance, the one implementation the harness (the digest of a task's dataset
+// in results.json) and the model backends (the digest of each model file in sdk.ModelInfo.Files) share: SHA-256
+// (FIPS 180-4) of a file's content, streamed so that memory does not grow with the file, of many files in
+// parallel, and of a whole dataset by the formula Dataset documents.
+package digest
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Sum is the digest of one file.
+type Sum struct {
+	// Path is the file as given.
+	Path string
+	// SHA256 is the lower-case hex SHA-256 of the file's content.
+	SHA256 string
+	// Size is the file's length in bytes (the bytes hashed).
+	Size int64
+}
+
+// File returns the SHA-256 of the content of the file at path, read as a stream. An error opening the file wraps
+// the os error, so errors.Is(err, fs.ErrNotExist) tells a missing file.
+func File(path string) (Sum, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Sum{}, fmt.Errorf("digest: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return Sum{}, fmt.Errorf("digest: hashing %s: %w", path, err)
+	}
+	return Sum{Path: path, SHA256: hex.EncodeToString(h.Sum(nil)), Size: n}, nil
+}
+
+// Files hashes the files at paths in parallel (up to GOMAXPROCS at once) and returns their sums in the order of
+// paths. When any file cannot be hashed it returns the error of the first such path in that order.
+func Files(paths []string) ([]Sum, error) {
+	sums := make([]Sum, len(paths))
+	errs := make([]error, len(paths))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(paths)) {
+		wg.Go(func() {
+			for i := range next {
+				sums[i], errs[i] = File(paths[i])
+			}
+		})
+	}
+	for i := range paths {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return sums, nil
+}
+
+// Dataset identifies the content of a dataset's files for provenance.
+type Dataset struct {
+	// SHA256 is the lower-case hex digest (see DatasetOf).
+	SHA256 string
+	// Files is the number of distinct files and Bytes their total size.
+	Files int
+	Bytes int64
+}
+
+// DatasetOf hashes a dataset's files. The digest is the SHA-256 of the lines
+//
+//	path "\t" size "\t" sha256(content) "\n"
+//
+// over the distinct paths in ascending order, each path relative to the deepest folder that holds every file and
+// written with forward slashes, size in decimal bytes and sha256 in lower-case hex: the same files give the same
+// digest wherever the dataset lies and whatever order (and however often) a task listed them.
+func DatasetOf(paths []string) (Dataset, error) {
+	sorted := slices.Clone(paths)
+	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
+	sums, err := Files(sorted)
+	if err != nil {
+		return Dataset{}, err
+	}
+	root := commonDir(sorted)
+	h := sha256.New()
+	var total int64
+	for _, s := range sums {
+		rel, err := filepath.Rel(root, s.Path)
+		if err != nil {
+			rel = s.Path
+		}
+		fmt.Fprintf(h, "%s\t%d\t%s\n", filepath.ToSlash(rel), s.Size, s.SHA256)
+		total += s.Size
+	}
+	return Dataset{SHA256: hex.EncodeToString(h.Sum(nil)), Files: len(sums), Bytes: total}, nil
+}
+
+// commonDir returns the deepest folder that holds every path ("" for none).
+func commonDir(paths []string) string {
+	if len(paths) == 0 {
+		return ""
+	}
+	dir := filepath.Dir(paths[0])
+	for _, p := range paths[1:] {
+		for dir != "/" && dir != "." && !strings.HasPrefix(p, dir+string(filepath.Separator)) {
+			dir = filepath.Dir(dir)
+		}
+	}
+	return dir
+}
