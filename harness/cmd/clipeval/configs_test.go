@@ -86,3 +86,85 @@ func TestPaperConfigValidatesAgainstTheTaskPlugins(t *testing.T) {
 	assert.InDelta(t, 0.861, published["slake-en"]["biomedclip"]["overall_accuracy"], 1e-12)
 	assert.Equal(t, 0.5, cfg.Tolerance.Default, "percentage points, as written")
 }
+
+// TestValidateReportsWhatRunWouldReject writes a config with one of each problem `run` would reject and checks that
+// validate reports all of them in one pass, each at its line and column: a model folder without image.onnx, an
+// image.onnx that is not ONNX, an open_clip_config.json whose embed_dim disagrees with the ONNX outputs, a misspelt
+// model option, an image path escaping the dataset's folder, and a task option out of range.
+func TestValidateReportsWhatRunWouldReject(t *testing.T) {
+	dir := t.TempDir()
+	fixture := sharedtest.Path(t, "fixtures", "tiny-a", "biomedclip")
+	model := func(name string, edit func(dir string)) {
+		d := filepath.Join(dir, name)
+		require.NoError(t, os.Mkdir(d, 0o755))
+		for _, f := range []string{"open_clip_config.json", "vocab.txt", "tokenizer_config.json", "image.onnx", "text.onnx"} {
+			b, err := os.ReadFile(filepath.Join(fixture, f))
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(filepath.Join(d, f), b, 0o644))
+		}
+		edit(d)
+	}
+	model("no-image", func(d string) { require.NoError(t, os.Remove(filepath.Join(d, "image.onnx"))) })
+	model("not-onnx", func(d string) { require.NoError(t, os.WriteFile(filepath.Join(d, "image.onnx"), []byte("not ONNX"), 0o644)) })
+	model("dim", func(d string) {
+		require.NoError(t, os.WriteFile(filepath.Join(d, "open_clip_config.json"), []byte(`{"model_cfg": {"embed_dim": 16,
+			"vision_cfg": {"image_size": 224}, "text_cfg": {"hf_tokenizer_name": "x", "context_length": 256}}}`), 0o644))
+	})
+	model("good", func(string) {})
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "data"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "outside.png"), []byte("x"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "data", "in.png"), []byte("x"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "data", "escape.jsonl"), []byte(`{"image": "in.png", "captions": ["a"]}
+{"image": "../outside.png", "captions": ["b"]}
+`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "data", "cls.jsonl"), []byte(`{"image": "in.png", "label": "a"}
+`), 0o644))
+	cfg := filepath.Join(dir, "exp.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(`models:
+  - name: no-image
+    path: no-image
+  - name: not-onnx
+    path: not-onnx
+  - name: dim
+    path: dim
+  - name: typo
+    path: good
+    options: {logit_scal: 50}
+tasks:
+  - name: escape
+    task: retrieval
+    dataset: {format: jsonl, manifest: data/escape.jsonl}
+  - name: boot
+    task: classification
+    dataset: {format: jsonl, manifest: data/cls.jsonl}
+    options: {classes: [a, b], bootstrap: -1}
+`), 0o644))
+	code, out, errOut := cli(t, "validate", cfg)
+	assert.Equal(t, 2, code, out)
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	want := []string{
+		cfg + `:3:11: model "no-image": model ` + filepath.Join(dir, "no-image") + `: image tower: stat ` + filepath.Join(dir, "no-image", "image.onnx") + `: no such file or directory`,
+		cfg + `:5:11: model "not-onnx": model ` + filepath.Join(dir, "not-onnx") + `: image tower: reading inputs and outputs of ` + filepath.Join(dir, "not-onnx", "image.onnx"),
+		cfg + `:7:11: model "dim": model ` + filepath.Join(dir, "dim") + `: ` + filepath.Join(dir, "dim", "image.onnx") + ` outputs 32 values but open_clip_config.json says embed_dim 16`,
+		cfg + `:10:15: unknown key "logit_scal" in model "typo" options (known: logit_scale, bpe, threads)`,
+		cfg + `:12:5: task "escape": loading the dataset: plugin "retrieval": Load: ` + filepath.Join(dir, "data", "escape.jsonl") + `:2: image path "../outside.png" leaves the manifest's folder ` + filepath.Join(dir, "data"),
+		cfg + `:18:43: bootstrap must be at least 0, is -1`,
+	}
+	for _, w := range want {
+		found := false
+		for _, l := range lines {
+			found = found || strings.HasPrefix(l, w)
+		}
+		assert.True(t, found, "want a line starting %q in:\n%s", w, errOut)
+	}
+	assert.Equal(t, "clipeval: 7 problem(s) in the config", lines[len(lines)-1], errOut)
+}
+
+// TestValidateYAMLSyntaxErrorPosition: a syntax error is reported at its own line and column.
+func TestValidateYAMLSyntaxErrorPosition(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "exp.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("models:\n  - name: a\n    path: \"m\n  - name: b\n"), 0o644))
+	code, _, errOut := cli(t, "validate", cfg)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, cfg+":3:11: invalid YAML:")
+}
