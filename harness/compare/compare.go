@@ -14,19 +14,20 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/clipeval/clipeval/harness/junit"
 	"github.com/clipeval/clipeval/harness/results"
 	"github.com/clipeval/clipeval/plugins/sdk"
 )
 
-// Status is the outcome of one comparison.
-type Status string
+// Status is the outcome of one comparison (junit.Status).
+type Status = junit.Status
 
 // Outcomes: Pass (no regression beyond the tolerance), Fail (a regression, or the metric, run, task or model is
 // missing from the current results), Skip (nothing to compare: the baseline run failed).
 const (
-	Pass Status = "PASS"
-	Fail Status = "FAIL"
-	Skip Status = "SKIP"
+	Pass = junit.Pass
+	Fail = junit.Fail
+	Skip = junit.Skip
 )
 
 // RunMetric is the metric name of a case about a whole run (a failed baseline run has no metrics to list).

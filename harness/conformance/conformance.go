@@ -18,21 +18,20 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/clipeval/clipeval/harness/junit"
 	"github.com/clipeval/clipeval/harness/pluginhost"
 	"github.com/clipeval/clipeval/plugins/sdk"
 )
 
-// Status is the outcome of one case.
-type Status string
+// Status is the outcome of one case (junit.Status).
+type Status = junit.Status
 
-// Outcomes of a case.
+// Outcomes of a case: Pass (the plugin did what the contract asks), Fail (it broke the contract; Message says
+// how), Skip (the case could not run, e.g. it needs a dataset the caller did not name; Message says why).
 const (
-	// Pass: the plugin did what the contract asks.
-	Pass Status = "PASS"
-	// Fail: the plugin broke the contract; Message says how.
-	Fail Status = "FAIL"
-	// Skip: the case could not run (e.g. it needs a dataset the caller did not name); Message says why.
-	Skip Status = "SKIP"
+	Pass = junit.Pass
+	Fail = junit.Fail
+	Skip = junit.Skip
 )
 
 // Case is one named check and its outcome.

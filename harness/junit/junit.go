@@ -10,6 +10,20 @@ import (
 	"os"
 )
 
+// Status is the outcome of one check, as a JUnit test case has it: the one outcome type of the regression gate
+// (harness/compare), the conformance suite (harness/conformance) and export verification.
+type Status string
+
+// Outcomes of a check.
+const (
+	// Pass: the check held.
+	Pass Status = "PASS"
+	// Fail: it did not; the check's message says why.
+	Fail Status = "FAIL"
+	// Skip: it could not run or there was nothing to check; the message says why.
+	Skip Status = "SKIP"
+)
+
 // Suites is the root <testsuites> element. Build it with New and Add, which keep the counts consistent.
 type Suites struct {
 	XMLName  xml.Name `xml:"testsuites"`

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"math"
 	"sort"
+
+	"github.com/clipeval/clipeval/harness/junit"
 )
 
 // Tolerance is what an output must meet: every element |got − want| ≤ ATol + RTol·|want| (numpy.allclose's rule)
@@ -87,9 +89,9 @@ func cosine(a, b []float32) float64 {
 
 // String formats the stats as one report line.
 func (s Stats) String() string {
-	verdict := "PASS"
+	verdict := junit.Pass
 	if !s.Pass {
-		verdict = "FAIL"
+		verdict = junit.Fail
 	}
 	return fmt.Sprintf("%-13s [%d,%d]  max_abs %.3g  max_rel %.3g  p99_abs %.3g  min_cosine %.8f  %s (passes with --atol %.3g, --min-cosine %.8f)",
 		s.Output, s.Rows, s.Cols, s.MaxAbs, s.MaxRel, s.P99Abs, s.MinCosine, verdict, math.Max(s.NeedATol, 0), s.MinCosine)

@@ -17,6 +17,32 @@ const ChunkBytes = 4 << 20
 // perItem is protobuf's framing overhead of one repeated element, counted generously.
 const perItem = 16
 
+// chunker fills one message at a time and sends it before an addition would take it past ChunkBytes.
+type chunker[C any] struct {
+	cur   C
+	size  int
+	fresh func() C
+	send  func(C) error
+}
+
+// room makes room for n more bytes in the current message, sending it first when they would not fit.
+func (c *chunker[C]) room(n int) error {
+	if c.size+n > ChunkBytes {
+		if err := c.flush(); err != nil {
+			return err
+		}
+	}
+	c.size += n
+	return nil
+}
+
+// flush sends the current message and starts an empty one.
+func (c *chunker[C]) flush() error {
+	err := c.send(c.cur)
+	c.cur, c.size = c.fresh(), 0
+	return err
+}
+
 // sendDataset streams a dataset as LoadChunks: the header first, then images and texts in order, each chunk under
 // ChunkBytes.
 func sendDataset(ds *Dataset, send func(*pb.LoadChunk) error) error {
@@ -26,11 +52,7 @@ func sendDataset(ds *Dataset, send func(*pb.LoadChunk) error) error {
 	if size > ChunkBytes {
 		return fmt.Errorf("the dataset header is %d bytes, more than a chunk's %d (too many dataset files listed?)", size, ChunkBytes)
 	}
-	flush := func() error {
-		err := send(chunk)
-		chunk, size = &pb.LoadChunk{}, 0
-		return err
-	}
+	c := &chunker[*pb.LoadChunk]{cur: chunk, size: size, fresh: func() *pb.LoadChunk { return &pb.LoadChunk{} }, send: send}
 	for _, im := range ds.Images {
 		p := imageToProto(im)
 		n := proto.Size(p) + perItem
@@ -38,28 +60,22 @@ func sendDataset(ds *Dataset, send func(*pb.LoadChunk) error) error {
 			return fmt.Errorf("image %s carries %d bytes inline, more than a chunk's %d: refer to its file (path, offset, size) instead",
 				im.Label(), len(im.Data), ChunkBytes)
 		}
-		if size+n > ChunkBytes {
-			if err := flush(); err != nil {
-				return err
-			}
+		if err := c.room(n); err != nil {
+			return err
 		}
-		chunk.Images = append(chunk.Images, p)
-		size += n
+		c.cur.Images = append(c.cur.Images, p)
 	}
 	for i, t := range ds.Texts {
 		n := len(t) + perItem
 		if n > ChunkBytes {
 			return fmt.Errorf("text %d is %d bytes, more than a chunk's %d", i, len(t), ChunkBytes)
 		}
-		if size+n > ChunkBytes {
-			if err := flush(); err != nil {
-				return err
-			}
+		if err := c.room(n); err != nil {
+			return err
 		}
-		chunk.Texts = append(chunk.Texts, t)
-		size += n
+		c.cur.Texts = append(c.cur.Texts, t)
 	}
-	return flush()
+	return c.flush()
 }
 
 // recvDataset reassembles a dataset from a LoadChunk stream, checking it against its header.
@@ -120,42 +136,35 @@ func sendScores(s *Scores, send func(*pb.ScoreChunk) error) error {
 	if size > ChunkBytes {
 		return fmt.Errorf("the scores header (metrics, confusion matrices, curves) is %d bytes, more than a chunk's %d", size, ChunkBytes)
 	}
-	flush := func() error {
-		err := send(chunk)
-		chunk, size = &pb.ScoreChunk{}, 0
-		return err
-	}
+	c := &chunker[*pb.ScoreChunk]{cur: chunk, size: size, fresh: func() *pb.ScoreChunk { return &pb.ScoreChunk{} }, send: send}
 	for _, p := range s.Predictions {
 		q := predictionToProto(p)
 		n := proto.Size(q) + perItem
 		if n > ChunkBytes {
 			return fmt.Errorf("prediction of item %q is %d bytes, more than a chunk's %d", p.Item, n, ChunkBytes)
 		}
-		if size+n > ChunkBytes {
-			if err := flush(); err != nil {
-				return err
-			}
+		if err := c.room(n); err != nil {
+			return err
 		}
-		chunk.Predictions = append(chunk.Predictions, q)
-		size += n
+		c.cur.Predictions = append(c.cur.Predictions, q)
 	}
 	const perValue = 8
 	for _, m := range s.Metrics {
 		for off := 0; off < len(m.ItemValues); {
-			room := (ChunkBytes - size - len(m.Name) - 3*perItem) / perValue
+			room := (ChunkBytes - c.size - len(m.Name) - 3*perItem) / perValue
 			if room < 1024 {
-				if err := flush(); err != nil {
+				if err := c.flush(); err != nil {
 					return err
 				}
 				continue
 			}
 			end := min(len(m.ItemValues), off+room)
-			chunk.ItemValues = append(chunk.ItemValues, &pb.ItemValues{Metric: m.Name, Offset: int64(off), Values: m.ItemValues[off:end]})
-			size += len(m.Name) + 3*perItem + perValue*(end-off)
+			c.cur.ItemValues = append(c.cur.ItemValues, &pb.ItemValues{Metric: m.Name, Offset: int64(off), Values: m.ItemValues[off:end]})
+			c.size += len(m.Name) + 3*perItem + perValue*(end-off)
 			off = end
 		}
 	}
-	return flush()
+	return c.flush()
 }
 
 // recvScores reassembles scores from a ScoreChunk stream, checking it against its header.

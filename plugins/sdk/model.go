@@ -5,7 +5,9 @@
 //
 // The files: model.go and task.go (what a plugin implements), scores.go (metrics that declare themselves),
 // image.go (images by reference), matrix.go, serve.go (the go-plugin side), server.go and client.go (the gRPC
-// adapters of both ends), convert.go (Go values ↔ protobuf messages), chunk.go (bounded stream chunks).
+// adapters of both ends), convert.go (Go values ↔ protobuf messages), chunk.go (bounded stream chunks). The
+// subpackages: sdktest (an in-process test server for plugin authors), stats (bootstrap intervals and the paired
+// bootstrap), digest (file hashing), npy (.npy and .npz files, mapped embedding matrices).
 package sdk
 
 import (

@@ -105,7 +105,9 @@ func TestValidateReportsWhatRunWouldReject(t *testing.T) {
 		edit(d)
 	}
 	model("no-image", func(d string) { require.NoError(t, os.Remove(filepath.Join(d, "image.onnx"))) })
-	model("not-onnx", func(d string) { require.NoError(t, os.WriteFile(filepath.Join(d, "image.onnx"), []byte("not ONNX"), 0o644)) })
+	model("not-onnx", func(d string) {
+		require.NoError(t, os.WriteFile(filepath.Join(d, "image.onnx"), []byte("not ONNX"), 0o644))
+	})
 	model("dim", func(d string) {
 		require.NoError(t, os.WriteFile(filepath.Join(d, "open_clip_config.json"), []byte(`{"model_cfg": {"embed_dim": 16,
 			"vision_cfg": {"image_size": 224}, "text_cfg": {"hf_tokenizer_name": "x", "context_length": 256}}}`), 0o644))
