@@ -13,16 +13,6 @@ const (
 	DefaultSeed = 20240521
 )
 
-// Interval is a paired bootstrap of the difference of two item means.
-type Interval struct {
-	// Items is the number of paired items.
-	Items int
-	// Low and High bound the 95% percentile interval of the mean difference (current − baseline).
-	Low, High float64
-	// P is the two-sided bootstrap p-value of "no difference".
-	P float64
-}
-
 // Bootstrap is the paired bootstrap (stats.PairedBootstrap, b resamples under seed) of the differences
 // current_i − baseline_i of two equally long per-item value lists (the same items in the same order, e.g.
 // per-image recall@1 of two runs on one dataset): the 95% percentile interval of the resampled mean difference and
@@ -32,10 +22,11 @@ type Interval struct {
 // Pairing removes the between-item variance both runs share, so the interval is much tighter than one built from
 // two independent intervals. When the bootstrap cannot run (no items, lists of different lengths, b not positive,
 // a value that is not finite) the interval and p-value are NaN.
-func Bootstrap(baseline, current []float64, b int, seed uint64) Interval {
+func Bootstrap(baseline, current []float64, b int, seed uint64) stats.Paired {
 	p, err := stats.PairedBootstrap(current, baseline, stats.Options{Resamples: b, Seed: seed})
 	if err != nil {
-		return Interval{Items: len(baseline), Low: math.NaN(), High: math.NaN(), P: math.NaN()}
+		nan := math.NaN()
+		return stats.Paired{Items: len(baseline), Diff: nan, Interval: stats.Interval{Low: nan, High: nan}, P: nan, Resamples: b}
 	}
-	return Interval{Items: len(baseline), Low: p.Interval.Low, High: p.Interval.High, P: p.P}
+	return p
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/clipeval/clipeval/harness/junit"
 	"github.com/clipeval/clipeval/harness/results"
 	"github.com/clipeval/clipeval/plugins/sdk"
+	"github.com/clipeval/clipeval/plugins/sdk/stats"
 )
 
 // Status is the outcome of one comparison (junit.Status).
@@ -60,7 +61,7 @@ type Case struct {
 	// Kind is the metric's declared direction and unit (the current run's, else the baseline's).
 	Kind results.Kind
 	// Paired is the paired bootstrap of Delta; nil unless both runs saved per-item values for the same items.
-	Paired *Interval
+	Paired *stats.Paired
 	Status Status
 	// Message says why a case failed or was skipped, or notes something about a passing one.
 	Message string

@@ -11,6 +11,7 @@ import (
 	"github.com/clipeval/clipeval/harness/results"
 	"github.com/clipeval/clipeval/internal/junittest"
 	"github.com/clipeval/clipeval/plugins/sdk"
+	"github.com/clipeval/clipeval/plugins/sdk/stats"
 )
 
 // run returns a successful run of model on task with the given metrics, all of them headline metrics in the order
@@ -295,8 +296,8 @@ func TestComparePairedBootstrap(t *testing.T) {
 	// The paired differences are {0, 1, 0, 0}: a resampled mean is 0 with probability (3/4)^4 = 0.32 (so the
 	// 2.5% percentile is 0), at least 0.75 with probability 0.051 and 1 with probability 0.004 (so the 97.5%
 	// percentile is 0.75), and never below 0 (so p = 2·P(Δ* ≤ 0) ≈ 0.63).
-	assert.Equal(t, 0.0, r.Cases[0].Paired.Low)
-	assert.Equal(t, 0.75, r.Cases[0].Paired.High)
+	assert.Equal(t, 0.0, r.Cases[0].Paired.Interval.Low)
+	assert.Equal(t, 0.75, r.Cases[0].Paired.Interval.High)
 	assert.InDelta(t, 0.63, r.Cases[0].Paired.P, 0.1)
 	assert.Nil(t, r.Cases[1].Paired)
 }
@@ -306,29 +307,29 @@ func TestBootstrap(t *testing.T) {
 		// Every resampled mean of a constant difference is that constant. None of the 1000 is ≤ 0, so with the +1
 		// correction p = 2·(1 + 0)/(1000 + 1), the smallest p-value 1000 resamples can show.
 		iv := Bootstrap([]float64{0, 0.5, 1}, []float64{0.25, 0.75, 1.25}, Resamples, DefaultSeed)
-		assert.Equal(t, Interval{Items: 3, Low: 0.25, High: 0.25, P: 2.0 / 1001}, iv)
+		assert.Equal(t, stats.Paired{Items: 3, Diff: 0.25, Resamples: Resamples, Interval: stats.Interval{Low: 0.25, High: 0.25}, P: 2.0 / 1001}, iv)
 		iv = Bootstrap([]float64{0.5, 1}, []float64{0.5, 1}, Resamples, DefaultSeed)
-		assert.Equal(t, Interval{Items: 2, Low: 0, High: 0, P: 1}, iv, "no difference: every Δ* is 0, p capped at 1")
+		assert.Equal(t, stats.Paired{Items: 2, Resamples: Resamples, Interval: stats.Interval{Low: 0, High: 0}, P: 1}, iv, "no difference: every Δ* is 0, p capped at 1")
 		iv = Bootstrap([]float64{1, 1}, []float64{0, 0}, Resamples, DefaultSeed)
-		assert.Equal(t, Interval{Items: 2, Low: -1, High: -1, P: 2.0 / 1001}, iv, "none of the Δ* is ≥ 0")
+		assert.Equal(t, stats.Paired{Items: 2, Diff: -1, Resamples: Resamples, Interval: stats.Interval{Low: -1, High: -1}, P: 2.0 / 1001}, iv, "none of the Δ* is ≥ 0")
 	})
 	t.Run("two items", func(t *testing.T) {
 		// Differences {0, 1}: a resampled mean is 0, 0.5 or 1 with probabilities 1/4, 1/2, 1/4, so the 2.5% and
 		// 97.5% percentiles are 0 and 1 and p = 2·P(Δ* ≤ 0) ≈ 0.5 (its binomial sd over 1000 resamples is 0.027).
 		iv := Bootstrap([]float64{0, 0}, []float64{0, 1}, Resamples, DefaultSeed)
-		assert.Equal(t, 0.0, iv.Low)
-		assert.Equal(t, 1.0, iv.High)
+		assert.Equal(t, 0.0, iv.Interval.Low)
+		assert.Equal(t, 1.0, iv.Interval.High)
 		assert.InDelta(t, 0.5, iv.P, 0.1)
 		assert.Equal(t, iv, Bootstrap([]float64{0, 0}, []float64{0, 1}, Resamples, DefaultSeed), "same seed, same answer")
 	})
 	t.Run("degenerate input", func(t *testing.T) {
-		for _, iv := range []Interval{
+		for _, iv := range []stats.Paired{
 			Bootstrap(nil, nil, Resamples, 1),
 			Bootstrap([]float64{1}, []float64{1, 2}, Resamples, 1),
 			Bootstrap([]float64{1}, []float64{1}, 0, 1),
 			Bootstrap([]float64{1, 0}, []float64{1, math.NaN()}, Resamples, 1),
 		} {
-			assert.True(t, math.IsNaN(iv.Low) && math.IsNaN(iv.High) && math.IsNaN(iv.P), "%+v", iv)
+			assert.True(t, math.IsNaN(iv.Interval.Low) && math.IsNaN(iv.Interval.High) && math.IsNaN(iv.P), "%+v", iv)
 		}
 	})
 }
@@ -337,7 +338,7 @@ func TestBootstrap(t *testing.T) {
 func outputFixture() *Report {
 	return &Report{Cases: []Case{
 		{Model: "m", Task: "t", Metric: "acc1", Baseline: 0.5, Current: 0.75, Delta: 0.25, Tolerance: 0.005, Status: Pass,
-			Paired: &Interval{Items: 4, Low: 0, High: 0.5, P: 0.25}},
+			Paired: &stats.Paired{Items: 4, Interval: stats.Interval{Low: 0, High: 0.5}, P: 0.25}},
 		{Model: "m", Task: "t", Metric: "acc|5", Baseline: 0.9, Current: 0.8, Delta: -0.1, Tolerance: 0.005, Status: Fail,
 			Message: "regression: acc|5 fell by 10.00 points, more than the tolerance of 0.50 points"},
 		{Model: "m", Task: "u", Metric: RunMetric, Baseline: math.NaN(), Current: math.NaN(), Delta: math.NaN(), Status: Skip,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/clipeval/clipeval/harness/junit"
 	"github.com/clipeval/clipeval/plugins/sdk"
+	"github.com/clipeval/clipeval/plugins/sdk/stats"
 )
 
 // JUnit returns the report as JUnit XML: one <testsuite> per model × task (named "<model>.<task>", the cases'
@@ -97,7 +98,8 @@ func (r *Report) Markdown(baseline, current string) string {
 }
 
 // interval formats a bootstrap interval of a difference in unit, signed (fractions in percentage points).
-func interval(u sdk.Unit, iv *Interval) string {
+func interval(u sdk.Unit, p *stats.Paired) string {
+	iv := p.Interval
 	return "[" + u.FormatSigned(iv.Low) + ", " + u.FormatSigned(iv.High) + "]"
 }
 

@@ -18,6 +18,8 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+
+	"github.com/clipeval/clipeval/plugins/sdk"
 )
 
 // DefaultResamples is the number of bootstrap resamples tasks use unless configured otherwise.
@@ -34,10 +36,8 @@ type Options struct {
 	Seed uint64
 }
 
-// Interval is a confidence interval.
-type Interval struct {
-	Low, High float64
-}
+// Interval is a confidence interval (sdk.Interval: one type for the intervals tasks report and compute).
+type Interval = sdk.Interval
 
 // Bootstrap returns, for each of the values stat computes, the 95% percentile bootstrap confidence interval:
 // the 2.5th and 97.5th percentiles (Percentile) of the value over opt.Resamples resamples of the n items. stat

@@ -15,6 +15,8 @@ type Paired struct {
 	P float64
 	// Resamples is the number of resamples B the p-value and interval come from.
 	Resamples int
+	// Items is the number of paired items.
+	Items int
 }
 
 // PairedBootstrap compares two models scored on the same items: a[i] and b[i] are item i's values under each
@@ -64,5 +66,5 @@ func pairedBootstrap(a, b []float64, opt Options, workers int) (Paired, error) {
 		}
 	}
 	p := min(1, 2*float64(min(below, above))/float64(opt.Resamples+1))
-	return Paired{Diff: WeightedMean(d, ones), Interval: percentileIntervals(deltas)[0], P: p, Resamples: opt.Resamples}, nil
+	return Paired{Diff: WeightedMean(d, ones), Interval: percentileIntervals(deltas)[0], P: p, Resamples: opt.Resamples, Items: len(a)}, nil
 }

@@ -65,7 +65,7 @@ func TestBootstrap(t *testing.T) {
 	constant := func([]int) []float64 { return []float64{0.25, math.NaN()} }
 	iv, err := Bootstrap(10, opt, constant)
 	require.NoError(t, err)
-	assert.Equal(t, Interval{0.25, 0.25}, iv[0], "a constant statistic has a zero-width interval")
+	assert.Equal(t, Interval{Low: 0.25, High: 0.25}, iv[0], "a constant statistic has a zero-width interval")
 	assert.True(t, math.IsNaN(iv[1].Low) && math.IsNaN(iv[1].High), "NaN in every resample gives a NaN interval")
 
 	iv, err = Bootstrap(10, Options{}, constant)
@@ -82,7 +82,7 @@ func TestBootstrap(t *testing.T) {
 		return []float64{float64(c[0]) / 2}
 	})
 	require.NoError(t, err)
-	assert.Equal(t, []Interval{{0, 0.5}}, iv)
+	assert.Equal(t, []Interval{{Low: 0, High: 0.5}}, iv)
 }
 
 func TestBootstrapErrors(t *testing.T) {
@@ -124,12 +124,12 @@ func TestBootstrapDeterministic(t *testing.T) {
 }
 
 func TestMeanIntervals(t *testing.T) {
-	// {0, 1}: the resampled mean is 0, 1/2 or 1 with probabilities 1/4, 1/2, 1/4, so of 1,000 resamples the 25th
+	// {Low: 0, High: 1}: the resampled mean is 0, 1/2 or 1 with probabilities 1/4, 1/2, 1/4, so of 1,000 resamples the 25th
 	// and 26th smallest are 0 and the 25th and 26th largest are 1: the interval is [0, 1].
 	// The constant series is exact; the identical series shares the resamples and so the interval.
 	iv, err := MeanIntervals(map[string][]float64{"a": {0, 1}, "b": {5, 5}, "c": {0, 1}}, opt)
 	require.NoError(t, err)
-	assert.Equal(t, map[string]Interval{"a": {0, 1}, "b": {5, 5}, "c": {0, 1}}, iv)
+	assert.Equal(t, map[string]Interval{"a": {Low: 0, High: 1}, "b": {Low: 5, High: 5}, "c": {Low: 0, High: 1}}, iv)
 
 	// 50 ones and 50 zeros: the resampled mean is about normal with sd 0.05, so the interval is about
 	// 0.5 ± 1.96·0.05 = [0.402, 0.598]; the bootstrap's grid is 0.01.
@@ -169,7 +169,7 @@ func TestMeanIntervals(t *testing.T) {
 	assert.Nil(t, iv, "0 resamples disable intervals")
 	iv, err = MeanIntervals(map[string][]float64{"a": {2, 2}, "b": {0, 1}}, opt)
 	require.NoError(t, err)
-	assert.Equal(t, map[string]Interval{"a": {2, 2}, "b": {0, 1}}, iv)
+	assert.Equal(t, map[string]Interval{"a": {Low: 2, High: 2}, "b": {Low: 0, High: 1}}, iv)
 }
 
 func TestPairedBootstrap(t *testing.T) {
@@ -180,16 +180,16 @@ func TestPairedBootstrap(t *testing.T) {
 		want Paired
 	}{
 		// Every resampled difference is 1: no Δ* ≤ 0, so P = 2·1/1001.
-		{"a always better", []float64{1, 1, 1}, []float64{0, 0, 0}, Paired{Diff: 1, Interval: Interval{1, 1}, P: 2.0 / 1001}},
+		{"a always better", []float64{1, 1, 1}, []float64{0, 0, 0}, Paired{Diff: 1, Interval: Interval{Low: 1, High: 1}, P: 2.0 / 1001, Items: 3}},
 		// Every Δ* is 0: both counts are 1001, P = min(1, 2) = 1.
-		{"identical", []float64{1, 0, 1}, []float64{1, 0, 1}, Paired{Diff: 0, Interval: Interval{0, 0}, P: 1}},
+		{"identical", []float64{1, 0, 1}, []float64{1, 0, 1}, Paired{Diff: 0, Interval: Interval{Low: 0, High: 0}, P: 1, Items: 3}},
 		// d = {1, −1}: Δ* is −1, 0, 1 with probabilities 1/4, 1/2, 1/4; both counts are about 750, so P = 1 and
 		// the interval spans [−1, 1].
-		{"opposite", []float64{1, 0}, []float64{0, 1}, Paired{Diff: 0, Interval: Interval{-1, 1}, P: 1}},
+		{"opposite", []float64{1, 0}, []float64{0, 1}, Paired{Diff: 0, Interval: Interval{Low: -1, High: 1}, P: 1, Items: 2}},
 		// d = nine 1s and a 0: Δ* = 1 − k/10 with k ~ Binomial(10, 0.1) draws of the 0. Δ* ≤ 0 needs k = 10
 		// (probability 1e-10), so P = 2/1001. P(k = 0) = 0.35 puts the 97.5th percentile at 1; P(k ≥ 4) = 0.013
 		// and P(k ≥ 3) = 0.070 put the 25th and 26th smallest of 1,000 at k = 3: Δ* = 0.7.
-		{"nine of ten", nine, make([]float64, 10), Paired{Diff: 0.9, Interval: Interval{0.7, 1}, P: 2.0 / 1001}},
+		{"nine of ten", nine, make([]float64, 10), Paired{Diff: 0.9, Interval: Interval{Low: 0.7, High: 1}, P: 2.0 / 1001, Items: 10}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
