@@ -1,6 +1,7 @@
 package npy
 
 import (
+	"archive/zip"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -159,4 +160,28 @@ func TestWriteFloat32File(t *testing.T) {
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "npy: open "+filepath.Join(dir, "no")+"/.e.npy.")
 	})
+}
+
+// TestReadNPZRefusesABomb: an .npz member of 64 MiB of zeros deflates to about 64 KiB; it is refused from the
+// archive's directory before anything is inflated.
+func TestReadNPZRefusesABomb(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "bomb.npz")
+	f, err := os.Create(p)
+	require.NoError(t, err)
+	zw := zip.NewWriter(f)
+	w, err := zw.Create("x.npy")
+	require.NoError(t, err)
+	const n = 16 << 20 // float32 values: 64 MiB
+	_, err = w.Write(headerBytes("<f4", []int{n}))
+	require.NoError(t, err)
+	zeros := make([]byte, 1<<20)
+	for range 64 {
+		_, err = w.Write(zeros)
+		require.NoError(t, err)
+	}
+	require.NoError(t, zw.Close())
+	require.NoError(t, f.Close())
+	_, err = ReadNPZ(p)
+	assert.ErrorContains(t, err, "member x.npy would expand from")
+	assert.ErrorContains(t, err, "refusing what looks like a decompression bomb")
 }

@@ -124,9 +124,14 @@ func Read(r io.Reader) (*Array, error) {
 	if n > (1<<34)/size {
 		return nil, fmt.Errorf("npy: array of %d elements is too large", n)
 	}
-	raw := make([]byte, n*size)
-	if _, err := io.ReadFull(r, raw); err != nil {
+	// Read what arrives rather than allocating what the header claims: a short or hostile stream costs what it
+	// holds, not its header's promise.
+	raw, err := io.ReadAll(io.LimitReader(r, int64(n*size)))
+	if err != nil {
 		return nil, fmt.Errorf("npy: reading %d %s values: %w", n, a.DType, err)
+	}
+	if len(raw) != n*size {
+		return nil, fmt.Errorf("npy: reading %d %s values: shape %v needs %d bytes of data, the stream has %d", n, a.DType, a.Shape, n*size, len(raw))
 	}
 	switch a.DType {
 	case "<f4":
@@ -248,6 +253,10 @@ func ReadFile(path string) (*Array, error) {
 	return a, nil
 }
 
+// maxExpansion bounds how many times its compressed size an .npz member may expand to: arrays of numbers deflate
+// a few times at most, runs of zeros about a thousand times.
+const maxExpansion = 100
+
 // ReadNPZ reads every array of an .npz archive (stored or deflated), keyed by name without the ".npy" suffix.
 func ReadNPZ(path string) (map[string]*Array, error) {
 	zr, err := zip.OpenReader(path)
@@ -257,6 +266,10 @@ func ReadNPZ(path string) (map[string]*Array, error) {
 	defer zr.Close()
 	out := make(map[string]*Array, len(zr.File))
 	for _, f := range zr.File {
+		if f.UncompressedSize64 > maxExpansion*f.CompressedSize64+1<<20 {
+			return nil, fmt.Errorf("npz: %s: member %s would expand from %d to %d bytes, more than %d times: refusing what looks like a decompression bomb",
+				path, f.Name, f.CompressedSize64, f.UncompressedSize64, maxExpansion)
+		}
 		rc, err := f.Open()
 		if err != nil {
 			return nil, fmt.Errorf("npz: %s: opening %s: %w", path, f.Name, err)
