@@ -109,7 +109,14 @@ func StartTask(impl sdk.Task) (*TaskServer, error) {
 // start fails the test.
 func NewTask(t testing.TB, impl sdk.Task) *TaskServer {
 	t.Helper()
-	s, err := StartTask(impl)
+	return forTest(t, func() (*TaskServer, error) { return StartTask(impl) })
+}
+
+// forTest starts a server for the test t, failing it when the server cannot start, and closes the server when
+// the test ends.
+func forTest[S interface{ Close() error }](t testing.TB, start func() (S, error)) S {
+	t.Helper()
+	s, err := start()
 	if err != nil {
 		t.Fatalf("sdktest: %v", err)
 	}
@@ -223,16 +230,7 @@ func StartModel(impl sdk.Model) (*ModelServer, error) {
 // start fails the test.
 func NewModel(t testing.TB, impl sdk.Model) *ModelServer {
 	t.Helper()
-	s, err := StartModel(impl)
-	if err != nil {
-		t.Fatalf("sdktest: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("sdktest: %v", err)
-		}
-	})
-	return s
+	return forTest(t, func() (*ModelServer, error) { return StartModel(impl) })
 }
 
 // Close stops the server and closes the client. It may be called more than once.
