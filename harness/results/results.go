@@ -222,7 +222,7 @@ func Read(path string) (*Results, error) {
 		return nil, fmt.Errorf("reading results %s: %w", path, err)
 	}
 	if r.Schema != SchemaVersion {
-		return nil, fmt.Errorf("results %s: schema version %d, this clipeval reads %d", path, r.Schema, SchemaVersion)
+		return nil, fmt.Errorf("results %s: schema version %d, this clipeval reads %d (re-run the config with this clipeval to get results it can compare and report)", path, r.Schema, SchemaVersion)
 	}
 	return &r, nil
 }
