@@ -120,9 +120,12 @@ type Task struct {
 
 // Run is the outcome of one model on one task.
 type Run struct {
-	Model   string           `json:"model"`
-	Task    string           `json:"task"`
-	Plugin  string           `json:"plugin"`
+	Model  string `json:"model"`
+	Task   string `json:"task"`
+	Plugin string `json:"plugin"`
+	// Key identifies the run's inputs (model fingerprint, task plugin and version, dataset and options, dataset
+	// digest): a re-run keeps a finished run whose key is unchanged.
+	Key     string           `json:"key,omitempty"`
 	Metrics map[string]Value `json:"metrics"`
 	// Kinds says, for every metric, which way it improves and what it counts, as the task declared.
 	Kinds       map[string]Kind  `json:"metric_kinds"`

@@ -2,21 +2,41 @@ package run
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 
 	"github.com/clipeval/clipeval/harness/pluginhost"
 	"github.com/clipeval/clipeval/plugins/sdk"
+	"github.com/clipeval/clipeval/plugins/sdk/npy"
 )
 
-// encoder sends one model's inputs to its backend in batches, through an in-memory cache keyed by input (image
-// path or text), so an input shared by several tasks is encoded once per model.
+// Key identifies an input's content: the sha256 of the image bytes or of the text, domain-separated by kind.
+type Key = [32]byte
+
+// Cache is where embeddings are looked up before encoding and kept after: the persistent embedding store, shared
+// by every run on the machine. model is the model's fingerprint (see Fingerprint).
+type Cache interface {
+	// Get returns the vectors found for keys, by index into keys; a missing or unreadable entry is absent.
+	Get(model string, keys []Key) (map[int][]float32, error)
+	// Put keeps the vectors of keys, durably once it returns.
+	Put(model string, keys []Key, vecs [][]float32) error
+}
+
+// window is how many inputs an encoder looks up, encodes and writes at a time: the harness's memory while encoding
+// is bounded by the window, whatever the dataset's size.
+const window = 4096
+
+// encoder sends one model's inputs to its backend in batches, through the cache when there is one, and writes the
+// embeddings straight into the .npy file the task maps.
 type encoder struct {
 	runner *Runner
 	model  *pluginhost.Model
 	ref    sdk.ModelRef
 	batch  int
 	name   string
-	cache  map[string][]float32
+	// cache, when set, is looked up and filled under fingerprint.
+	cache       Cache
+	fingerprint string
 	// info describes the loaded model; err, when set, is why it could not be loaded.
 	info *sdk.ModelInfo
 	err  error
@@ -36,91 +56,165 @@ func Batches(n, size int, f func(lo, hi int) error) error {
 	return nil
 }
 
-// images returns the embeddings of images, in order.
-func (e *encoder) images(ctx context.Context, task string, images []sdk.ImageInput) (sdk.Matrix, error) {
-	keys := make([]string, len(images))
-	for i, im := range images {
-		if l := im.Label(); l != "" { // images by reference are named by their file (and range) or by the task
-			keys[i] = "image\x00" + l
-		}
+// imageKey is the content key of an image: sha256 of "image\x00" and its encoded bytes.
+func imageKey(im sdk.ImageInput) (Key, error) {
+	b, err := im.Bytes()
+	if err != nil {
+		return Key{}, err
 	}
-	return e.encode(ctx, task, "images", keys, len(images), func(idx []int) (sdk.Matrix, error) {
-		batch := make([]sdk.ImageInput, len(idx))
-		for j, i := range idx {
-			batch[j] = images[i]
-		}
-		r, err := e.model.EncodeImages(ctx, sdk.EncodeImagesRequest{Model: e.ref, Images: batch})
-		if err != nil {
-			return sdk.Matrix{}, err
-		}
-		return r.Embeddings, nil
-	})
+	h := sha256.New()
+	h.Write([]byte("image\x00"))
+	h.Write(b)
+	return Key(h.Sum(nil)), nil
 }
 
-// texts returns the embeddings of texts, in order.
-func (e *encoder) texts(ctx context.Context, task string, texts []string) (sdk.Matrix, error) {
-	keys := make([]string, len(texts))
-	for i, t := range texts {
-		keys[i] = "text\x00" + t
-	}
-	return e.encode(ctx, task, "texts", keys, len(texts), func(idx []int) (sdk.Matrix, error) {
-		batch := make([]string, len(idx))
-		for j, i := range idx {
-			batch[j] = texts[i]
-		}
-		r, err := e.model.EncodeTexts(ctx, sdk.EncodeTextsRequest{Model: e.ref, Texts: batch})
-		if err != nil {
-			return sdk.Matrix{}, err
-		}
-		return r.Embeddings, nil
-	})
+// textKey is the content key of a text: sha256 of "text\x00" and its UTF-8 bytes.
+func textKey(s string) Key { return sha256.Sum256([]byte("text\x00" + s)) }
+
+// images writes the embeddings of images, in order, to a .npy file at path.
+func (e *encoder) images(ctx context.Context, task, path string, images []sdk.ImageInput) (sdk.EmbeddingFile, error) {
+	return e.encode(ctx, task, "images", path, len(images),
+		func(i int) (Key, error) { return imageKey(images[i]) },
+		func(idx []int) (sdk.Matrix, error) {
+			batch := make([]sdk.ImageInput, len(idx))
+			for j, i := range idx {
+				batch[j] = images[i]
+			}
+			r, err := e.model.EncodeImages(ctx, sdk.EncodeImagesRequest{Model: e.ref, Images: batch})
+			if err != nil {
+				return sdk.Matrix{}, err
+			}
+			return r.Embeddings, nil
+		})
 }
 
-// encode fills an [n, d] matrix from the cache and from batched calls for the misses.
-func (e *encoder) encode(ctx context.Context, task, kind string, keys []string, n int, call func([]int) (sdk.Matrix, error)) (sdk.Matrix, error) {
-	rows := make([][]float32, n)
-	var miss []int
-	for i, k := range keys {
-		if v, ok := e.cache[k]; ok && k != "" {
-			rows[i] = v
-		} else {
-			miss = append(miss, i)
+// texts writes the embeddings of texts, in order, to a .npy file at path.
+func (e *encoder) texts(ctx context.Context, task, path string, texts []string) (sdk.EmbeddingFile, error) {
+	return e.encode(ctx, task, "texts", path, len(texts),
+		func(i int) (Key, error) { return textKey(texts[i]), nil },
+		func(idx []int) (sdk.Matrix, error) {
+			batch := make([]string, len(idx))
+			for j, i := range idx {
+				batch[j] = texts[i]
+			}
+			r, err := e.model.EncodeTexts(ctx, sdk.EncodeTextsRequest{Model: e.ref, Texts: batch})
+			if err != nil {
+				return sdk.Matrix{}, err
+			}
+			return r.Embeddings, nil
+		})
+}
+
+// encode fills an [n, d] .npy file window by window: the window's keys are looked up in the cache, the misses
+// encoded in batches and put in the cache, and every row written in place.
+func (e *encoder) encode(ctx context.Context, task, kind, path string, n int, key func(int) (Key, error),
+	call func([]int) (sdk.Matrix, error)) (sdk.EmbeddingFile, error) {
+	cols := e.info.EmbedDim
+	var w *npy.Float32Writer
+	open := func(d int) error {
+		if w != nil {
+			return nil
+		}
+		cols = d
+		var err error
+		w, err = npy.CreateFloat32(path, n, cols)
+		return err
+	}
+	fail := func(err error) (sdk.EmbeddingFile, error) {
+		if w != nil {
+			w.Abort()
+		}
+		return sdk.EmbeddingFile{}, err
+	}
+	if n == 0 || cols > 0 {
+		if err := open(max(cols, 0)); err != nil {
+			return fail(err)
 		}
 	}
-	done := n - len(miss)
+	done, cached := 0, 0
 	e.runner.emit(Event{Model: e.name, Task: task, Stage: kind, Done: done, Total: n})
-	err := Batches(len(miss), e.batch, func(lo, hi int) error {
+	put := func(i int, v []float32) error {
+		if err := open(len(v)); err != nil {
+			return err
+		}
+		if len(v) != cols {
+			return fmt.Errorf("%s %d has %d values, the model's embeddings have %d", kind, i, len(v), cols)
+		}
+		return w.WriteRows(i, v)
+	}
+	err := Batches(n, window, func(lo, hi int) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		idx := miss[lo:hi]
-		m, err := call(idx)
-		if err != nil {
-			return fmt.Errorf("encoding %s %d-%d of %d: %w", kind, lo+1, hi, len(miss), err)
-		}
-		for j, i := range idx {
-			rows[i] = append([]float32(nil), m.Row(j)...)
-			if keys[i] != "" {
-				e.cache[keys[i]] = rows[i]
+		var keys []Key
+		found := map[int][]float32{}
+		if e.cache != nil {
+			keys = make([]Key, hi-lo)
+			for i := lo; i < hi; i++ {
+				k, err := key(i)
+				if err != nil {
+					return fmt.Errorf("%s %d: %w", kind, i+1, err)
+				}
+				keys[i-lo] = k
+			}
+			var err error
+			if found, err = e.cache.Get(e.fingerprint, keys); err != nil {
+				return fmt.Errorf("reading the embedding store: %w", err)
 			}
 		}
-		done += len(idx)
-		e.runner.emit(Event{Model: e.name, Task: task, Stage: kind, Done: done, Total: n})
-		return nil
+		var miss []int
+		for i := lo; i < hi; i++ {
+			if v, ok := found[i-lo]; ok {
+				if err := put(i, v); err != nil {
+					return err
+				}
+				cached++
+				done++
+			} else {
+				miss = append(miss, i)
+			}
+		}
+		e.runner.emit(Event{Model: e.name, Task: task, Stage: kind, Done: done, Total: n, Cached: cached})
+		return Batches(len(miss), e.batch, func(blo, bhi int) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			idx := miss[blo:bhi]
+			m, err := call(idx)
+			if err != nil {
+				return fmt.Errorf("encoding %s %d-%d of %d: %w", kind, idx[0]+1, idx[len(idx)-1]+1, n, err)
+			}
+			vecs := make([][]float32, len(idx))
+			bkeys := make([]Key, len(idx))
+			for j, i := range idx {
+				vecs[j] = m.Row(j)
+				if err := put(i, vecs[j]); err != nil {
+					return err
+				}
+				if keys != nil {
+					bkeys[j] = keys[i-lo]
+				}
+			}
+			if e.cache != nil {
+				if err := e.cache.Put(e.fingerprint, bkeys, vecs); err != nil {
+					return fmt.Errorf("writing the embedding store: %w", err)
+				}
+			}
+			done += len(idx)
+			e.runner.emit(Event{Model: e.name, Task: task, Stage: kind, Done: done, Total: n, Cached: cached})
+			return nil
+		})
 	})
 	if err != nil {
-		return sdk.Matrix{}, err
+		return fail(err)
 	}
-	out := sdk.Matrix{Rows: n}
-	if n > 0 {
-		out.Cols = len(rows[0])
-	}
-	out.Data = make([]float32, 0, n*out.Cols)
-	for i, r := range rows {
-		if len(r) != out.Cols {
-			return sdk.Matrix{}, fmt.Errorf("%s %d has %d values, the first has %d", kind, i, len(r), out.Cols)
+	if w == nil { // no row and no declared width
+		if err := open(0); err != nil {
+			return fail(err)
 		}
-		out.Data = append(out.Data, r...)
 	}
-	return out, nil
+	if err := w.Close(); err != nil {
+		return sdk.EmbeddingFile{}, err
+	}
+	return sdk.EmbeddingFile{Path: path, Rows: n, Cols: cols}, nil
 }

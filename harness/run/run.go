@@ -8,10 +8,17 @@ package run
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/clipeval/clipeval/harness/config"
@@ -19,7 +26,6 @@ import (
 	"github.com/clipeval/clipeval/harness/pluginhost"
 	"github.com/clipeval/clipeval/harness/results"
 	"github.com/clipeval/clipeval/plugins/sdk"
-	"github.com/clipeval/clipeval/plugins/sdk/npy"
 )
 
 // Event reports progress: Done of Total inputs of a kind ("images", "texts") encoded for a model on a task, or a
@@ -28,6 +34,8 @@ type Event struct {
 	Model, Task string
 	Stage       string
 	Done, Total int
+	// Cached counts the inputs of Done found in the embedding store.
+	Cached int
 }
 
 // Runner runs experiments with the plugins of one host.
@@ -36,6 +44,11 @@ type Runner struct {
 	Host *pluginhost.Host
 	// Progress, when set, is called as work advances (from the calling goroutine).
 	Progress func(Event)
+	// Cache, when set, is the embedding store inputs are looked up in before encoding and kept in after.
+	Cache Cache
+	// Fresh, when set, runs every model × task again instead of keeping the finished runs of an earlier
+	// results.json in the output folder.
+	Fresh bool
 }
 
 // ErrRunsFailed is returned (wrapped) when some model × task runs failed; their errors are in the results.
@@ -61,11 +74,13 @@ func (c *Checked) Close() error {
 
 // loadedTask is a task whose dataset is loaded.
 type loadedTask struct {
-	cfg    config.Task
-	plugin *pluginhost.Task
-	info   *sdk.PluginInfo
-	data   *sdk.Dataset
-	dir    string // the task's work folder
+	cfg     config.Task
+	plugin  *pluginhost.Task
+	info    *sdk.PluginInfo
+	payload [2][]byte // the `dataset:` and `options:` JSON Load got
+	data    *sdk.Dataset
+	dir     string // the task's work folder
+	hash    string // the dataset files' digest
 }
 
 // Check does everything a run does before any model runs, and reports every problem at once as config.Problems
@@ -82,7 +97,10 @@ func (r *Runner) Check(ctx context.Context, cfg *config.Config, workRoot string)
 	problem := func(pos config.Pos, format string, args ...any) {
 		problems = append(problems, config.Problem{Pos: pos, Msg: fmt.Sprintf(format, args...)})
 	}
-	if c.workDir, err = os.MkdirTemp(workRoot, ".clipeval-work-"); err != nil {
+	if workRoot != "" {
+		sweepWorkDirs(workRoot)
+	}
+	if c.workDir, err = os.MkdirTemp(workRoot, fmt.Sprintf("%s%d-", workPrefix, os.Getpid())); err != nil {
 		return nil, fmt.Errorf("creating the work folder: %w", err)
 	}
 	for i, t := range c.tasks {
@@ -104,7 +122,7 @@ func (r *Runner) Check(ctx context.Context, cfg *config.Config, workRoot string)
 			problem(t.cfg.Pos, "task %q: loading the dataset: %v", t.cfg.Name, err)
 			continue
 		}
-		t.data = ds
+		t.data, t.payload = ds, payloads[i]
 	}
 	if len(problems) > 0 {
 		c.Close()
@@ -214,11 +232,16 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.Results, error
 		res.WallSeconds = time.Since(start).Seconds()
 		return results.Write(resultsPath, res)
 	}
+	previous := map[string]results.Run{}
+	if !r.Fresh {
+		previous = finishedRuns(resultsPath)
+	}
 	for _, t := range c.tasks {
 		h, err := hashFiles(t.data.Files)
 		if err != nil {
 			return nil, fmt.Errorf("task %q: hashing the dataset: %w", t.cfg.Name, err)
 		}
+		t.hash = h.sum
 		res.Tasks = append(res.Tasks, results.Task{Name: t.cfg.Name, Plugin: t.cfg.Plugin, PluginVersion: t.info.Version,
 			DatasetSize: t.data.Size, Images: len(t.data.Images), Texts: len(t.data.Texts), Description: t.data.Description,
 			DatasetSHA256: h.sum, DatasetFiles: h.files, DatasetBytes: h.bytes, Published: published(t.cfg.Published)})
@@ -236,8 +259,11 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.Results, error
 		var run results.Run
 		if enc.err != nil {
 			run = results.Run{Model: m.Name, Task: t.cfg.Name, Plugin: t.cfg.Plugin, Error: enc.err.Error()}
+		} else if prev, ok := previous[runKey(enc, t)]; ok {
+			run = prev
+			r.emit(Event{Model: m.Name, Task: t.cfg.Name, Stage: "resumed"})
 		} else {
-			run = r.runOne(ctx, enc, t, c.workDir)
+			run = r.runOne(ctx, enc, t)
 		}
 		if run.Error != "" {
 			failed++
@@ -263,13 +289,14 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.Results, error
 // the model to report.
 func (r *Runner) openModel(ctx context.Context, cfg *config.Config, m config.Model, backend *pluginhost.Model, plugin *sdk.PluginInfo, res *results.Results) *encoder {
 	ref := modelRef(cfg, m)
-	enc := &encoder{runner: r, model: backend, ref: ref, batch: m.BatchSize, name: m.Name, cache: map[string][]float32{}}
+	enc := &encoder{runner: r, model: backend, ref: ref, batch: m.BatchSize, name: m.Name, cache: r.Cache}
 	info, err := backend.Info(ctx, sdk.ModelInfoRequest{Model: ref})
 	if err != nil {
 		enc.err = fmt.Errorf("model %q: %w", m.Name, err)
 		return enc
 	}
 	enc.info = info
+	enc.fingerprint = Fingerprint(m.Backend, plugin.Version, ref.Options, info)
 	res.Models = append(res.Models, results.Model{Name: m.Name, Backend: m.Backend, PluginVersion: plugin.Version, Dir: m.Path,
 		EmbedDim: info.EmbedDim, ImageSize: info.ImageSize, ContextLength: info.ContextLength, LogitScale: info.LogitScale,
 		Tokenizer: info.Tokenizer, Runtime: info.Runtime, Files: info.Files})
@@ -300,28 +327,20 @@ func (r *Runner) emit(ev Event) {
 }
 
 // runOne encodes a task's inputs with one model and scores them; a failure is recorded in the run, not returned.
-func (r *Runner) runOne(ctx context.Context, enc *encoder, t *loadedTask, workDir string) results.Run {
+func (r *Runner) runOne(ctx context.Context, enc *encoder, t *loadedTask) results.Run {
 	start := time.Now()
-	run := results.Run{Model: enc.name, Task: t.cfg.Name, Plugin: t.cfg.Plugin}
+	run := results.Run{Model: enc.name, Task: t.cfg.Name, Plugin: t.cfg.Plugin, Key: runKey(enc, t)}
 	fail := func(err error) results.Run {
 		run.Error = err.Error()
 		run.WallSeconds = time.Since(start).Seconds()
 		return run
 	}
-	imgs, err := enc.images(ctx, t.cfg.Name, t.data.Images)
-	if err != nil {
-		return fail(err)
-	}
-	txts, err := enc.texts(ctx, t.cfg.Name, t.data.Texts)
-	if err != nil {
-		return fail(err)
-	}
-	imgFile, err := writeEmbeddings(workDir, "images", imgs)
+	imgFile, err := enc.images(ctx, t.cfg.Name, filepath.Join(t.dir, "images.npy"), t.data.Images)
 	if err != nil {
 		return fail(err)
 	}
 	defer os.Remove(imgFile.Path)
-	txtFile, err := writeEmbeddings(workDir, "texts", txts)
+	txtFile, err := enc.texts(ctx, t.cfg.Name, filepath.Join(t.dir, "texts.npy"), t.data.Texts)
 	if err != nil {
 		return fail(err)
 	}
@@ -338,16 +357,74 @@ func (r *Runner) runOne(ctx context.Context, enc *encoder, t *loadedTask, workDi
 	return run
 }
 
-// writeEmbeddings writes m as a .npy file in dir for a task to map.
-func writeEmbeddings(dir, kind string, m sdk.Matrix) (sdk.EmbeddingFile, error) {
-	f, err := os.CreateTemp(dir, kind+"-*.npy")
+// Fingerprint identifies what a model computes: the sha256 of its backend's name and version, the runtime, the
+// model files' digests, the options, and the input shapes and tokenizer it reports. Two runs with equal
+// fingerprints give the same embedding for the same input, so the embedding store keys entries by it.
+func Fingerprint(backend, version string, options map[string]string, info *sdk.ModelInfo) string {
+	h := sha256.New()
+	field := func(k, v string) { fmt.Fprintf(h, "%d:%s%d:%s", len(k), k, len(v), v) }
+	field("backend", backend)
+	field("version", version)
+	field("runtime", info.Runtime)
+	field("tokenizer", info.Tokenizer)
+	field("image_size", strconv.Itoa(info.ImageSize))
+	field("context_length", strconv.Itoa(info.ContextLength))
+	field("embed_dim", strconv.Itoa(info.EmbedDim))
+	for _, k := range slices.Sorted(maps.Keys(info.Files)) {
+		field("file:"+k, info.Files[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(options)) {
+		field("option:"+k, options[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// runKey identifies a model × task run's inputs: the model's fingerprint and logit scale, the task plugin and its
+// version, the `dataset:` and `options:` it loaded with, and the dataset files' digest. A finished run of an
+// earlier results.json with the same key is kept instead of run again.
+func runKey(enc *encoder, t *loadedTask) string {
+	h := sha256.New()
+	for _, v := range []string{enc.name, enc.fingerprint, strconv.FormatFloat(enc.info.LogitScale, 'g', -1, 64), t.cfg.Name,
+		t.cfg.Plugin, t.info.Version, string(t.payload[0]), string(t.payload[1]), t.hash} {
+		fmt.Fprintf(h, "%d:%s", len(v), v)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// finishedRuns returns the successful runs of the results.json at path by their key; none when there is no such
+// file or it cannot be read (then everything runs again).
+func finishedRuns(path string) map[string]results.Run {
+	out := map[string]results.Run{}
+	prev, err := results.Read(path)
 	if err != nil {
-		return sdk.EmbeddingFile{}, fmt.Errorf("writing %s embeddings: %w", kind, err)
+		return out
 	}
-	f.Close()
-	if err := npy.WriteFloat32File(f.Name(), m.Rows, m.Cols, m.Data); err != nil {
-		os.Remove(f.Name())
-		return sdk.EmbeddingFile{}, fmt.Errorf("writing %s embeddings: %w", kind, err)
+	for _, r := range prev.Runs {
+		if r.Error == "" && r.Key != "" {
+			out[r.Key] = r
+		}
 	}
-	return sdk.EmbeddingFile{Path: f.Name(), Rows: m.Rows, Cols: m.Cols}, nil
+	return out
+}
+
+// workPrefix starts the name of a run's work folder, followed by the process id of the run that made it.
+const workPrefix = ".clipeval-work-"
+
+// sweepWorkDirs removes the work folders in dir left by runs whose process is gone (killed before cleaning up).
+func sweepWorkDirs(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), workPrefix)
+		if !ok || !e.IsDir() {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.SplitN(rest, "-", 2)[0])
+		if err != nil || pid <= 0 || syscall.Kill(pid, 0) != syscall.ESRCH {
+			continue
+		}
+		os.RemoveAll(filepath.Join(dir, e.Name()))
+	}
 }

@@ -204,6 +204,8 @@ func (p *progress) event(ev run.Event) {
 		fmt.Fprintf(p.w, "%s · %s: scoring\n", ev.Model, ev.Task)
 	case "done":
 		fmt.Fprintf(p.w, "%s · %s: done\n", ev.Model, ev.Task)
+	case "resumed":
+		fmt.Fprintf(p.w, "%s · %s: kept from the previous run (same model, task, options and data)\n", ev.Model, ev.Task)
 	default:
 		if ev.Done == ev.Total || time.Since(p.last) > time.Second {
 			fmt.Fprintf(p.w, "%s · %s: %s %d/%d\n", ev.Model, ev.Task, ev.Stage, ev.Done, ev.Total)

@@ -86,45 +86,105 @@ func littleEndian() bool {
 	return *(*byte)(unsafe.Pointer(&x)) == 1
 }
 
-// WriteFloat32File writes a rows × cols float32 matrix as a .npy file, streamed in blocks (no second copy of the
-// data in memory) and atomically: it is written under a temporary name in the same folder and renamed into place,
-// so a reader never sees a partial file.
-func WriteFloat32File(path string, rows, cols int, data []float32) (err error) {
+// WriteFloat32File writes a rows × cols float32 matrix as a .npy file atomically (see Float32Writer): a reader never
+// sees a partial file.
+func WriteFloat32File(path string, rows, cols int, data []float32) error {
 	if rows < 0 || cols < 0 || len(data) != rows*cols {
 		return fmt.Errorf("npy: writing %s: shape [%d, %d] needs %d values, have %d", path, rows, cols, rows*cols, len(data))
 	}
+	w, err := CreateFloat32(path, rows, cols)
+	if err != nil {
+		return err
+	}
+	if err := w.WriteRows(0, data); err != nil {
+		w.Abort()
+		return err
+	}
+	return w.Close()
+}
+
+// Float32Writer writes a rows × cols float32 .npy file whose rows arrive in any order, without holding the
+// matrix: the file is laid out at its full size under a temporary name in the destination's folder, rows are
+// written in place, and Close syncs it and renames it into place (Abort removes it).
+type Float32Writer struct {
+	path       string
+	f          *os.File
+	rows, cols int
+	start      int64
+	buf        []byte
+}
+
+// CreateFloat32 starts a rows × cols float32 .npy file that Close puts at path.
+func CreateFloat32(path string, rows, cols int) (*Float32Writer, error) {
+	if rows < 0 || cols < 0 {
+		return nil, fmt.Errorf("npy: writing %s: shape [%d, %d] is invalid", path, rows, cols)
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
+		return nil, fmt.Errorf("npy: %w", err)
+	}
+	header := headerBytes("<f4", []int{rows, cols})
+	w := &Float32Writer{path: path, f: f, rows: rows, cols: cols, start: int64(len(header))}
+	if _, err := f.Write(header); err != nil {
+		w.Abort()
+		return nil, fmt.Errorf("npy: writing %s: %w", path, err)
+	}
+	if err := f.Truncate(w.start + 4*int64(rows)*int64(cols)); err != nil {
+		w.Abort()
+		return nil, fmt.Errorf("npy: writing %s: %w", path, err)
+	}
+	return w, nil
+}
+
+// WriteRows writes consecutive rows starting at row first; data holds whole rows.
+func (w *Float32Writer) WriteRows(first int, data []float32) error {
+	if w.cols == 0 || len(data) == 0 {
+		return nil
+	}
+	n := len(data) / w.cols
+	if len(data)%w.cols != 0 || first < 0 || first+n > w.rows {
+		return fmt.Errorf("npy: writing %s: %d values from row %d do not fit a [%d, %d] matrix", w.path, len(data), first, w.rows, w.cols)
+	}
+	const block = 1 << 16 // values per write
+	for lo := 0; lo < len(data); lo += block {
+		part := data[lo:min(lo+block, len(data))]
+		if cap(w.buf) < 4*len(part) {
+			w.buf = make([]byte, 4*block)
+		}
+		b := w.buf[:4*len(part)]
+		for i, v := range part {
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
+		}
+		if _, err := w.f.WriteAt(b, w.start+4*(int64(first)*int64(w.cols)+int64(lo))); err != nil {
+			return fmt.Errorf("npy: writing %s: %w", w.path, err)
+		}
+	}
+	return nil
+}
+
+// Close syncs the file and renames it into place.
+func (w *Float32Writer) Close() error {
+	if err := w.f.Chmod(0o644); err != nil {
+		w.Abort()
 		return fmt.Errorf("npy: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	w := bufio.NewWriterSize(f, 1<<20)
-	if _, err := w.Write(headerBytes("<f4", []int{rows, cols})); err != nil {
-		return fmt.Errorf("npy: writing %s: %w", path, err)
+	if err := w.f.Sync(); err != nil {
+		w.Abort()
+		return fmt.Errorf("npy: writing %s: %w", w.path, err)
 	}
-	var buf [4]byte
-	for _, v := range data {
-		binary.LittleEndian.PutUint32(buf[:], math.Float32bits(v))
-		if _, err := w.Write(buf[:]); err != nil {
-			return fmt.Errorf("npy: writing %s: %w", path, err)
-		}
+	if err := w.f.Close(); err != nil {
+		os.Remove(w.f.Name())
+		return fmt.Errorf("npy: writing %s: %w", w.path, err)
 	}
-	if err := w.Flush(); err != nil {
-		return fmt.Errorf("npy: writing %s: %w", path, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return fmt.Errorf("npy: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("npy: writing %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
+	if err := os.Rename(w.f.Name(), w.path); err != nil {
+		os.Remove(w.f.Name())
 		return fmt.Errorf("npy: %w", err)
 	}
 	return nil
+}
+
+// Abort removes the unfinished file.
+func (w *Float32Writer) Abort() {
+	w.f.Close()
+	os.Remove(w.f.Name())
 }
