@@ -63,6 +63,15 @@ type Config struct {
 	Output Output
 	// Tolerance is the `compare:` section: absolute regression tolerances as written, in each metric's display unit.
 	Tolerance Tolerance
+	// Cache is the `cache:` section: the embedding store's location and use.
+	Cache Cache
+}
+
+// Cache is where a config keeps its embeddings: Dir (absolute; empty means the machine's default store) unless
+// Disabled.
+type Cache struct {
+	Dir      string
+	Disabled bool
 }
 
 // Tolerance is a regression gate, in display units: Default (percentage points) for fraction metrics, Units for
@@ -256,7 +265,7 @@ func (p *parser) str(n *yaml.Node, what string) (string, bool) {
 }
 
 func (p *parser) parseRoot(c *Config, root *yaml.Node) {
-	f := p.fields(root, "the config", "models", "tasks", "output", "compare")
+	f := p.fields(root, "the config", "models", "tasks", "output", "compare", "cache")
 	if f == nil {
 		return
 	}
@@ -277,6 +286,28 @@ func (p *parser) parseRoot(c *Config, root *yaml.Node) {
 	c.Tolerance = Tolerance{Default: DefaultTolerance, Units: map[string]float64{}, Metrics: map[string]float64{}}
 	if n, ok := f["compare"]; ok {
 		p.parseCompare(c, n)
+	}
+	if n, ok := f["cache"]; ok {
+		p.parseCache(c, n)
+	}
+}
+
+// parseCache reads `cache: {dir: PATH, enabled: BOOL}`: where the embedding store lives (relative to the config's
+// folder; the folder is made when missing) and whether the run uses it.
+func (p *parser) parseCache(c *Config, n *yaml.Node) {
+	f := p.fields(n, "cache", "dir", "enabled")
+	if v, ok := f["dir"]; ok {
+		if s, ok := p.str(v, "cache dir"); ok {
+			c.Cache.Dir = resolve(c.Dir, s)
+		}
+	}
+	if v, ok := f["enabled"]; ok {
+		if v.Kind != yaml.ScalarNode || v.Tag != "!!bool" {
+			p.errorf(v, "cache enabled must be true or false, is %s", kindName(v))
+		} else {
+			off := v.Value == "false"
+			c.Cache.Disabled = off
+		}
 	}
 }
 

@@ -89,7 +89,7 @@ func TestLoadProblems(t *testing.T) {
 		want       []string
 	}{
 		{"unknown top key", "modles: []\n", []string{
-			"exp.yaml:1:1: unknown key \"modles\" in the config (known: models, tasks, output, compare)",
+			"exp.yaml:1:1: unknown key \"modles\" in the config (known: models, tasks, output, compare, cache)",
 			"exp.yaml:1:1: missing models: (a list of model folders to evaluate)",
 			"exp.yaml:1:1: missing tasks: (a list of benchmark tasks)"}},
 		{"wrong types", "models: {name: a}\ntasks:\n  - name: t\n    task: retrieval\n    dataset: {}\n", []string{
@@ -315,4 +315,34 @@ tasks:
 `+p+`:13:14: ratio must be a number, is str "yes"
 `+p+`:14:16: classes must be a list of strings, is a mapping
 `+p+`:15:22: templates: each entry must be a string, is a list`, ps.Error())
+}
+
+func TestCacheSection(t *testing.T) {
+	tests := []struct {
+		name, cache string
+		want        Cache
+		problem     string
+	}{
+		{"default", "", Cache{}, ""},
+		{"relative dir", "cache: {dir: store}\n", Cache{Dir: "store"}, ""},
+		{"disabled", "cache: {enabled: false}\n", Cache{Disabled: true}, ""},
+		{"bad enabled", "cache: {enabled: maybe}\n", Cache{}, `:8:18: cache enabled must be true or false, is str "maybe"`},
+		{"unknown key", "cache: {path: x}\n", Cache{}, `:8:9: unknown key "path" in cache (known: dir, enabled)`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := setup(t, "models:\n  - name: a\n    path: m\ntasks:\n  - name: t\n    task: x\n    dataset: {}\n"+tc.cache)
+			c, err := Load(p, env(nil))
+			if tc.problem != "" {
+				assert.EqualError(t, err, p+tc.problem)
+				return
+			}
+			require.NoError(t, err)
+			want := tc.want
+			if want.Dir != "" {
+				want.Dir = filepath.Join(filepath.Dir(p), want.Dir)
+			}
+			assert.Equal(t, want, c.Cache)
+		})
+	}
 }
