@@ -46,10 +46,10 @@ type command struct {
 // commands is every subcommand, in the order the command list shows them; execute dispatches from it.
 func commands() []command {
 	return []command{
-		{"run", "CONFIG [--out DIR] [--plugin-dir DIR] [--baseline BASELINE.json]",
+		{"run", "CONFIG [--out DIR] [--plugin-dir DIR] [--baseline BASELINE.json] [--quiet]",
 			"run every model on every task; writes DIR/results.json, DIR/report.md, DIR/report.html and DIR/plots/;\n" +
 				"with --baseline also compares with it as clipeval compare does (DIR/junit.xml, DIR/compare.md; exit 1 on a\n" +
-				"regression)", cmdRun},
+				"regression); progress on stderr: bars on a terminal, else a line per stage at most every second", cmdRun},
 		{"validate", "CONFIG [--plugin-dir DIR]",
 			"check a config and its tasks against their plugins (YAML syntax, unknown keys, wrong types, values out of\n" +
 				"range, missing files): every problem at once, as file:line:col: message sorted by position; exit 2", cmdValidate},
