@@ -56,7 +56,7 @@ func commands() []command {
 		{"plugins", "[--plugin-dir DIR] | --check [--dataset FILE] [--model DIR] PLUGIN...",
 			"list the plugins found, their kind, protocol and version; with --check run the conformance suite on\n" +
 				"plugin executables (handshake, Describe, schema, error behaviour, streams and large data)", cmdPlugins},
-		{"embed", "--model DIR (--images FILE... | --texts FILE.json) --out OUT.npy [--backend onnx] [--option K=V]",
+		{"embed", "--model DIR (--images FILE... | --texts FILE.json) --out OUT.npy [--backend onnx] [--option K=V] [--quiet]",
 			"write the raw embeddings (float32 [N,d]) of images or texts as .npy", cmdEmbed},
 		{"preprocess", "--model DIR --out OUT.npy IMAGE...",
 			"write the pixels the image tower is fed (float32 [N,3,H,W], open_clip's eval transform)", cmdPreprocess},

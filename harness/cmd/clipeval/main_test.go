@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -260,6 +261,9 @@ func TestEmbedFixtureImagesAndTexts(t *testing.T) {
 			args := append([]string{"embed", "--model", dir, "--out", out, "--batch-size", "5", "--images"}, paths...)
 			code, _, errOut := cli(t, append(args, opts...)...)
 			require.Equal(t, 0, code, errOut)
+			n := strconv.Itoa(len(paths))
+			assert.True(t, strings.HasPrefix(errOut, model+": images 0/"+n+"\n"), errOut)
+			assert.Regexp(t, `\n`+model+`: images `+n+`/`+n+` \(.*/s, in .*\)\n$`, errOut)
 			got, err := npy.ReadFile(out)
 			require.NoError(t, err)
 			all := make([]int, len(paths))
@@ -278,8 +282,9 @@ func TestEmbedFixtureImagesAndTexts(t *testing.T) {
 			b, _ := json.Marshal(js.Texts)
 			require.NoError(t, os.WriteFile(textsFile, b, 0o644))
 			out = filepath.Join(t.TempDir(), "txt.npy")
-			code, _, errOut = cli(t, append([]string{"embed", "--model", dir, "--texts", textsFile, "--out", out}, opts...)...)
+			code, _, errOut = cli(t, append([]string{"embed", "--model", dir, "--texts", textsFile, "--out", out, "--quiet"}, opts...)...)
 			require.Equal(t, 0, code, errOut)
+			assert.Equal(t, "", errOut, "--quiet")
 			got, err = npy.ReadFile(out)
 			require.NoError(t, err)
 			rows := make([]int, len(js.Texts))
