@@ -34,7 +34,8 @@ type Event struct {
 	Model, Task string
 	Stage       string
 	Done, Total int
-	// Cached counts the inputs of Done found in the embedding store.
+	// Cached is how many of the Done inputs of a kind came from the embedding cache rather than from the model
+	// (the same count on every event of that kind); 0 for the other stages.
 	Cached int
 }
 

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/clipeval/clipeval/harness/compare"
@@ -50,13 +49,15 @@ func cmdRun(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 	out := fs.String("out", "", "write the outputs to `DIR` (default: the config's output.dir)")
 	pluginDir := fs.String("plugin-dir", pluginhost.DefaultDir(), "start the plugins found in `DIR`")
 	baselinePath := fs.String("baseline", "", "compare the run with the results.json `FILE` (regression gate)")
+	quiet := fs.Bool("quiet", false, "print nothing but errors and the files written: no progress, no summary")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	host := pluginhost.New(*pluginDir, stderr)
+	progress := newProgress(stderr, progressModeFor(stderr, *quiet), time.Now)
+	defer progress.close()
+	host := pluginhost.New(*pluginDir, progress) // plugin warnings print above the bars
 	defer host.Close()
-	progress := newProgress(stderr)
 	r := &run.Runner{Host: host, Progress: progress.event}
 	cfg, err := loadConfig(ctx, r, pos, "run")
 	if err != nil {
@@ -73,8 +74,11 @@ func cmdRun(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 	}
 	p := plan.New(cfg, *out, version)
 	outDir := p.OutDir
-	fmt.Fprintf(stderr, "clipeval %s: %d model(s) × %d task(s) from %s → %s\n", version, len(cfg.Models), len(cfg.Tasks), cfg.Path, outDir)
+	if !*quiet {
+		fmt.Fprintf(stderr, "clipeval %s: %d model(s) × %d task(s) from %s → %s\n", version, len(cfg.Models), len(cfg.Tasks), cfg.Path, outDir)
+	}
 	res, runErr := r.Run(ctx, p)
+	progress.close() // the last frame of the bars, before the file list
 	if res == nil {
 		return runErr
 	}
@@ -93,7 +97,9 @@ func cmdRun(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 	rep, gateErr := gate(baseline, res, compare.Options{}, *baselinePath, filepath.Join(outDir, "results.json"), junitPath, mdPath)
 	if rep != nil {
 		fmt.Fprintf(stdout, "%s\n%s\n", junitPath, mdPath)
-		fmt.Fprintf(stderr, "compare with %s: %s\n", *baselinePath, rep.Summary())
+		if !*quiet {
+			fmt.Fprintf(stderr, "compare with %s: %s\n", *baselinePath, rep.Summary())
+		}
 	}
 	return errors.Join(runErr, gateErr)
 }
@@ -182,34 +188,4 @@ func checkPlugins(ctx context.Context, paths []string, opts conformance.Options,
 		return fmt.Errorf("%d of %d plugin(s) failed the conformance suite: %w", failed, len(paths), errVerifyFailed)
 	}
 	return nil
-}
-
-// progress prints run events to a terminal-friendly log: stage changes at once, encoding counts at most once a
-// second and at the end of each input kind.
-type progress struct {
-	mu   sync.Mutex
-	w    io.Writer
-	last time.Time
-}
-
-func newProgress(w io.Writer) *progress { return &progress{w: w} }
-
-func (p *progress) event(ev run.Event) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	switch ev.Stage {
-	case "load":
-		fmt.Fprintf(p.w, "task %s: loading dataset\n", ev.Task)
-	case "score":
-		fmt.Fprintf(p.w, "%s · %s: scoring\n", ev.Model, ev.Task)
-	case "done":
-		fmt.Fprintf(p.w, "%s · %s: done\n", ev.Model, ev.Task)
-	case "resumed":
-		fmt.Fprintf(p.w, "%s · %s: kept from the previous run (same model, task, options and data)\n", ev.Model, ev.Task)
-	default:
-		if ev.Done == ev.Total || time.Since(p.last) > time.Second {
-			fmt.Fprintf(p.w, "%s · %s: %s %d/%d\n", ev.Model, ev.Task, ev.Stage, ev.Done, ev.Total)
-			p.last = time.Now()
-		}
-	}
 }

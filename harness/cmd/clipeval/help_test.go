@@ -17,6 +17,8 @@ var wantFlags = map[string]string{
       write the outputs to DIR (default: the config's output.dir)
   --plugin-dir DIR
       start the plugins found in DIR (default /plugins)
+  --quiet
+      print nothing but errors and the files written: no progress, no summary
 `,
 	"validate": `Flags:
   --plugin-dir DIR
@@ -47,6 +49,8 @@ var wantFlags = map[string]string{
       write the .npy to FILE (required)
   --plugin-dir DIR
       start the plugins found in DIR (default /plugins)
+  --quiet
+      print nothing but errors and the file written: no progress
   --texts FILE.json
       encode the texts of FILE.json, a JSON array of strings
 `,

@@ -46,17 +46,17 @@ type command struct {
 // commands is every subcommand, in the order the command list shows them; execute dispatches from it.
 func commands() []command {
 	return []command{
-		{"run", "CONFIG [--out DIR] [--plugin-dir DIR] [--baseline BASELINE.json]",
+		{"run", "CONFIG [--out DIR] [--plugin-dir DIR] [--baseline BASELINE.json] [--quiet]",
 			"run every model on every task; writes DIR/results.json, DIR/report.md, DIR/report.html and DIR/plots/;\n" +
 				"with --baseline also compares with it as clipeval compare does (DIR/junit.xml, DIR/compare.md; exit 1 on a\n" +
-				"regression)", cmdRun},
+				"regression); progress on stderr: bars on a terminal, else a line per stage at most every second", cmdRun},
 		{"validate", "CONFIG [--plugin-dir DIR]",
 			"check a config and its tasks against their plugins (YAML syntax, unknown keys, wrong types, values out of\n" +
 				"range, missing files): every problem at once, as file:line:col: message sorted by position; exit 2", cmdValidate},
 		{"plugins", "[--plugin-dir DIR] | --check [--dataset FILE] [--model DIR] PLUGIN...",
 			"list the plugins found, their kind, protocol and version; with --check run the conformance suite on\n" +
 				"plugin executables (handshake, Describe, schema, error behaviour, streams and large data)", cmdPlugins},
-		{"embed", "--model DIR (--images FILE... | --texts FILE.json) --out OUT.npy [--backend onnx] [--option K=V]",
+		{"embed", "--model DIR (--images FILE... | --texts FILE.json) --out OUT.npy [--backend onnx] [--option K=V] [--quiet]",
 			"write the raw embeddings (float32 [N,d]) of images or texts as .npy", cmdEmbed},
 		{"preprocess", "--model DIR --out OUT.npy IMAGE...",
 			"write the pixels the image tower is fed (float32 [N,3,H,W], open_clip's eval transform)", cmdPreprocess},

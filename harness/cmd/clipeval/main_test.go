@@ -7,6 +7,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -173,10 +175,23 @@ func TestRunWritesResultsReportAndPlots(t *testing.T) {
 	_, err := demogen.Generate(demo)
 	require.NoError(t, err)
 	t.Setenv("CLIPEVAL_DEMO", demo)
+	config := filepath.Join(sharedtest.RepoRoot(), "configs", "demo.yaml")
 	out := t.TempDir()
-	code, stdout, errOut := cli(t, "run", filepath.Join(sharedtest.RepoRoot(), "configs", "demo.yaml"), "--out", out)
+	code, stdout, errOut := cli(t, "run", config, "--out", out)
 	require.Equal(t, 0, code, errOut)
-	assert.Contains(t, errOut, "demo-colour · colour-vqa: done")
+	// stderr is no terminal: plain progress lines, each stage's last with its final count.
+	assert.True(t, strings.HasPrefix(errOut, "clipeval "+version+": 1 model(s) × 3 task(s) from "+config+" → "+out+"\n"+
+		"task colour-retrieval: loading dataset\ntask colour-classification: loading dataset\ntask colour-vqa: loading dataset\n"), errOut)
+	for _, task := range []string{"colour-retrieval", "colour-classification", "colour-vqa"} {
+		for _, kind := range []string{"images", "texts"} {
+			counts := regexp.MustCompile(`(?m)^demo-colour · `+task+`: `+kind+` (\d+)/(\d+)( \(.*\))?$`).FindAllStringSubmatch(errOut, -1)
+			if assert.NotEmpty(t, counts, "%s %s in %s", task, kind, errOut) {
+				last := counts[len(counts)-1]
+				assert.Equal(t, last[2], last[1], "the last line of %s %s has the final count", task, kind)
+			}
+		}
+		assert.Contains(t, errOut, "\ndemo-colour · "+task+": scoring\ndemo-colour · "+task+": done\n")
+	}
 	for _, f := range []string{"results.json", "report.md", "plots/colour-retrieval--image_retrieval_recall-k.png", "plots/colour-retrieval--image_retrieval_recall-k.svg", "plots/colour-classification--headline.png"} {
 		assert.FileExists(t, filepath.Join(out, f))
 		assert.Contains(t, stdout, filepath.Join(out, f))
@@ -184,6 +199,14 @@ func TestRunWritesResultsReportAndPlots(t *testing.T) {
 	report, err := os.ReadFile(filepath.Join(out, "report.md"))
 	require.NoError(t, err)
 	assert.Contains(t, string(report), "| demo-colour | 76.92 | 86.11 |")
+
+	t.Run("--quiet", func(t *testing.T) {
+		quietOut := t.TempDir()
+		code, quietStdout, errOut := cli(t, "run", config, "--out", quietOut, "--quiet")
+		require.Equal(t, 0, code, errOut)
+		assert.Equal(t, "", errOut)
+		assert.Equal(t, strings.ReplaceAll(stdout, out, quietOut), quietStdout, "the same file list")
+	})
 }
 
 // referenceEmbeds returns reference.npz and reference.json's image paths resolved under shared.
@@ -238,6 +261,9 @@ func TestEmbedFixtureImagesAndTexts(t *testing.T) {
 			args := append([]string{"embed", "--model", dir, "--out", out, "--batch-size", "5", "--images"}, paths...)
 			code, _, errOut := cli(t, append(args, opts...)...)
 			require.Equal(t, 0, code, errOut)
+			n := strconv.Itoa(len(paths))
+			assert.True(t, strings.HasPrefix(errOut, model+": images 0/"+n+"\n"), errOut)
+			assert.Regexp(t, `\n`+model+`: images `+n+`/`+n+` \(.*/s, in .*\)\n$`, errOut)
 			got, err := npy.ReadFile(out)
 			require.NoError(t, err)
 			all := make([]int, len(paths))
@@ -256,8 +282,9 @@ func TestEmbedFixtureImagesAndTexts(t *testing.T) {
 			b, _ := json.Marshal(js.Texts)
 			require.NoError(t, os.WriteFile(textsFile, b, 0o644))
 			out = filepath.Join(t.TempDir(), "txt.npy")
-			code, _, errOut = cli(t, append([]string{"embed", "--model", dir, "--texts", textsFile, "--out", out}, opts...)...)
+			code, _, errOut = cli(t, append([]string{"embed", "--model", dir, "--texts", textsFile, "--out", out, "--quiet"}, opts...)...)
 			require.Equal(t, 0, code, errOut)
+			assert.Equal(t, "", errOut, "--quiet")
 			got, err = npy.ReadFile(out)
 			require.NoError(t, err)
 			rows := make([]int, len(js.Texts))

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/clipeval/clipeval/harness/config"
 	"github.com/clipeval/clipeval/harness/junit"
@@ -179,6 +180,7 @@ func cmdEmbed(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stde
 	out := fs.String("out", "", "write the .npy to `FILE` (required)")
 	var images listFlag
 	fs.Var(&images, "images", "encode the image files `FILE...` (every argument up to the next flag)")
+	quiet := fs.Bool("quiet", false, "print nothing but errors and the file written: no progress")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -203,19 +205,34 @@ func cmdEmbed(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stde
 	if err != nil {
 		return err
 	}
-	host, m, ref, err := mf.open(ctx, "embed", stderr)
+	progress := newProgress(stderr, progressModeFor(stderr, *quiet), time.Now)
+	defer progress.close()
+	host, m, ref, err := mf.open(ctx, "embed", progress)
 	if err != nil {
 		return err
 	}
 	defer host.Close()
 	n := max(len(inputs), len(texts))
+	ev := run.Event{Model: filepath.Base(ref.Dir), Stage: "images", Total: n}
+	if texts != nil {
+		ev.Stage = "texts"
+	}
+	progress.event(ev)
 	emb, err := embeddings(n, mf.batch, func(lo, hi int) (*sdk.EncodeResponse, error) {
-		defer fmt.Fprintf(stderr, "encoded %d/%d\n", hi, n)
+		var r *sdk.EncodeResponse
+		var err error
 		if texts != nil {
-			return m.EncodeTexts(ctx, sdk.EncodeTextsRequest{Model: ref, Texts: texts[lo:hi]})
+			r, err = m.EncodeTexts(ctx, sdk.EncodeTextsRequest{Model: ref, Texts: texts[lo:hi]})
+		} else {
+			r, err = m.EncodeImages(ctx, sdk.EncodeImagesRequest{Model: ref, Images: inputs[lo:hi]})
 		}
-		return m.EncodeImages(ctx, sdk.EncodeImagesRequest{Model: ref, Images: inputs[lo:hi]})
+		if err == nil {
+			ev.Done = hi
+			progress.event(ev)
+		}
+		return r, err
 	})
+	progress.close()
 	if err != nil {
 		return err
 	}
