@@ -8,6 +8,7 @@ require (
 	github.com/stretchr/testify v1.12.1
 	github.com/suyashkumar/dicom v1.1.0
 	github.com/yalue/onnxruntime_go v1.27.0
+	go.etcd.io/bbolt v1.4.3
 	golang.org/x/image v0.30.0
 	golang.org/x/text v0.42.0
 	gonum.org/v1/plot v0.17.0
