@@ -22,6 +22,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // File names inside the store's folder.
@@ -110,8 +111,15 @@ func OpenWith(dir string, opts Options) (*Store, error) {
 		opts.Now = time.Now
 	}
 	s := &Store{dir: dir, opts: opts}
-	// One write transaction creates the file and its buckets, and checks the format of an existing one.
-	if err := s.update(func(*bolt.Tx) error { return nil }); err != nil {
+	// Create the file when there is none; an existing one is read (its format checked) at its first use, so that
+	// even a damaged one can be opened to be pruned.
+	err := s.locked(true, func() error {
+		if st, err := os.Stat(s.Path()); err == nil && st.Size() > 0 {
+			return nil
+		}
+		return s.replaceFile(nil)
+	})
+	if err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -371,8 +379,11 @@ func (s *Store) openDB(readOnly bool) (*bolt.DB, error) {
 	db, err := bolt.Open(path, 0o644, &bolt.Options{
 		Timeout: s.opts.LockTimeout, ReadOnly: readOnly, FreelistType: bolt.FreelistMapType,
 	})
-	if err != nil {
-		return nil, fmt.Errorf("opening the embedding store %s: %w (if it is damaged, clipeval cache prune --all --cache-dir %s starts it empty)", path, err, s.dir)
+	switch {
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrVersionMismatch):
+		return nil, fmt.Errorf("%w: %s: %v (clipeval cache prune --all --cache-dir %s starts it empty)", ErrDamaged, path, err, s.dir)
+	case err != nil:
+		return nil, fmt.Errorf("opening the embedding store %s: %w", path, err)
 	}
 	return db, nil
 }

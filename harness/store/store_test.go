@@ -205,20 +205,25 @@ func TestVerifyRemovesDamagedEntries(t *testing.T) {
 
 func TestNotAStore(t *testing.T) {
 	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, FileName), bytes.Repeat([]byte("not a bbolt file "), 1000), 0o644))
-	_, err := Open(dir)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "opening the embedding store "+filepath.Join(dir, FileName)+": ")
-	assert.Contains(t, err.Error(), "(if it is damaged, clipeval cache prune --all --cache-dir "+dir+" starts it empty)")
+	path := filepath.Join(dir, FileName)
+	require.NoError(t, os.WriteFile(path, bytes.Repeat([]byte("not a bbolt file "), 1000), 0o644))
+	s := open(t, dir, &clock{t0}) // Open leaves an existing file alone, so that it can be pruned
+	_, err := s.Get("m", []Key{TextKey("a")})
+	assert.ErrorIs(t, err, ErrDamaged)
+	assert.EqualError(t, err, "the embedding store's file is damaged: "+path+": invalid database (clipeval cache prune --all --cache-dir "+dir+" starts it empty)")
+	assert.ErrorIs(t, s.Put("m", []Key{TextKey("a")}, [][]float32{vec(1, 2)}), ErrDamaged)
+	_, err = s.Verify()
+	assert.ErrorIs(t, err, ErrDamaged)
 
 	// Prune with All does not read the old file, so it clears one that cannot be opened.
-	s := &Store{dir: dir, opts: Options{LockTimeout: time.Second, Now: time.Now}}
 	r, err := s.Prune(PruneOptions{All: true})
 	require.NoError(t, err)
 	assert.Equal(t, int64(17000), r.FileBefore)
 	assert.Equal(t, 0, r.Entries)
-	s2 := open(t, dir, &clock{t0})
-	require.NoError(t, s2.Put("m", []Key{TextKey("a")}, [][]float32{vec(1, 2)}))
+	require.NoError(t, s.Put("m", []Key{TextKey("a")}, [][]float32{vec(1, 2)}))
+	got, err := s.Get("m", []Key{TextKey("a")})
+	require.NoError(t, err)
+	assert.Equal(t, map[int][]float32{0: vec(1, 2)}, got)
 }
 
 func TestOtherFormatIsRefused(t *testing.T) {
