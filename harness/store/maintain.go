@@ -85,7 +85,7 @@ func (s *Store) Stats() (Stats, error) {
 type Report struct {
 	// Models and Entries count what was checked.
 	Models, Entries int
-	// Corrupt counts the entries that failed verification; Verify deleted them.
+	// Corrupt counts the entries that failed verification; Verify deleted them, unless the file is Damaged.
 	Corrupt int
 	// Damaged lists bbolt's own consistency problems (pages, free list), which Verify cannot repair: the file must
 	// be started afresh (Prune with All). At most maxDamaged are listed; DamagedTotal counts them all.
@@ -99,52 +99,61 @@ func (r Report) OK() bool { return r.Corrupt == 0 && r.DamagedTotal == 0 }
 // maxDamaged bounds the problems a Report lists.
 const maxDamaged = 10
 
-// Verify checks the file's structure (bbolt's page and free-list check) and every entry's checksum, deletes the
-// entries that fail, and reports the counts. It holds the exclusive lock throughout: runs wait for it.
+// Verify checks every entry's checksum and then the file's structure (bbolt's page and free-list check), deletes
+// the entries that fail unless the structure is damaged (then it writes nothing), and reports the counts. It holds
+// the exclusive lock throughout: runs wait for it. A walk that faults on a damaged page returns ErrDamaged.
 func (s *Store) Verify() (Report, error) {
 	var r Report
 	err := s.with(true, func(db *bolt.DB) error {
-		if err := db.View(func(tx *bolt.Tx) error {
-			for err := range tx.Check() {
-				if r.DamagedTotal++; len(r.Damaged) < maxDamaged {
-					r.Damaged = append(r.Damaged, err.Error())
-				}
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		if r.DamagedTotal > 0 {
-			return nil // walking damaged pages could fault; nothing per entry can repair them
-		}
-		return db.Update(func(tx *bolt.Tx) error {
+		err := db.Update(func(tx *bolt.Tx) error {
 			if err := initBuckets(tx, s.Path()); err != nil {
 				return err
 			}
+			// Walk first, under protect: the walk reads every page a model reaches, so a damaged one panics here,
+			// where it is caught, rather than in tx.Check's own goroutine.
 			models := tx.Bucket(bucketModels)
 			var stray [][]byte // keys in the models bucket that are not model buckets
+			bad := make(map[string]badEntries)
 			err := models.ForEach(func(name, v []byte) error {
 				if v != nil {
 					stray = append(stray, slices.Clone(name))
 					return nil
 				}
 				r.Models++
-				n, err := verifyModel(models.Bucket(name), string(name))
-				r.Entries += n.entries
-				r.Corrupt += n.corrupt
-				return err
+				b := findBad(models.Bucket(name), string(name))
+				r.Entries += b.entries
+				r.Corrupt += len(b.keys) + len(b.buckets)
+				bad[string(name)] = b
+				return nil
 			})
 			if err != nil {
 				return err
+			}
+			r.Corrupt += len(stray)
+			for err := range tx.Check() {
+				if r.DamagedTotal++; len(r.Damaged) < maxDamaged {
+					r.Damaged = append(r.Damaged, err.Error())
+				}
+			}
+			if r.DamagedTotal > 0 {
+				return errRollback // writing into a damaged file could spread the damage
+			}
+			for m, b := range bad {
+				if err := b.remove(models.Bucket([]byte(m)), m); err != nil {
+					return err
+				}
 			}
 			for _, k := range stray {
 				if err := models.Delete(k); err != nil {
 					return fmt.Errorf("deleting a stray key: %w", err)
 				}
 			}
-			r.Corrupt += len(stray)
 			return addDropped(tx, r.Corrupt)
 		})
+		if errors.Is(err, errRollback) {
+			return nil
+		}
+		return err
 	})
 	if err != nil {
 		return Report{}, fmt.Errorf("verifying the embedding store: %w", err)
@@ -152,37 +161,47 @@ func (s *Store) Verify() (Report, error) {
 	return r, nil
 }
 
-type verified struct{ entries, corrupt int }
+// errRollback ends a write transaction without committing it.
+var errRollback = errors.New("rolled back")
 
-// verifyModel checks every entry of one model's bucket and deletes those that fail.
-func verifyModel(b *bolt.Bucket, model string) (verified, error) {
-	var n verified
-	var bad [][]byte
-	var nested [][]byte
+// badEntries are what failed verification in one model's bucket.
+type badEntries struct {
+	entries int      // how many keys the bucket has
+	keys    [][]byte // entries that fail their checksum
+	buckets [][]byte // nested buckets, which a model's bucket never has
+}
+
+// findBad checks every entry of one model's bucket.
+func findBad(b *bolt.Bucket, model string) badEntries {
+	var bad badEntries
 	c := b.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		n.entries++
+		bad.entries++
 		switch {
 		case v == nil:
-			nested = append(nested, slices.Clone(k))
+			bad.buckets = append(bad.buckets, slices.Clone(k))
 		default:
 			if _, err := checkEntry(model, k, v); err != nil {
-				bad = append(bad, slices.Clone(k))
+				bad.keys = append(bad.keys, slices.Clone(k))
 			}
 		}
 	}
-	for _, k := range bad {
+	return bad
+}
+
+// remove deletes the bad entries from the model's bucket b.
+func (bad badEntries) remove(b *bolt.Bucket, model string) error {
+	for _, k := range bad.keys {
 		if err := b.Delete(k); err != nil {
-			return n, fmt.Errorf("deleting a corrupt entry of model %s: %w", model, err)
+			return fmt.Errorf("deleting a corrupt entry of model %s: %w", model, err)
 		}
 	}
-	for _, k := range nested {
+	for _, k := range bad.buckets {
 		if err := b.DeleteBucket(k); err != nil {
-			return n, fmt.Errorf("deleting a stray bucket in model %s: %w", model, err)
+			return fmt.Errorf("deleting a stray bucket in model %s: %w", model, err)
 		}
 	}
-	n.corrupt = len(bad) + len(nested)
-	return n, nil
+	return nil
 }
 
 // PruneOptions choose what Prune removes: the models in Models, and those not used for UnusedFor (when > 0), or
@@ -221,7 +240,7 @@ func (s *Store) Prune(opts PruneOptions) (PruneReport, error) {
 			r.FileBefore = fi.Size()
 		}
 		if opts.All {
-			if st, err := s.statsUnlocked(); err == nil { // best effort: the file may be damaged
+			if st, err := s.statsUnlocked(); err == nil { // best effort: the file may be damaged, or still mapped
 				for _, m := range st.Models {
 					r.Models = append(r.Models, m.Model)
 				}
@@ -232,7 +251,7 @@ func (s *Store) Prune(opts PruneOptions) (PruneReport, error) {
 		if r.FileBefore == 0 {
 			return nil
 		}
-		src, err := s.openDB(true)
+		src, err := s.openDB(true, s.opts.LockTimeout)
 		if err != nil {
 			return err
 		}
@@ -248,10 +267,14 @@ func (s *Store) Prune(opts PruneOptions) (PruneReport, error) {
 	return r, nil
 }
 
+// statsTimeout bounds how long Prune with All waits to read the file it replaces: a file whose opening panicked in
+// this process stays flocked by bbolt's leftover memory map.
+const statsTimeout = 200 * time.Millisecond
+
 // statsUnlocked is Stats' walk for a caller that holds the lock.
 func (s *Store) statsUnlocked() (Stats, error) {
 	var st Stats
-	db, err := s.openDB(true)
+	db, err := s.openDB(true, statsTimeout)
 	if err != nil {
 		return st, err
 	}

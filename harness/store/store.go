@@ -76,9 +76,14 @@ type Store struct {
 	dir  string
 	opts Options
 
-	mu     sync.Mutex // serialises this handle's operations; guards lockf and closed
+	mu     sync.Mutex // serialises this handle's operations; guards the fields below
 	lockf  *os.File
 	closed bool
+	// damaged is the data file whose opening panicked, and damagedErr why. bbolt's memory map of it, and so its
+	// flock, outlive the panic: later operations on that same file fail at once with damagedErr instead of waiting
+	// for the lock, until Prune with All replaces it.
+	damaged    os.FileInfo
+	damagedErr error
 
 	dropped atomic.Int64
 }
@@ -361,7 +366,7 @@ func (s *Store) with(exclusive bool, fn func(*bolt.DB) error) error {
 				return err
 			}
 		}
-		db, err := s.openDB(!exclusive)
+		db, err := s.openDB(!exclusive, s.opts.LockTimeout)
 		if err != nil {
 			return err
 		}
@@ -373,13 +378,38 @@ func (s *Store) with(exclusive bool, fn func(*bolt.DB) error) error {
 	})
 }
 
-// openDB opens the data file, which must exist.
-func (s *Store) openDB(readOnly bool) (*bolt.DB, error) {
+// openDB opens the data file, which must exist, waiting up to timeout for bbolt's own flock. bbolt reads its meta
+// and free-list pages on open and may panic on damaged ones: that comes back as ErrDamaged, and the file is
+// remembered as damaged (see Store.damaged).
+func (s *Store) openDB(readOnly bool, timeout time.Duration) (*bolt.DB, error) {
 	path := s.Path()
-	db, err := bolt.Open(path, 0o644, &bolt.Options{
-		Timeout: s.opts.LockTimeout, ReadOnly: readOnly, FreelistType: bolt.FreelistMapType,
+	fi, statErr := os.Stat(path)
+	if statErr == nil && s.damaged != nil && os.SameFile(fi, s.damaged) {
+		return nil, s.damagedErr
+	}
+	var db *bolt.DB
+	var file *os.File
+	err := protect(path, s.dir, func() error {
+		var err error
+		db, err = bolt.Open(path, 0o644, &bolt.Options{
+			Timeout: timeout, ReadOnly: readOnly, FreelistType: bolt.FreelistMapType,
+			OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+				f, err := os.OpenFile(name, flag, perm)
+				file = f
+				return f, err
+			},
+		})
+		return err
 	})
 	switch {
+	case errors.Is(err, ErrDamaged):
+		if file != nil {
+			file.Close()
+		}
+		if statErr == nil {
+			s.damaged, s.damagedErr = fi, err
+		}
+		return nil, err
 	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrVersionMismatch):
 		return nil, fmt.Errorf("%w: %s: %v (clipeval cache prune --all --cache-dir %s starts it empty)", ErrDamaged, path, err, s.dir)
 	case err != nil:
