@@ -138,6 +138,16 @@ var wantFlags = map[string]string{
   --tolerance AMOUNT
       absolute tolerance AMOUNT of every metric in its display unit: percentage points for fractions, ranks for ranks (default: CURRENT's compare: tolerances)
 `,
+	"cache": `Flags:
+  --all
+      with prune: remove every entry (also clears a store that verify reports damaged)
+  --cache-dir DIR
+      the embedding store's folder DIR (default: $CLIPEVAL_CACHE_DIR, else $XDG_CACHE_HOME/clipeval, else ~/.cache/clipeval)
+  --model FINGERPRINT
+      with prune: remove the model FINGERPRINT, or the one whose fingerprint starts with it (at least 8 digits; repeatable)
+  --unused-for AGE
+      with prune: remove the models no run has used for AGE (a Go duration such as 36h, or days such as 30d)
+`,
 	"version": "",
 	"help":    "",
 }

@@ -75,6 +75,10 @@ func commands() []command {
 				"when both saved per-item values; FAIL when a metric worsens in its declared direction by more than its\n" +
 				"tolerance (in its unit: percentage points for fractions, ranks for ranks; default: CURRENT's compare:\n" +
 				"tolerances) or when a baseline model, task or metric is missing from CURRENT", cmdCompare},
+		{"cache", "stats | verify | prune (--model FINGERPRINT | --unused-for AGE | --all) [--cache-dir DIR]",
+			"inspect and maintain the embedding store every run on the machine shares: stats lists its models, entries and\n" +
+				"size; verify checks every entry and removes the corrupt ones (exit 1 when it found any); prune removes\n" +
+				"models by fingerprint, by last use or all, and shrinks the file", cmdCache},
 		{"version", "", "print the clipeval version", cmdVersion},
 		{"help", "[CMD]", "list the commands, or print one command's usage, flags and defaults", cmdHelp},
 	}
