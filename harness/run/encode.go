@@ -2,29 +2,32 @@ package run
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 
 	"github.com/clipeval/clipeval/harness/pluginhost"
+	"github.com/clipeval/clipeval/harness/store"
 	"github.com/clipeval/clipeval/plugins/sdk"
 	"github.com/clipeval/clipeval/plugins/sdk/npy"
 )
 
-// Key identifies an input's content: the sha256 of the image bytes or of the text, domain-separated by kind.
-type Key = [32]byte
-
-// Cache is where embeddings are looked up before encoding and kept after: the persistent embedding store, shared
-// by every run on the machine. model is the model's fingerprint (see Fingerprint).
+// Cache is where embeddings are looked up before encoding and kept after: the persistent embedding store
+// (*store.Store), shared by every run on the machine, keyed by the model's fingerprint (store.ModelFingerprint)
+// and the input's content (store.ImageKey, store.TextKey).
 type Cache interface {
 	// Get returns the vectors found for keys, by index into keys; a missing or unreadable entry is absent.
-	Get(model string, keys []Key) (map[int][]float32, error)
+	Get(model string, keys []store.Key) (map[int][]float32, error)
 	// Put keeps the vectors of keys, durably once it returns.
-	Put(model string, keys []Key, vecs [][]float32) error
+	Put(model string, keys []store.Key, vecs [][]float32) error
+	// Touch records that model is in use, under a human-readable label.
+	Touch(model, label string) error
 }
 
 // window is how many inputs an encoder looks up, encodes and writes at a time: the harness's memory while encoding
 // is bounded by the window, whatever the dataset's size.
 const window = 4096
+
+// storeGroup is how many new embeddings an encoder gathers before putting them in the store in one transaction.
+const storeGroup = 256
 
 // encoder sends one model's inputs to its backend in batches, through the cache when there is one, and writes the
 // embeddings straight into the .npy file the task maps.
@@ -56,25 +59,19 @@ func Batches(n, size int, f func(lo, hi int) error) error {
 	return nil
 }
 
-// imageKey is the content key of an image: sha256 of "image\x00" and its encoded bytes.
-func imageKey(im sdk.ImageInput) (Key, error) {
+// imageKey is the content key of an image's encoded bytes.
+func imageKey(im sdk.ImageInput) (store.Key, error) {
 	b, err := im.Bytes()
 	if err != nil {
-		return Key{}, err
+		return store.Key{}, err
 	}
-	h := sha256.New()
-	h.Write([]byte("image\x00"))
-	h.Write(b)
-	return Key(h.Sum(nil)), nil
+	return store.ImageKey(b), nil
 }
-
-// textKey is the content key of a text: sha256 of "text\x00" and its UTF-8 bytes.
-func textKey(s string) Key { return sha256.Sum256([]byte("text\x00" + s)) }
 
 // images writes the embeddings of images, in order, to a .npy file at path.
 func (e *encoder) images(ctx context.Context, task, path string, images []sdk.ImageInput) (sdk.EmbeddingFile, error) {
 	return e.encode(ctx, task, "images", path, len(images),
-		func(i int) (Key, error) { return imageKey(images[i]) },
+		func(i int) (store.Key, error) { return imageKey(images[i]) },
 		func(idx []int) (sdk.Matrix, error) {
 			batch := make([]sdk.ImageInput, len(idx))
 			for j, i := range idx {
@@ -91,7 +88,7 @@ func (e *encoder) images(ctx context.Context, task, path string, images []sdk.Im
 // texts writes the embeddings of texts, in order, to a .npy file at path.
 func (e *encoder) texts(ctx context.Context, task, path string, texts []string) (sdk.EmbeddingFile, error) {
 	return e.encode(ctx, task, "texts", path, len(texts),
-		func(i int) (Key, error) { return textKey(texts[i]), nil },
+		func(i int) (store.Key, error) { return store.TextKey(texts[i]), nil },
 		func(idx []int) (sdk.Matrix, error) {
 			batch := make([]string, len(idx))
 			for j, i := range idx {
@@ -107,7 +104,7 @@ func (e *encoder) texts(ctx context.Context, task, path string, texts []string) 
 
 // encode fills an [n, d] .npy file window by window: the window's keys are looked up in the cache, the misses
 // encoded in batches and put in the cache, and every row written in place.
-func (e *encoder) encode(ctx context.Context, task, kind, path string, n int, key func(int) (Key, error),
+func (e *encoder) encode(ctx context.Context, task, kind, path string, n int, key func(int) (store.Key, error),
 	call func([]int) (sdk.Matrix, error)) (sdk.EmbeddingFile, error) {
 	cols := e.info.EmbedDim
 	var w *npy.Float32Writer
@@ -146,10 +143,10 @@ func (e *encoder) encode(ctx context.Context, task, kind, path string, n int, ke
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		var keys []Key
+		var keys []store.Key
 		found := map[int][]float32{}
 		if e.cache != nil {
-			keys = make([]Key, hi-lo)
+			keys = make([]store.Key, hi-lo)
 			for i := lo; i < hi; i++ {
 				k, err := key(i)
 				if err != nil {
@@ -175,7 +172,21 @@ func (e *encoder) encode(ctx context.Context, task, kind, path string, n int, ke
 			}
 		}
 		e.runner.emit(Event{Model: e.name, Task: task, Stage: kind, Done: done, Total: n, Cached: cached})
-		return Batches(len(miss), e.batch, func(blo, bhi int) error {
+		// New embeddings go to the store in groups of at least storeGroup (one durable transaction each), so that a
+		// killed run loses at most a group of encoding, and small batches do not cost a transaction each.
+		var pendKeys []store.Key
+		var pendVecs [][]float32
+		flush := func() error {
+			if e.cache == nil || len(pendKeys) == 0 {
+				return nil
+			}
+			if err := e.cache.Put(e.fingerprint, pendKeys, pendVecs); err != nil {
+				return fmt.Errorf("writing the embedding store: %w", err)
+			}
+			pendKeys, pendVecs = nil, nil
+			return nil
+		}
+		err := Batches(len(miss), e.batch, func(blo, bhi int) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -184,26 +195,28 @@ func (e *encoder) encode(ctx context.Context, task, kind, path string, n int, ke
 			if err != nil {
 				return fmt.Errorf("encoding %s %d-%d of %d: %w", kind, idx[0]+1, idx[len(idx)-1]+1, n, err)
 			}
-			vecs := make([][]float32, len(idx))
-			bkeys := make([]Key, len(idx))
 			for j, i := range idx {
-				vecs[j] = m.Row(j)
-				if err := put(i, vecs[j]); err != nil {
+				v := m.Row(j)
+				if err := put(i, v); err != nil {
 					return err
 				}
 				if keys != nil {
-					bkeys[j] = keys[i-lo]
+					pendKeys, pendVecs = append(pendKeys, keys[i-lo]), append(pendVecs, v)
 				}
 			}
-			if e.cache != nil {
-				if err := e.cache.Put(e.fingerprint, bkeys, vecs); err != nil {
-					return fmt.Errorf("writing the embedding store: %w", err)
+			if len(pendKeys) >= storeGroup {
+				if err := flush(); err != nil {
+					return err
 				}
 			}
 			done += len(idx)
 			e.runner.emit(Event{Model: e.name, Task: task, Stage: kind, Done: done, Total: n, Cached: cached})
 			return nil
 		})
+		if err != nil {
+			return err
+		}
+		return flush()
 	})
 	if err != nil {
 		return fail(err)

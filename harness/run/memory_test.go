@@ -127,7 +127,7 @@ tasks:
     dataset: {format: jsonl, manifest: %s}
     options: {queries: 100, bootstrap: 0}
 `, filepath.Join(demo, demogen.ModelDir), manifest)), 0o644))
-		peaks[n] = peakRSSByCommand(t, clipeval(t, "run", cfg, "--out", t.TempDir()))
+		peaks[n] = peakRSSByCommand(t, clipeval(t, t.TempDir(), "run", cfg, "--out", t.TempDir()))
 		t.Logf("%d pairs: peak RSS %v", n, mib(peaks[n]))
 	}
 	for _, name := range []string{"clipeval", "onnx", "retrieval"} {

@@ -1,6 +1,7 @@
 package run
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -18,8 +19,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 
+	"github.com/clipeval/clipeval/harness/plan"
 	"github.com/clipeval/clipeval/harness/results"
+	"github.com/clipeval/clipeval/harness/store"
 	"github.com/clipeval/clipeval/internal/demogen"
 	"github.com/clipeval/clipeval/internal/sharedtest"
 )
@@ -79,10 +83,11 @@ tasks:
 	return p
 }
 
-// clipeval returns the command running the built CLI with the test's plugins.
-func clipeval(t *testing.T, args ...string) *exec.Cmd {
+// clipeval returns the command running the built CLI with the test's plugins and the embedding store in cache.
+func clipeval(t *testing.T, cache string, args ...string) *exec.Cmd {
 	cmd := exec.Command(filepath.Join(binDir, "clipeval"), args...)
-	cmd.Env = append(os.Environ(), "CLIPEVAL_PLUGIN_DIR="+filepath.Join(binDir, "plugins"), sharedtest.ORTEnvVar+"="+sharedtest.ORTLib(t))
+	cmd.Env = append(os.Environ(), "CLIPEVAL_PLUGIN_DIR="+filepath.Join(binDir, "plugins"), sharedtest.ORTEnvVar+"="+sharedtest.ORTLib(t),
+		"CLIPEVAL_CACHE_DIR="+cache)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // the harness and its plugins, killed together
 	return cmd
 }
@@ -114,19 +119,19 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 
 	whole := t.TempDir()
 	start := time.Now()
-	b, err := clipeval(t, "run", cfg, "--out", whole).CombinedOutput()
+	b, err := clipeval(t, t.TempDir(), "run", cfg, "--out", whole).CombinedOutput()
 	require.NoError(t, err, "%s", b)
 	wall := time.Since(start)
 	want, err := results.Read(filepath.Join(whole, "results.json"))
 	require.NoError(t, err)
 	require.Len(t, want.Runs, 8)
 
-	out := t.TempDir()
+	out, cache := t.TempDir(), t.TempDir() // a store of its own: encoding resumes from what the killed runs kept
 	rng := rand.New(rand.NewPCG(9, 9))
 	kept, partial, complete := 0, 0, false
 	const kills = 6
 	for i := range kills {
-		cmd := clipeval(t, "run", cfg, "--out", out)
+		cmd := clipeval(t, cache, "run", cfg, "--out", out)
 		require.NoError(t, cmd.Start())
 		// Stratified: kill i falls at a random moment of the i-th sixth of the uninterrupted wall time.
 		after := time.Duration((float64(i) + rng.Float64()) / kills * float64(wall))
@@ -148,7 +153,7 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 		t.Logf("kill %d after %v of %v: %d runs in results.json", i, after.Round(time.Millisecond), wall.Round(time.Millisecond), kept)
 	}
 	t.Logf("%d kills left a partial results.json to resume from", partial)
-	b, err = clipeval(t, "run", cfg, "--out", out).CombinedOutput()
+	b, err = clipeval(t, cache, "run", cfg, "--out", out).CombinedOutput()
 	require.NoError(t, err, "%s", b)
 	got, err := results.Read(filepath.Join(out, "results.json"))
 	require.NoError(t, err)
@@ -161,4 +166,61 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 	if kept > 0 {
 		assert.Contains(t, string(b), "kept from the previous run", "the last run resumed")
 	}
+}
+
+// TestStoreRescoresWithoutEncoding runs the demo with an embedding store, then again into the same folder with only
+// the classification task's options changed: that run is scored again from the store (every image and text found,
+// none encoded) and the other two are kept; a run into a new folder finds every input in the store.
+func TestStoreRescoresWithoutEncoding(t *testing.T) {
+	demo := t.TempDir()
+	_, err := demogen.Generate(demo)
+	require.NoError(t, err)
+	s, err := store.Open(t.TempDir())
+	require.NoError(t, err)
+	defer s.Close()
+	r, _ := newRunner(t)
+	r.Cache = s
+	var events []Event
+	r.Progress = func(ev Event) { events = append(events, ev) }
+	vars := map[string]string{"CLIPEVAL_DEMO": demo}
+	out := t.TempDir()
+	first, err := r.Run(context.Background(), plan.New(loadConfig(t, "demo.yaml", vars), out, "test"))
+	require.NoError(t, err)
+
+	// The same config with one classification option changed.
+	cfg := loadConfig(t, "demo.yaml", vars)
+	for i, tk := range cfg.Tasks {
+		if tk.Name == "colour-classification" {
+			opts := tk.Options
+			opts.Content = append(opts.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "bootstrap"}, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: "200"})
+			cfg.Tasks[i].Options = opts
+		}
+	}
+	events = nil
+	second, err := r.Run(context.Background(), plan.New(cfg, out, "test"))
+	require.NoError(t, err)
+	stages := map[string][]string{}
+	for _, ev := range events {
+		stages[ev.Task] = append(stages[ev.Task], ev.Stage)
+		if ev.Stage == "images" || ev.Stage == "texts" {
+			assert.Equal(t, ev.Done, ev.Cached, "%s %s: everything comes from the store", ev.Task, ev.Stage)
+		}
+	}
+	assert.Equal(t, []string{"load", "resumed"}, stages["colour-retrieval"])
+	assert.Equal(t, []string{"load", "resumed"}, stages["colour-vqa"])
+	assert.Contains(t, stages["colour-classification"], "score")
+	assert.Equal(t, first.Runs[1].Metrics, second.Runs[1].Metrics, "the same embeddings score the same")
+	assert.NotEqual(t, first.Runs[1].Intervals, second.Runs[1].Intervals, "200 resamples instead of 1000")
+
+	events = nil
+	_, err = r.Run(context.Background(), plan.New(loadConfig(t, "demo.yaml", vars), t.TempDir(), "test"))
+	require.NoError(t, err)
+	encoded := 0
+	for _, ev := range events {
+		if ev.Stage == "images" || ev.Stage == "texts" {
+			assert.Equal(t, ev.Done, ev.Cached, "%s %s", ev.Task, ev.Stage)
+			encoded += ev.Done - ev.Cached
+		}
+	}
+	assert.Zero(t, encoded)
 }

@@ -12,10 +12,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -25,6 +23,7 @@ import (
 	"github.com/clipeval/clipeval/harness/plan"
 	"github.com/clipeval/clipeval/harness/pluginhost"
 	"github.com/clipeval/clipeval/harness/results"
+	"github.com/clipeval/clipeval/harness/store"
 	"github.com/clipeval/clipeval/plugins/sdk"
 )
 
@@ -297,7 +296,13 @@ func (r *Runner) openModel(ctx context.Context, cfg *config.Config, m config.Mod
 		return enc
 	}
 	enc.info = info
-	enc.fingerprint = Fingerprint(m.Backend, plugin.Version, ref.Options, info)
+	enc.fingerprint = store.ModelFingerprint(store.FingerprintOf(*plugin, ref.Options, *info))
+	if enc.cache != nil {
+		if err := enc.cache.Touch(enc.fingerprint, fmt.Sprintf("%s (%s %s)", m.Name, m.Backend, plugin.Version)); err != nil {
+			enc.err = fmt.Errorf("model %q: the embedding store: %w", m.Name, err)
+			return enc
+		}
+	}
 	res.Models = append(res.Models, results.Model{Name: m.Name, Backend: m.Backend, PluginVersion: plugin.Version, Dir: m.Path,
 		EmbedDim: info.EmbedDim, ImageSize: info.ImageSize, ContextLength: info.ContextLength, LogitScale: info.LogitScale,
 		Tokenizer: info.Tokenizer, Runtime: info.Runtime, Files: info.Files})
@@ -356,28 +361,6 @@ func (r *Runner) runOne(ctx context.Context, enc *encoder, t *loadedTask) result
 	run.WallSeconds = time.Since(start).Seconds()
 	r.emit(Event{Model: enc.name, Task: t.cfg.Name, Stage: "done"})
 	return run
-}
-
-// Fingerprint identifies what a model computes: the sha256 of its backend's name and version, the runtime, the
-// model files' digests, the options, and the input shapes and tokenizer it reports. Two runs with equal
-// fingerprints give the same embedding for the same input, so the embedding store keys entries by it.
-func Fingerprint(backend, version string, options map[string]string, info *sdk.ModelInfo) string {
-	h := sha256.New()
-	field := func(k, v string) { fmt.Fprintf(h, "%d:%s%d:%s", len(k), k, len(v), v) }
-	field("backend", backend)
-	field("version", version)
-	field("runtime", info.Runtime)
-	field("tokenizer", info.Tokenizer)
-	field("image_size", strconv.Itoa(info.ImageSize))
-	field("context_length", strconv.Itoa(info.ContextLength))
-	field("embed_dim", strconv.Itoa(info.EmbedDim))
-	for _, k := range slices.Sorted(maps.Keys(info.Files)) {
-		field("file:"+k, info.Files[k])
-	}
-	for _, k := range slices.Sorted(maps.Keys(options)) {
-		field("option:"+k, options[k])
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 // runKey identifies a model × task run's inputs: the model's fingerprint and logit scale, the task plugin and its

@@ -17,6 +17,7 @@ import (
 	"github.com/clipeval/clipeval/harness/pluginhost"
 	"github.com/clipeval/clipeval/harness/results"
 	"github.com/clipeval/clipeval/harness/run"
+	"github.com/clipeval/clipeval/harness/store"
 	"github.com/clipeval/clipeval/plugins/sdk"
 	"github.com/clipeval/clipeval/reports"
 )
@@ -50,6 +51,9 @@ func cmdRun(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 	pluginDir := fs.String("plugin-dir", pluginhost.DefaultDir(), "start the plugins found in `DIR`")
 	baselinePath := fs.String("baseline", "", "compare the run with the results.json `FILE` (regression gate)")
 	quiet := fs.Bool("quiet", false, "print nothing but errors and the files written: no progress, no summary")
+	cacheDir := fs.String("cache-dir", "", cacheDirUsage)
+	noCache := fs.Bool("no-cache", false, "neither read nor write the embedding store: encode every input")
+	fresh := fs.Bool("fresh", false, "run every model × task again instead of keeping the finished runs of the output folder's results.json")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -74,6 +78,22 @@ func cmdRun(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 	}
 	p := plan.New(cfg, *out, version)
 	outDir := p.OutDir
+	r.Fresh = *fresh
+	if dir, err := storeDir(*cacheDir, *noCache, cfg.Cache); err != nil {
+		return err
+	} else if dir != "" {
+		s, err := store.Open(dir)
+		if err != nil {
+			return fmt.Errorf("opening the embedding store (or run with --no-cache): %w", err)
+		}
+		defer s.Close()
+		r.Cache = s
+		defer func() {
+			if n := s.Dropped(); n > 0 {
+				fmt.Fprintf(stderr, "clipeval: the embedding store in %s had %d damaged entries; they were encoded again\n", dir, n)
+			}
+		}()
+	}
 	if !*quiet {
 		fmt.Fprintf(stderr, "clipeval %s: %d model(s) × %d task(s) from %s → %s\n", version, len(cfg.Models), len(cfg.Tasks), cfg.Path, outDir)
 	}
@@ -102,6 +122,24 @@ func cmdRun(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 		}
 	}
 	return errors.Join(runErr, gateErr)
+}
+
+// storeDir returns the embedding store's folder for a run: --cache-dir, else the config's cache.dir, else the
+// machine's default; "" when --no-cache or the config's cache.enabled: false says to use none.
+func storeDir(flagDir string, noCache bool, c config.Cache) (string, error) {
+	switch {
+	case noCache || (c.Disabled && flagDir == ""):
+		return "", nil
+	case flagDir != "":
+		return flagDir, nil
+	case c.Dir != "":
+		return c.Dir, nil
+	}
+	dir, err := store.DefaultDir()
+	if err != nil {
+		return "", usageError{fmt.Errorf("finding the embedding store: %w (set --cache-dir or CLIPEVAL_CACHE_DIR, or run with --no-cache)", err)}
+	}
+	return dir, nil
 }
 
 func cmdValidate(ctx context.Context, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {

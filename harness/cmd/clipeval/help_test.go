@@ -13,6 +13,12 @@ var wantFlags = map[string]string{
 	"run": `Flags:
   --baseline FILE
       compare the run with the results.json FILE (regression gate)
+  --cache-dir DIR
+      the embedding store's folder DIR (default: $CLIPEVAL_CACHE_DIR, else $XDG_CACHE_HOME/clipeval, else ~/.cache/clipeval)
+  --fresh
+      run every model × task again instead of keeping the finished runs of the output folder's results.json
+  --no-cache
+      neither read nor write the embedding store: encode every input
   --out DIR
       write the outputs to DIR (default: the config's output.dir)
   --plugin-dir DIR

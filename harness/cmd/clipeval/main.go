@@ -46,10 +46,12 @@ type command struct {
 // commands is every subcommand, in the order the command list shows them; execute dispatches from it.
 func commands() []command {
 	return []command{
-		{"run", "CONFIG [--out DIR] [--plugin-dir DIR] [--baseline BASELINE.json] [--quiet]",
+		{"run", "CONFIG [--out DIR] [--plugin-dir DIR] [--baseline BASELINE.json] [--quiet] [--cache-dir DIR | --no-cache] [--fresh]",
 			"run every model on every task; writes DIR/results.json, DIR/report.md, DIR/report.html and DIR/plots/;\n" +
 				"with --baseline also compares with it as clipeval compare does (DIR/junit.xml, DIR/compare.md; exit 1 on a\n" +
-				"regression); progress on stderr: bars on a terminal, else a line per stage at most every second", cmdRun},
+				"regression); progress on stderr: bars on a terminal, else a line per stage at most every second.\n" +
+				"Embeddings are kept in the embedding store and read back on later runs; a re-run into the same DIR keeps\n" +
+				"the finished model × task runs whose model, task, options and data are unchanged (--fresh: none)", cmdRun},
 		{"validate", "CONFIG [--plugin-dir DIR]",
 			"check a config and its tasks against their plugins (YAML syntax, unknown keys, wrong types, values out of\n" +
 				"range, missing files): every problem at once, as file:line:col: message sorted by position; exit 2", cmdValidate},

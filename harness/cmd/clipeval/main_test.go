@@ -31,6 +31,9 @@ func cli(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	t.Setenv("CLIPEVAL_PLUGIN_DIR", filepath.Join(binDir, "plugins"))
 	t.Setenv(sharedtest.ORTEnvVar, sharedtest.ORTLib(t))
+	if os.Getenv("CLIPEVAL_CACHE_DIR") == "" { // the test's own embedding store, unless the test chose one
+		t.Setenv("CLIPEVAL_CACHE_DIR", t.TempDir())
+	}
 	var out, errOut bytes.Buffer
 	code := execute(context.Background(), args, &out, &errOut)
 	return code, out.String(), errOut.String()
