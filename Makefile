@@ -16,23 +16,39 @@ SCRIPT_PLUGINS := benchmarks/pyalign
 # What the Python plugins import: Debian's python3-grpcio, python3-protobuf and python3-numpy.
 PY_DEBS       := python3-grpcio python3-protobuf python3-numpy
 TOOLS         := $(CURDIR)/.cache/tools
+# -tags openblas when OpenBLAS's cblas.h and library link (deps installs Debian's libopenblas-dev): the retrieval
+# ranking's similarity tiles then run on cblas_sgemm; without it, on the pure-Go kernel (same ranks, slower).
+# Recursive (=), so a build that ran deps first sees what deps installed.
+GOTAGS        = $(shell printf '\043include <cblas.h>\nint main(void){return 0;}\n' | $${CC:-cc} -x c - -lopenblas -o /dev/null 2>/dev/null && echo -tags openblas)
 DEMO_DATA     := testdata/demo
 DEMO_OUT      := runs/demo
 # Go skips testdata/ in ./... patterns: the conformance suite's fake plugins are named explicitly.
 TESTDATA_PKGS := ./harness/conformance/testdata/goodtask ./harness/conformance/testdata/badtask \
                  ./harness/conformance/testdata/goodmodel
 
-.PHONY: build deps py-deps test-deps runtime demo test race bench vet proto clean
+.PHONY: build deps blas-deps py-deps test-deps runtime demo test race bench bench-rank vet proto clean
 
-## deps: install the C library the cgo build needs (libjpeg-turbo's libjpeg API, as Pillow uses) and the Python
-## plugins' modules, when missing
-deps: py-deps
+## deps: install the C library the cgo build needs (libjpeg-turbo's libjpeg API, as Pillow uses), OpenBLAS for the
+## retrieval ranking and the Python plugins' modules, when missing
+deps: py-deps blas-deps
 	@if ! { [ -f /usr/include/jpeglib.h ] || pkg-config --exists libjpeg 2>/dev/null; }; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing libjpeg62-turbo-dev (libjpeg-turbo: decodes JPEG exactly as Pillow does)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libjpeg62-turbo-dev >/dev/null; \
 	  else \
 	    echo "clipeval needs libjpeg-turbo's headers: install libjpeg62-turbo-dev (Debian), libjpeg-turbo8-dev (Ubuntu) or libjpeg-turbo-devel" >&2; exit 1; \
+	  fi; \
+	fi
+
+## blas-deps: OpenBLAS (Debian libopenblas-dev) for the retrieval ranking's cblas_sgemm, with apt when root; without
+## it the build falls back to the pure-Go kernel (same ranks, several times slower), so this never fails
+blas-deps:
+	@if ! ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so '; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing libopenblas-dev (OpenBLAS: the retrieval ranking's similarity tiles)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas-dev >/dev/null; \
+	  else \
+	    echo "note: without OpenBLAS (libopenblas-dev) retrieval ranks with the pure-Go kernel: same ranks, slower" >&2; \
 	  fi; \
 	fi
 
@@ -71,9 +87,9 @@ bin/lib/libonnxruntime.so.1: $(CLIPEVAL_ORT_LIB)
 
 ## build: the CLI in bin/ and the plugins in bin/plugins/
 build: deps runtime
-	$(GO) build -ldflags '$(LDFLAGS)' -o bin/clipeval ./harness/cmd/clipeval
+	$(GO) build $(GOTAGS) -ldflags '$(LDFLAGS)' -o bin/clipeval ./harness/cmd/clipeval
 	@mkdir -p bin/plugins
-	@for p in $(PLUGINS); do echo "$(GO) build -o bin/plugins/$$(basename $$p) ./$$p"; $(GO) build -ldflags '$(LDFLAGS)' -o bin/plugins/$$(basename $$p) ./$$p || exit 1; done
+	@for p in $(PLUGINS); do echo "$(GO) build $(GOTAGS) -o bin/plugins/$$(basename $$p) ./$$p"; $(GO) build $(GOTAGS) -ldflags '$(LDFLAGS)' -o bin/plugins/$$(basename $$p) ./$$p || exit 1; done
 	@for p in $(SCRIPT_PLUGINS); do echo "$$p/install bin/plugins/$$(basename $$p)"; $$p/install bin/plugins/$$(basename $$p) || exit 1; done
 
 ## demo: generate the embedded demo model and dataset, run configs/demo.yaml, write the report
@@ -84,7 +100,7 @@ demo: build
 
 ## test: everything CI runs
 test: build vet test-deps
-	$(GO) test -count=1 ./... $(TESTDATA_PKGS)
+	$(GO) test $(GOTAGS) -count=1 ./... $(TESTDATA_PKGS)
 
 vet:
 	$(GO) vet ./... $(TESTDATA_PKGS)
@@ -94,9 +110,14 @@ vet:
 race: build
 	$(GO) test -race -count=1 ./... $(TESTDATA_PKGS)
 
-## bench: the benchmarks (preprocessing images/s, tokenizers texts/s, ...)
+## bench: the benchmarks (preprocessing images/s, tokenizers texts/s, retrieval ranking at N = 10,000 and 100,000, ...)
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test $(GOTAGS) -run '^$$' -bench . -benchmem ./...
+
+## bench-rank: the retrieval ranking's benchmarks alone, once each (BENCHMARKS.md); CLIPEVAL_RANK_BENCH_N=725739
+## for the paper-scale run (hours on two cores)
+bench-rank: blas-deps
+	$(GO) test $(GOTAGS) -run '^$$' -bench . -benchtime 1x ./benchmarks/rank/
 
 ## proto: regenerate plugins/proto from clipeval.proto, and the Python plugin's modules from it and health.proto
 ## (needs protoc: Debian protobuf-compiler)

@@ -40,7 +40,14 @@ func CheckEmbeddings(what string, m sdk.Matrix, rows int) error {
 // Normalize returns v divided by its L2 norm, in float64. A zero vector stays zero (torch's F.normalize clamps the
 // norm the same way instead of dividing by zero).
 func Normalize(v []float32) []float64 {
-	out := make([]float64, len(v))
+	return NormalizeInto(make([]float64, len(v)), v)
+}
+
+// NormalizeInto writes Normalize(v) into dst[:len(v)], bit for bit, and returns that slice; dst must hold len(v)
+// values. It lets a caller that normalises one row at a time (the blocked retrieval ranking's float64 re-checks)
+// reuse a buffer and still get today's values exactly.
+func NormalizeInto(dst []float64, v []float32) []float64 {
+	out := dst[:len(v)]
 	var ss float64
 	for i, x := range v {
 		out[i] = float64(x)

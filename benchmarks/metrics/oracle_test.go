@@ -8,7 +8,7 @@ import (
 )
 
 // This file holds the tests' reference implementations: the full N×N score matrix and ranks computed from it,
-// which QueryRanks (blocked, never N×N) must reproduce exactly.
+// which the rankings of the tasks must reproduce exactly.
 
 // cosineMatrix returns the cosine similarity of every row of a with every row of b: out[i][j] = â_i · b̂_j with
 // both rows L2-normalised. Rows are computed in parallel; the result does not depend on the number of workers.

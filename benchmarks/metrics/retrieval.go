@@ -9,7 +9,7 @@ import (
 const NoRank = math.MaxInt
 
 // FirstRanks returns, for each image query, the 0-based rank of its best-ranked text given the ranks of its texts
-// (ascending, as QueryRanks returns them after sorting), NoRank for an image without texts.
+// (ascending, as rank.Retrieve returns them after sorting), NoRank for an image without texts.
 func FirstRanks(imageToText [][]int) []int {
 	out := make([]int, len(imageToText))
 	for i, ranks := range imageToText {

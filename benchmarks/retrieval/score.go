@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/clipeval/clipeval/benchmarks/metrics"
+	"github.com/clipeval/clipeval/benchmarks/rank"
 	"github.com/clipeval/clipeval/plugins/sdk"
 )
 
@@ -34,9 +35,11 @@ const (
 // plus the curves recall@k for k = 1..min(max_k, gallery size) both ways, the top-1 outcome of every query, the
 // per-query values of recall@k, true recall@k and MRR (each metric's ItemValues, whose mean is its value), and 95%
 // bootstrap intervals of those means (queries resampled, one bootstrap per direction). The embeddings are read,
-// never written, and not kept: NormalizeRows copies them. With the queries option, each direction evaluates a seeded
-// random subset of that many queries (the same for every model) against the full gallery; no score matrix is kept.
-func (t *task) Score(_ context.Context, req sdk.ScoreRequest) (*sdk.Scores, error) {
+// never written, and not kept. The ranks come from rank.Retrieve: one blocked pass over the similarity matrix
+// (float32 GEMM tiles, re-checked in float64 wherever float32 cannot decide, so the ranks are those of float64
+// cosines exactly), memory O(N·d + tile), never N×N. With the queries option, each direction evaluates a seeded
+// random subset of that many queries (the same for every model) against the full gallery.
+func (t *task) Score(ctx context.Context, req sdk.ScoreRequest) (*sdk.Scores, error) {
 	l, err := t.loaded.Get(req.DatasetID)
 	if err != nil {
 		return nil, err
@@ -44,52 +47,27 @@ func (t *task) Score(_ context.Context, req sdk.ScoreRequest) (*sdk.Scores, erro
 	if err := metrics.CheckScoreRequest(req, l.images, l.texts); err != nil {
 		return nil, fmt.Errorf("retrieval %s: %w", req.DatasetID, err)
 	}
-	textRows, err := metrics.NormalizeRows(req.TextEmbeddings)
-	if err != nil {
-		return nil, fmt.Errorf("retrieval %s: %w", req.DatasetID, err)
-	}
-	imageRows, err := metrics.NormalizeRows(req.ImageEmbeddings)
-	if err != nil {
-		return nil, fmt.Errorf("retrieval %s: %w", req.DatasetID, err)
-	}
-	texts, images := pick(textRows, l.textRow), pick(imageRows, l.imageRow)
-	captionsOf := make([][]int, len(images))
+	captionsOf := make([][]int, len(l.imageRow))
 	for ti, img := range l.textImage {
 		captionsOf[img] = append(captionsOf[img], ti)
 	}
-
-	// Text → image: each caption query's one relevant image.
-	textQ := querySubset(len(texts), l.queries, l.stats.Seed, streamTextQueries)
-	relevant := make([][]int, len(textQ))
-	for q, ti := range textQ {
-		relevant[q] = []int{l.textImage[ti]}
-	}
-	ranks, textTop, err := metrics.QueryRanks(pick(texts, textQ), images, relevant)
+	textQ := querySubset(len(l.textRow), l.queries, l.stats.Seed, streamTextQueries)
+	imageQ := querySubset(len(l.imageRow), l.queries, l.stats.Seed, streamImageQueries)
+	// Both directions from one blocked pass: text → image ranks each caption query's one image, image → text each
+	// image query's captions (in caption order).
+	r, err := rank.Retrieve(ctx, rank.Input{Texts: req.TextEmbeddings, Images: req.ImageEmbeddings,
+		TextRows: l.textRow, ImageRows: l.imageRow, TextImage: l.textImage, TextQueries: textQ, ImageQueries: imageQ})
 	if err != nil {
 		return nil, fmt.Errorf("retrieval %s: %w", req.DatasetID, err)
 	}
-	t2i := make([]int, len(textQ))
-	for q, r := range ranks {
-		t2i[q] = r[0]
-	}
-
-	// Image → text: each image query's captions, ranks ascending.
-	imageQ := querySubset(len(images), l.queries, l.stats.Seed, streamImageQueries)
-	relevant = make([][]int, len(imageQ))
-	for q, i := range imageQ {
-		relevant[q] = captionsOf[i]
-	}
-	i2t, imageTop, err := metrics.QueryRanks(pick(images, imageQ), texts, relevant)
-	if err != nil {
-		return nil, fmt.Errorf("retrieval %s: %w", req.DatasetID, err)
-	}
+	t2i, textTop, i2t, imageTop := r.TextToImage, r.TextTop, r.ImageToText, r.ImageTop
 	best := make([]int, len(imageQ)) // each image query's best-ranked own caption (−1: none)
-	for q, r := range i2t {
+	for q, rs := range i2t {
 		best[q] = -1
-		if len(r) > 0 {
-			best[q] = relevant[q][slices.Index(r, slices.Min(r))]
+		if len(rs) > 0 {
+			best[q] = captionsOf[imageQ[q]][slices.Index(rs, slices.Min(rs))]
 		}
-		slices.Sort(r)
+		slices.Sort(rs)
 	}
 	first := metrics.FirstRanks(i2t)
 
@@ -139,8 +117,8 @@ func (t *task) Score(_ context.Context, req sdk.ScoreRequest) (*sdk.Scores, erro
 		}
 	}
 	s.Curves = []sdk.Curve{
-		recallCurve("image_retrieval_recall@k", t2i, min(l.maxK, len(images))),
-		recallCurve("text_retrieval_recall@k", first, min(l.maxK, len(texts))),
+		recallCurve("image_retrieval_recall@k", t2i, min(l.maxK, len(l.imageRow))),
+		recallCurve("text_retrieval_recall@k", first, min(l.maxK, len(l.textRow))),
 	}
 	for q, ti := range textQ {
 		top := textTop[q]
@@ -157,15 +135,6 @@ func (t *task) Score(_ context.Context, req sdk.ScoreRequest) (*sdk.Scores, erro
 		s.Predictions = append(s.Predictions, p)
 	}
 	return s, nil
-}
-
-// pick returns rows[idx[i]] for each i, sharing the rows.
-func pick(rows [][]float64, idx []int) [][]float64 {
-	out := make([][]float64, len(idx))
-	for i, j := range idx {
-		out[i] = rows[j]
-	}
-	return out
 }
 
 // querySubset returns the queries to evaluate out of n: all of them when want is 0 or at least n, otherwise want

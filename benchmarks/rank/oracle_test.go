@@ -1,19 +1,21 @@
-package metrics
+package rank
 
 import (
 	"fmt"
 	"runtime"
 	"sync"
+
+	"github.com/clipeval/clipeval/benchmarks/metrics"
 )
 
-// QueryRanks ranks the gallery for each query by dot product, higher first and equal scores by lower gallery
+// queryRanks is the ranking the retrieval task used before this package, kept as the test oracle: it ranks the gallery for each query by dot product, higher first and equal scores by lower gallery
 // index (the order of Rank), without keeping a queries × gallery score matrix: each worker holds one score row at
 // a time. For L2-normalised rows (NormalizeRows) the scores are the cosine similarities, bit for bit, so the ranks
 // equal those counted on the full matrix (the tests check this against such an N×N reference).
 //
 // relevant[q] lists the gallery items relevant to query q; ranks[q][j] is the 0-based rank of relevant[q][j].
 // top[q] is the gallery item ranked first for query q. Every row of queries and gallery must have one width.
-func QueryRanks(queries, gallery [][]float64, relevant [][]int) (ranks [][]int, top []int, err error) {
+func queryRanks(queries, gallery [][]float64, relevant [][]int) (ranks [][]int, top []int, err error) {
 	if len(queries) != len(relevant) {
 		return nil, nil, fmt.Errorf("query ranks: %d queries with %d relevance lists", len(queries), len(relevant))
 	}
@@ -43,12 +45,12 @@ func QueryRanks(queries, gallery [][]float64, relevant [][]int) (ranks [][]int, 
 			scores := make([]float64, len(gallery))
 			for q := w; q < len(queries); q += workers {
 				for j, g := range gallery {
-					scores[j] = Dot(queries[q], g)
+					scores[j] = metrics.Dot(queries[q], g)
 				}
-				top[q] = Argmax(scores)
+				top[q] = metrics.Argmax(scores)
 				ranks[q] = make([]int, len(relevant[q]))
 				for j, g := range relevant[q] {
-					ranks[q][j], _ = Rank(scores, g) // g is in range, checked above
+					ranks[q][j], _ = metrics.Rank(scores, g) // g is in range, checked above
 				}
 			}
 		})

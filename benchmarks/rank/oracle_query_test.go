@@ -1,4 +1,4 @@
-package metrics
+package rank
 
 import (
 	"testing"
@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestQueryRanks(t *testing.T) {
+func TestOracleQueryRanks(t *testing.T) {
 	// The score matrix of TestRetrievalRanks (4 texts × 3 images), made by unit vectors: text rows are the
 	// scores, images the unit vectors e0, e1, e2, so every dot product is one score.
 	texts := [][]float64{
@@ -35,7 +35,7 @@ func TestQueryRanks(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ranks, top, err := QueryRanks(tc.queries, tc.gallery, tc.relevant)
+			ranks, top, err := queryRanks(tc.queries, tc.gallery, tc.relevant)
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, ranks)
 			assert.Equal(t, tc.top, top)
@@ -43,7 +43,7 @@ func TestQueryRanks(t *testing.T) {
 	}
 }
 
-func TestQueryRanksErrors(t *testing.T) {
+func TestOracleQueryRanksErrors(t *testing.T) {
 	g := [][]float64{{1, 0}, {0, 1}}
 	tests := []struct {
 		name             string
@@ -59,7 +59,7 @@ func TestQueryRanksErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := QueryRanks(tc.queries, tc.gallery, tc.relevant)
+			_, _, err := queryRanks(tc.queries, tc.gallery, tc.relevant)
 			assert.ErrorContains(t, err, tc.want)
 		})
 	}
