@@ -103,7 +103,7 @@ func peakRSSByCommand(t *testing.T, cmd *exec.Cmd) map[string]int64 {
 // plugin: encoding streams each window of inputs into the task's .npy file, and the backend holds one batch, so
 // what grows with the number of items is only their bookkeeping (paths, captions, the Load stream's messages and
 // their copies, with Go's garbage-collector headroom). Measured on the 2-core development machine (2026-12-01):
-// harness 43 / 69 MiB, onnx backend 63 / 65 MiB (flat: one batch), retrieval task 35 / 71 MiB. The stated bound:
+// harness 39 / 65 MiB, onnx backend 60 / 62 MiB (flat: one batch), retrieval task 36 / 72 MiB. The stated bound:
 // 128 MiB for every process at both sizes, and at most 2 KiB more per added item (48 MiB for the 24,000 more).
 func TestEncodingMemoryDoesNotGrowWithTheDataset(t *testing.T) {
 	if testing.Short() {

@@ -86,7 +86,7 @@ func writeNoiseShard(t *testing.T, path string, n, w int) int64 {
 // images (23 uncompressed 2048² PNGs, 289 MB): v1 sent those bytes in one Load message and failed with
 // ResourceExhausted. In v2 the task refers to each member by byte range and the backend reads it itself.
 // Measured on the 2-core development machine (2026-12-01): peak RSS of the retrieval task plugin 19 MiB (it never
-// holds an image), of the ONNX backend 177 MiB (a batch of 4 decoded images), the test 8 s.
+// holds an image), of the ONNX backend 181 MiB (a batch of 4 decoded images), the test 6 s.
 func TestWebDatasetOverMessageLimit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes a 290 MB shard")
@@ -135,8 +135,8 @@ tasks:
 // TestRetrievalScoreOver300MB scores a retrieval dataset of 1,000 images with 150 captions each at d = 512: the
 // caption embeddings alone are 307 MB, beyond any gRPC message, and reach the task as a .npy file it maps. Each
 // caption's embedding is its image's plus small noise, so every query's own item ranks first both ways.
-// Measured on the 2-core development machine (2026-12-01): peak RSS of the retrieval task plugin 943 MiB (the
-// mapped 307 MB plus the scorer's float64 copy of the normalised rows), the test 36 s.
+// Measured on the 2-core development machine (2026-12-01): peak RSS of the retrieval task plugin 660 MiB (the
+// mapped 307 MB plus the ranking's float32 copy of the normalised rows, benchmarks/rank), the test 8 s.
 func TestRetrievalScoreOver300MB(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes a 307 MB embedding file")
