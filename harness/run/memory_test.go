@@ -52,7 +52,7 @@ func peakRSSByCommand(t *testing.T, cmd *exec.Cmd) map[string]int64 {
 	sample := func() {
 		entries, _ := os.ReadDir("/proc")
 		for _, e := range entries {
-			_, err := strconv.Atoi(e.Name())
+			pid, err := strconv.Atoi(e.Name())
 			if err != nil {
 				continue
 			}
@@ -65,23 +65,8 @@ func peakRSSByCommand(t *testing.T, cmd *exec.Cmd) map[string]int64 {
 			if len(rest) < 3 || rest[2] != strconv.Itoa(pgid) {
 				continue
 			}
-			status, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
-			if err != nil {
-				continue
-			}
-			var name string
-			var hwm int64
-			for _, line := range strings.Split(string(status), "\n") {
-				if v, ok := strings.CutPrefix(line, "Name:"); ok {
-					name = strings.TrimSpace(v)
-				}
-				if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-					hwm, _ = strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-				}
-			}
-
-			if hwm<<10 > peak[name] {
-				peak[name] = hwm << 10
+			if name, hwm, err := procPeak(pid); err == nil && hwm > peak[name] {
+				peak[name] = hwm
 			}
 		}
 	}

@@ -30,17 +30,33 @@ import (
 // peakRSS returns a process's peak resident set size (VmHWM) in bytes.
 func peakRSS(t *testing.T, pid int) int64 {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	_, hwm, err := procPeak(pid)
 	require.NoError(t, err)
+	return hwm
+}
+
+// procPeak reads a process's name and peak resident set size (VmHWM, bytes) from /proc.
+func procPeak(pid int) (name string, hwm int64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "", 0, err
+	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			require.NoError(t, err)
-			return kb << 10
+		if v, ok := strings.CutPrefix(line, "Name:"); ok {
+			name = strings.TrimSpace(v)
+		}
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				return "", 0, fmt.Errorf("/proc/%d/status: VmHWM %q: %w", pid, v, err)
+			}
+			hwm = kb << 10
 		}
 	}
-	t.Fatalf("no VmHWM in /proc/%d/status", pid)
-	return 0
+	if hwm == 0 {
+		return "", 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+	}
+	return name, hwm, nil
 }
 
 // writeNoiseShard writes a webdataset shard of n samples, each a w×w RGB PNG of seeded noise stored without
