@@ -5,10 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os/exec"
 
-	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/clipeval/clipeval/plugins/proto/clipeval/v2"
@@ -30,39 +27,18 @@ func (s streamStats) String() string {
 	return fmt.Sprintf("%d chunks, largest %d bytes, %d bytes in all (%s)", s.chunks, s.largest, s.total, how)
 }
 
-// rawTask is a task plugin started through go-plugin directly, so that its answer streams can be read chunk by
-// chunk (the SDK client reassembles them and hides their sizes).
-type rawTask struct {
-	client *plugin.Client
-	task   pb.TaskClient
-}
-
-// startRaw starts a second instance of the plugin.
-func (c *checker) startRaw() (*rawTask, error) {
-	logOut := c.opts.Log
-	if logOut == nil {
-		logOut = io.Discard
-	}
-	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake(),
-		Plugins:          sdk.PluginSet(),
-		Cmd:              exec.Command(c.path),
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		GRPCDialOptions:  sdk.DialOptions(),
-		Logger:           hclog.New(&hclog.LoggerOptions{Name: "conformance." + c.name, Output: logOut, Level: hclog.Warn}),
-		StartTimeout:     c.opts.StartTimeout,
-	})
-	rpc, err := client.Client()
+// rawTask returns the plugin's Task service without the SDK client, so that its answer streams can be read chunk
+// by chunk (the SDK client reassembles them and hides their sizes).
+func (c *checker) rawTask() (pb.TaskClient, error) {
+	t, err := c.host.Task(c.name)
 	if err != nil {
-		client.Kill()
-		return nil, fmt.Errorf("starting a second instance: %w", err)
+		return nil, err
 	}
-	g, ok := rpc.(*plugin.GRPCClient)
-	if !ok {
-		client.Kill()
-		return nil, fmt.Errorf("starting a second instance: not a gRPC plugin")
+	conn, err := t.Conn()
+	if err != nil {
+		return nil, err
 	}
-	return &rawTask{client: client, task: pb.NewTaskClient(g.Conn)}, nil
+	return pb.NewTaskClient(conn), nil
 }
 
 // recvAll reads a stream to its end, checking that only the first message has a header and that no message is
@@ -99,12 +75,9 @@ func recvAll[T interface {
 	return out, st, nil
 }
 
-// streamCases loads the dataset and scores it again through a second instance read chunk by chunk.
+// streamCases loads the dataset and scores it again, reading the answers chunk by chunk.
 func (c *checker) streamCases(ctx context.Context, load sdk.LoadRequest, img, txt sdk.EmbeddingFile) {
-	raw, err := c.startRaw()
-	if err == nil {
-		defer raw.client.Kill()
-	}
+	raw, err := c.rawTask()
 	var id string
 	o := c.run(ctx, "load-stream", func(ctx context.Context) outcome {
 		if err != nil {
@@ -112,7 +85,7 @@ func (c *checker) streamCases(ctx context.Context, load sdk.LoadRequest, img, tx
 		}
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		s, err := raw.task.Load(ctx, &pb.LoadRequest{DatasetJson: load.Dataset, OptionsJson: load.Options, WorkDir: load.WorkDir})
+		s, err := raw.Load(ctx, &pb.LoadRequest{DatasetJson: load.Dataset, OptionsJson: load.Options, WorkDir: load.WorkDir})
 		if err != nil {
 			return fail("%v", err)
 		}
@@ -132,7 +105,7 @@ func (c *checker) streamCases(ctx context.Context, load sdk.LoadRequest, img, tx
 		file := func(f sdk.EmbeddingFile) *pb.EmbeddingFile {
 			return &pb.EmbeddingFile{Path: f.Path, Rows: int64(f.Rows), Cols: int64(f.Cols)}
 		}
-		s, err := raw.task.Score(ctx, &pb.ScoreRequest{DatasetId: id, ImageEmbeddings: file(img), TextEmbeddings: file(txt), LogitScale: 100})
+		s, err := raw.Score(ctx, &pb.ScoreRequest{DatasetId: id, ImageEmbeddings: file(img), TextEmbeddings: file(txt), LogitScale: 100})
 		if err != nil {
 			return fail("%v", err)
 		}

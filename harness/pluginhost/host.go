@@ -18,6 +18,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
 
 	"github.com/clipeval/clipeval/plugins/sdk"
 )
@@ -163,6 +164,20 @@ func (p *Plugin) dispense(kind string) (any, error) {
 		return nil, p.wrap("dispense "+kind, err)
 	}
 	return raw, nil
+}
+
+// Conn returns the plugin's gRPC connection, for callers that must see the contract's messages as they travel
+// (the conformance suite reads answer streams chunk by chunk); everyone else uses Model or Task.
+func (p *Plugin) Conn() (grpc.ClientConnInterface, error) {
+	rpc, err := p.client.Client()
+	if err != nil {
+		return nil, p.wrap("connect", err)
+	}
+	g, ok := rpc.(*plugin.GRPCClient)
+	if !ok {
+		return nil, fmt.Errorf("plugin %q does not speak gRPC", p.Name)
+	}
+	return g.Conn, nil
 }
 
 // Model starts the model plugin called name and returns its client.
