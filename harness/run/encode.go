@@ -106,6 +106,7 @@ func (e *encoder) texts(ctx context.Context, task, path string, texts []string) 
 // encoded in batches and put in the cache, and every row written in place.
 func (e *encoder) encode(ctx context.Context, task, kind, path string, n int, key func(int) (store.Key, error),
 	call func([]int) (sdk.Matrix, error)) (sdk.EmbeddingFile, error) {
+	// The file is laid out once the width is known: the model's declared width, else the first row's.
 	cols := e.info.EmbedDim
 	var w *npy.Float32Writer
 	open := func(d int) error {
@@ -123,8 +124,8 @@ func (e *encoder) encode(ctx context.Context, task, kind, path string, n int, ke
 		}
 		return sdk.EmbeddingFile{}, err
 	}
-	if n == 0 || cols > 0 {
-		if err := open(max(cols, 0)); err != nil {
+	if cols > 0 || n == 0 {
+		if err := open(cols); err != nil {
 			return fail(err)
 		}
 	}
@@ -220,11 +221,6 @@ func (e *encoder) encode(ctx context.Context, task, kind, path string, n int, ke
 	})
 	if err != nil {
 		return fail(err)
-	}
-	if w == nil { // no row and no declared width
-		if err := open(0); err != nil {
-			return fail(err)
-		}
 	}
 	if err := w.Close(); err != nil {
 		return sdk.EmbeddingFile{}, err
