@@ -84,7 +84,7 @@ func cmdRun(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 	} else if dir != "" {
 		s, err := store.Open(dir)
 		if err != nil {
-			return fmt.Errorf("opening the embedding store (or run with --no-cache): %w", err)
+			return usageError{fmt.Errorf("opening the embedding store in %s (choose another with --cache-dir, or run with --no-cache): %w", dir, err)}
 		}
 		defer s.Close()
 		r.Cache = s

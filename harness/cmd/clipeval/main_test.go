@@ -64,6 +64,19 @@ func TestUsageErrorsExit2(t *testing.T) {
 
 // TestConfigProblemsInOnePass checks that validate and run report the config's own problems and those of the task
 // schemas together, sorted by position.
+// TestUnusableStoreExits2: an embedding store folder that cannot be opened is bad input, named, with what to do.
+func TestUnusableStoreExits2(t *testing.T) {
+	demo := t.TempDir()
+	_, err := demogen.Generate(demo)
+	require.NoError(t, err)
+	t.Setenv("CLIPEVAL_DEMO", demo)
+	notDir := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(notDir, []byte("x"), 0o644))
+	code, _, errOut := cli(t, "run", filepath.Join(sharedtest.RepoRoot(), "configs", "demo.yaml"), "--out", t.TempDir(), "--cache-dir", notDir, "--quiet")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, "opening the embedding store in "+notDir+" (choose another with --cache-dir, or run with --no-cache)")
+}
+
 func TestConfigProblemsInOnePass(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "m"), 0o755))
