@@ -57,7 +57,6 @@ var ErrRunsFailed = errors.New("some runs failed")
 // Checked is a config whose every model and task passed the checks, with its datasets loaded: what Run goes on
 // from. Close removes the work folder the datasets were loaded into.
 type Checked struct {
-	cfg     *config.Config
 	tasks   []*loadedTask
 	models  []*pluginhost.Model
 	backend []*sdk.PluginInfo
@@ -149,7 +148,7 @@ func (r *Runner) checkPlugins(ctx context.Context, cfg *config.Config, folders b
 	problem := func(pos config.Pos, format string, args ...any) {
 		problems = append(problems, config.Problem{Pos: pos, Msg: fmt.Sprintf(format, args...)})
 	}
-	c := &Checked{cfg: cfg, tasks: make([]*loadedTask, len(cfg.Tasks)), models: make([]*pluginhost.Model, len(cfg.Models)),
+	c := &Checked{tasks: make([]*loadedTask, len(cfg.Tasks)), models: make([]*pluginhost.Model, len(cfg.Models)),
 		backend: make([]*sdk.PluginInfo, len(cfg.Models))}
 	payloads := make([][2][]byte, len(cfg.Tasks))
 	for i, t := range cfg.Tasks {
