@@ -96,7 +96,7 @@ func (p *problem) newPass(rows, cols []int, rowQ, colQ []bool) *pass {
 
 // block is the state of one block of rows: their float32 rows (the GEMM's A), float64 unit rows (for
 // re-checks), the thresholds of the rows that are text queries (rowLo is also the row's gate: +Inf for a row that
-// is no query), and each worker's row states and scratch row.
+// is no query), and each worker's row states, scratch row and gate hits.
 type block struct {
 	r0, n        int // the block's first row position and its number of rows
 	a            []float32
@@ -107,6 +107,7 @@ type block struct {
 	rowRel       []int
 	states       [][]rowTop
 	scratch      [][]float64
+	hits         [][]int32 // each worker's gate hits in one row of a tile
 }
 
 // tile is one block's scores against columns c0..c0+ld-1, row-major with stride ld.
@@ -127,9 +128,10 @@ func (ps *pass) run(ctx context.Context, cfg config, out outputs) error {
 	workers := max(cfg.workers, 1)
 	b := &block{a: make([]float32, rows*d), r64: make([]float64, rows*d), rowAct: make([]bool, rows),
 		rowHi: make([]float32, rows), rowLo: make([]float32, rows), rowRef: make([]float64, rows),
-		rowRel: make([]int, rows), states: make([][]rowTop, workers), scratch: make([][]float64, workers)}
+		rowRel: make([]int, rows), states: make([][]rowTop, workers), scratch: make([][]float64, workers),
+		hits: make([][]int32, workers)}
 	for w := range workers {
-		b.states[w], b.scratch[w] = make([]rowTop, rows), make([]float64, d)
+		b.states[w], b.scratch[w], b.hits[w] = make([]rowTop, rows), make([]float64, d), make([]int32, cols)
 	}
 	tl := &tile{b: b, scores: make([]float32, rows*cols)}
 	for r0 := 0; r0 < len(ps.rows); r0 += rows {
@@ -208,18 +210,16 @@ func (ps *pass) finishRows(b *block, out outputs) {
 }
 
 // scan looks at columns lo..hi-1 of tile tl for every row of its block, as worker w. An entry below both its
-// row's gate and its column's gate changes nothing; the rest go to look.
+// row's gate and its column's gate changes nothing; gateScan finds the rest, which go to look. Within a row, look
+// changes only the gate of the column it looks at, and workers own disjoint columns, so the gates gateScan reads
+// are current.
 func (ps *pass) scan(tl *tile, w, lo, hi int) {
 	b := tl.b
-	gates := ps.colGate[tl.c0+lo : tl.c0+hi]
+	gates, hits := ps.colGate[tl.c0+lo:tl.c0+hi], b.hits[w]
 	for r := range b.n {
-		rg := b.rowLo[r]
 		row := tl.scores[r*tl.ld+lo : r*tl.ld+hi]
-		gates := gates[:len(row)]
-		for j, v := range row {
-			if v >= rg || v >= gates[j] {
-				ps.look(b, w, r, tl.c0+lo+j, v)
-			}
+		for _, j := range hits[:gateScan(row, b.rowLo[r], gates, hits)] {
+			ps.look(b, w, r, tl.c0+lo+int(j), row[j])
 		}
 	}
 }
