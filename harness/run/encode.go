@@ -1,8 +1,11 @@
 package run
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/clipeval/clipeval/harness/pluginhost"
 	"github.com/clipeval/clipeval/harness/store"
@@ -25,6 +28,11 @@ type Cache interface {
 // window is how many inputs an encoder looks up, encodes and writes at a time: the harness's memory while encoding
 // is bounded by the window, whatever the dataset's size.
 const window = 4096
+
+// inFlight is how many batches an encoder keeps at its backend at once: two, so that the backend prepares one
+// (reads, decodes and resizes its images, or tokenises its texts) while its model runs on the other, and no more,
+// so that memory holds at most two batches whatever the dataset's size.
+const inFlight = 2
 
 // storeGroup is how many new embeddings an encoder gathers before putting them in the store in one transaction.
 const storeGroup = 256
@@ -71,8 +79,8 @@ func imageKey(im sdk.ImageInput) (store.Key, error) {
 // images writes the embeddings of images, in order, to a .npy file at path.
 func (e *encoder) images(ctx context.Context, task, path string, images []sdk.ImageInput) (sdk.EmbeddingFile, error) {
 	return e.encode(ctx, task, "images", path, len(images),
-		func(i int) (store.Key, error) { return imageKey(images[i]) },
-		func(idx []int) (sdk.Matrix, error) {
+		func(i int) (store.Key, error) { return imageKey(images[i]) }, nil,
+		func(ctx context.Context, idx []int) (sdk.Matrix, error) {
 			batch := make([]sdk.ImageInput, len(idx))
 			for j, i := range idx {
 				batch[j] = images[i]
@@ -85,11 +93,16 @@ func (e *encoder) images(ctx context.Context, task, path string, images []sdk.Im
 		})
 }
 
-// texts writes the embeddings of texts, in order, to a .npy file at path.
+// texts writes the embeddings of texts, in order, to a .npy file at path. Each window's texts to encode are sent
+// shortest first, so that a batch holds texts of about one length: a backend whose text graph takes any sequence
+// length cuts each batch to its longest text, and a batch of like lengths wastes little on padding.
 func (e *encoder) texts(ctx context.Context, task, path string, texts []string) (sdk.EmbeddingFile, error) {
 	return e.encode(ctx, task, "texts", path, len(texts),
 		func(i int) (store.Key, error) { return store.TextKey(texts[i]), nil },
-		func(idx []int) (sdk.Matrix, error) {
+		func(miss []int) {
+			slices.SortStableFunc(miss, func(a, b int) int { return cmp.Compare(len(texts[a]), len(texts[b])) })
+		},
+		func(ctx context.Context, idx []int) (sdk.Matrix, error) {
 			batch := make([]string, len(idx))
 			for j, i := range idx {
 				batch[j] = texts[i]
@@ -103,9 +116,10 @@ func (e *encoder) texts(ctx context.Context, task, path string, texts []string) 
 }
 
 // encode fills an [n, d] .npy file window by window: the window's keys are looked up in the cache, the misses
-// encoded in batches and put in the cache, and every row written in place.
+// (in the order order puts them, when set) encoded in batches, inFlight at a time, and put in the cache, and every
+// row written in place.
 func (e *encoder) encode(ctx context.Context, task, kind, path string, n int, key func(int) (store.Key, error),
-	call func([]int) (sdk.Matrix, error)) (sdk.EmbeddingFile, error) {
+	order func(miss []int), call func(context.Context, []int) (sdk.Matrix, error)) (sdk.EmbeddingFile, error) {
 	// The file is laid out once the width is known: the model's declared width, else the first row's.
 	cols := e.info.EmbedDim
 	var w *npy.Float32Writer
@@ -187,12 +201,10 @@ func (e *encoder) encode(ctx context.Context, task, kind, path string, n int, ke
 			pendKeys, pendVecs = nil, nil
 			return nil
 		}
-		err := Batches(len(miss), e.batch, func(blo, bhi int) error {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			idx := miss[blo:bhi]
-			m, err := call(idx)
+		if order != nil {
+			order(miss)
+		}
+		err := pipeline(ctx, miss, e.batch, call, func(idx []int, m sdk.Matrix, err error) error {
 			if err != nil {
 				return fmt.Errorf("encoding %s %d-%d of %d: %w", kind, idx[0]+1, idx[len(idx)-1]+1, n, err)
 			}
@@ -226,4 +238,58 @@ func (e *encoder) encode(ctx context.Context, task, kind, path string, n int, ke
 		return sdk.EmbeddingFile{}, err
 	}
 	return sdk.EmbeddingFile{Path: path, Rows: n, Cols: cols}, nil
+}
+
+// pipeline calls call on consecutive batches of at most size of items, keeping up to inFlight calls running at
+// once (a batch's slot is free once use has returned), and hands each batch's answer to use in order, one at a
+// time. It stops at the first error (a call's,
+// through use, or use's own), cancels the calls still running and waits for them before it returns.
+func pipeline(ctx context.Context, items []int, size int, call func(context.Context, []int) (sdk.Matrix, error),
+	use func(idx []int, m sdk.Matrix, err error) error) error {
+	var batches [][]int
+	if err := Batches(len(items), size, func(lo, hi int) error {
+		batches = append(batches, items[lo:hi])
+		return nil
+	}); err != nil {
+		return err
+	}
+	type answer struct {
+		m   sdk.Matrix
+		err error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	answers := make([]chan answer, len(batches))
+	for k := range answers {
+		answers[k] = make(chan answer, 1)
+	}
+	slots := make(chan struct{}, inFlight)
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }() // no call outlives pipeline
+	wg.Go(func() {
+		for k, idx := range batches {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			wg.Go(func() {
+				m, err := call(ctx, idx)
+				answers[k] <- answer{m, err}
+			})
+		}
+	})
+	for k, idx := range batches {
+		var a answer
+		select {
+		case a = <-answers[k]:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		err := use(idx, a.m, a.err)
+		<-slots // the next call starts once this batch is written: two batches in memory at most
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
