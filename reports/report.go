@@ -7,9 +7,11 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/clipeval/clipeval/harness/results"
@@ -47,46 +49,44 @@ func Write(dir string, r *results.Results, formats []string) ([]string, error) {
 	models := modelOrder(r)
 	colors := modelColors(r)
 	used := map[string]bool{}
-	var files []string
-	// add saves c (when not nil) as plots/<base>.png|svg and appends its link to *links.
-	add := func(links *[]plotLink, c *chart, title, base string) error {
+	// add queues c (when not nil) to be saved as plots/<base>.png|svg and appends its link to *links; the queued
+	// plots are drawn in parallel below, each into its link.
+	type job struct {
+		c     *chart
+		base  string
+		links *[]plotLink
+		at    int
+		files []string
+		err   error
+	}
+	var jobs []*job
+	add := func(links *[]plotLink, c *chart, title, base string) {
 		if c == nil {
-			return nil
+			return
 		}
 		base = unique(base, used)
-		written, svg, err := c.save(filepath.Join(dir, PlotsDir), base, formats)
-		files = append(files, written...)
-		if err != nil {
-			return fmt.Errorf("writing report in %s: %w", dir, err)
-		}
-		link := plotLink{title: title, svgData: svg}
+		link := plotLink{title: title}
 		if slices.Contains(formats, "png") {
 			link.png = PlotsDir + "/" + base + ".png"
 		}
 		if slices.Contains(formats, "svg") {
 			link.svg = PlotsDir + "/" + base + ".svg"
 		}
+		jobs = append(jobs, &job{c: c, base: base, links: links, at: len(*links)})
 		*links = append(*links, link)
-		return nil
 	}
 	var overview []plotLink
-	if err := add(&overview, overviewChart(views, models, colors), "overview: first headline metric of each task", "overview"); err != nil {
-		return files, err
-	}
+	add(&overview, overviewChart(views, models, colors), "overview: first headline metric of each task", "overview")
 	for _, tv := range views {
 		prefix := slug(tv.name) + "--"
 		for _, name := range tv.curves {
 			c, err := curveChart(tv, name, colors)
 			if err != nil {
-				return files, fmt.Errorf("writing report in %s: %w", dir, err)
+				return nil, fmt.Errorf("writing report in %s: %w", dir, err)
 			}
-			if err := add(&tv.plots, c, tv.name+": "+name, prefix+slug(name)); err != nil {
-				return files, err
-			}
+			add(&tv.plots, c, tv.name+": "+name, prefix+slug(name))
 		}
-		if err := add(&tv.plots, barChart(tv, colors), tv.name+": headline metrics", prefix+"headline"); err != nil {
-			return files, err
-		}
+		add(&tv.plots, barChart(tv, colors), tv.name+": headline metrics", prefix+"headline")
 		for _, run := range tv.ok() {
 			names, cms := confusions(run)
 			for i, cm := range cms {
@@ -94,10 +94,31 @@ func Write(dir string, r *results.Results, formats []string) ([]string, error) {
 				if len(cms) > 1 {
 					title, base = title+" ("+names[i]+")", base+"-"+slug(names[i])
 				}
-				if err := add(&tv.plots, confusionChart(title, cm), title, base); err != nil {
-					return files, err
-				}
+				add(&tv.plots, confusionChart(title, cm), title, base)
 			}
+		}
+	}
+	next := make(chan *job)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(jobs)) {
+		wg.Go(func() {
+			for j := range next {
+				var svg []byte
+				j.files, svg, j.err = j.c.save(filepath.Join(dir, PlotsDir), j.base, formats)
+				(*j.links)[j.at].svgData = svg
+			}
+		})
+	}
+	for _, j := range jobs {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+	var files []string
+	for _, j := range jobs {
+		files = append(files, j.files...)
+		if j.err != nil {
+			return files, fmt.Errorf("writing report in %s: %w", dir, j.err)
 		}
 	}
 	page, err := html(r, views, overview)
