@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -44,8 +45,10 @@ type Host struct {
 	dir    string
 	logger hclog.Logger
 
-	mu      sync.Mutex
-	running map[string]*Plugin
+	mu       sync.Mutex
+	running  map[string]*Plugin
+	starting map[string]chan struct{} // closed when the plugin's launch has ended
+	closed   bool
 }
 
 // New returns a host for the plugins in dir. Plugin log lines go to logOut (nil: discarded).
@@ -53,7 +56,7 @@ func New(dir string, logOut io.Writer) *Host {
 	if logOut == nil {
 		logOut = io.Discard
 	}
-	return &Host{dir: dir, running: map[string]*Plugin{},
+	return &Host{dir: dir, running: map[string]*Plugin{}, starting: map[string]chan struct{}{},
 		logger: hclog.New(&hclog.LoggerOptions{Name: "clipeval", Output: logOut, Level: hclog.Warn})}
 }
 
@@ -119,13 +122,57 @@ func (h *Host) path(name string) (string, error) {
 	return p, nil
 }
 
-// start launches (or returns the running) plugin called name.
+// start launches (or returns the running) plugin called name. Different plugins launch at once; callers asking
+// for one that is launching wait for that launch.
 func (h *Host) start(name string) (*Plugin, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if p, ok := h.running[name]; ok && !p.client.Exited() {
-		return p, nil
+	for {
+		h.mu.Lock()
+		if h.closed {
+			h.mu.Unlock()
+			return nil, fmt.Errorf("starting plugin %q: the plugin host is closed", name)
+		}
+		if p, ok := h.running[name]; ok && !p.client.Exited() {
+			h.mu.Unlock()
+			return p, nil
+		}
+		if done, ok := h.starting[name]; ok {
+			h.mu.Unlock()
+			<-done
+			continue
+		}
+		done := make(chan struct{})
+		h.starting[name] = done
+		h.mu.Unlock()
+
+		p, err := h.launch(name)
+		h.mu.Lock()
+		delete(h.starting, name)
+		if err == nil && h.closed { // Close ran during the launch: it must not outlive the host
+			p.client.Kill()
+			p, err = nil, fmt.Errorf("starting plugin %q: the plugin host was closed", name)
+		}
+		if err == nil {
+			h.running[name] = p
+		}
+		h.mu.Unlock()
+		close(done)
+		return p, err
 	}
+}
+
+// Start launches the named plugins at once (each once) and waits for them, so that a run's plugins start in
+// the time of the slowest rather than of all together. A plugin that does not start is left for Model or Task to
+// report, with the same error.
+func (h *Host) Start(names ...string) {
+	var wg sync.WaitGroup
+	for _, name := range slices.Compact(slices.Sorted(slices.Values(names))) {
+		wg.Go(func() { _, _ = h.start(name) })
+	}
+	wg.Wait()
+}
+
+// launch starts the plugin process called name and connects to it.
+func (h *Host) launch(name string) (*Plugin, error) {
 	path, err := h.path(name)
 	if err != nil {
 		return nil, err
@@ -149,9 +196,7 @@ func (h *Host) start(name string) (*Plugin, error) {
 		}
 		return nil, errors.New(msg)
 	}
-	p := &Plugin{Name: name, Path: path, client: client, stderr: tl}
-	h.running[name] = p
-	return p, nil
+	return &Plugin{Name: name, Path: path, client: client, stderr: tl}, nil
 }
 
 func (p *Plugin) dispense(kind string) (any, error) {
@@ -210,6 +255,7 @@ func (h *Host) Task(name string) (*Task, error) {
 func (h *Host) Close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.closed = true
 	for name, p := range h.running {
 		p.client.Kill()
 		delete(h.running, name)

@@ -85,3 +85,37 @@ func TestModelPluginAsTaskIsRefused(t *testing.T) {
 	assert.True(t, sdk.IsUnimplemented(err), err.Error())
 	assert.Contains(t, err.Error(), `plugin "onnx": Describe`)
 }
+
+// TestStartAtOnce checks that Start launches each named plugin once, even when named twice and asked for from
+// other goroutines at the same time, that a plugin which cannot start is reported again by Task, and that
+// Close ends them all and refuses later starts.
+func TestStartAtOnce(t *testing.T) {
+	h := New(filepath.Join(binDir, "plugins"), nil)
+	done := make(chan *Task, 4)
+	for range 4 {
+		go func() {
+			task, err := h.Task("retrieval")
+			assert.NoError(t, err)
+			done <- task
+		}()
+	}
+	h.Start("retrieval", "classification", "retrieval", "no-such-plugin")
+	pids := map[int]bool{}
+	for range 4 {
+		if task := <-done; task != nil {
+			pids[task.Pid()] = true
+		}
+	}
+	assert.Len(t, pids, 1, "one retrieval process for every caller")
+	h.mu.Lock()
+	assert.Len(t, h.running, 2, "retrieval and classification running")
+	h.mu.Unlock()
+	_, err := h.Task("no-such-plugin")
+	assert.ErrorContains(t, err, "no-such-plugin")
+	cls, err := h.Task("classification")
+	require.NoError(t, err)
+	h.Close()
+	assert.Error(t, syscall.Kill(cls.Pid(), 0) /* gone, or a zombie reaped by go-plugin */, "classification still running after Close")
+	_, err = h.Task("retrieval")
+	assert.ErrorContains(t, err, "closed")
+}

@@ -151,6 +151,14 @@ func (r *Runner) checkPlugins(ctx context.Context, cfg *config.Config, folders b
 	c := &Checked{tasks: make([]*loadedTask, len(cfg.Tasks)), models: make([]*pluginhost.Model, len(cfg.Models)),
 		backend: make([]*sdk.PluginInfo, len(cfg.Models))}
 	payloads := make([][2][]byte, len(cfg.Tasks))
+	var names []string
+	for _, t := range cfg.Tasks {
+		names = append(names, t.Plugin)
+	}
+	for _, m := range cfg.Models {
+		names = append(names, m.Backend)
+	}
+	r.Host.Start(names...) // all at once; the errors come again below, each at its config line
 	for i, t := range cfg.Tasks {
 		p, err := r.Host.Task(t.Plugin)
 		if err != nil {
