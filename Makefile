@@ -20,13 +20,15 @@ TOOLS         := $(CURDIR)/.cache/tools
 # ranking's similarity tiles then run on cblas_sgemm; without it, on the pure-Go kernel (same ranks, slower).
 # Recursive (=), so a build that ran deps first sees what deps installed.
 GOTAGS        = $(shell printf '\043include <cblas.h>\nint main(void){return 0;}\n' | $${CC:-cc} -x c - -lopenblas -o /dev/null 2>/dev/null && echo -tags openblas)
+# The shared folder (VQA-RAD, fixtures) the benchmarks read; CLIPEVAL_SHARED overrides it, as for the tests.
+SHARED        ?= $(or $(CLIPEVAL_SHARED),$(CURDIR)/../shared)
 DEMO_DATA     := testdata/demo
 DEMO_OUT      := runs/demo
 # Go skips testdata/ in ./... patterns: the conformance suite's fake plugins are named explicitly.
 TESTDATA_PKGS := ./harness/conformance/testdata/goodtask ./harness/conformance/testdata/badtask \
                  ./harness/conformance/testdata/goodmodel
 
-.PHONY: build deps blas-deps py-deps test-deps runtime demo test race bench bench-rank vet proto clean
+.PHONY: build deps blas-deps py-deps test-deps runtime demo test race bench bench-all bench-rank vet proto clean
 
 ## deps: install the C library the cgo build needs (libjpeg-turbo's libjpeg API, as Pillow uses), OpenBLAS for the
 ## retrieval ranking and the Python plugins' modules, when missing
@@ -110,9 +112,14 @@ vet:
 race: build
 	$(GO) test -race -count=1 ./... $(TESTDATA_PKGS)
 
-## bench: the benchmarks (preprocessing images/s, tokenizers texts/s, retrieval ranking at N = 10,000 and 100,000, ...)
-bench: build
-	$(GO) test $(GOTAGS) -run '^$$' -bench . -benchmem ./...
+## bench: every speed goal measured side by side with its reference (internal/benchsuite), printed and written
+## with the machine and date into BENCHMARKS.md; under 15 minutes on two cores
+bench: build bench-model
+	$(GO) run $(GOTAGS) ./internal/cmd/benchsuite -shared $(SHARED) -write BENCHMARKS.md
+
+## bench-all: every Go benchmark of every package, once each (go test -bench)
+bench-all: build
+	$(GO) test $(GOTAGS) -run '^$$' -bench . -benchtime 1x -benchmem ./...
 
 ## bench-rank: the retrieval ranking's benchmarks alone, once each (BENCHMARKS.md); CLIPEVAL_RANK_BENCH_N=725739
 ## for the paper-scale run (hours on two cores)

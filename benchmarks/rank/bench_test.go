@@ -5,17 +5,15 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/clipeval/clipeval/plugins/sdk"
+	synth "github.com/clipeval/clipeval/internal/synthetic"
 )
 
 // benchWidth is the embedding width of the benchmarks (CLIP ViT-B's 512).
@@ -41,58 +39,16 @@ func benchSizes(b *testing.B) []int {
 	return []int{10_000}
 }
 
-// synthetic returns n images and n captions, one per image, as unit vectors of width d: images uniform on the
-// sphere, caption i = unit(image i + noise) with Gaussian noise of norm about 4.5, so that a caption's cosine
-// with its image is about 0.22, near the top of the ≈ N(0, 1/d) cosines of unrelated pairs: most queries
-// rank their item first or nearly, as with a trained model. signal false makes captions independent of images
-// (every rank equally likely: the scan's worst case). Rows are generated in parallel from per-row seeds.
+// synthetic returns n image–caption pairs of width d as Retrieve's input, every item a query both ways (see
+// synthetic.Pairs).
 func synthetic(n, d int, signal bool) Input {
-	images := sdk.Matrix{Rows: n, Cols: d, Data: make([]float32, n*d)}
-	texts := sdk.Matrix{Rows: n, Cols: d, Data: make([]float32, n*d)}
-	const noise = 4.5 // the noise's norm relative to the image's: cosine ≈ 1/√(1+4.5²) ≈ 0.22
-	workers := runtime.GOMAXPROCS(0)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			img, txt := make([]float64, d), make([]float64, d)
-			for i := w; i < n; i += workers {
-				r := rand.New(rand.NewPCG(uint64(i), 11))
-				for k := range img {
-					img[k] = r.NormFloat64()
-				}
-				unit(img)
-				for k := range txt {
-					txt[k] = noise * r.NormFloat64() / math.Sqrt(float64(d))
-					if signal {
-						txt[k] += img[k]
-					}
-				}
-				unit(txt)
-				for k := range d {
-					images.Data[i*d+k], texts.Data[i*d+k] = float32(img[k]), float32(txt[k])
-				}
-			}
-		})
-	}
-	wg.Wait()
+	images, texts := synth.Pairs(n, d, signal)
 	in := Input{Texts: texts, Images: images, TextImage: make([]int, n), TextQueries: make([]int, n),
 		ImageQueries: make([]int, n)}
 	for i := range n {
 		in.TextImage[i], in.TextQueries[i], in.ImageQueries[i] = i, i, i
 	}
 	return in
-}
-
-// unit scales v to unit L2 norm.
-func unit(v []float64) {
-	var ss float64
-	for _, x := range v {
-		ss += x * x
-	}
-	n := math.Sqrt(ss)
-	for i := range v {
-		v[i] /= n
-	}
 }
 
 // resetPeakRSS starts a new peak-RSS measurement: writing 5 to /proc/self/clear_refs resets VmHWM (Linux ≥ 4.0).
