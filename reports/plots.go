@@ -215,9 +215,12 @@ func (c *chart) save(dir, base string, formats []string) (files []string, svg []
 		if svgFile, err = encodeSVG(true); err != nil {
 			return nil, nil, err
 		}
+		svg = withoutFonts(svgFile)
 	}
-	if svg, err = encodeSVG(false); err != nil { // report.html inlines it whatever the formats
-		return nil, nil, err
+	if svg == nil { // report.html inlines it whatever the formats
+		if svg, err = encodeSVG(false); err != nil {
+			return nil, nil, err
+		}
 	}
 	for _, f := range []struct {
 		ext  string
@@ -233,6 +236,24 @@ func (c *chart) save(dir, base string, formats []string) (files []string, svg []
 		files = append(files, path)
 	}
 	return files, svg, nil
+}
+
+// withoutFonts returns the SVG document doc without the <defs> block of embedded font faces vgsvg writes first
+// (the document it writes when told not to embed them), or nil when doc does not start that way.
+func withoutFonts(doc []byte) []byte {
+	open := bytes.Index(doc, []byte("<defs>"))
+	if open < 0 || bytes.Contains(doc[:open], []byte("<g")) || !bytes.Contains(doc[open:min(open+200, len(doc))], []byte("@font-face")) {
+		return nil
+	}
+	end := bytes.Index(doc[open:], []byte("</defs>"))
+	if end < 0 {
+		return nil
+	}
+	end += open + len("</defs>")
+	if end < len(doc) && doc[end] == '\n' {
+		end++
+	}
+	return append(append(append([]byte{}, doc[:open]...)), doc[end:]...)
 }
 
 // curveChart plots the curve called name of every successful run in tv, one line with points per model. It returns

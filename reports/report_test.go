@@ -17,6 +17,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/clipeval/clipeval/harness/results"
 	"github.com/clipeval/clipeval/plugins/sdk"
@@ -520,4 +522,48 @@ func TestConfusionsKeepTheTaskOrder(t *testing.T) {
 	assert.Equal(t, []string{"z/slash", "a"}, cms[1].classes, "classes in the task's order; a slash is just a character")
 	assert.Equal(t, [][]float64{{3, 1}, {0, 2}}, cms[1].counts)
 	assert.Equal(t, [][]float64{{5}}, cms[0].counts)
+}
+
+// TestInlineSVGIsTheUnembeddedDocument checks that the SVG report.html inlines, cut from the .svg file's document
+// (withoutFonts), is byte for byte the document vgsvg writes when told not to embed fonts, for every plot the
+// fixture draws.
+func TestInlineSVGIsTheUnembeddedDocument(t *testing.T) {
+	r := fixture()
+	colors := modelColors(r)
+	var charts []*chart
+	charts = append(charts, overviewChart(taskViews(r), modelOrder(r), colors))
+	for _, tv := range taskViews(r) {
+		for _, name := range tv.curves {
+			c, err := curveChart(tv, name, colors)
+			require.NoError(t, err)
+			charts = append(charts, c)
+		}
+		charts = append(charts, barChart(tv, colors))
+		for _, run := range tv.ok() {
+			_, cms := confusions(run)
+			for _, cm := range cms {
+				charts = append(charts, confusionChart("confusion", cm))
+			}
+		}
+	}
+	drawn := 0
+	for i, c := range charts {
+		if c == nil {
+			continue
+		}
+		encode := func(embed bool) []byte {
+			vs := vgsvg.NewWith(vgsvg.UseWH(plotWidth, plotHeight), vgsvg.EmbedFonts(embed))
+			c.draw(draw.New(vs))
+			var buf bytes.Buffer
+			_, err := vs.WriteTo(&buf)
+			require.NoError(t, err)
+			return buf.Bytes()
+		}
+		cut := withoutFonts(encode(true))
+		require.NotNil(t, cut, "plot %d: no font block found", i)
+		assert.Equal(t, string(encode(false)), string(cut), "plot %d", i)
+		drawn++
+	}
+	assert.GreaterOrEqual(t, drawn, 5, "the fixture draws every kind of plot")
+	assert.Nil(t, withoutFonts([]byte(`<svg><g><defs><style>@font-face{}</style></defs></g></svg>`)), "a <defs> after drawing starts is not the font block")
 }
