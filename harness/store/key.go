@@ -70,7 +70,8 @@ type Fingerprint struct {
 	// Files maps each model file the backend read to its sha256 hex digest (sdk.ModelInfo.Files): the ONNX towers
 	// and the preprocessing and tokenizer configuration.
 	Files map[string]string
-	// Options are the backend options the model was loaded with (the config's model options).
+	// Options are the backend options the model was loaded with (the config's model options), less those its
+	// plugin declares KeepsEmbeddings.
 	Options map[string]string
 	// ImageSize and ContextLength are the towers' input shapes (sdk.ModelInfo).
 	ImageSize, ContextLength int
@@ -79,10 +80,18 @@ type Fingerprint struct {
 }
 
 // FingerprintOf returns the fingerprint of a model loaded by the backend plugin (described by plugin) with options.
+// Options the plugin declares KeepsEmbeddings (thread counts, the logit scale) are left out: changing one keeps
+// the stored embeddings.
 func FingerprintOf(plugin sdk.PluginInfo, options map[string]string, info sdk.ModelInfo) Fingerprint {
+	kept := map[string]string{}
+	for k, v := range options {
+		if i := slices.IndexFunc(plugin.OptionFields, func(f sdk.Field) bool { return f.Name == k }); i < 0 || !plugin.OptionFields[i].KeepsEmbeddings {
+			kept[k] = v
+		}
+	}
 	return Fingerprint{
 		Backend: plugin.Name, BackendVersion: plugin.Version, Runtime: info.Runtime,
-		Files: info.Files, Options: options,
+		Files: info.Files, Options: kept,
 		ImageSize: info.ImageSize, ContextLength: info.ContextLength, Tokenizer: info.Tokenizer,
 	}
 }

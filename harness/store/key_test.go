@@ -83,4 +83,15 @@ func TestModelFingerprint(t *testing.T) {
 		f := FingerprintOf(sdk.PluginInfo{Name: "onnx", Version: "v0.3.0"}, base().Options, info)
 		assert.Equal(t, base(), f)
 	})
+	t.Run("options that keep embeddings are left out", func(t *testing.T) {
+		info := sdk.ModelInfo{Files: base().Files, Runtime: "onnxruntime 1.30.0", ImageSize: 224, ContextLength: 77, Tokenizer: "clip-bpe"}
+		plugin := sdk.PluginInfo{Name: "onnx", Version: "v0.3.0", OptionFields: []sdk.Field{
+			{Name: "threads", Type: sdk.FieldInt, KeepsEmbeddings: true}, {Name: "bpe", Type: sdk.FieldPath}}}
+		fp := func(options map[string]string) string { return ModelFingerprint(FingerprintOf(plugin, options, info)) }
+		with := fp(map[string]string{"threads": "2", "bpe": "a.gz"})
+		assert.Equal(t, with, fp(map[string]string{"threads": "8", "bpe": "a.gz"}), "a thread count changes no embedding")
+		assert.Equal(t, with, fp(map[string]string{"bpe": "a.gz"}), "nor does leaving it out")
+		assert.NotEqual(t, with, fp(map[string]string{"threads": "2", "bpe": "b.gz"}), "another tokenizer file does")
+		assert.NotEqual(t, with, fp(map[string]string{"threads": "2", "bpe": "a.gz", "undeclared": "x"}), "an undeclared option is kept")
+	})
 }

@@ -130,7 +130,8 @@ func imagesFromProto(in []*pb.Image) []ImageInput {
 func fieldsToProto(in []Field) []*pb.Field {
 	out := make([]*pb.Field, len(in))
 	for i, f := range in {
-		out[i] = &pb.Field{Name: f.Name, Type: string(f.Type), Required: f.Required, Help: f.Help, Choices: f.Choices, Min: f.Min, Max: f.Max}
+		out[i] = &pb.Field{Name: f.Name, Type: string(f.Type), Required: f.Required, Help: f.Help, Choices: f.Choices, Min: f.Min, Max: f.Max,
+			KeepsEmbeddings: f.KeepsEmbeddings}
 	}
 	return out
 }
@@ -139,7 +140,7 @@ func fieldsFromProto(in []*pb.Field) []Field {
 	out := make([]Field, len(in))
 	for i, f := range in {
 		out[i] = Field{Name: f.GetName(), Type: FieldType(f.GetType()), Required: f.GetRequired(), Help: f.GetHelp(), Choices: f.GetChoices(),
-			Min: f.Min, Max: f.Max}
+			Min: f.Min, Max: f.Max, KeepsEmbeddings: f.GetKeepsEmbeddings()}
 	}
 	return out
 }

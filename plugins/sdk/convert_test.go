@@ -186,6 +186,8 @@ func TestFieldConversion(t *testing.T) {
 		{"zero max is kept", Field{Name: "offset", Type: FieldFloat, Max: Bound(0)}, &pb.Field{Name: "offset", Type: "float", Max: Bound(0)}},
 		{"path", Field{Name: "manifest", Type: FieldPath}, &pb.Field{Name: "manifest", Type: "path"}},
 		{"string map", Field{Name: "labels", Type: FieldStringMap}, &pb.Field{Name: "labels", Type: "string_map"}},
+		{"keeps embeddings", Field{Name: "threads", Type: FieldInt, KeepsEmbeddings: true},
+			&pb.Field{Name: "threads", Type: "int", KeepsEmbeddings: true}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

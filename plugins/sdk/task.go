@@ -31,6 +31,10 @@ type Field struct {
 	Choices []string
 	// Min and Max, when set, bound an int or float field (inclusive).
 	Min, Max *float64
+	// KeepsEmbeddings, on a model backend's option, says that no value of it changes any embedding (a thread
+	// count, a logit scale): the embedding store leaves it out of the model's fingerprint. Leave it false when in
+	// doubt.
+	KeepsEmbeddings bool
 }
 
 // Bound returns a pointer to v, for Field.Min and Field.Max.

@@ -257,10 +257,14 @@ type Field struct {
 	// choices, when set, are the only values a string field accepts.
 	Choices []string `protobuf:"bytes,5,rep,name=choices,proto3" json:"choices,omitempty"`
 	// min and max bound an int or float field (inclusive) when set.
-	Min           *float64 `protobuf:"fixed64,6,opt,name=min,proto3,oneof" json:"min,omitempty"`
-	Max           *float64 `protobuf:"fixed64,7,opt,name=max,proto3,oneof" json:"max,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Min *float64 `protobuf:"fixed64,6,opt,name=min,proto3,oneof" json:"min,omitempty"`
+	Max *float64 `protobuf:"fixed64,7,opt,name=max,proto3,oneof" json:"max,omitempty"`
+	// keeps_embeddings, on a model backend's option, says that no value of it changes any embedding (a thread
+	// count, a logit scale): the harness's embedding store leaves it out of the model's fingerprint, so changing it
+	// reuses the stored embeddings. Leave it false when in doubt.
+	KeepsEmbeddings bool `protobuf:"varint,8,opt,name=keeps_embeddings,json=keepsEmbeddings,proto3" json:"keeps_embeddings,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Field) Reset() {
@@ -340,6 +344,13 @@ func (x *Field) GetMax() float64 {
 		return *x.Max
 	}
 	return 0
+}
+
+func (x *Field) GetKeepsEmbeddings() bool {
+	if x != nil {
+		return x.KeepsEmbeddings
+	}
+	return false
 }
 
 // DescribeRequest asks a plugin to describe itself; it needs no model or dataset.
@@ -2274,7 +2285,7 @@ const file_clipeval_v2_clipeval_proto_rawDesc = "" +
 	"\vdescription\x18\x03 \x01(\tR\vdescription\x12)\n" +
 	"\x10protocol_version\x18\x04 \x01(\x05R\x0fprotocolVersion\x127\n" +
 	"\roption_fields\x18\x05 \x03(\v2\x12.clipeval.v2.FieldR\foptionFields\x129\n" +
-	"\x0edataset_fields\x18\x06 \x03(\v2\x12.clipeval.v2.FieldR\rdatasetFields\"\xb7\x01\n" +
+	"\x0edataset_fields\x18\x06 \x03(\v2\x12.clipeval.v2.FieldR\rdatasetFields\"\xe2\x01\n" +
 	"\x05Field\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1a\n" +
@@ -2282,7 +2293,8 @@ const file_clipeval_v2_clipeval_proto_rawDesc = "" +
 	"\x04help\x18\x04 \x01(\tR\x04help\x12\x18\n" +
 	"\achoices\x18\x05 \x03(\tR\achoices\x12\x15\n" +
 	"\x03min\x18\x06 \x01(\x01H\x00R\x03min\x88\x01\x01\x12\x15\n" +
-	"\x03max\x18\a \x01(\x01H\x01R\x03max\x88\x01\x01B\x06\n" +
+	"\x03max\x18\a \x01(\x01H\x01R\x03max\x88\x01\x01\x12)\n" +
+	"\x10keeps_embeddings\x18\b \x01(\bR\x0fkeepsEmbeddingsB\x06\n" +
 	"\x04_minB\x06\n" +
 	"\x04_max\"\x11\n" +
 	"\x0fDescribeRequest\"5\n" +
