@@ -76,6 +76,8 @@ func Measurements() []Measurement {
 		{"demo", demoRun},
 		{"ranking", rankingVsNumpy},
 		{"ipc", ipcShare},
+		{"encode", encodeVsBare},
+		{"padding", textPadding},
 	}
 }
 

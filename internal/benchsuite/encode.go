@@ -1,0 +1,362 @@
+package benchsuite
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/clipeval/clipeval/harness/config"
+	"github.com/clipeval/clipeval/harness/plan"
+	"github.com/clipeval/clipeval/harness/pluginhost"
+	"github.com/clipeval/clipeval/harness/run"
+	"github.com/clipeval/clipeval/plugins/sdk"
+)
+
+// encodeBatch is the batch size of the encoding measurements, clipeval's and the references'.
+const encodeBatch = 16
+
+// stageTimes runs a retrieval config over pairs (image path, caption) with the bench model through the harness,
+// as `clipeval run` does (plugins, no embedding store so that everything is encoded), and returns the wall time
+// of its image and text encoding stages, from their first progress event to their last.
+func stageTimes(ctx context.Context, env *Env, dir string, pairs [][2]string, options map[string]string) (images, texts time.Duration, err error) {
+	manifest := filepath.Join(dir, "pairs.jsonl")
+	var b strings.Builder
+	for _, p := range pairs {
+		line, _ := json.Marshal(map[string]any{"image": p[0], "captions": []string{p[1]}})
+		b.Write(line)
+		b.WriteByte('\n')
+	}
+	if err := os.WriteFile(manifest, []byte(b.String()), 0o644); err != nil {
+		return 0, 0, err
+	}
+	opts, _ := json.Marshal(options)
+	cfgPath := filepath.Join(dir, "encode.yaml")
+	cfg := fmt.Sprintf("models:\n  - name: bench\n    path: %q\n    batch_size: %d\n    options: %s\ntasks:\n  - name: pairs\n    task: retrieval\n    dataset:\n      format: jsonl\n      manifest: %q\noutput:\n  dir: %q\n",
+		env.BenchModel, encodeBatch, opts, manifest, filepath.Join(dir, "out"))
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		return 0, 0, err
+	}
+	c, err := config.Load(cfgPath, os.LookupEnv)
+	if err != nil {
+		return 0, 0, err
+	}
+	host := pluginhost.New(filepath.Join(env.Bin, "plugins"), nil)
+	defer host.Close()
+	var mu sync.Mutex
+	first, last := map[string]time.Time{}, map[string]time.Time{}
+	r := &run.Runner{Host: host, Fresh: true, Progress: func(e run.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		now := time.Now()
+		if _, ok := first[e.Stage]; !ok {
+			first[e.Stage] = now
+		}
+		last[e.Stage] = now
+	}}
+	if _, err := r.Run(ctx, plan.New(c, filepath.Join(dir, "out"), "bench")); err != nil {
+		return 0, 0, err
+	}
+	return last["images"].Sub(first["images"]), last["texts"].Sub(first["texts"]), nil
+}
+
+// vqaPairs returns n (image path, question) pairs of VQA-RAD, in the file's order (images repeat).
+func vqaPairs(env *Env, n int) ([][2]string, error) {
+	root := filepath.Join(env.Shared, "data", "vqa-rad")
+	b, err := os.ReadFile(filepath.Join(root, "VQA_RAD_Dataset_Public.json"))
+	if err != nil {
+		return nil, fmt.Errorf("reading VQA-RAD: %w (set -shared to the shared folder)", err)
+	}
+	var rows []struct {
+		Image    string `json:"image_name"`
+		Question string `json:"question"`
+	}
+	if err := json.Unmarshal(b, &rows); err != nil {
+		return nil, fmt.Errorf("reading VQA-RAD: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("VQA-RAD has no questions")
+	}
+	var out [][2]string
+	for i := range n {
+		r := rows[i%len(rows)]
+		out = append(out, [2]string{filepath.Join(root, "images", r.Image), r.Question})
+	}
+	return out, nil
+}
+
+// bareLoop is the bare onnxruntime_go loop a user would write: one session per tower with the same thread
+// count, fed ready-made inputs of the same shapes batch after batch, nothing else.
+type bareLoop struct {
+	env *Env
+}
+
+// images times the image tower on n random [encodeBatch, 3, size, size] float32 batches' worth of images.
+func (l bareLoop) images(n, size int) (time.Duration, error) {
+	s, names, err := l.session("image.onnx")
+	if err != nil {
+		return 0, err
+	}
+	defer s.Destroy()
+	r := rand.New(rand.NewPCG(1, 2))
+	pixels := make([]float32, encodeBatch*3*size*size)
+	for i := range pixels {
+		pixels[i] = float32(r.NormFloat64())
+	}
+	var total time.Duration
+	for lo := 0; lo < n; lo += encodeBatch {
+		b := min(encodeBatch, n-lo)
+		in, err := ort.NewTensor(ort.NewShape(int64(b), 3, int64(size), int64(size)), pixels[:b*3*size*size])
+		if err != nil {
+			return 0, err
+		}
+		out := []ort.Value{nil}
+		start := time.Now()
+		err = s.Run([]ort.Value{in}, out)
+		total += time.Since(start)
+		in.Destroy()
+		if err != nil {
+			return 0, fmt.Errorf("bare loop: %s: %w", names, err)
+		}
+		out[0].Destroy()
+	}
+	return total, nil
+}
+
+// texts times the text tower on the given batches of token ids (each batch [rows, length], the mask ids != 0).
+func (l bareLoop) texts(batches [][][]int64) (time.Duration, error) {
+	s, names, err := l.session("text.onnx")
+	if err != nil {
+		return 0, err
+	}
+	defer s.Destroy()
+	var total time.Duration
+	for _, batch := range batches {
+		rows, length := len(batch), len(batch[0])
+		ids, mask := make([]int64, 0, rows*length), make([]int64, 0, rows*length)
+		for _, row := range batch {
+			for _, id := range row {
+				ids = append(ids, id)
+				m := int64(0)
+				if id != 0 {
+					m = 1
+				}
+				mask = append(mask, m)
+			}
+		}
+		shape := ort.NewShape(int64(rows), int64(length))
+		in, err := ort.NewTensor(shape, ids)
+		if err != nil {
+			return 0, err
+		}
+		mt, err := ort.NewTensor(shape, mask)
+		if err != nil {
+			in.Destroy()
+			return 0, err
+		}
+		var inputs []ort.Value
+		for _, name := range names { // the graph's order: the attention mask by its name, the ids otherwise
+			if strings.Contains(name, "mask") {
+				inputs = append(inputs, mt)
+			} else {
+				inputs = append(inputs, in)
+			}
+		}
+		out := []ort.Value{nil}
+		start := time.Now()
+		err = s.Run(inputs, out)
+		total += time.Since(start)
+		in.Destroy()
+		mt.Destroy()
+		if err != nil {
+			return 0, fmt.Errorf("bare loop: %w", err)
+		}
+		out[0].Destroy()
+	}
+	return total, nil
+}
+
+// session opens file of the bench model with the suite's thread count; it returns the input names fed.
+func (l bareLoop) session(file string) (*ort.DynamicAdvancedSession, []string, error) {
+	if !ort.IsInitialized() {
+		ort.SetSharedLibraryPath(l.env.ORTLib)
+		if err := ort.InitializeEnvironment(); err != nil {
+			return nil, nil, fmt.Errorf("bare loop: starting ONNX Runtime (%s): %w", l.env.ORTLib, err)
+		}
+	}
+	path := filepath.Join(l.env.BenchModel, file)
+	ins, outs, err := ort.GetInputOutputInfo(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bare loop: %w", err)
+	}
+	var names []string
+	for _, in := range ins {
+		names = append(names, in.Name)
+	}
+	opts, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer opts.Destroy()
+	if err := opts.SetIntraOpNumThreads(l.env.Threads); err != nil {
+		return nil, nil, err
+	}
+	s, err := ort.NewDynamicAdvancedSession(path, names, []string{outs[0].Name}, opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bare loop: %s: %w", path, err)
+	}
+	return s, names, nil
+}
+
+// threadsOption is the backend option of the suite's thread count.
+func (e *Env) threadsOption() map[string]string {
+	return map[string]string{"threads": strconv.Itoa(e.Threads)}
+}
+
+// encodeVsBare times image and text encoding end to end through the harness against the bare loop on the same
+// shapes, alternately: images, VQA-RAD's; texts, its questions padded to the full context (the fixed-length path,
+// which the bare loop runs as a user would without clipeval's length grouping). Goal: throughput ≥ 0.98× the
+// bare loop's (issue 10).
+func encodeVsBare(ctx context.Context, env *Env) ([]Row, error) {
+	if env.BenchModel == "" {
+		return nil, fmt.Errorf("no bench model (make bench-model writes it)")
+	}
+	nImages, nTexts, rounds := 64, 64, 2
+	if env.Quick {
+		nImages, nTexts, rounds = 4, 4, 1
+	}
+	pairs, err := vqaPairs(env, max(nImages, nTexts))
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "clipeval-bench-encode-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	ids, ctxLen, err := env.tokenize(ctx, pairs[:nTexts])
+	if err != nil {
+		return nil, err
+	}
+	var batches [][][]int64
+	for lo := 0; lo < nTexts; lo += encodeBatch {
+		var b [][]int64
+		for i := lo; i < min(lo+encodeBatch, nTexts); i++ {
+			b = append(b, ids[i*ctxLen:(i+1)*ctxLen])
+		}
+		batches = append(batches, b)
+	}
+	full := env.threadsOption()
+	full["text_padding"] = "full"
+	loop := bareLoop{env: env}
+	var oursI, refI, oursT, refT []float64
+	for k := range rounds {
+		dir := filepath.Join(tmp, fmt.Sprint(k))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		imgs, _, err := stageTimes(ctx, env, dir, pairs[:nImages], full)
+		if err != nil {
+			return nil, fmt.Errorf("encoding images through the harness: %w", err)
+		}
+		_, txts, err := stageTimes(ctx, env, dir, pairs[:nTexts], full)
+		if err != nil {
+			return nil, fmt.Errorf("encoding texts through the harness: %w", err)
+		}
+		bi, err := loop.images(nImages, 224)
+		if err != nil {
+			return nil, err
+		}
+		bt, err := loop.texts(batches)
+		if err != nil {
+			return nil, err
+		}
+		oursI, refI = append(oursI, float64(nImages)/imgs.Seconds()), append(refI, float64(nImages)/bi.Seconds())
+		oursT, refT = append(oursT, float64(nTexts)/txts.Seconds()), append(refT, float64(nTexts)/bt.Seconds())
+	}
+	oi, ri, ot, rt := median(oursI), median(refI), median(oursT), median(refT)
+	how := fmt.Sprintf("bench model, batch %d, %d threads; clipeval: the encode stage of a retrieval run through the plugins (no store); bare: onnxruntime_go Run on ready-made inputs of the same shapes; medians of %d alternate rounds",
+		encodeBatch, env.Threads, rounds)
+	return []Row{
+		{Name: fmt.Sprintf("image encoding, %d VQA-RAD images", nImages), Ours: oi, Ref: ri, Unit: "images/s", Ratio: oi / ri,
+			RatioIs: "clipeval / bare loop (throughput)", Goal: 0.98, Detail: how + "; clipeval's includes decoding and resizing"},
+		{Name: fmt.Sprintf("text encoding, %d VQA-RAD questions padded to %d", nTexts, ctxLen), Ours: ot, Ref: rt, Unit: "texts/s",
+			Ratio: ot / rt, RatioIs: "clipeval / bare loop (throughput)", Goal: 0.98, Detail: how + "; clipeval's includes tokenizing"},
+	}, nil
+}
+
+// tokenize returns the bench model's token ids of the pairs' captions, [n, context length], from the backend.
+func (e *Env) tokenize(ctx context.Context, pairs [][2]string) ([]int64, int, error) {
+	host := pluginhost.New(filepath.Join(e.Bin, "plugins"), nil)
+	defer host.Close()
+	m, err := host.Model("onnx")
+	if err != nil {
+		return nil, 0, err
+	}
+	var texts []string
+	for _, p := range pairs {
+		texts = append(texts, p[1])
+	}
+	r, err := m.Tokenize(ctx, sdk.TokenizeRequest{Model: sdk.ModelRef{Dir: e.BenchModel}, Texts: texts})
+	if err != nil {
+		return nil, 0, fmt.Errorf("tokenizing: %w", err)
+	}
+	if len(r.Tensor.Shape) != 2 || r.Tensor.Shape[0] != len(texts) {
+		return nil, 0, fmt.Errorf("tokenizing: token ids of shape %v for %d texts", r.Tensor.Shape, len(texts))
+	}
+	return r.Tensor.Int64, r.Tensor.Shape[1], nil
+}
+
+// textPadding times text encoding of VQA-RAD questions end to end with each batch cut to its longest question
+// against the fixed full-length path, alternately. Goal: ≥ 5× the fixed path's throughput (issue 10).
+func textPadding(ctx context.Context, env *Env) ([]Row, error) {
+	if env.BenchModel == "" {
+		return nil, fmt.Errorf("no bench model (make bench-model writes it)")
+	}
+	n, rounds := 128, 2
+	if env.Quick {
+		n, rounds = 8, 1
+	}
+	pairs, err := vqaPairs(env, n)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "clipeval-bench-padding-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	var cut, full []float64
+	for k := range rounds {
+		for _, mode := range []string{"longest", "full"} {
+			dir := filepath.Join(tmp, fmt.Sprint(k, mode))
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, err
+			}
+			opts := env.threadsOption()
+			opts["text_padding"] = mode
+			_, t, err := stageTimes(ctx, env, dir, pairs, opts)
+			if err != nil {
+				return nil, fmt.Errorf("encoding texts (text_padding %s): %w", mode, err)
+			}
+			if mode == "full" {
+				full = append(full, float64(n)/t.Seconds())
+			} else {
+				cut = append(cut, float64(n)/t.Seconds())
+			}
+		}
+	}
+	c, f := median(cut), median(full)
+	return []Row{{Name: fmt.Sprintf("text encoding without padding waste, %d VQA-RAD questions", n), Ours: c, Ref: f, Unit: "texts/s",
+		Ratio: c / f, RatioIs: "cut to the longest / padded to the context (throughput)", Goal: 5,
+		Detail: fmt.Sprintf("bench model (dynamic sequence axis), batch %d, %d threads, through the harness; text_padding longest against full; medians of %d alternate rounds",
+			encodeBatch, env.Threads, rounds)}}, nil
+}
