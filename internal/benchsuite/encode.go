@@ -186,34 +186,53 @@ func (l bareLoop) texts(batches [][][]int64) (time.Duration, error) {
 
 // session opens file of the bench model with the suite's thread count; it returns the input names fed.
 func (l bareLoop) session(file string) (*ort.DynamicAdvancedSession, []string, error) {
+	ins, out, err := l.names(file)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := l.open(file, ins, out)
+	return s, ins, err
+}
+
+// names returns the input names and the first output's name of file of the bench model (ONNX Runtime's own
+// reading of them: a throwaway session).
+func (l bareLoop) names(file string) (ins []string, out string, err error) {
 	if !ort.IsInitialized() {
 		ort.SetSharedLibraryPath(l.env.ORTLib)
 		if err := ort.InitializeEnvironment(); err != nil {
-			return nil, nil, fmt.Errorf("bare loop: starting ONNX Runtime (%s): %w", l.env.ORTLib, err)
+			return nil, "", fmt.Errorf("bare loop: starting ONNX Runtime (%s): %w", l.env.ORTLib, err)
 		}
 	}
 	path := filepath.Join(l.env.BenchModel, file)
-	ins, outs, err := ort.GetInputOutputInfo(path)
+	infos, outs, err := ort.GetInputOutputInfo(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("bare loop: %w", err)
+		return nil, "", fmt.Errorf("bare loop: %w", err)
 	}
-	var names []string
-	for _, in := range ins {
-		names = append(names, in.Name)
+	if len(outs) == 0 {
+		return nil, "", fmt.Errorf("bare loop: %s has no outputs", path)
 	}
+	for _, in := range infos {
+		ins = append(ins, in.Name)
+	}
+	return ins, outs[0].Name, nil
+}
+
+// open creates the session of file of the bench model, feeding ins and reading out, with the suite's threads.
+func (l bareLoop) open(file string, ins []string, out string) (*ort.DynamicAdvancedSession, error) {
 	opts, err := ort.NewSessionOptions()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer opts.Destroy()
 	if err := opts.SetIntraOpNumThreads(l.env.Threads); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	s, err := ort.NewDynamicAdvancedSession(path, names, []string{outs[0].Name}, opts)
+	path := filepath.Join(l.env.BenchModel, file)
+	s, err := ort.NewDynamicAdvancedSession(path, ins, []string{out}, opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("bare loop: %s: %w", path, err)
+		return nil, fmt.Errorf("bare loop: %s: %w", path, err)
 	}
-	return s, names, nil
+	return s, nil
 }
 
 // threadsOption is the backend option of the suite's thread count.

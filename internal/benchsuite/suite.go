@@ -78,6 +78,7 @@ func Measurements() []Measurement {
 		{"ipc", ipcShare},
 		{"encode", encodeVsBare},
 		{"padding", textPadding},
+		{"open", modelOpen},
 	}
 }
 
