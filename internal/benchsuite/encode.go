@@ -276,7 +276,8 @@ func encodeVsBare(ctx context.Context, env *Env) ([]Row, error) {
 	full := env.threadsOption()
 	full["text_padding"] = "full"
 	loop := bareLoop{env: env}
-	var oursI, refI, oursT, refT []float64
+	var oursI, refI, oursT, refT, torchI, torchT []float64
+	twin := filepath.Join(env.Repo, "internal", "benchmodel", "torch_twin.py")
 	for k := range rounds {
 		dir := filepath.Join(tmp, fmt.Sprint(k))
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -298,10 +299,23 @@ func encodeVsBare(ctx context.Context, env *Env) ([]Row, error) {
 		if err != nil {
 			return nil, err
 		}
+		out, err := env.python(ctx, twin, "bench", "--model", env.BenchModel, "--batch", fmt.Sprint(encodeBatch),
+			"--threads", fmt.Sprint(env.Threads), "--iters", fmt.Sprint(max(nImages/encodeBatch, 1)), "--seq", fmt.Sprint(ctxLen))
+		if err != nil {
+			return nil, fmt.Errorf("torch twin: %w", err)
+		}
+		var tw struct {
+			Images float64 `json:"images_per_s"`
+			Texts  float64 `json:"texts_per_s"`
+		}
+		if err := json.Unmarshal(lastLine(out), &tw); err != nil || tw.Images <= 0 || tw.Texts <= 0 {
+			return nil, fmt.Errorf("torch twin printed %q, want images_per_s and texts_per_s", out)
+		}
+		torchI, torchT = append(torchI, tw.Images), append(torchT, tw.Texts)
 		oursI, refI = append(oursI, float64(nImages)/imgs.Seconds()), append(refI, float64(nImages)/bi.Seconds())
 		oursT, refT = append(oursT, float64(nTexts)/txts.Seconds()), append(refT, float64(nTexts)/bt.Seconds())
 	}
-	oi, ri, ot, rt := median(oursI), median(refI), median(oursT), median(refT)
+	oi, ri, ot, rt, ti, tt := median(oursI), median(refI), median(oursT), median(refT), median(torchI), median(torchT)
 	how := fmt.Sprintf("bench model, batch %d, %d threads; clipeval: the encode stage of a retrieval run through the plugins (no store); bare: onnxruntime_go Run on ready-made inputs of the same shapes; medians of %d alternate rounds",
 		encodeBatch, env.Threads, rounds)
 	return []Row{
@@ -309,6 +323,10 @@ func encodeVsBare(ctx context.Context, env *Env) ([]Row, error) {
 			RatioIs: "clipeval / bare loop (throughput)", Goal: 0.98, Detail: how + "; clipeval's includes decoding and resizing"},
 		{Name: fmt.Sprintf("text encoding, %d VQA-RAD questions padded to %d", nTexts, ctxLen), Ours: ot, Ref: rt, Unit: "texts/s",
 			Ratio: ot / rt, RatioIs: "clipeval / bare loop (throughput)", Goal: 0.98, Detail: how + "; clipeval's includes tokenizing"},
+		{Name: "image encoding vs torch", Ours: oi, Ref: ti, Unit: "images/s", Ratio: oi / ti, RatioIs: "clipeval / torch fp32 (throughput)",
+			Goal: 1, Detail: "the same architecture and weights in PyTorch (internal/benchmodel/torch_twin.py: eval, no_grad, fp32, same threads and batch) on ready-made inputs; our goal: no slower than torch"},
+		{Name: fmt.Sprintf("text encoding padded to %d vs torch", ctxLen), Ours: ot, Ref: tt, Unit: "texts/s", Ratio: ot / tt,
+			RatioIs: "clipeval / torch fp32 (throughput)", Goal: 1, Detail: "as above, on token ids of the same length (open_clip pads every text to the context)"},
 	}, nil
 }
 
