@@ -39,6 +39,13 @@ type Model struct {
 	DocString string
 	// Graph is the model's main graph.
 	Graph Graph
+	// Metadata is ModelProto.metadata_props, in order (ONNX Runtime reports it as the model's custom metadata).
+	Metadata []KeyValue
+}
+
+// KeyValue is an ONNX StringStringEntryProto.
+type KeyValue struct {
+	Key, Value string
 }
 
 // Graph is an ONNX GraphProto.
@@ -127,6 +134,10 @@ const (
 	modelDocString       = 6
 	modelGraph           = 7
 	modelOpsetImport     = 8
+	modelMetadataProps   = 14
+
+	entryKey   = 1
+	entryValue = 2
 
 	opsetDomain  = 1
 	opsetVersion = 2
@@ -198,6 +209,12 @@ func (m *Model) WriteTo(w io.Writer) (int64, error) {
 	opset = appendStringField(opset, opsetDomain, "")
 	opset = appendVarintField(opset, opsetVersion, uint64(m.Opset))
 	tail := appendBytesField(nil, modelOpsetImport, opset)
+	for _, kv := range m.Metadata {
+		var e []byte
+		e = appendStringField(e, entryKey, kv.Key)
+		e = appendStringField(e, entryValue, kv.Value)
+		tail = appendBytesField(tail, modelMetadataProps, e)
+	}
 
 	cw := &countingWriter{w: bufio.NewWriterSize(w, 1<<20)}
 	cw.write(head)

@@ -89,6 +89,15 @@ func TestMarshalParts(t *testing.T) {
 			// ir_version=1 8; graph=7 { name=2 "g" }; opset_import=8 { version=2 18 }
 			want: []byte{0x08, 8, 0x3a, 3, 0x12, 1, 'g', 0x42, 2, 0x10, 18},
 		},
+		{
+			name: "model metadata",
+			got: func() ([]byte, error) {
+				m := Model{IRVersion: 8, Opset: 17, Graph: Graph{Name: "g"}, Metadata: []KeyValue{{"k", "v"}}}
+				return m.Marshal()
+			},
+			// ... opset_import=8 { version=2 17 }; metadata_props=14 { key=1 "k"; value=2 "v" }
+			want: []byte{0x08, 8, 0x3a, 3, 0x12, 1, 'g', 0x42, 2, 0x10, 17, 0x72, 6, 0x0a, 1, 'k', 0x12, 1, 'v'},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := tc.got()
