@@ -304,7 +304,10 @@ func writeAtomic(dir, name string, write func(io.Writer) error) (FileInfo, error
 	h := sha256.New()
 	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
 	cw := &countWriter{w: bw}
-	err = write(cw)
+	err = f.Chmod(0o644) // CreateTemp makes 0600 files; a model folder is for everyone to read
+	if err == nil {
+		err = write(cw)
+	}
 	if err == nil {
 		err = bw.Flush()
 	}
