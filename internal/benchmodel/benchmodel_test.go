@@ -297,12 +297,31 @@ func TestUpToDate(t *testing.T) {
 	ok, reason, err = UpToDate(dir, cfg, tok)
 	require.NoError(t, err)
 	assert.True(t, ok, reason)
+	require.NoError(t, os.Rename(filepath.Join(tok, "tokenizer_config.json"), filepath.Join(t.TempDir(), "x")))
+	ok, reason, _ = UpToDate(dir, cfg, tok)
+	assert.False(t, ok)
+	assert.Contains(t, reason, "a tokenizer file copied before is gone from "+tok)
+	require.NoError(t, os.WriteFile(filepath.Join(tok, "tokenizer_config.json"),
+		[]byte(`{"do_lower_case": true, "tokenizer_class": "BertTokenizer"}`), 0o644))
 
 	other := cfg
 	other.Seed = 99
 	ok, reason, _ = UpToDate(dir, other, tok)
 	assert.False(t, ok)
 	assert.Contains(t, reason, "another configuration")
+
+	require.NoError(t, os.WriteFile(filepath.Join(tok, "vocab.txt"), []byte(strings.Join(testVocab[:20], "\n")+"\n"), 0o644))
+	ok, reason, _ = UpToDate(dir, cfg, tok)
+	assert.False(t, ok)
+	assert.Contains(t, reason, "vocab.txt changed in "+tok)
+	require.NoError(t, os.WriteFile(filepath.Join(tok, "vocab.txt"), []byte(strings.Join(testVocab, "\n")+"\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(tok, "tokenizer.json"), []byte(`{"model": {"vocab": {"[PAD]": 0}}}`), 0o644))
+	ok, reason, _ = UpToDate(dir, cfg, tok)
+	assert.False(t, ok)
+	assert.Contains(t, reason, "tokenizer.json is new in "+tok)
+	require.NoError(t, os.Remove(filepath.Join(tok, "tokenizer.json")))
+	ok, reason, _ = UpToDate(dir, cfg, tok)
+	assert.True(t, ok, reason)
 
 	require.NoError(t, os.Truncate(filepath.Join(dir, TextFile), 10))
 	ok, reason, _ = UpToDate(dir, cfg, tok)
