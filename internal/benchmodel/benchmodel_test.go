@@ -358,6 +358,8 @@ func TestConfigErrors(t *testing.T) {
 	assert.ErrorContains(t, err, "has 23 tokens but the text tower's vocab is 10")
 	_, err = WriteFolder(t.TempDir(), smallConfig(), t.TempDir(), nil)
 	assert.ErrorContains(t, err, "neither vocab.txt nor tokenizer.json")
+	_, err = WriteFolder(t.TempDir(), smallConfig(), "/nonexistent/tok", nil)
+	assert.ErrorContains(t, err, "benchmodel: tokenizer folder: stat /nonexistent/tok: no such file or directory")
 }
 
 // TestFolderLoadsWithTheONNXBackend loads the generated folder as clipeval does and encodes an image and texts.

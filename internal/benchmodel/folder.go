@@ -210,6 +210,11 @@ func WriteFolder(dir string, cfg Config, tokenizerDir string, progress io.Writer
 
 // tokenizerSources lists the tokenizer files of dir and checks its vocabulary fits the text tower's embedding table.
 func tokenizerSources(dir string, vocab int) ([]string, error) {
+	if st, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("benchmodel: tokenizer folder: %w (give a BERT WordPiece tokenizer folder, e.g. a BiomedCLIP model's)", err)
+	} else if !st.IsDir() {
+		return nil, fmt.Errorf("benchmodel: tokenizer folder %s is not a folder", dir)
+	}
 	var names []string
 	for _, n := range TokenizerFiles {
 		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
