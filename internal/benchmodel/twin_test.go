@@ -14,24 +14,35 @@ import (
 	"github.com/clipeval/clipeval/plugins/sdk/npy"
 )
 
-// pythonWithTorch returns python3 when it imports torch, onnx and numpy; otherwise the test is skipped (failed when
-// CI is set: CI installs python3-torch, python3-onnx and python3-numpy).
+// pythonWithTorch returns the first of $CLIPEVAL_PYTHON, python3 on PATH and /usr/bin/python3 (where Debian's
+// python3-torch lives, when PATH leads to another Python first) that imports torch, onnx and numpy. Without one the
+// test is skipped, and failed when CI is set (CI installs python3-torch, python3-onnx and python3-numpy).
 func pythonWithTorch(t *testing.T) string {
 	t.Helper()
-	py, err := exec.LookPath("python3")
-	var out []byte
-	if err == nil {
-		out, err = exec.Command(py, "-c", "import torch, onnx, numpy").CombinedOutput()
-	}
-	if err != nil {
-		msg := "the torch twin needs python3 with torch, onnx and numpy (Debian: python3-torch python3-onnx python3-numpy): " +
-			strings.TrimSpace(err.Error()+" "+string(out))
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
+	var tried []string
+	for _, py := range []string{os.Getenv("CLIPEVAL_PYTHON"), "python3", "/usr/bin/python3"} {
+		if py == "" {
+			continue
 		}
-		t.Skip(msg)
+		path, err := exec.LookPath(py)
+		if err != nil {
+			tried = append(tried, py+": not found")
+			continue
+		}
+		out, err := exec.Command(path, "-c", "import torch, onnx, numpy").CombinedOutput()
+		if err == nil {
+			return path
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		tried = append(tried, path+": "+lines[len(lines)-1])
 	}
-	return py
+	msg := "the torch twin needs a python3 with torch, onnx and numpy (Debian: python3-torch python3-onnx python3-numpy; " +
+		"or set CLIPEVAL_PYTHON): " + strings.Join(tried, "; ")
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
 }
 
 // TestTorchTwinMatchesONNXRuntime runs torch_twin.py on the small model and checks its embeddings equal ONNX
