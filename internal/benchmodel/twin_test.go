@@ -29,12 +29,14 @@ func pythonWithTorch(t *testing.T) string {
 			tried = append(tried, py+": not found")
 			continue
 		}
-		out, err := exec.Command(path, "-c", "import torch, onnx, numpy").CombinedOutput()
+		// find_spec locates the modules without importing them (importing torch takes seconds).
+		out, err := exec.Command(path, "-c", "import importlib.util as u, sys; "+
+			"missing = [m for m in ('torch', 'onnx', 'numpy') if u.find_spec(m) is None]; "+
+			"print('missing', ', '.join(missing)) if missing else None; sys.exit(1 if missing else 0)").CombinedOutput()
 		if err == nil {
 			return path
 		}
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-		tried = append(tried, path+": "+lines[len(lines)-1])
+		tried = append(tried, path+": "+strings.TrimSpace(string(out)))
 	}
 	msg := "the torch twin needs a python3 with torch, onnx and numpy (Debian: python3-torch python3-onnx python3-numpy; " +
 		"or set CLIPEVAL_PYTHON): " + strings.Join(tried, "; ")
