@@ -24,11 +24,13 @@ GOTAGS        = $(shell printf '\043include <cblas.h>\nint main(void){return 0;}
 SHARED        ?= $(or $(CLIPEVAL_SHARED),$(CURDIR)/../shared)
 DEMO_DATA     := testdata/demo
 DEMO_OUT      := runs/demo
+# The full-size BiomedCLIP-shaped benchmark model (internal/benchmodel; seeded weights, ~785 MB, never committed).
+BENCH_MODEL   := $(CURDIR)/.cache/bench-model/biomedclip-vit-b16
 # Go skips testdata/ in ./... patterns: the conformance suite's fake plugins are named explicitly.
 TESTDATA_PKGS := ./harness/conformance/testdata/goodtask ./harness/conformance/testdata/badtask \
                  ./harness/conformance/testdata/goodmodel
 
-.PHONY: build deps blas-deps py-deps test-deps runtime demo test race bench bench-all bench-rank vet proto clean
+.PHONY: build deps blas-deps py-deps test-deps runtime demo test race bench bench-all bench-rank bench-model vet proto clean
 
 ## deps: install the C library the cgo build needs (libjpeg-turbo's libjpeg API, as Pillow uses), OpenBLAS for the
 ## retrieval ranking and the Python plugins' modules, when missing
@@ -115,7 +117,7 @@ race: build
 ## bench: every speed goal measured side by side with its reference (internal/benchsuite), printed and written
 ## with the machine and date into BENCHMARKS.md; under 15 minutes on two cores
 bench: build bench-model
-	$(GO) run $(GOTAGS) ./internal/cmd/benchsuite -shared $(SHARED) -write BENCHMARKS.md
+	$(GO) run $(GOTAGS) ./internal/cmd/benchsuite -shared $(SHARED) -model $(BENCH_MODEL) -write BENCHMARKS.md
 
 ## bench-all: every Go benchmark of every package, once each (go test -bench)
 bench-all: build
@@ -125,6 +127,11 @@ bench-all: build
 ## for the paper-scale run (hours on two cores)
 bench-rank: blas-deps
 	$(GO) test $(GOTAGS) -run '^$$' -bench . -benchtime 1x ./benchmarks/rank/
+
+## bench-model: write the BiomedCLIP-shaped benchmark model folder (ViT-B/16 + BERT-base with seeded weights, the
+## tokenizer of ../shared's tiny BiomedCLIP) to .cache/bench-model/; a no-op when its stamp says it is up to date
+bench-model:
+	$(GO) run ./internal/cmd/genbench -out $(BENCH_MODEL) -tokenizer $(SHARED)/fixtures/tiny-a/biomedclip
 
 ## proto: regenerate plugins/proto from clipeval.proto, and the Python plugin's modules from it and health.proto
 ## (needs protoc: Debian protobuf-compiler)

@@ -1,13 +1,18 @@
-// Package onnxpb writes small ONNX models: just enough of onnx.proto (ModelProto, GraphProto, NodeProto,
-// AttributeProto, TensorProto, ValueInfoProto) to describe the analytic demo models of internal/demogen.
+// Package onnxpb writes ONNX models: just enough of onnx.proto (ModelProto, GraphProto, NodeProto, AttributeProto,
+// TensorProto, ValueInfoProto) to describe the analytic demo models of internal/demogen and the full-size benchmark
+// models of internal/benchmodel.
 //
 // Messages are encoded by hand with protowire from the field numbers of onnx/onnx.proto; no generated code is
-// needed. Encoding is deterministic: the same Model always gives the same bytes.
+// needed. Encoding is deterministic: the same Model always gives the same bytes. Model.WriteTo streams the
+// initializers' data, so writing a model of hundreds of megabytes needs little memory beyond its weights.
 package onnxpb
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -34,6 +39,13 @@ type Model struct {
 	DocString string
 	// Graph is the model's main graph.
 	Graph Graph
+	// Metadata is ModelProto.metadata_props, in order (ONNX Runtime reports it as the model's custom metadata).
+	Metadata []KeyValue
+}
+
+// KeyValue is an ONNX StringStringEntryProto.
+type KeyValue struct {
+	Key, Value string
 }
 
 // Graph is an ONNX GraphProto.
@@ -55,16 +67,32 @@ type Node struct {
 	Attributes []Attribute
 }
 
-// Attribute is an ONNX AttributeProto holding an INT or an INTS value.
+// Attribute is an ONNX AttributeProto holding an INT, an INTS or a FLOAT value.
 type Attribute struct {
 	Name string
-	// Ints, when non-nil, makes this an INTS attribute; otherwise it is the INT attribute Int.
+	// Ints, when non-nil, makes this an INTS attribute; otherwise it is the INT attribute Int, unless IsFloat is set.
 	Ints []int64
 	Int  int64
+	// IsFloat makes this the FLOAT attribute Float.
+	IsFloat bool
+	Float   float32
 }
 
 // IntAttr returns an INT attribute.
 func IntAttr(name string, v int64) Attribute { return Attribute{Name: name, Int: v} }
+
+// IntsAttr returns an INTS attribute.
+func IntsAttr(name string, v ...int64) Attribute {
+	if v == nil {
+		v = []int64{}
+	}
+	return Attribute{Name: name, Ints: v}
+}
+
+// FloatAttr returns a FLOAT attribute.
+func FloatAttr(name string, v float32) Attribute {
+	return Attribute{Name: name, IsFloat: true, Float: v}
+}
 
 // Tensor is an ONNX TensorProto (an initializer), stored as little-endian raw_data.
 type Tensor struct {
@@ -106,6 +134,10 @@ const (
 	modelDocString       = 6
 	modelGraph           = 7
 	modelOpsetImport     = 8
+	modelMetadataProps   = 14
+
+	entryKey   = 1
+	entryValue = 2
 
 	opsetDomain  = 1
 	opsetVersion = 2
@@ -124,12 +156,14 @@ const (
 	nodeAttribute = 5
 
 	attrName = 1
+	attrF    = 2
 	attrI    = 3
 	attrInts = 8
 	attrType = 20
 
-	attrTypeInt  = 2
-	attrTypeInts = 7
+	attrTypeFloat = 1
+	attrTypeInt   = 2
+	attrTypeInts  = 7
 
 	tensorDims     = 1
 	tensorDataType = 2
@@ -149,44 +183,143 @@ const (
 
 // Marshal encodes the model as an ONNX file's bytes. It fails when a tensor's values do not match its dims.
 func (m *Model) Marshal() ([]byte, error) {
-	graph, err := m.Graph.marshal()
-	if err != nil {
-		return nil, fmt.Errorf("onnx model %q: %w", m.Graph.Name, err)
+	var buf bytes.Buffer
+	if _, err := m.WriteTo(&buf); err != nil {
+		return nil, err
 	}
-	var b []byte
-	b = appendVarintField(b, modelIRVersion, uint64(m.IRVersion))
-	b = appendStringField(b, modelProducerName, m.ProducerName)
-	b = appendStringField(b, modelProducerVersion, m.ProducerVersion)
-	b = appendStringField(b, modelDocString, m.DocString)
-	b = appendBytesField(b, modelGraph, graph)
+	return buf.Bytes(), nil
+}
+
+// WriteTo writes the model's encoding (the bytes Marshal returns) to w and returns the number of bytes written.
+// Initializer data is converted and written in small chunks, never held twice. Every tensor is checked before the
+// first byte is written, so a malformed model writes nothing.
+func (m *Model) WriteTo(w io.Writer) (int64, error) {
+	g, err := m.Graph.layout()
+	if err != nil {
+		return 0, fmt.Errorf("onnx model %q: %w", m.Graph.Name, err)
+	}
+	var head []byte
+	head = appendVarintField(head, modelIRVersion, uint64(m.IRVersion))
+	head = appendStringField(head, modelProducerName, m.ProducerName)
+	head = appendStringField(head, modelProducerVersion, m.ProducerVersion)
+	head = appendStringField(head, modelDocString, m.DocString)
+	head = protowire.AppendTag(head, modelGraph, protowire.BytesType)
+	head = protowire.AppendVarint(head, uint64(g.size()))
 	var opset []byte
 	opset = appendStringField(opset, opsetDomain, "")
 	opset = appendVarintField(opset, opsetVersion, uint64(m.Opset))
-	b = appendBytesField(b, modelOpsetImport, opset)
-	return b, nil
+	tail := appendBytesField(nil, modelOpsetImport, opset)
+	for _, kv := range m.Metadata {
+		var e []byte
+		e = appendStringField(e, entryKey, kv.Key)
+		e = appendStringField(e, entryValue, kv.Value)
+		tail = appendBytesField(tail, modelMetadataProps, e)
+	}
+
+	cw := &countingWriter{w: bufio.NewWriterSize(w, 1<<20)}
+	cw.write(head)
+	g.writeTo(cw)
+	cw.write(tail)
+	if cw.err == nil {
+		cw.err = cw.w.(*bufio.Writer).Flush()
+	}
+	if cw.err != nil {
+		return cw.n, fmt.Errorf("writing onnx model %q: %w", m.Graph.Name, cw.err)
+	}
+	return cw.n, nil
 }
 
-func (g *Graph) marshal() ([]byte, error) {
-	var b []byte
-	for _, n := range g.Nodes {
-		b = appendBytesField(b, graphNode, n.marshal())
+// countingWriter counts what it writes and keeps the first error, after which it writes nothing.
+type countingWriter struct {
+	w   io.Writer
+	n   int64
+	err error
+}
+
+func (c *countingWriter) write(b []byte) {
+	if c.err != nil {
+		return
 	}
-	b = appendStringField(b, graphName, g.Name)
-	for _, t := range g.Initializers {
-		tb, err := t.marshal()
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	c.err = err
+}
+
+// graphLayout is a graph's encoding in pieces: the fields before the initializers, each initializer's header (all
+// of its TensorProto up to its raw_data bytes), and the fields after.
+type graphLayout struct {
+	head, tail []byte
+	tensors    []*Tensor
+	headers    [][]byte
+	rawLens    []int
+}
+
+func (g *Graph) layout() (*graphLayout, error) {
+	l := &graphLayout{}
+	for _, n := range g.Nodes {
+		l.head = appendBytesField(l.head, graphNode, n.marshal())
+	}
+	l.head = appendStringField(l.head, graphName, g.Name)
+	for i := range g.Initializers {
+		t := &g.Initializers[i]
+		h, rawLen, err := t.header()
 		if err != nil {
 			return nil, err
 		}
-		b = appendBytesField(b, graphInitializer, tb)
+		l.tensors, l.headers, l.rawLens = append(l.tensors, t), append(l.headers, h), append(l.rawLens, rawLen)
 	}
-	b = appendStringField(b, graphDocString, g.DocString)
+	l.tail = appendStringField(l.tail, graphDocString, g.DocString)
 	for _, v := range g.Inputs {
-		b = appendBytesField(b, graphInput, v.marshal())
+		l.tail = appendBytesField(l.tail, graphInput, v.marshal())
 	}
 	for _, v := range g.Outputs {
-		b = appendBytesField(b, graphOutput, v.marshal())
+		l.tail = appendBytesField(l.tail, graphOutput, v.marshal())
 	}
-	return b, nil
+	return l, nil
+}
+
+// size is the length of the GraphProto's encoding.
+func (l *graphLayout) size() int {
+	n := len(l.head) + len(l.tail)
+	for i, h := range l.headers {
+		n += protowire.SizeTag(graphInitializer) + protowire.SizeBytes(len(h)+l.rawLens[i])
+	}
+	return n
+}
+
+func (l *graphLayout) writeTo(w *countingWriter) {
+	w.write(l.head)
+	var buf []byte
+	for i, t := range l.tensors {
+		field := protowire.AppendTag(buf[:0], graphInitializer, protowire.BytesType)
+		field = protowire.AppendVarint(field, uint64(len(l.headers[i])+l.rawLens[i]))
+		w.write(field)
+		w.write(l.headers[i])
+		buf = t.writeRaw(w, field[:0])
+	}
+	w.write(l.tail)
+}
+
+// rawChunk is how many values writeRaw converts at a time.
+const rawChunk = 16384
+
+// writeRaw writes the tensor's values as little-endian raw_data bytes, through buf (returned for reuse).
+func (t *Tensor) writeRaw(w *countingWriter, buf []byte) []byte {
+	for i := 0; i < len(t.Float32); i += rawChunk {
+		buf = buf[:0]
+		for _, v := range t.Float32[i:min(i+rawChunk, len(t.Float32))] {
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+		}
+		w.write(buf)
+	}
+	for i := 0; i < len(t.Int64s); i += rawChunk {
+		buf = buf[:0]
+		for _, v := range t.Int64s[i:min(i+rawChunk, len(t.Int64s))] {
+			buf = binary.LittleEndian.AppendUint64(buf, uint64(v))
+		}
+		w.write(buf)
+	}
+	return buf
 }
 
 func (n *Node) marshal() []byte {
@@ -210,6 +343,11 @@ func (n *Node) marshal() []byte {
 func (a *Attribute) marshal() []byte {
 	var b []byte
 	b = appendStringField(b, attrName, a.Name)
+	if a.IsFloat {
+		b = protowire.AppendTag(b, attrF, protowire.Fixed32Type)
+		b = protowire.AppendFixed32(b, math.Float32bits(a.Float))
+		return appendVarintField(b, attrType, attrTypeFloat)
+	}
 	if a.Ints != nil {
 		var packed []byte
 		for _, v := range a.Ints {
@@ -224,43 +362,50 @@ func (a *Attribute) marshal() []byte {
 	return appendVarintField(b, attrType, attrTypeInt)
 }
 
+// marshal encodes the tensor as a whole TensorProto (for tests; WriteTo streams the raw data instead).
 func (t *Tensor) marshal() ([]byte, error) {
+	h, _, err := t.header()
+	if err != nil {
+		return nil, err
+	}
+	cw := &countingWriter{w: &bytes.Buffer{}}
+	cw.write(h)
+	t.writeRaw(cw, nil)
+	return cw.w.(*bytes.Buffer).Bytes(), nil
+}
+
+// header checks the tensor and encodes its TensorProto up to and including raw_data's tag and length; rawLen is the
+// number of raw_data bytes that follow.
+func (t *Tensor) header() (b []byte, rawLen int, err error) {
 	n := int64(1)
 	for _, d := range t.Dims {
 		if d < 0 {
-			return nil, fmt.Errorf("initializer %q has negative dimension %d in %v", t.Name, d, t.Dims)
+			return nil, 0, fmt.Errorf("initializer %q has negative dimension %d in %v", t.Name, d, t.Dims)
 		}
 		n *= d
 	}
 	var dtype DataType
 	var count int
-	var raw []byte
 	switch {
 	case t.Float32 != nil && t.Int64s == nil:
-		dtype, count = Float, len(t.Float32)
-		for _, v := range t.Float32 {
-			raw = binary.LittleEndian.AppendUint32(raw, math.Float32bits(v))
-		}
+		dtype, count, rawLen = Float, len(t.Float32), 4*len(t.Float32)
 	case t.Int64s != nil && t.Float32 == nil:
-		dtype, count = Int64, len(t.Int64s)
-		for _, v := range t.Int64s {
-			raw = binary.LittleEndian.AppendUint64(raw, uint64(v))
-		}
+		dtype, count, rawLen = Int64, len(t.Int64s), 8*len(t.Int64s)
 	default:
-		return nil, fmt.Errorf("initializer %q must set exactly one of Float32 and Int64s", t.Name)
+		return nil, 0, fmt.Errorf("initializer %q must set exactly one of Float32 and Int64s", t.Name)
 	}
 	if int64(count) != n {
-		return nil, fmt.Errorf("initializer %q has %d values for dims %v (%d expected)", t.Name, count, t.Dims, n)
+		return nil, 0, fmt.Errorf("initializer %q has %d values for dims %v (%d expected)", t.Name, count, t.Dims, n)
 	}
-	var b []byte
 	for _, d := range t.Dims {
 		b = protowire.AppendTag(b, tensorDims, protowire.VarintType)
 		b = protowire.AppendVarint(b, uint64(d))
 	}
 	b = appendVarintField(b, tensorDataType, uint64(dtype))
 	b = appendStringField(b, tensorName, t.Name)
-	b = appendBytesField(b, tensorRawData, raw)
-	return b, nil
+	b = protowire.AppendTag(b, tensorRawData, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(rawLen))
+	return b, rawLen, nil
 }
 
 func (v *ValueInfo) marshal() []byte {

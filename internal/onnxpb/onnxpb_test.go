@@ -1,6 +1,8 @@
 package onnxpb
 
 import (
+	"bytes"
+	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -62,6 +64,23 @@ func TestMarshalParts(t *testing.T) {
 			want: []byte{0x0a, 4, 'a', 'x', 'e', 's', 0x42, 2, 2, 3, 0xa0, 0x01, 7},
 		},
 		{
+			name: "FLOAT attribute",
+			got: func() ([]byte, error) {
+				a := FloatAttr("epsilon", 1)
+				return a.marshal(), nil
+			},
+			// name=1 "epsilon"; f=2 fixed32 1.0 (0x3f800000); type=20 FLOAT(1)
+			want: []byte{0x0a, 7, 'e', 'p', 's', 'i', 'l', 'o', 'n', 0x15, 0, 0, 0x80, 0x3f, 0xa0, 0x01, 1},
+		},
+		{
+			name: "empty INTS attribute",
+			got: func() ([]byte, error) {
+				a := IntsAttr("perm")
+				return a.marshal(), nil
+			},
+			want: []byte{0x0a, 4, 'p', 'e', 'r', 'm', 0x42, 0, 0xa0, 0x01, 7},
+		},
+		{
 			name: "model with an empty graph",
 			got: func() ([]byte, error) {
 				m := Model{IRVersion: 8, Opset: 18, Graph: Graph{Name: "g"}}
@@ -69,6 +88,15 @@ func TestMarshalParts(t *testing.T) {
 			},
 			// ir_version=1 8; graph=7 { name=2 "g" }; opset_import=8 { version=2 18 }
 			want: []byte{0x08, 8, 0x3a, 3, 0x12, 1, 'g', 0x42, 2, 0x10, 18},
+		},
+		{
+			name: "model metadata",
+			got: func() ([]byte, error) {
+				m := Model{IRVersion: 8, Opset: 17, Graph: Graph{Name: "g"}, Metadata: []KeyValue{{"k", "v"}}}
+				return m.Marshal()
+			},
+			// ... opset_import=8 { version=2 17 }; metadata_props=14 { key=1 "k"; value=2 "v" }
+			want: []byte{0x08, 8, 0x3a, 3, 0x12, 1, 'g', 0x42, 2, 0x10, 17, 0x72, 6, 0x0a, 1, 'k', 0x12, 1, 'v'},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -98,4 +126,71 @@ func TestMarshalRejectsBadTensors(t *testing.T) {
 			require.ErrorContains(t, err, `onnx model "g"`)
 		})
 	}
+}
+
+// TestWriteToStreamsWhatMarshalEncodes builds a model with initializers larger than the chunk WriteTo converts at
+// a time and checks the streamed bytes against an encoding assembled field by field.
+func TestWriteToStreamsWhatMarshalEncodes(t *testing.T) {
+	big := make([]float32, 3*rawChunk+5)
+	for i := range big {
+		big[i] = float32(i) * 0.25
+	}
+	ints := make([]int64, rawChunk+1)
+	for i := range ints {
+		ints[i] = int64(i) - 7
+	}
+	m := Model{IRVersion: 8, Opset: 17, ProducerName: "p", Graph: Graph{
+		Name:         "g",
+		Nodes:        []Node{{Name: "n", OpType: "Identity", Inputs: []string{"w"}, Outputs: []string{"y"}}},
+		Initializers: []Tensor{FloatTensor("w", []int64{int64(len(big))}, big), Int64Tensor("i", []int64{int64(len(ints))}, ints)},
+		Outputs:      []ValueInfo{{Name: "y", ElemType: Float, Shape: []Dim{{Value: int64(len(big))}}}},
+	}}
+	var buf bytes.Buffer
+	n, err := m.WriteTo(&buf)
+	require.NoError(t, err)
+	require.Equal(t, int64(buf.Len()), n)
+
+	// The same model encoded by nesting whole messages.
+	var graph []byte
+	for _, nd := range m.Graph.Nodes {
+		graph = appendBytesField(graph, graphNode, nd.marshal())
+	}
+	graph = appendStringField(graph, graphName, "g")
+	for _, tn := range m.Graph.Initializers {
+		tb, err := tn.marshal()
+		require.NoError(t, err)
+		graph = appendBytesField(graph, graphInitializer, tb)
+	}
+	for _, v := range m.Graph.Outputs {
+		graph = appendBytesField(graph, graphOutput, v.marshal())
+	}
+	var want []byte
+	want = appendVarintField(want, modelIRVersion, 8)
+	want = appendStringField(want, modelProducerName, "p")
+	want = appendBytesField(want, modelGraph, graph)
+	want = appendBytesField(want, modelOpsetImport, appendVarintField(nil, opsetVersion, 17))
+	require.Equal(t, want, buf.Bytes())
+
+	again, err := m.Marshal()
+	require.NoError(t, err)
+	require.Equal(t, want, again)
+}
+
+type failingWriter struct{ n int }
+
+func (f *failingWriter) Write(b []byte) (int, error) {
+	f.n += len(b)
+	return 0, errors.New("disk full")
+}
+
+func TestWriteToErrors(t *testing.T) {
+	bad := Model{Graph: Graph{Name: "g", Initializers: []Tensor{FloatTensor("w", []int64{2}, []float32{1})}}}
+	w := &failingWriter{}
+	_, err := bad.WriteTo(w)
+	require.ErrorContains(t, err, `initializer "w" has 1 values`)
+	require.Zero(t, w.n, "a malformed model writes nothing")
+
+	good := Model{Graph: Graph{Name: "g", Initializers: []Tensor{FloatTensor("w", []int64{2}, []float32{1, 2})}}}
+	_, err = good.WriteTo(&failingWriter{})
+	require.ErrorContains(t, err, `writing onnx model "g": disk full`)
 }
