@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	ort "github.com/yalue/onnxruntime_go"
@@ -53,10 +54,51 @@ func inspectEncoder(path, wantInput, wantOutput, wantMask string, text bool) (*e
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("%w (a model folder holds image.onnx and text.onnx, or names its files in %s)", err, ManifestFile)
 	}
-	ins, outs, err := ort.GetInputOutputInfo(path)
+	g, err := readGraphIO(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading inputs and outputs of %s: %w", path, err)
 	}
+	// Names do not depend on shape inference: a name that cannot be resolved is the same error ONNX Runtime's
+	// lists would give.
+	e, err := resolveEncoder(path, g.inputs, g.outputs, wantInput, wantOutput, wantMask, text)
+	if err != nil {
+		return nil, err
+	}
+	if i := slices.IndexFunc(g.outputs, func(o ort.InputOutputInfo) bool { return o.Name == e.output.Name }); !g.declared[i] || !declaredEnough(e.output) {
+		// The file leaves the output's type to shape inference (see graphio.go): ask ONNX Runtime, which runs it.
+		ins, outs, err := ort.GetInputOutputInfo(path)
+		if err != nil {
+			return nil, fmt.Errorf("reading inputs and outputs of %s: %w", path, err)
+		}
+		if e, err = resolveEncoder(path, ins, outs, wantInput, wantOutput, wantMask, text); err != nil {
+			return nil, err
+		}
+	}
+	if err := e.checkTypes(text); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// declaredEnough reports whether an output's declared type settles what clipeval checks and reads: a tensor with
+// an element type and a shape whose every dimension but the batch is fixed. Shape inference cannot change such a
+// declaration, so ONNX Runtime reports it as it is.
+func declaredEnough(out ort.InputOutputInfo) bool {
+	if out.OrtValueType != ort.ONNXTypeTensor || out.DataType == ort.TensorElementDataTypeUndefined || len(out.Dimensions) == 0 {
+		return false
+	}
+	for _, d := range out.Dimensions[1:] {
+		if d < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// resolveEncoder picks the input, mask and output clipeval uses among a graph's inputs and outputs (their types
+// are checkTypes').
+func resolveEncoder(path string, ins, outs []ort.InputOutputInfo, wantInput, wantOutput, wantMask string, text bool) (*encoder, error) {
+	var err error
 	e := &encoder{path: path}
 	var maskName string
 	if text {
@@ -82,9 +124,6 @@ func inspectEncoder(path, wantInput, wantOutput, wantMask string, text bool) (*e
 		outConventional = []string{"text_embeds", "text_features", "embeddings", "output"}
 	}
 	if e.output, err = pick(path, "output", outs, wantOutput, outConventional, ""); err != nil {
-		return nil, err
-	}
-	if err := e.checkTypes(text); err != nil {
 		return nil, err
 	}
 	return e, nil
