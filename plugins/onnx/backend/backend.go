@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -161,15 +160,11 @@ func openModel(ref sdk.ModelRef) (*model, error) {
 	if m.tok, err = newTokenizer(f); err != nil {
 		return nil, err
 	}
-	threads := 0
-	if s := ref.Options[OptionThreads]; s != "" {
-		threads, _ = strconv.Atoi(s)
-	}
 	man := f.Manifest
-	if m.image, err = openEncoder(filepath.Join(f.Dir, man.ImageModel), man.ImageInput, man.ImageOutput, "", false, threads); err != nil {
+	if m.image, err = openEncoder(filepath.Join(f.Dir, man.ImageModel), man.ImageInput, man.ImageOutput, "", false, f.Session); err != nil {
 		return nil, fmt.Errorf("model %s: image tower: %w", f.Dir, err)
 	}
-	if m.text, err = openEncoder(filepath.Join(f.Dir, man.TextModel), man.TextInput, man.TextOutput, man.TextMaskInput, true, threads); err != nil {
+	if m.text, err = openEncoder(filepath.Join(f.Dir, man.TextModel), man.TextInput, man.TextOutput, man.TextMaskInput, true, f.Session); err != nil {
 		m.image.close()
 		return nil, fmt.Errorf("model %s: text tower: %w", f.Dir, err)
 	}
@@ -299,7 +294,7 @@ func (b *Backend) CheckModel(_ context.Context, req sdk.CheckModelRequest) (*sdk
 	}
 	good := map[string]string{}
 	for _, k := range sortedKeys(ref.Options) {
-		if err := checkOption(k, ref.Options[k], ref.BaseDir); err != nil {
+		if err := checkOption(k, ref.Options[k], ref.Options, ref.BaseDir); err != nil {
 			add("options."+k, fmt.Errorf("model %s: %w", ref.Dir, err))
 			continue
 		}

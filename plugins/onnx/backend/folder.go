@@ -67,6 +67,8 @@ type Folder struct {
 	Manifest    Manifest
 	// BPE is the CLIP BPE vocabulary to use (absolute), when not HFTokenizer.
 	BPE string
+	// Session holds the ONNX Runtime settings from the options.
+	Session SessionOptions
 }
 
 // ReadFolder reads a model folder and applies the config options (logit_scale, bpe).
@@ -148,23 +150,22 @@ func (f *Folder) readManifest() error {
 const (
 	OptionLogitScale = "logit_scale"
 	OptionBPE        = "bpe"
-	OptionThreads    = "threads"
 )
 
 // OptionFields declares the model options, for Describe (and so for `clipeval validate`).
 func OptionFields() []sdk.Field {
-	return []sdk.Field{
+	fields := []sdk.Field{
 		{Name: OptionLogitScale, Type: sdk.FieldFloat, Min: sdk.Bound(0),
 			Help: "exp(logit_scale) of the trained model, > 0 (default: the manifest's, else 100 as OpenAI CLIP)"},
 		{Name: OptionBPE, Type: sdk.FieldPath,
 			Help: "CLIP BPE vocabulary (bpe_simple_vocab_16e6.txt.gz) for models without one in their folder"},
-		{Name: OptionThreads, Type: sdk.FieldInt, Min: sdk.Bound(0),
-			Help: "ONNX Runtime intra-op threads (default 0: the runtime's choice)"},
 	}
+	return append(fields, sessionOptionFields()...)
 }
 
-// checkOption checks one option's value as applyOptions reads it.
-func checkOption(k, v, baseDir string) error {
+// checkOption checks one option's value as applyOptions reads it; options are all the model's options, for the
+// checks that involve two.
+func checkOption(k, v string, options map[string]string, baseDir string) error {
 	switch k {
 	case OptionLogitScale:
 		if s, err := strconv.ParseFloat(v, 64); err != nil || !(s > 0) || math.IsInf(s, 0) {
@@ -179,12 +180,10 @@ func checkOption(k, v, baseDir string) error {
 				return fmt.Errorf("option bpe: folder %s has no vocab.json (give bpe_simple_vocab_16e6.txt.gz, tokenizer.json or a folder with vocab.json + merges.txt)", p)
 			}
 		}
-	case OptionThreads:
-		if n, err := strconv.Atoi(v); err != nil || n < 0 {
-			return fmt.Errorf("option threads %q: want a non-negative integer", v)
-		}
+	case OptionThreads, OptionInterOpThreads, OptionOptimization, OptionSpinning, OptionThreadAffinity:
+		return checkSessionOption(k, v, options)
 	default:
-		return fmt.Errorf("unknown option %q (known: logit_scale, bpe, threads)", k)
+		return fmt.Errorf("unknown option %q (known: logit_scale, bpe, %s)", k, sessionOptionsSummary)
 	}
 	return nil
 }
@@ -199,7 +198,7 @@ func resolve(p, baseDir string) string {
 
 func (f *Folder) applyOptions(options map[string]string, baseDir string) error {
 	for k, v := range options {
-		if err := checkOption(k, v, baseDir); err != nil {
+		if err := checkOption(k, v, options, baseDir); err != nil {
 			return fmt.Errorf("model %s: %w", f.Dir, err)
 		}
 		switch k {
@@ -209,5 +208,6 @@ func (f *Folder) applyOptions(options map[string]string, baseDir string) error {
 			f.BPE = resolve(v, baseDir)
 		}
 	}
+	f.Session = parseSessionOptions(options)
 	return nil
 }

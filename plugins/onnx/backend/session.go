@@ -20,22 +20,17 @@ type encoder struct {
 	session *ort.DynamicAdvancedSession
 }
 
-// openEncoder introspects an ONNX file and creates its session (see inspectEncoder).
-func openEncoder(path, wantInput, wantOutput, wantMask string, text bool, threads int) (*encoder, error) {
+// openEncoder introspects an ONNX file (see inspectEncoder) and creates its session with the given options.
+func openEncoder(path, wantInput, wantOutput, wantMask string, text bool, so SessionOptions) (*encoder, error) {
 	e, err := inspectEncoder(path, wantInput, wantOutput, wantMask, text)
 	if err != nil {
 		return nil, err
 	}
-	opts, err := ort.NewSessionOptions()
+	opts, err := so.ortOptions()
 	if err != nil {
-		return nil, fmt.Errorf("creating session options for %s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	defer opts.Destroy()
-	if threads > 0 {
-		if err := opts.SetIntraOpNumThreads(threads); err != nil {
-			return nil, fmt.Errorf("setting %d threads for %s: %w", threads, path, err)
-		}
-	}
 	inNames := []string{e.input.Name}
 	if e.mask != nil {
 		inNames = append(inNames, e.mask.Name)
