@@ -56,7 +56,9 @@ func FindLibrary() (string, error) {
 // Backend implements sdk.Model over ONNX Runtime. The zero value is not usable; call New.
 type Backend struct {
 	// Version is the plugin's version, reported by Describe.
-	Version  string
+	Version string
+	// Digests remembers the model files' digests between runs (nil: every load hashes them).
+	Digests  *digest.Memo
 	libPath  string
 	findErr  error
 	initOnce sync.Once
@@ -71,11 +73,13 @@ func New(libPath string) *Backend {
 	return &Backend{libPath: libPath, models: map[string]*model{}}
 }
 
-// NewFromEnv returns a backend over the library FindLibrary locates; when there is none, every call reports why.
+// NewFromEnv returns a backend over the library FindLibrary locates (when there is none, every call reports why)
+// that remembers model files' digests in clipeval's cache folder (digest.DefaultMemo).
 func NewFromEnv() *Backend {
 	lib, err := FindLibrary()
 	b := New(lib)
 	b.findErr = err
+	b.Digests = digest.DefaultMemo()
 	return b
 }
 
@@ -142,7 +146,7 @@ func (b *Backend) load(ref sdk.ModelRef) (*model, error) {
 	if m, ok := b.models[k]; ok {
 		return m, nil
 	}
-	m, err := openModel(ref)
+	m, err := openModel(ref, b.Digests)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +155,7 @@ func (b *Backend) load(ref sdk.ModelRef) (*model, error) {
 	return m, nil
 }
 
-func openModel(ref sdk.ModelRef) (*model, error) {
+func openModel(ref sdk.ModelRef, digests *digest.Memo) (*model, error) {
 	f, err := ReadFolder(ref.Dir, ref.Options, ref.BaseDir)
 	if err != nil {
 		return nil, err
@@ -173,7 +177,7 @@ func openModel(ref sdk.ModelRef) (*model, error) {
 		m.text.close()
 		return nil, err
 	}
-	files, err := hashFiles(f.Dir, []string{"open_clip_config.json", man.ImageModel, man.TextModel, ManifestFile,
+	files, err := hashFiles(digests, f.Dir, []string{"open_clip_config.json", man.ImageModel, man.TextModel, ManifestFile,
 		"vocab.txt", "tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt"}, f.BPE)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", f.Dir, err)
@@ -250,8 +254,8 @@ func findBPE(dir string) (string, error) {
 }
 
 // hashFiles returns the sha256 of each named file that exists in dir (and of extra, when set and a file), keyed by
-// name (extra by its base name), hashed in parallel.
-func hashFiles(dir string, names []string, extra string) (map[string]string, error) {
+// name (extra by its base name), from the memo or hashed in parallel.
+func hashFiles(memo *digest.Memo, dir string, names []string, extra string) (map[string]string, error) {
 	var keys, paths []string
 	for _, n := range names {
 		p := filepath.Join(dir, n)
@@ -265,7 +269,7 @@ func hashFiles(dir string, names []string, extra string) (map[string]string, err
 			keys, paths = append(keys, filepath.Base(extra)), append(paths, extra)
 		}
 	}
-	sums, err := digest.Files(paths)
+	sums, err := memo.Files(paths)
 	if err != nil {
 		return nil, err
 	}

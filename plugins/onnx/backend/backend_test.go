@@ -12,6 +12,7 @@ import (
 
 	"github.com/clipeval/clipeval/internal/sharedtest"
 	"github.com/clipeval/clipeval/plugins/sdk"
+	"github.com/clipeval/clipeval/plugins/sdk/digest"
 	"github.com/clipeval/clipeval/plugins/sdk/npy"
 )
 
@@ -83,6 +84,29 @@ func TestFixtureFilesAreHashed(t *testing.T) {
 	assert.Equal(t, "biomedclip", info.Name)
 	assert.Equal(t, 256, info.ContextLength)
 	assert.Equal(t, 224, info.ImageSize)
+}
+
+func TestFixtureFileDigestsAreRemembered(t *testing.T) {
+	memo := filepath.Join(t.TempDir(), digest.MemoFile)
+	var files []map[string]string
+	for range 2 { // two plugin processes, one after the other
+		b := New(sharedtest.ORTLib(t))
+		b.Digests = digest.NewMemo(memo)
+		info, err := b.Info(context.Background(), sdk.ModelInfoRequest{Model: fixtureRef(t, "clip")})
+		require.NoError(t, err)
+		files = append(files, info.Files)
+		require.NoError(t, b.Close())
+	}
+	assert.Equal(t, files[0], files[1])
+	want, err := hashFiles(nil, sharedtest.Path(t, "fixtures", "tiny-a", "clip"), []string{"open_clip_config.json", "image.onnx", "text.onnx"},
+		sharedtest.Path(t, "vocab", "bpe_simple_vocab_16e6.txt.gz"))
+	require.NoError(t, err)
+	assert.Equal(t, want, files[1])
+	raw, err := os.ReadFile(memo)
+	require.NoError(t, err)
+	for _, name := range []string{"image.onnx", "text.onnx", "bpe_simple_vocab_16e6.txt.gz"} {
+		assert.Contains(t, string(raw), name)
+	}
 }
 
 func TestModelFolderErrors(t *testing.T) {
@@ -182,7 +206,7 @@ func TestHashFiles(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := hashFiles(dir, tc.names, tc.extra)
+			got, err := hashFiles(nil, dir, tc.names, tc.extra)
 			if tc.wantErr != "" {
 				assert.ErrorContains(t, err, tc.wantErr)
 				return
