@@ -56,7 +56,7 @@ func TestFixtureEmbeddingsFromReferenceInputs(t *testing.T) {
 
 			pixels := ref["pixels"]
 			n := pixels.Shape[0]
-			got, err := m.EncodePixels(pixels.Float32, n)
+			got, err := m.EncodePixels(context.Background(), pixels.Float32, n)
 			require.NoError(t, err)
 			all := ref[name+"_image_embeds"]
 			var want []float32
@@ -66,7 +66,7 @@ func TestFixtureEmbeddingsFromReferenceInputs(t *testing.T) {
 			assertClose(t, want, got, "image embeddings")
 
 			ids := ref[name+"_token_ids"]
-			got, err = m.EncodeIDs(ids.Int64, ids.Shape[0])
+			got, err = m.EncodeIDs(context.Background(), ids.Int64, ids.Shape[0])
 			require.NoError(t, err)
 			assertClose(t, ref[name+"_text_embeds"].Float32, got, "text embeddings")
 		})

@@ -67,6 +67,9 @@ type Folder struct {
 	Manifest    Manifest
 	// BPE is the CLIP BPE vocabulary to use (absolute), when not HFTokenizer.
 	BPE string
+	// TextPadding is how token ids are fed to a text graph whose sequence axis is dynamic: PaddingLongest or
+	// PaddingFull (a graph with a fixed axis always gets ContextLength ids).
+	TextPadding string
 	// Session holds the ONNX Runtime settings from the options.
 	Session SessionOptions
 }
@@ -86,7 +89,7 @@ func ReadFolder(dir string, options map[string]string, baseDir string) (*Folder,
 		return nil, fmt.Errorf("%s: %w", cfgPath, err)
 	}
 	f := &Folder{Dir: dir, Name: filepath.Base(dir), EmbedDim: cfg.ModelCfg.EmbedDim, ContextLength: cfg.ModelCfg.TextCfg.ContextLength,
-		HFTokenizer: cfg.ModelCfg.TextCfg.HFTokenizerName != "", LogitScale: 100}
+		HFTokenizer: cfg.ModelCfg.TextCfg.HFTokenizerName != "", LogitScale: 100, TextPadding: PaddingLongest}
 	if f.Image, err = imageprep.ConfigFromOpenCLIP(raw); err != nil {
 		return nil, fmt.Errorf("%s: %w", cfgPath, err)
 	}
@@ -150,6 +153,19 @@ func (f *Folder) readManifest() error {
 const (
 	OptionLogitScale = "logit_scale"
 	OptionBPE        = "bpe"
+	// OptionTextPadding is PaddingLongest (the default) or PaddingFull.
+	OptionTextPadding = "text_padding"
+)
+
+// Values of OptionTextPadding.
+const (
+	// PaddingLongest cuts each batch of token ids to its longest text (when the text graph's sequence axis is
+	// dynamic): the embeddings are those of the padded ids to float32 rounding, at a fraction of the work for short
+	// captions.
+	PaddingLongest = "longest"
+	// PaddingFull feeds every text padded to the context length, as open_clip does: bit for bit the reference's
+	// inputs.
+	PaddingFull = "full"
 )
 
 // OptionFields declares the model options, for Describe (and so for `clipeval validate`).
@@ -159,6 +175,9 @@ func OptionFields() []sdk.Field {
 			Help: "exp(logit_scale) of the trained model, > 0 (default: the manifest's, else 100 as OpenAI CLIP)"},
 		{Name: OptionBPE, Type: sdk.FieldPath,
 			Help: "CLIP BPE vocabulary (bpe_simple_vocab_16e6.txt.gz) for models without one in their folder"},
+		{Name: OptionTextPadding, Type: sdk.FieldString, Choices: []string{PaddingLongest, PaddingFull},
+			Help: "longest (default): cut each batch of token ids to its longest text when the text graph's sequence axis is dynamic; " +
+				"full: feed every text padded to context_length, as open_clip does"},
 	}
 	return append(fields, sessionOptionFields()...)
 }
@@ -180,10 +199,14 @@ func checkOption(k, v string, options map[string]string, baseDir string) error {
 				return fmt.Errorf("option bpe: folder %s has no vocab.json (give bpe_simple_vocab_16e6.txt.gz, tokenizer.json or a folder with vocab.json + merges.txt)", p)
 			}
 		}
+	case OptionTextPadding:
+		if v != PaddingLongest && v != PaddingFull {
+			return fmt.Errorf("option text_padding %q: want longest or full", v)
+		}
 	case OptionThreads, OptionInterOpThreads, OptionOptimization, OptionSpinning, OptionThreadAffinity:
 		return checkSessionOption(k, v, options)
 	default:
-		return fmt.Errorf("unknown option %q (known: logit_scale, bpe, %s)", k, sessionOptionsSummary)
+		return fmt.Errorf("unknown option %q (known: logit_scale, bpe, text_padding, %s)", k, sessionOptionsSummary)
 	}
 	return nil
 }
@@ -206,6 +229,8 @@ func (f *Folder) applyOptions(options map[string]string, baseDir string) error {
 			f.LogitScale, _ = strconv.ParseFloat(v, 64)
 		case OptionBPE:
 			f.BPE = resolve(v, baseDir)
+		case OptionTextPadding:
+			f.TextPadding = v
 		}
 	}
 	f.Session = parseSessionOptions(options)

@@ -152,7 +152,7 @@ func TestFixtureEmbeddingsUnderSessionOptions(t *testing.T) {
 			m, err := b.load(r)
 			require.NoError(t, err)
 			ids := ref["biomedclip_token_ids"]
-			got, err := m.EncodeIDs(ids.Int64, ids.Shape[0])
+			got, err := m.EncodeIDs(context.Background(), ids.Int64, ids.Shape[0])
 			require.NoError(t, err)
 			assertClose(t, ref["biomedclip_text_embeds"].Float32, got, "text embeddings")
 		})
