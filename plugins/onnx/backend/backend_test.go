@@ -17,7 +17,7 @@ import (
 )
 
 // fixtureRef returns the ModelRef of a tiny-a fixture model ("biomedclip" or "clip").
-func fixtureRef(t *testing.T, name string) sdk.ModelRef {
+func fixtureRef(t testing.TB, name string) sdk.ModelRef {
 	ref := sdk.ModelRef{Dir: sharedtest.Path(t, "fixtures", "tiny-a", name), Options: map[string]string{"logit_scale": "50"}}
 	if name == "clip" {
 		ref.Options["bpe"] = sharedtest.Path(t, "vocab", "bpe_simple_vocab_16e6.txt.gz")

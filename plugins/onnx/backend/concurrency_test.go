@@ -41,7 +41,7 @@ func TestFeedSlotsHoldAtMostTheirBatches(t *testing.T) {
 }
 
 // referenceInputs returns the tiny-a reference images and texts.
-func referenceInputs(t *testing.T) ([]sdk.ImageInput, []string) {
+func referenceInputs(t testing.TB) ([]sdk.ImageInput, []string) {
 	dir := sharedtest.Path(t, "fixtures", "tiny-a", "reference")
 	raw, err := os.ReadFile(filepath.Join(dir, "reference.json"))
 	require.NoError(t, err)

@@ -106,7 +106,7 @@ func attentionTextModel(vocab, ctxLen int, maskInput bool, ids onnxpb.DataType) 
 
 // biomedclipCopy copies the tiny-a BiomedCLIP fixture's files into a temporary folder, with text.onnx replaced by
 // text when it is set.
-func biomedclipCopy(t *testing.T, text []byte) string {
+func biomedclipCopy(t testing.TB, text []byte) string {
 	fixture := sharedtest.Path(t, "fixtures", "tiny-a", "biomedclip")
 	dir := t.TempDir()
 	for _, f := range []string{"open_clip_config.json", "vocab.txt", "tokenizer.json", "tokenizer_config.json", "image.onnx", "text.onnx"} {
@@ -143,18 +143,17 @@ func TestLongestPaddingMatchesFullPadding(t *testing.T) {
 	b := New(sharedtest.ORTLib(t))
 	defer b.Close()
 	tests := []struct {
-		name      string
-		maskInput bool
-		ids       onnxpb.DataType
+		name  string
+		model onnxpb.Model
 	}{
-		{"attention_mask input", true, onnxpb.Int64},
-		{"mask made in the graph", false, onnxpb.Int64},
-		{"int32 ids", true, onnxpb.DataType(6)},
+		{"attention_mask input", attentionTextModel(12000, ctxLen, true, onnxpb.Int64)},
+		{"mask made in the graph", attentionTextModel(12000, ctxLen, false, onnxpb.Int64)},
+		{"int32 ids", attentionTextModel(12000, ctxLen, true, onnxpb.DataType(6))},
+		{"two transformer layers", transformerTextModel(12000, ctxLen, 32, 2)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := attentionTextModel(12000, ctxLen, tc.maskInput, tc.ids)
-			onnx, err := m.Marshal()
+			onnx, err := tc.model.Marshal()
 			require.NoError(t, err)
 			dir := biomedclipCopy(t, onnx)
 			longest, err := b.load(sdk.ModelRef{Dir: dir})
