@@ -96,9 +96,10 @@ func openEncoder(path, wantInput, wantOutput, wantMask string, text bool, so Ses
 	return e, nil
 }
 
-// inspectEncoder reads an ONNX file's inputs and outputs and resolves the ones clipeval feeds and reads, without
-// creating a session. want* name the input/output when set (from the manifest); otherwise the conventional names
-// are tried, then the only candidate.
+// inspectEncoder reads an ONNX file's inputs and outputs and resolves the ones clipeval feeds and reads, from the
+// file itself (readGraphIO), without creating a session unless the file leaves the output's type to shape inference
+// (then ONNX Runtime's GetInputOutputInfo answers). want* name the input/output when set (from the manifest);
+// otherwise the conventional names are tried, then the only candidate.
 func inspectEncoder(path, wantInput, wantOutput, wantMask string, text bool) (*encoder, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("%w (a model folder holds image.onnx and text.onnx, or names its files in %s)", err, ManifestFile)
