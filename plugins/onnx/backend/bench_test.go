@@ -78,6 +78,22 @@ func BenchmarkLoadModel(b *testing.B) {
 	}
 }
 
+// BenchmarkCheckModel times CheckModel (what `clipeval validate` asks of a model folder).
+func BenchmarkCheckModel(b *testing.B) {
+	ref := benchModel(b)
+	bk := New(sharedtest.ORTLib(b))
+	defer bk.Close()
+	for range b.N {
+		r, err := bk.CheckModel(context.Background(), sdk.CheckModelRequest{Model: ref})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(r.Problems) > 0 {
+			b.Fatal(r.Problems)
+		}
+	}
+}
+
 // loadOnce loads ref in a new backend and closes it.
 func loadOnce(ref sdk.ModelRef, memo *digest.Memo) (*sdk.ModelInfo, error) {
 	bk := New(os.Getenv(LibEnvVar))
