@@ -27,7 +27,8 @@ func (b *Backend) Preprocess(ctx context.Context, req sdk.PreprocessRequest) (*s
 	return &sdk.TensorResponse{Tensor: npy.Float32Array([]int{len(req.Images), 3, s, s}, pixels)}, nil
 }
 
-// Tokenize returns the int64 [N, context_length] token ids the text tower is fed for texts.
+// Tokenize returns the int64 [N, context_length] token ids the text tower is fed for texts, padded (a graph whose
+// sequence axis is dynamic is fed each batch's ids up to its longest text: these without their padding columns).
 func (b *Backend) Tokenize(_ context.Context, req sdk.TokenizeRequest) (*sdk.TensorResponse, error) {
 	m, err := b.load(req.Model)
 	if err != nil {
