@@ -180,6 +180,29 @@ func TestLongestPaddingMatchesFullPadding(t *testing.T) {
 	}
 }
 
+// TestBenchModelLongestPadding checks longest against full padding on $CLIPEVAL_BENCH_MODEL (a full-size model
+// folder whose text graph has a dynamic sequence axis) over the reference captions; it is skipped without one.
+func TestBenchModelLongestPadding(t *testing.T) {
+	dir := os.Getenv("CLIPEVAL_BENCH_MODEL")
+	if dir == "" {
+		t.Skip("set CLIPEVAL_BENCH_MODEL to a model folder")
+	}
+	_, texts := referenceInputs(t)
+	b := New(sharedtest.ORTLib(t))
+	defer b.Close()
+	ctx := context.Background()
+	full, err := b.EncodeTexts(ctx, sdk.EncodeTextsRequest{Model: sdk.ModelRef{Dir: dir, Options: map[string]string{OptionTextPadding: PaddingFull}}, Texts: texts[:16]})
+	require.NoError(t, err)
+	longest, err := b.EncodeTexts(ctx, sdk.EncodeTextsRequest{Model: sdk.ModelRef{Dir: dir}, Texts: texts[:16]})
+	require.NoError(t, err)
+	m, err := b.load(sdk.ModelRef{Dir: dir})
+	require.NoError(t, err)
+	if !m.cutText {
+		t.Skip("the model's text graph has a fixed sequence axis")
+	}
+	assertRelClose(t, full.Embeddings, longest.Embeddings, 1e-6)
+}
+
 // withSequenceParam returns the ONNX file with the second dimension of every graph input made the dim_param
 // "sequence", leaving the graph itself as it is.
 func withSequenceParam(b []byte) []byte {
