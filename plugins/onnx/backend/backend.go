@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -57,7 +56,9 @@ func FindLibrary() (string, error) {
 // Backend implements sdk.Model over ONNX Runtime. The zero value is not usable; call New.
 type Backend struct {
 	// Version is the plugin's version, reported by Describe.
-	Version  string
+	Version string
+	// Digests remembers the model files' digests between runs (nil: every load hashes them).
+	Digests  *digest.Memo
 	libPath  string
 	findErr  error
 	initOnce sync.Once
@@ -72,11 +73,13 @@ func New(libPath string) *Backend {
 	return &Backend{libPath: libPath, models: map[string]*model{}}
 }
 
-// NewFromEnv returns a backend over the library FindLibrary locates; when there is none, every call reports why.
+// NewFromEnv returns a backend over the library FindLibrary locates (when there is none, every call reports why)
+// that remembers model files' digests in clipeval's cache folder (digest.DefaultMemo).
 func NewFromEnv() *Backend {
 	lib, err := FindLibrary()
 	b := New(lib)
 	b.findErr = err
+	b.Digests = digest.DefaultMemo()
 	return b
 }
 
@@ -113,7 +116,9 @@ func (b *Backend) init() error {
 	return b.initErr
 }
 
-// model is a loaded model folder: its sessions, tokenizer and preprocessing, shared by every request for it.
+// model is a loaded model folder: its sessions, tokenizer and preprocessing, shared by every request for it. It is
+// safe for concurrent use: each tower runs one batch at a time, and holds at most BatchesInFlight batches' input
+// buffers, reused from batch to batch.
 type model struct {
 	folder *Folder
 	info   sdk.ModelInfo
@@ -121,6 +126,10 @@ type model struct {
 	tok    tokenizer.Tokenizer
 	image  *encoder
 	text   *encoder
+	// cutText is set when the text graph's sequence axis is dynamic and the text_padding option is longest.
+	cutText bool
+	// imageFeeds and textFeeds are the towers' input buffers.
+	imageFeeds, textFeeds feedSlots
 }
 
 func key(ref sdk.ModelRef) string {
@@ -143,7 +152,7 @@ func (b *Backend) load(ref sdk.ModelRef) (*model, error) {
 	if m, ok := b.models[k]; ok {
 		return m, nil
 	}
-	m, err := openModel(ref)
+	m, err := openModel(ref, b.Digests)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +161,7 @@ func (b *Backend) load(ref sdk.ModelRef) (*model, error) {
 	return m, nil
 }
 
-func openModel(ref sdk.ModelRef) (*model, error) {
+func openModel(ref sdk.ModelRef, digests *digest.Memo) (*model, error) {
 	f, err := ReadFolder(ref.Dir, ref.Options, ref.BaseDir)
 	if err != nil {
 		return nil, err
@@ -161,15 +170,12 @@ func openModel(ref sdk.ModelRef) (*model, error) {
 	if m.tok, err = newTokenizer(f); err != nil {
 		return nil, err
 	}
-	threads := 0
-	if s := ref.Options[OptionThreads]; s != "" {
-		threads, _ = strconv.Atoi(s)
-	}
+	m.imageFeeds, m.textFeeds = newFeedSlots(BatchesInFlight), newFeedSlots(BatchesInFlight)
 	man := f.Manifest
-	if m.image, err = openEncoder(filepath.Join(f.Dir, man.ImageModel), man.ImageInput, man.ImageOutput, "", false, threads); err != nil {
+	if m.image, err = openEncoder(filepath.Join(f.Dir, man.ImageModel), man.ImageInput, man.ImageOutput, "", false, f.Session); err != nil {
 		return nil, fmt.Errorf("model %s: image tower: %w", f.Dir, err)
 	}
-	if m.text, err = openEncoder(filepath.Join(f.Dir, man.TextModel), man.TextInput, man.TextOutput, man.TextMaskInput, true, threads); err != nil {
+	if m.text, err = openEncoder(filepath.Join(f.Dir, man.TextModel), man.TextInput, man.TextOutput, man.TextMaskInput, true, f.Session); err != nil {
 		m.image.close()
 		return nil, fmt.Errorf("model %s: text tower: %w", f.Dir, err)
 	}
@@ -178,11 +184,12 @@ func openModel(ref sdk.ModelRef) (*model, error) {
 		m.text.close()
 		return nil, err
 	}
-	files, err := hashFiles(f.Dir, []string{"open_clip_config.json", man.ImageModel, man.TextModel, ManifestFile,
+	files, err := hashFiles(digests, f.Dir, []string{"open_clip_config.json", man.ImageModel, man.TextModel, ManifestFile,
 		"vocab.txt", "tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt"}, f.BPE)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", f.Dir, err)
 	}
+	m.cutText = f.TextPadding == PaddingLongest && m.text.dynamicSequence()
 	m.info = sdk.ModelInfo{Name: f.Name, EmbedDim: f.EmbedDim, ImageSize: f.Image.Size, ContextLength: f.ContextLength,
 		LogitScale: f.LogitScale, Tokenizer: m.tok.Name(), Files: files}
 	return m, nil
@@ -255,8 +262,8 @@ func findBPE(dir string) (string, error) {
 }
 
 // hashFiles returns the sha256 of each named file that exists in dir (and of extra, when set and a file), keyed by
-// name (extra by its base name), hashed in parallel.
-func hashFiles(dir string, names []string, extra string) (map[string]string, error) {
+// name (extra by its base name), from the memo or hashed in parallel.
+func hashFiles(memo *digest.Memo, dir string, names []string, extra string) (map[string]string, error) {
 	var keys, paths []string
 	for _, n := range names {
 		p := filepath.Join(dir, n)
@@ -270,7 +277,7 @@ func hashFiles(dir string, names []string, extra string) (map[string]string, err
 			keys, paths = append(keys, filepath.Base(extra)), append(paths, extra)
 		}
 	}
-	sums, err := digest.Files(paths)
+	sums, err := memo.Files(paths)
 	if err != nil {
 		return nil, err
 	}
@@ -299,7 +306,7 @@ func (b *Backend) CheckModel(_ context.Context, req sdk.CheckModelRequest) (*sdk
 	}
 	good := map[string]string{}
 	for _, k := range sortedKeys(ref.Options) {
-		if err := checkOption(k, ref.Options[k], ref.BaseDir); err != nil {
+		if err := checkOption(k, ref.Options[k], ref.Options, ref.BaseDir); err != nil {
 			add("options."+k, fmt.Errorf("model %s: %w", ref.Dir, err))
 			continue
 		}
@@ -359,16 +366,26 @@ func (b *Backend) Info(_ context.Context, req sdk.ModelInfoRequest) (*sdk.ModelI
 }
 
 // EncodeImages preprocesses the images as open_clip's eval transform does (in parallel) and runs the image tower.
+// Two calls may run at once: the pixels of one are preprocessed while the other's run (see feedSlots).
 func (b *Backend) EncodeImages(ctx context.Context, req sdk.EncodeImagesRequest) (*sdk.EncodeResponse, error) {
 	m, err := b.load(req.Model)
 	if err != nil {
 		return nil, err
 	}
-	pixels, err := m.Preprocess(ctx, req.Images)
+	n := len(req.Images)
+	if n == 0 {
+		return encoded(m.EncodePixels(ctx, nil, 0))
+	}
+	feed, err := m.imageFeeds.take(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return encoded(m.EncodePixels(pixels, len(req.Images)))
+	defer m.imageFeeds.give(feed)
+	feed.pixels = grow(feed.pixels, n*m.pixelsPerImage())
+	if err := m.preprocessInto(ctx, feed.pixels, req.Images); err != nil {
+		return nil, err
+	}
+	return encoded(m.EncodePixels(ctx, feed.pixels, n))
 }
 
 // encoded wraps a matrix as an EncodeResponse.
@@ -379,11 +396,24 @@ func encoded(m sdk.Matrix, err error) (*sdk.EncodeResponse, error) {
 	return &sdk.EncodeResponse{Embeddings: m}, nil
 }
 
-// Preprocess turns images into a [n, 3, size, size] float32 batch, in parallel.
-func (m *model) Preprocess(ctx context.Context, images []sdk.ImageInput) ([]float32, error) {
+// pixelsPerImage is the length of one preprocessed image, 3 × size × size.
+func (m *model) pixelsPerImage() int {
 	size := m.folder.Image.Size
-	per := 3 * size * size
-	pixels := make([]float32, len(images)*per)
+	return 3 * size * size
+}
+
+// Preprocess turns images into a new [n, 3, size, size] float32 batch, in parallel.
+func (m *model) Preprocess(ctx context.Context, images []sdk.ImageInput) ([]float32, error) {
+	pixels := make([]float32, len(images)*m.pixelsPerImage())
+	if err := m.preprocessInto(ctx, pixels, images); err != nil {
+		return nil, err
+	}
+	return pixels, nil
+}
+
+// preprocessInto preprocesses images into pixels ([len(images), 3, size, size]), in parallel.
+func (m *model) preprocessInto(ctx context.Context, pixels []float32, images []sdk.ImageInput) error {
+	per := m.pixelsPerImage()
 	errs := make([]error, len(images))
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -405,12 +435,9 @@ func (m *model) Preprocess(ctx context.Context, images []sdk.ImageInput) ([]floa
 	close(next)
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return pixels, nil
+	return errors.Join(errs...)
 }
 
 func (m *model) preprocessOne(dst []float32, im sdk.ImageInput) error {
@@ -424,12 +451,12 @@ func (m *model) preprocessOne(dst []float32, im sdk.ImageInput) error {
 	return nil
 }
 
-// EncodePixels runs the image tower on an already preprocessed [n, 3, size, size] batch.
-func (m *model) EncodePixels(pixels []float32, n int) (sdk.Matrix, error) {
+// EncodePixels runs the image tower on an already preprocessed [n, 3, size, size] batch, which it reads in place.
+func (m *model) EncodePixels(ctx context.Context, pixels []float32, n int) (sdk.Matrix, error) {
 	if n == 0 {
 		return sdk.Matrix{Cols: m.folder.EmbedDim, Data: []float32{}}, nil
 	}
-	out, d, err := m.image.runFloat(pixels, n, m.folder.Image.Size)
+	out, d, err := m.image.runFloat(ctx, pixels, n, m.folder.Image.Size)
 	if err != nil {
 		return sdk.Matrix{}, err
 	}
@@ -437,26 +464,59 @@ func (m *model) EncodePixels(pixels []float32, n int) (sdk.Matrix, error) {
 }
 
 // EncodeTexts tokenizes the texts as open_clip does and runs the text tower.
-func (b *Backend) EncodeTexts(_ context.Context, req sdk.EncodeTextsRequest) (*sdk.EncodeResponse, error) {
+func (b *Backend) EncodeTexts(ctx context.Context, req sdk.EncodeTextsRequest) (*sdk.EncodeResponse, error) {
 	m, err := b.load(req.Model)
 	if err != nil {
 		return nil, err
 	}
-	return encoded(m.EncodeIDs(tokenizer.EncodeBatch(m.tok, req.Texts), len(req.Texts)))
+	return encoded(m.EncodeIDs(ctx, tokenizer.EncodeBatch(m.tok, req.Texts), len(req.Texts)))
 }
 
-// EncodeIDs runs the text tower on [n, context_length] token ids.
-func (m *model) EncodeIDs(ids []int64, n int) (sdk.Matrix, error) {
+// EncodeIDs runs the text tower on [n, context_length] token ids. When the graph's sequence axis is dynamic (and the
+// text_padding option is longest), the batch is cut to its longest text first (see textLength).
+func (m *model) EncodeIDs(ctx context.Context, ids []int64, n int) (sdk.Matrix, error) {
 	if n == 0 {
 		return sdk.Matrix{Cols: m.folder.EmbedDim, Data: []float32{}}, nil
 	}
-	ctx := m.tok.ContextLength()
-	if len(ids) != n*ctx {
-		return sdk.Matrix{}, fmt.Errorf("%d token ids for %d texts of %d tokens", len(ids), n, ctx)
+	c := m.tok.ContextLength()
+	if len(ids) != n*c {
+		return sdk.Matrix{}, fmt.Errorf("%d token ids for %d texts of %d tokens", len(ids), n, c)
 	}
-	out, d, err := m.text.runIDs(ids, n, ctx, m.tok.PadID())
+	length := c
+	if m.cutText {
+		length = textLength(ids, n, c, m.tok.PadID())
+	}
+	feed, err := m.textFeeds.take(ctx)
 	if err != nil {
 		return sdk.Matrix{}, err
 	}
+	defer m.textFeeds.give(feed)
+	out, d, err := m.text.runIDs(ctx, feed, ids, n, c, length, m.tok.PadID())
+	if err != nil {
+		if length < c {
+			err = fmt.Errorf("%w (the batch was cut to its longest text, %d of %d tokens, as the graph declares its sequence axis dynamic; "+
+				"the model option %s: %s feeds every text padded to %d)", err, length, c, OptionTextPadding, PaddingFull, c)
+		}
+		return sdk.Matrix{}, err
+	}
 	return sdk.Matrix{Rows: n, Cols: d, Data: out}, nil
+}
+
+// textLength returns how many tokens of each row of ids [n, c] the batch needs: up to the last id that is not pad
+// in any row (at least 1). The tokenizers put every text's ids first and pad after them (open_clip's CLIP tokenizer
+// ends a text with end-of-text, BERT's with [SEP]; neither is pad), so cutting there drops only padding. A text
+// tower reads nothing past a text's last token: CLIP's causal attention never looks ahead and it pools at the
+// end-of-text token; a Hugging Face tower masks the padding out (ids != pad) and pools [CLS].
+func textLength(ids []int64, n, c int, pad int64) int {
+	length := 1
+	for r := range n {
+		row := ids[r*c : (r+1)*c]
+		for j := c - 1; j >= length; j-- {
+			if row[j] != pad {
+				length = j + 1
+				break
+			}
+		}
+	}
+	return length
 }

@@ -12,11 +12,12 @@ import (
 
 	"github.com/clipeval/clipeval/internal/sharedtest"
 	"github.com/clipeval/clipeval/plugins/sdk"
+	"github.com/clipeval/clipeval/plugins/sdk/digest"
 	"github.com/clipeval/clipeval/plugins/sdk/npy"
 )
 
 // fixtureRef returns the ModelRef of a tiny-a fixture model ("biomedclip" or "clip").
-func fixtureRef(t *testing.T, name string) sdk.ModelRef {
+func fixtureRef(t testing.TB, name string) sdk.ModelRef {
 	ref := sdk.ModelRef{Dir: sharedtest.Path(t, "fixtures", "tiny-a", name), Options: map[string]string{"logit_scale": "50"}}
 	if name == "clip" {
 		ref.Options["bpe"] = sharedtest.Path(t, "vocab", "bpe_simple_vocab_16e6.txt.gz")
@@ -55,7 +56,7 @@ func TestFixtureEmbeddingsFromReferenceInputs(t *testing.T) {
 
 			pixels := ref["pixels"]
 			n := pixels.Shape[0]
-			got, err := m.EncodePixels(pixels.Float32, n)
+			got, err := m.EncodePixels(context.Background(), pixels.Float32, n)
 			require.NoError(t, err)
 			all := ref[name+"_image_embeds"]
 			var want []float32
@@ -65,7 +66,7 @@ func TestFixtureEmbeddingsFromReferenceInputs(t *testing.T) {
 			assertClose(t, want, got, "image embeddings")
 
 			ids := ref[name+"_token_ids"]
-			got, err = m.EncodeIDs(ids.Int64, ids.Shape[0])
+			got, err = m.EncodeIDs(context.Background(), ids.Int64, ids.Shape[0])
 			require.NoError(t, err)
 			assertClose(t, ref[name+"_text_embeds"].Float32, got, "text embeddings")
 		})
@@ -83,6 +84,29 @@ func TestFixtureFilesAreHashed(t *testing.T) {
 	assert.Equal(t, "biomedclip", info.Name)
 	assert.Equal(t, 256, info.ContextLength)
 	assert.Equal(t, 224, info.ImageSize)
+}
+
+func TestFixtureFileDigestsAreRemembered(t *testing.T) {
+	memo := filepath.Join(t.TempDir(), digest.MemoFile)
+	var files []map[string]string
+	for range 2 { // two plugin processes, one after the other
+		b := New(sharedtest.ORTLib(t))
+		b.Digests = digest.NewMemo(memo)
+		info, err := b.Info(context.Background(), sdk.ModelInfoRequest{Model: fixtureRef(t, "clip")})
+		require.NoError(t, err)
+		files = append(files, info.Files)
+		require.NoError(t, b.Close())
+	}
+	assert.Equal(t, files[0], files[1])
+	want, err := hashFiles(nil, sharedtest.Path(t, "fixtures", "tiny-a", "clip"), []string{"open_clip_config.json", "image.onnx", "text.onnx"},
+		sharedtest.Path(t, "vocab", "bpe_simple_vocab_16e6.txt.gz"))
+	require.NoError(t, err)
+	assert.Equal(t, want, files[1])
+	raw, err := os.ReadFile(memo)
+	require.NoError(t, err)
+	for _, name := range []string{"image.onnx", "text.onnx", "bpe_simple_vocab_16e6.txt.gz"} {
+		assert.Contains(t, string(raw), name)
+	}
 }
 
 func TestModelFolderErrors(t *testing.T) {
@@ -182,7 +206,7 @@ func TestHashFiles(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := hashFiles(dir, tc.names, tc.extra)
+			got, err := hashFiles(nil, dir, tc.names, tc.extra)
 			if tc.wantErr != "" {
 				assert.ErrorContains(t, err, tc.wantErr)
 				return

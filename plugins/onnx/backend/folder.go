@@ -67,6 +67,11 @@ type Folder struct {
 	Manifest    Manifest
 	// BPE is the CLIP BPE vocabulary to use (absolute), when not HFTokenizer.
 	BPE string
+	// TextPadding is how token ids are fed to a text graph whose sequence axis is dynamic: PaddingLongest or
+	// PaddingFull (a graph with a fixed axis always gets ContextLength ids).
+	TextPadding string
+	// Session holds the ONNX Runtime settings from the options.
+	Session SessionOptions
 }
 
 // ReadFolder reads a model folder and applies the config options (logit_scale, bpe).
@@ -84,7 +89,7 @@ func ReadFolder(dir string, options map[string]string, baseDir string) (*Folder,
 		return nil, fmt.Errorf("%s: %w", cfgPath, err)
 	}
 	f := &Folder{Dir: dir, Name: filepath.Base(dir), EmbedDim: cfg.ModelCfg.EmbedDim, ContextLength: cfg.ModelCfg.TextCfg.ContextLength,
-		HFTokenizer: cfg.ModelCfg.TextCfg.HFTokenizerName != "", LogitScale: 100}
+		HFTokenizer: cfg.ModelCfg.TextCfg.HFTokenizerName != "", LogitScale: 100, TextPadding: PaddingLongest}
 	if f.Image, err = imageprep.ConfigFromOpenCLIP(raw); err != nil {
 		return nil, fmt.Errorf("%s: %w", cfgPath, err)
 	}
@@ -148,23 +153,38 @@ func (f *Folder) readManifest() error {
 const (
 	OptionLogitScale = "logit_scale"
 	OptionBPE        = "bpe"
-	OptionThreads    = "threads"
+	// OptionTextPadding is PaddingLongest (the default) or PaddingFull.
+	OptionTextPadding = "text_padding"
+)
+
+// Values of OptionTextPadding.
+const (
+	// PaddingLongest cuts each batch of token ids to its longest text (when the text graph's sequence axis is
+	// dynamic): the embeddings are those of the padded ids to float32 rounding, at a fraction of the work for short
+	// captions.
+	PaddingLongest = "longest"
+	// PaddingFull feeds every text padded to the context length, as open_clip does: bit for bit the reference's
+	// inputs.
+	PaddingFull = "full"
 )
 
 // OptionFields declares the model options, for Describe (and so for `clipeval validate`).
 func OptionFields() []sdk.Field {
-	return []sdk.Field{
+	fields := []sdk.Field{
 		{Name: OptionLogitScale, Type: sdk.FieldFloat, Min: sdk.Bound(0),
 			Help: "exp(logit_scale) of the trained model, > 0 (default: the manifest's, else 100 as OpenAI CLIP)"},
 		{Name: OptionBPE, Type: sdk.FieldPath,
 			Help: "CLIP BPE vocabulary (bpe_simple_vocab_16e6.txt.gz) for models without one in their folder"},
-		{Name: OptionThreads, Type: sdk.FieldInt, Min: sdk.Bound(0),
-			Help: "ONNX Runtime intra-op threads (default 0: the runtime's choice)"},
+		{Name: OptionTextPadding, Type: sdk.FieldString, Choices: []string{PaddingLongest, PaddingFull},
+			Help: "longest (default): cut each batch of token ids to its longest text when the text graph's sequence axis is dynamic; " +
+				"full: feed every text padded to context_length, as open_clip does"},
 	}
+	return append(fields, sessionOptionFields()...)
 }
 
-// checkOption checks one option's value as applyOptions reads it.
-func checkOption(k, v, baseDir string) error {
+// checkOption checks one option's value as applyOptions reads it; options are all the model's options, for the
+// checks that involve two.
+func checkOption(k, v string, options map[string]string, baseDir string) error {
 	switch k {
 	case OptionLogitScale:
 		if s, err := strconv.ParseFloat(v, 64); err != nil || !(s > 0) || math.IsInf(s, 0) {
@@ -179,12 +199,14 @@ func checkOption(k, v, baseDir string) error {
 				return fmt.Errorf("option bpe: folder %s has no vocab.json (give bpe_simple_vocab_16e6.txt.gz, tokenizer.json or a folder with vocab.json + merges.txt)", p)
 			}
 		}
-	case OptionThreads:
-		if n, err := strconv.Atoi(v); err != nil || n < 0 {
-			return fmt.Errorf("option threads %q: want a non-negative integer", v)
+	case OptionTextPadding:
+		if v != PaddingLongest && v != PaddingFull {
+			return fmt.Errorf("option text_padding %q: want longest or full", v)
 		}
+	case OptionThreads, OptionInterOpThreads, OptionOptimization, OptionSpinning, OptionThreadAffinity:
+		return checkSessionOption(k, v, options)
 	default:
-		return fmt.Errorf("unknown option %q (known: logit_scale, bpe, threads)", k)
+		return fmt.Errorf("unknown option %q (known: logit_scale, bpe, text_padding, %s)", k, sessionOptionsSummary)
 	}
 	return nil
 }
@@ -199,7 +221,7 @@ func resolve(p, baseDir string) string {
 
 func (f *Folder) applyOptions(options map[string]string, baseDir string) error {
 	for k, v := range options {
-		if err := checkOption(k, v, baseDir); err != nil {
+		if err := checkOption(k, v, options, baseDir); err != nil {
 			return fmt.Errorf("model %s: %w", f.Dir, err)
 		}
 		switch k {
@@ -207,7 +229,10 @@ func (f *Folder) applyOptions(options map[string]string, baseDir string) error {
 			f.LogitScale, _ = strconv.ParseFloat(v, 64)
 		case OptionBPE:
 			f.BPE = resolve(v, baseDir)
+		case OptionTextPadding:
+			f.TextPadding = v
 		}
 	}
+	f.Session = parseSessionOptions(options)
 	return nil
 }

@@ -27,7 +27,8 @@ func (b *Backend) Preprocess(ctx context.Context, req sdk.PreprocessRequest) (*s
 	return &sdk.TensorResponse{Tensor: npy.Float32Array([]int{len(req.Images), 3, s, s}, pixels)}, nil
 }
 
-// Tokenize returns the int64 [N, context_length] token ids the text tower is fed for texts.
+// Tokenize returns the int64 [N, context_length] token ids the text tower is fed for texts, padded (a graph whose
+// sequence axis is dynamic is fed each batch's ids up to its longest text: these without their padding columns).
 func (b *Backend) Tokenize(_ context.Context, req sdk.TokenizeRequest) (*sdk.TensorResponse, error) {
 	m, err := b.load(req.Model)
 	if err != nil {
@@ -37,7 +38,7 @@ func (b *Backend) Tokenize(_ context.Context, req sdk.TokenizeRequest) (*sdk.Ten
 }
 
 // EncodePixels runs the image tower on float32 [N, 3, size, size] pixels.
-func (b *Backend) EncodePixels(_ context.Context, req sdk.EncodePixelsRequest) (*sdk.EncodeResponse, error) {
+func (b *Backend) EncodePixels(ctx context.Context, req sdk.EncodePixelsRequest) (*sdk.EncodeResponse, error) {
 	m, err := b.load(req.Model)
 	if err != nil {
 		return nil, err
@@ -46,18 +47,18 @@ func (b *Backend) EncodePixels(_ context.Context, req sdk.EncodePixelsRequest) (
 	if sh := pixels.Shape; pixels.DType != "<f4" || len(sh) != 4 || sh[1] != 3 || sh[2] != s || sh[3] != s {
 		return nil, fmt.Errorf("pixels are %s %v; model %s takes float32 [N, 3, %d, %d]", pixels.DType, pixels.Shape, m.folder.Name, s, s)
 	}
-	return encoded(m.EncodePixels(pixels.Float32, pixels.Shape[0]))
+	return encoded(m.EncodePixels(ctx, pixels.Float32, pixels.Shape[0]))
 }
 
 // EncodeTokens runs the text tower on int64 [N, context_length] token ids.
-func (b *Backend) EncodeTokens(_ context.Context, req sdk.EncodeTokensRequest) (*sdk.EncodeResponse, error) {
+func (b *Backend) EncodeTokens(ctx context.Context, req sdk.EncodeTokensRequest) (*sdk.EncodeResponse, error) {
 	m, err := b.load(req.Model)
 	if err != nil {
 		return nil, err
 	}
-	ctx, ids := m.tok.ContextLength(), req.IDs
-	if sh := ids.Shape; ids.DType != "<i8" || len(sh) != 2 || sh[1] != ctx {
-		return nil, fmt.Errorf("token ids are %s %v; model %s takes int64 [N, %d]", ids.DType, ids.Shape, m.folder.Name, ctx)
+	c, ids := m.tok.ContextLength(), req.IDs
+	if sh := ids.Shape; ids.DType != "<i8" || len(sh) != 2 || sh[1] != c {
+		return nil, fmt.Errorf("token ids are %s %v; model %s takes int64 [N, %d]", ids.DType, ids.Shape, m.folder.Name, c)
 	}
-	return encoded(m.EncodeIDs(ids.Int64, ids.Shape[0]))
+	return encoded(m.EncodeIDs(ctx, ids.Int64, ids.Shape[0]))
 }

@@ -1,10 +1,13 @@
 package backend
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 
 	ort "github.com/yalue/onnxruntime_go"
 )
@@ -17,24 +20,71 @@ type encoder struct {
 	mask    *ort.InputOutputInfo // text only: attention_mask, when the graph declares one
 	output  ort.InputOutputInfo
 	session *ort.DynamicAdvancedSession
+	// running serialises the session's runs: ONNX Runtime would run two at once, but on the same intra-op threads,
+	// each slower, with the activations of both in memory; one at a time, the second batch is preprocessed meanwhile.
+	running sync.Mutex
 }
 
-// openEncoder introspects an ONNX file and creates its session (see inspectEncoder).
-func openEncoder(path, wantInput, wantOutput, wantMask string, text bool, threads int) (*encoder, error) {
+// BatchesInFlight is how many batches a tower holds input buffers for: one running while the next is prepared.
+const BatchesInFlight = 2
+
+// feed is one batch's input buffers, kept from batch to batch (each grows to the largest batch it has held).
+type feed struct {
+	pixels        []float32
+	ids, mask     []int64
+	ids32, mask32 []int32
+}
+
+// feedSlots hands out a tower's feeds: take waits while every one is in use, so that memory stays at
+// BatchesInFlight batches however many calls arrive at once.
+type feedSlots chan *feed
+
+func newFeedSlots(n int) feedSlots {
+	s := make(feedSlots, n)
+	for range n {
+		s <- &feed{}
+	}
+	return s
+}
+
+// take returns a free feed, waiting for one (or for ctx).
+func (s feedSlots) take(ctx context.Context) (*feed, error) {
+	select {
+	case f := <-s:
+		return f, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// give returns a feed taken from s.
+func (s feedSlots) give(f *feed) { s <- f }
+
+// grow returns b resized to n values, reallocated only when its capacity is short.
+func grow[T any](b []T, n int) []T {
+	if cap(b) < n {
+		return make([]T, n)
+	}
+	return b[:n]
+}
+
+// dynamicSequence reports whether the text graph takes any sequence length: its ids' (and mask's) second axis is a
+// dim_param or unset.
+func (e *encoder) dynamicSequence() bool {
+	return e.input.Dimensions[1] < 0 && (e.mask == nil || (len(e.mask.Dimensions) == 2 && e.mask.Dimensions[1] < 0))
+}
+
+// openEncoder introspects an ONNX file (see inspectEncoder) and creates its session with the given options.
+func openEncoder(path, wantInput, wantOutput, wantMask string, text bool, so SessionOptions) (*encoder, error) {
 	e, err := inspectEncoder(path, wantInput, wantOutput, wantMask, text)
 	if err != nil {
 		return nil, err
 	}
-	opts, err := ort.NewSessionOptions()
+	opts, err := so.ortOptions()
 	if err != nil {
-		return nil, fmt.Errorf("creating session options for %s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	defer opts.Destroy()
-	if threads > 0 {
-		if err := opts.SetIntraOpNumThreads(threads); err != nil {
-			return nil, fmt.Errorf("setting %d threads for %s: %w", threads, path, err)
-		}
-	}
 	inNames := []string{e.input.Name}
 	if e.mask != nil {
 		inNames = append(inNames, e.mask.Name)
@@ -46,17 +96,59 @@ func openEncoder(path, wantInput, wantOutput, wantMask string, text bool, thread
 	return e, nil
 }
 
-// inspectEncoder reads an ONNX file's inputs and outputs and resolves the ones clipeval feeds and reads, without
-// creating a session. want* name the input/output when set (from the manifest); otherwise the conventional names
-// are tried, then the only candidate.
+// inspectEncoder reads an ONNX file's inputs and outputs and resolves the ones clipeval feeds and reads, from the
+// file itself (readGraphIO), without creating a session unless the file leaves the output's type to shape inference
+// (then ONNX Runtime's GetInputOutputInfo answers). want* name the input/output when set (from the manifest);
+// otherwise the conventional names are tried, then the only candidate.
 func inspectEncoder(path, wantInput, wantOutput, wantMask string, text bool) (*encoder, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("%w (a model folder holds image.onnx and text.onnx, or names its files in %s)", err, ManifestFile)
 	}
-	ins, outs, err := ort.GetInputOutputInfo(path)
+	g, err := readGraphIO(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading inputs and outputs of %s: %w", path, err)
 	}
+	// Names do not depend on shape inference: a name that cannot be resolved is the same error ONNX Runtime's
+	// lists would give.
+	e, err := resolveEncoder(path, g.inputs, g.outputs, wantInput, wantOutput, wantMask, text)
+	if err != nil {
+		return nil, err
+	}
+	if i := slices.IndexFunc(g.outputs, func(o ort.InputOutputInfo) bool { return o.Name == e.output.Name }); !g.declared[i] || !declaredEnough(e.output) {
+		// The file leaves the output's type to shape inference (see graphio.go): ask ONNX Runtime, which runs it.
+		ins, outs, err := ort.GetInputOutputInfo(path)
+		if err != nil {
+			return nil, fmt.Errorf("reading inputs and outputs of %s: %w", path, err)
+		}
+		if e, err = resolveEncoder(path, ins, outs, wantInput, wantOutput, wantMask, text); err != nil {
+			return nil, err
+		}
+	}
+	if err := e.checkTypes(text); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// declaredEnough reports whether an output's declared type settles what clipeval checks and reads: a tensor with
+// an element type and a shape whose every dimension but the batch is fixed. Shape inference cannot change such a
+// declaration, so ONNX Runtime reports it as it is.
+func declaredEnough(out ort.InputOutputInfo) bool {
+	if out.OrtValueType != ort.ONNXTypeTensor || out.DataType == ort.TensorElementDataTypeUndefined || len(out.Dimensions) == 0 {
+		return false
+	}
+	for _, d := range out.Dimensions[1:] {
+		if d < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// resolveEncoder picks the input, mask and output clipeval uses among a graph's inputs and outputs (their types
+// are checkTypes').
+func resolveEncoder(path string, ins, outs []ort.InputOutputInfo, wantInput, wantOutput, wantMask string, text bool) (*encoder, error) {
+	var err error
 	e := &encoder{path: path}
 	var maskName string
 	if text {
@@ -82,9 +174,6 @@ func inspectEncoder(path, wantInput, wantOutput, wantMask string, text bool) (*e
 		outConventional = []string{"text_embeds", "text_features", "embeddings", "output"}
 	}
 	if e.output, err = pick(path, "output", outs, wantOutput, outConventional, ""); err != nil {
-		return nil, err
-	}
-	if err := e.checkTypes(text); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -160,67 +249,100 @@ func (e *encoder) fixedDim(i int) int {
 	return 0
 }
 
-// runFloat runs the image graph on a [n, 3, size, size] batch and returns [n, d] embeddings.
-func (e *encoder) runFloat(pixels []float32, n, size int) ([]float32, int, error) {
+// runFloat runs the image graph on a [n, 3, size, size] batch, read in place, and returns [n, d] embeddings.
+func (e *encoder) runFloat(ctx context.Context, pixels []float32, n, size int) ([]float32, int, error) {
 	in, err := ort.NewTensor(ort.NewShape(int64(n), 3, int64(size), int64(size)), pixels)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s: creating input tensor: %w", e.path, err)
 	}
 	defer in.Destroy()
-	return e.run([]ort.Value{in}, n)
+	return e.run(ctx, []ort.Value{in}, n)
 }
 
-// runIDs runs the text graph on [n, ctx] token ids (and the attention mask ids != pad when the graph has one).
-func (e *encoder) runIDs(ids []int64, n, ctx int, pad int64) ([]float32, int, error) {
-	shape := ort.NewShape(int64(n), int64(ctx))
+// runIDs runs the text graph on the first length ids of each row of ids [n, c] (and the attention mask ids != pad
+// when the graph has one), converting them to the graph's integer types in f's buffers as needed; int64 ids of
+// full rows are read in place.
+func (e *encoder) runIDs(ctx context.Context, f *feed, ids []int64, n, c, length int, pad int64) ([]float32, int, error) {
+	shape := ort.NewShape(int64(n), int64(length))
+	if length < c {
+		f.ids = grow(f.ids, n*length)
+		for r := range n {
+			copy(f.ids[r*length:(r+1)*length], ids[r*c:r*c+length])
+		}
+		ids = f.ids
+	}
 	inputs := make([]ort.Value, 0, 2)
 	defer func() {
 		for _, v := range inputs {
 			v.Destroy()
 		}
 	}()
-	add := func(vals []int64, name string) error {
+	// add feeds vals as the input info says: int64 in place, int32 converted into buf.
+	add := func(info *ort.InputOutputInfo, vals []int64, buf *[]int32) error {
 		var v ort.Value
 		var err error
-		if e.input.DataType == ort.TensorElementDataTypeInt32 {
-			v32 := make([]int32, len(vals))
+		if info.DataType == ort.TensorElementDataTypeInt32 {
+			*buf = grow(*buf, len(vals))
 			for i, x := range vals {
-				v32[i] = int32(x)
+				(*buf)[i] = int32(x)
 			}
-			v, err = ort.NewTensor(shape, v32)
+			v, err = ort.NewTensor(shape, *buf)
 		} else {
 			v, err = ort.NewTensor(shape, vals)
 		}
 		if err != nil {
-			return fmt.Errorf("%s: creating %s tensor: %w", e.path, name, err)
+			return fmt.Errorf("%s: creating %s tensor: %w", e.path, info.Name, err)
 		}
 		inputs = append(inputs, v)
 		return nil
 	}
-	if err := add(ids, e.input.Name); err != nil {
+	if err := add(&e.input, ids, &f.ids32); err != nil {
 		return nil, 0, err
 	}
 	if e.mask != nil {
 		// As open_clip's HF text tower: attention_mask = (input_ids != pad_token_id).
-		mask := make([]int64, len(ids))
+		f.mask = grow(f.mask, len(ids))
 		for i, id := range ids {
+			f.mask[i] = 0
 			if id != pad {
-				mask[i] = 1
+				f.mask[i] = 1
 			}
 		}
-		if err := add(mask, e.mask.Name); err != nil {
+		if err := add(e.mask, f.mask, &f.mask32); err != nil {
 			return nil, 0, err
 		}
 	}
-	return e.run(inputs, n)
+	return e.run(ctx, inputs, n)
 }
 
-func (e *encoder) run(inputs []ort.Value, n int) ([]float32, int, error) {
+// run runs the session on inputs, one run at a time, and returns the [n, d] output. When the graph declares the
+// output's width, ONNX Runtime writes the output straight into the returned slice; otherwise it is copied once from
+// the tensor ONNX Runtime allocates.
+func (e *encoder) run(ctx context.Context, inputs []ort.Value, n int) ([]float32, int, error) {
 	outputs := []ort.Value{nil}
-	if err := e.session.Run(inputs, outputs); err != nil {
+	var data []float32
+	if d := e.output.Dimensions[1]; d > 0 {
+		data = make([]float32, n*int(d))
+		t, err := ort.NewTensor(ort.NewShape(int64(n), d), data)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: creating output tensor: %w", e.path, err)
+		}
+		outputs[0] = t
+	}
+	defer func() {
+		if outputs[0] != nil {
+			outputs[0].Destroy()
+		}
+	}()
+	e.running.Lock()
+	err := ctx.Err()
+	if err == nil {
+		err = e.session.Run(inputs, outputs)
+	}
+	e.running.Unlock()
+	if err != nil {
 		return nil, 0, fmt.Errorf("running %s: %w", e.path, err)
 	}
-	defer outputs[0].Destroy()
 	t, ok := outputs[0].(*ort.Tensor[float32])
 	if !ok {
 		return nil, 0, fmt.Errorf("%s: output %q is not a float32 tensor", e.path, e.output.Name)
@@ -229,7 +351,10 @@ func (e *encoder) run(inputs []ort.Value, n int) ([]float32, int, error) {
 	if len(shape) != 2 || shape[0] != int64(n) {
 		return nil, 0, fmt.Errorf("%s: output %q has shape %v for a batch of %d; want [%d, embed_dim]", e.path, e.output.Name, shape, n, n)
 	}
-	return append([]float32(nil), t.GetData()...), int(shape[1]), nil
+	if data == nil {
+		data = append([]float32(nil), t.GetData()...)
+	}
+	return data, int(shape[1]), nil
 }
 
 func (e *encoder) close() {

@@ -1,7 +1,8 @@
 // Package digest hashes files for provenance, the one implementation the harness (the digest of a task's dataset
 // in results.json) and the model backends (the digest of each model file in sdk.ModelInfo.Files) share: SHA-256
 // (FIPS 180-4) of a file's content, streamed so that memory does not grow with the file, of many files in
-// parallel, and of a whole dataset by the formula Dataset documents.
+// parallel, and of a whole dataset by the formula Dataset documents. A Memo remembers files' digests between runs,
+// keyed by what identifies their content without reading it (see Memo).
 package digest
 
 import (
