@@ -171,7 +171,7 @@ const (
 // OptionFields declares the model options, for Describe (and so for `clipeval validate`).
 func OptionFields() []sdk.Field {
 	fields := []sdk.Field{
-		{Name: OptionLogitScale, Type: sdk.FieldFloat, Min: sdk.Bound(0),
+		{Name: OptionLogitScale, Type: sdk.FieldFloat, Min: sdk.Bound(0), KeepsEmbeddings: true,
 			Help: "exp(logit_scale) of the trained model, > 0 (default: the manifest's, else 100 as OpenAI CLIP)"},
 		{Name: OptionBPE, Type: sdk.FieldPath,
 			Help: "CLIP BPE vocabulary (bpe_simple_vocab_16e6.txt.gz) for models without one in their folder"},

@@ -73,18 +73,21 @@ var optimizationLevels = map[string]ort.GraphOptimizationLevel{
 // optimizationChoices lists graph_optimization's values, least to most.
 var optimizationChoices = []string{"disable", "basic", "extended", "layout", "all"}
 
-// sessionOptionFields declares the session options, for OptionFields.
+// sessionOptionFields declares the session options, for OptionFields. Thread counts, spinning and affinity keep
+// embeddings (ONNX Runtime's CPU kernels split work across threads by rows and columns, never within a sum, so a
+// vector does not depend on how many threads computed it); the optimisation level does not (fused kernels sum in
+// another order).
 func sessionOptionFields() []sdk.Field {
 	return []sdk.Field{
-		{Name: OptionThreads, Type: sdk.FieldInt, Min: sdk.Bound(0),
+		{Name: OptionThreads, Type: sdk.FieldInt, Min: sdk.Bound(0), KeepsEmbeddings: true,
 			Help: "ONNX Runtime intra-op threads (default 0: one per physical core this process may use, within its CPU quota)"},
-		{Name: OptionInterOpThreads, Type: sdk.FieldInt, Min: sdk.Bound(0),
+		{Name: OptionInterOpThreads, Type: sdk.FieldInt, Min: sdk.Bound(0), KeepsEmbeddings: true,
 			Help: "> 0: run independent graph nodes in parallel on this many threads (default 0: in order)"},
 		{Name: OptionOptimization, Type: sdk.FieldString, Choices: optimizationChoices,
 			Help: "ONNX Runtime graph optimisation level (default all); it can change embeddings in the last bits"},
-		{Name: OptionSpinning, Type: sdk.FieldBool,
+		{Name: OptionSpinning, Type: sdk.FieldBool, KeepsEmbeddings: true,
 			Help: "let idle ONNX Runtime threads busy-wait for work (default false: they sleep, leaving the cores to preprocessing)"},
-		{Name: OptionThreadAffinity, Type: sdk.FieldString,
+		{Name: OptionThreadAffinity, Type: sdk.FieldString, KeepsEmbeddings: true,
 			Help: "none (default: threads are never pinned), ort (ONNX Runtime pins one per core when it picks the count, i.e. threads 0), " +
 				"or an explicit list in ONNX Runtime's syntax, one entry per thread but the caller: \"2;3;4\" (1-based processors)"},
 	}
