@@ -110,9 +110,12 @@ vet:
 race: build
 	$(GO) test -race -count=1 ./... $(TESTDATA_PKGS)
 
-## bench: the benchmarks (preprocessing images/s, tokenizers texts/s, retrieval ranking at N = 10,000 and 100,000, ...)
+## bench: the benchmarks (preprocessing images/s, tokenizers texts/s, retrieval ranking at N = 10,000 and 100,000, ...);
+## last, the VQA-RAD images preprocessed on one core by clipeval and by Pillow + numpy side by side (x-pillow; the
+## Pillow side needs python3-pil and python3-numpy, else it is left out)
 bench: build
-	$(GO) test $(GOTAGS) -run '^$$' -bench . -benchmem ./...
+	$(GO) test $(GOTAGS) -run '^$$' -bench . -skip VQARAD -benchmem ./...
+	$(GO) test $(GOTAGS) -run '^$$' -bench VQARAD -benchtime 3x ./plugins/imageprep/
 
 ## bench-rank: the retrieval ranking's benchmarks alone, once each (BENCHMARKS.md); CLIPEVAL_RANK_BENCH_N=725739
 ## for the paper-scale run (hours on two cores)
