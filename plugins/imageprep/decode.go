@@ -381,7 +381,7 @@ func rows8(pix []uint8, stride, w, h, c int) []uint8 {
 }
 
 // fastCopy sets out.Pix straight from the pixel layouts the Go decoders give most often (gray to L/"1", opaque
-// RGBA to RGB, NRGBA to RGBA), reporting whether it did.
+// RGBA to RGB, NRGBA to RGBA, and their 16-bit forms), without a call per pixel, reporting whether it did.
 func fastCopy(out *Image, img image.Image) bool {
 	w, h := out.Width, out.Height
 	switch m := img.(type) {
@@ -421,6 +421,43 @@ func fastCopy(out *Image, img image.Image) bool {
 			return false
 		}
 		out.Pix = rows8(m.Pix, m.Stride, w, h, 4)
+		return true
+	case *image.RGBA64: // 16-bit RGB: the high bytes
+		if out.Mode != ModeRGB {
+			return false
+		}
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride : y*m.Stride+8*w]
+			for x := 0; x < w; x++ {
+				if row[8*x+6] != 0xFF || row[8*x+7] != 0xFF {
+					return false // partial alpha: the generic path divides it out
+				}
+			}
+		}
+		c := out.pixelBytes()
+		out.Pix = make([]uint8, c*w*h)
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride : y*m.Stride+8*w]
+			dst := out.Pix[c*y*w : c*(y+1)*w]
+			for x := 0; x < w; x++ {
+				d, p := dst[c*x:c*x+3:c*x+3], row[8*x:8*x+6:8*x+6]
+				d[0], d[1], d[2] = p[0], p[2], p[4]
+			}
+		}
+		return true
+	case *image.NRGBA64: // 16-bit RGBA (and gray+alpha, which Pillow opens as RGBA): the high bytes
+		if out.Mode != ModeRGBA {
+			return false
+		}
+		out.Pix = make([]uint8, 4*w*h)
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride : y*m.Stride+8*w]
+			dst := out.Pix[4*y*w : 4*(y+1)*w]
+			for x := 0; x < w; x++ {
+				d, p := dst[4*x:4*x+4:4*x+4], row[8*x:8*x+8:8*x+8]
+				d[0], d[1], d[2], d[3] = p[0], p[2], p[4], p[6]
+			}
+		}
 		return true
 	}
 	return false
