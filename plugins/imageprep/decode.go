@@ -152,6 +152,14 @@ func decodeTIFF(data []byte, s *scratch) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	if tags.sampleFormat != 1 {
+		kind := map[int]string{2: "signed integer", 3: "floating-point"}[tags.sampleFormat]
+		if kind == "" {
+			kind = "undefined"
+		}
+		return nil, fmt.Errorf("imageprep: TIFF with %s samples (SampleFormat %d), which Pillow opens as mode I or F; clipeval "+
+			"reads unsigned samples only: convert the image (e.g. to a 16-bit PNG, shifting signed values to unsigned)", kind, tags.sampleFormat)
+	}
 	if tags.bits == 16 && tags.samples == 1 && tags.photometric == 0 && tags.bigEndian {
 		return nil, fmt.Errorf("imageprep: TIFF: 16-bit WhiteIsZero gray in a big-endian file, which Pillow cannot open " +
 			"(\"unknown pixel mode\"); save it as BlackIsZero or little-endian")
@@ -198,12 +206,12 @@ func decodeTIFF(data []byte, s *scratch) (*Image, error) {
 
 // tiffInfo is what tiffTags reads from a TIFF's header and first IFD.
 type tiffInfo struct {
-	bits, photometric, samples int
-	bigEndian                  bool
+	bits, photometric, samples, sampleFormat int
+	bigEndian                                bool
 }
 
-// tiffTags reads the byte order, BitsPerSample (first value), PhotometricInterpretation and SamplesPerPixel
-// from the first IFD, which the Go decoder does not report but which decide Pillow's mode ("1" for 1-bit gray,
+// tiffTags reads the byte order, BitsPerSample (first value), PhotometricInterpretation, SamplesPerPixel and
+// SampleFormat (first value) from the first IFD, which the Go decoder does not report but which decide Pillow's mode ("1" for 1-bit gray,
 // RGBA for 4 samples, I;16B for big-endian 16-bit gray).
 func tiffTags(data []byte) (tiffInfo, error) {
 	var bo binary.ByteOrder = binary.LittleEndian
@@ -222,7 +230,7 @@ func tiffTags(data []byte) (tiffInfo, error) {
 	if off+2+12*n > int64(len(data)) {
 		return tiffInfo{}, bad
 	}
-	bits, photometric, samples := 1, -1, 1
+	bits, photometric, samples, sampleFormat := 1, -1, 1, 1
 	for i := int64(0); i < n; i++ {
 		e := data[off+2+12*i:]
 		tag, typ, count := bo.Uint16(e), bo.Uint16(e[2:]), bo.Uint32(e[4:])
@@ -246,9 +254,11 @@ func tiffTags(data []byte) (tiffInfo, error) {
 			photometric = value()
 		case 277:
 			samples = value()
+		case 339:
+			sampleFormat = value()
 		}
 	}
-	return tiffInfo{bits: bits, photometric: photometric, samples: samples, bigEndian: data[0] == 'M'}, nil
+	return tiffInfo{bits: bits, photometric: photometric, samples: samples, sampleFormat: sampleFormat, bigEndian: data[0] == 'M'}, nil
 }
 
 func decodeBMP(data []byte, s *scratch) (*Image, error) {

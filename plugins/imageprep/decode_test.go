@@ -118,6 +118,9 @@ func TestDecodeWhiteIsZero16(t *testing.T) {
 	im, err = Decode(tiff16(binary.LittleEndian, 3, 1, 1, []uint16{0, 100, 65535}))
 	require.NoError(t, err)
 	assert.Equal(t, &Image{Mode: ModeI16, Width: 3, Height: 1, Pix16: []uint16{0, 100, 65535}}, im)
+	// signed 16-bit (SampleFormat 2), which Pillow opens as mode I: refused by name, not read as unsigned
+	_, err = Decode(tiff16(binary.LittleEndian, 3, 1, 1, []uint16{0, 100, 65535}, [3]uint32{339, 3, 2}))
+	assert.ErrorContains(t, err, "TIFF with signed integer samples (SampleFormat 2), which Pillow opens as mode I or F")
 }
 
 // TestDecodeDICOM checks that a DICOM file is named as one, whatever its 128-byte preamble holds (zeros, or the

@@ -321,13 +321,13 @@ func beTIFF16(w, h int, photometric uint16, vals []uint16) []byte {
 	return tiff16(binary.BigEndian, w, h, photometric, vals)
 }
 
-// tiff16 writes an uncompressed 16-bit gray TIFF in the byte order be.
-func tiff16(be binary.ByteOrder, w, h int, photometric uint16, vals []uint16) []byte {
+// tiff16 writes an uncompressed 16-bit gray TIFF in the byte order be (extra: more SHORT tags, sorted after 279).
+func tiff16(be binary.ByteOrder, w, h int, photometric uint16, vals []uint16, extra ...[3]uint32) []byte {
 	var ifd bytes.Buffer
-	entries := [][3]uint32{ // tag, type (3 SHORT, 4 LONG), value
+	entries := append([][3]uint32{ // tag, type (3 SHORT, 4 LONG), value
 		{256, 4, uint32(w)}, {257, 4, uint32(h)}, {258, 3, 16}, {259, 3, 1}, {262, 3, uint32(photometric)},
 		{273, 4, 8}, {277, 3, 1}, {278, 4, uint32(h)}, {279, 4, uint32(2 * w * h)},
-	}
+	}, extra...)
 	_ = binary.Write(&ifd, be, uint16(len(entries)))
 	for _, e := range entries {
 		_ = binary.Write(&ifd, be, uint16(e[0]))
