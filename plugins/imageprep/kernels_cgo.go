@@ -101,14 +101,43 @@ static inline uint32_t ip_hsum256(__m256i v) {
 	return (uint32_t)_mm_cvtsi128_si32(s);
 }
 
-// One band: eight taps per multiply.
+// One band: eight taps per multiply, four rows at a time so that each output's weights are loaded once for the
+// four and the four sums are reduced together.
 __attribute__((target("avx2")))
 static int ip_h8_1_avx2(uint8_t *out, intptr_t outStride, const uint8_t *src, intptr_t srcStride, int rows, int inW,
                         int nOut, const int32_t *bounds, const int32_t *kk, int ksize) {
 	int32_t *xs, *k;
 	int L = ip_taps(nOut, bounds, kk, ksize, inW, 8, 1, &xs, &k);
 	if (!L) return 0;
-	for (int r = 0; r < rows; r++) {
+	int r = 0;
+	for (; r + 4 <= rows; r += 4) {
+		const uint8_t *in = src + r * srcStride;
+		uint8_t *o = out + r * outStride;
+		for (int xx = 0; xx < nOut; xx++) {
+			const uint8_t *px = in + xs[xx];
+			const int32_t *kx = k + (size_t)xx * L;
+			__m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+			for (int t = 0; t < L; t += 8) {
+				__m256i kt = _mm256_loadu_si256((const __m256i *)(kx + t));
+				const uint8_t *p = px + t;
+				a0 = _mm256_add_epi32(a0, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)), kt));
+				a1 = _mm256_add_epi32(a1, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p + srcStride))), kt));
+				a2 = _mm256_add_epi32(a2, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p + 2 * srcStride))), kt));
+				a3 = _mm256_add_epi32(a3, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p + 3 * srcStride))), kt));
+			}
+			// the four rows' sums side by side: lane i of s is row i's
+			__m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(a0, a1), _mm256_hadd_epi32(a2, a3));
+			__m128i s = _mm_add_epi32(_mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)), _mm_set1_epi32(ipHalf));
+			s = _mm_srai_epi32(s, ipPrecision);
+			s = _mm_packus_epi16(_mm_packs_epi32(s, s), s);
+			uint32_t v = (uint32_t)_mm_cvtsi128_si32(s);
+			o[xx] = (uint8_t)v;
+			o[outStride + xx] = (uint8_t)(v >> 8);
+			o[2 * outStride + xx] = (uint8_t)(v >> 16);
+			o[3 * outStride + xx] = (uint8_t)(v >> 24);
+		}
+	}
+	for (; r < rows; r++) {
 		const uint8_t *in = src + r * srcStride;
 		uint8_t *o = out + r * outStride;
 		for (int xx = 0; xx < nOut; xx++) {
