@@ -1,6 +1,7 @@
 package datasets
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
@@ -50,8 +51,11 @@ func nativeTransferSyntax(ts string) bool {
 //
 //  4. rounding to the nearest integer, halves away from zero.
 //
-// Compressed transfer syntaxes, a Modality LUT Sequence, or a VOI LUT Sequence without a window, give an error
-// that names the file and says what to do; so do colour images and several frames.
+// The pixels are the first Rows × Columns × Bits Allocated / 8 bytes of Pixel Data, read in the transfer syntax's
+// byte order; bytes past them (trailing padding, as in pydicom's MR_small_padded.dcm) and elements after Pixel
+// Data are ignored, as pydicom ignores them. Compressed transfer syntaxes, a Modality LUT Sequence, or a VOI LUT
+// Sequence without a window, give an error that names the file and says what to do; so do colour images, several
+// frames, a file that ends inside an element (truncated) and Pixel Data shorter than the image.
 func ReadDICOM(p string) (img *image.Gray, err error) {
 	defer func() { // the parser indexes values of malformed files without checking
 		if r := recover(); r != nil {
@@ -67,7 +71,9 @@ func ReadDICOM(p string) (img *image.Gray, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading DICOM: %w", err)
 	}
-	parser, err := dicom.NewParser(f, st.Size(), nil)
+	// Pixel Data is read as its raw bytes (nativePixels decodes them): the parser's own decoding insists that the
+	// value's length equal the image's, before the attributes that say what the image is could be checked.
+	parser, err := dicom.NewParser(f, st.Size(), nil, dicom.SkipProcessingPixelDataValue())
 	if err != nil {
 		return nil, fmt.Errorf("DICOM %s: reading the file meta information: %w", p, err)
 	}
@@ -84,21 +90,42 @@ func ReadDICOM(p string) (img *image.Gray, err error) {
 		return nil, fmt.Errorf("DICOM %s: transfer syntax %s (%s) holds compressed pixel data, which clipeval does not decode; "+
 			"decompress the file first (e.g. dcmdjpeg, dcmdjpls, dcmdrle from DCMTK, or gdcmconv --raw)", p, ts, name)
 	}
-	for {
-		e, err := parser.Next()
-		if errors.Is(err, dicom.ErrorEndOfDICOM) || errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("DICOM %s: %w", p, err)
-		}
-		ds.Elements = append(ds.Elements, e)
+	if err := readUntilPixelData(parser, &ds); err != nil {
+		return nil, fmt.Errorf("DICOM %s: %w", p, err)
 	}
-	img, err = dicomGray(ds)
+	img, err = dicomGray(ds, ts == uid.ExplicitVRBigEndian)
 	if err != nil {
 		return nil, fmt.Errorf("DICOM %s: %w", p, err)
 	}
 	return img, nil
+}
+
+// readUntilPixelData appends the data set's top-level elements to ds up to and including Pixel Data, and stops
+// there: nothing after Pixel Data (Data Set Trailing Padding, signatures, stray bytes) concerns the image. A file
+// that ends inside an element is truncated.
+func readUntilPixelData(parser *dicom.Parser, ds *dicom.Dataset) error {
+	last := "the file meta information"
+	for {
+		e, err := parser.Next()
+		switch {
+		case errors.Is(err, dicom.ErrorEndOfDICOM):
+			return nil
+		case errors.Is(err, io.EOF) && strings.Contains(err.Error(), "reading element tag"):
+			return nil // the (inflated) data set ends between two elements
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			if strings.Contains(err.Error(), tag.PixelData.String()) {
+				return fmt.Errorf("the file ends inside its Pixel Data: it is truncated (copied or downloaded only in part); copy or export it again")
+			}
+			return fmt.Errorf("the file ends inside the element after %s: it is truncated (copied or downloaded only in part); copy or export it again", last)
+		case err != nil:
+			return err
+		}
+		ds.Elements = append(ds.Elements, e)
+		if e.Tag == tag.PixelData {
+			return nil
+		}
+		last = tagName(e.Tag)
+	}
 }
 
 // pixelFormat holds the Image Pixel attributes (PS3.3 C.7.6.3) ReadDICOM needs.
@@ -108,8 +135,9 @@ type pixelFormat struct {
 	monochrome1                                     bool
 }
 
-// dicomGray converts the pixel data of a parsed data set as ReadDICOM describes.
-func dicomGray(ds dicom.Dataset) (*image.Gray, error) {
+// dicomGray converts the pixel data of a parsed data set as ReadDICOM describes; bigEndian is the transfer
+// syntax's byte order.
+func dicomGray(ds dicom.Dataset, bigEndian bool) (*image.Gray, error) {
 	pf, err := dicomPixelFormat(ds)
 	if err != nil {
 		return nil, err
@@ -122,7 +150,7 @@ func dicomGray(ds dicom.Dataset) (*image.Gray, error) {
 		return nil, fmt.Errorf("the file has a %s, which clipeval does not apply; convert the image with a DICOM tool that "+
 			"does (e.g. dcm2pnm from DCMTK) and list the PNG", tagName(lut))
 	}
-	raw, err := nativePixels(ds, pf)
+	raw, err := nativePixels(ds, pf, bigEndian)
 	if err != nil {
 		return nil, err
 	}
@@ -208,48 +236,50 @@ func dicomPixelFormat(ds dicom.Dataset) (pixelFormat, error) {
 	return pf, nil
 }
 
-// nativePixels returns the raw pixel cells of the single native frame, row by row.
-func nativePixels(ds dicom.Dataset, pf pixelFormat) ([]uint32, error) {
+// nativePixels returns the raw pixel cells of the single native frame, row by row: the first Rows × Columns
+// cells of Pixel Data's bytes (the rest, if any, is padding), in the transfer syntax's byte order.
+func nativePixels(ds dicom.Dataset, pf pixelFormat, bigEndian bool) ([]uint32, error) {
 	e, err := ds.FindElementByTag(tag.PixelData)
 	if err != nil {
-		return nil, fmt.Errorf("the file has no Pixel Data")
+		return nil, fmt.Errorf("the file has no Pixel Data (7FE0,0010): it holds no image, or it was cut short between two elements; " +
+			"check it with a DICOM tool (e.g. dcmdump from DCMTK)")
 	}
 	if e.Value.ValueType() != dicom.PixelData {
 		return nil, fmt.Errorf("Pixel Data could not be read as pixels")
 	}
 	info := dicom.MustGetPixelDataInfo(e.Value)
-	if info.ParseErr != nil {
-		return nil, fmt.Errorf("reading Pixel Data: %w", info.ParseErr)
+	if info.IsEncapsulated || !info.IntentionallyUnprocessed {
+		return nil, fmt.Errorf("Pixel Data is encapsulated (undefined length) under a native transfer syntax; the file is malformed: " +
+			"rewrite it with a DICOM tool (e.g. dcmconv or gdcmconv --raw)")
 	}
-	if info.IsEncapsulated || len(info.Frames) != 1 {
-		return nil, fmt.Errorf("Pixel Data holds %d encapsulated frames; a native single frame is needed", len(info.Frames))
+	data := info.UnprocessedValueData
+	n := pf.rows * pf.cols
+	cell := pf.bitsAllocated / 8
+	if len(data) < n*cell {
+		return nil, fmt.Errorf("Pixel Data holds %d bytes, but %d×%d pixels of %d bits allocated need %d; the file is damaged "+
+			"or its Rows, Columns or Bits Allocated are wrong", len(data), pf.cols, pf.rows, pf.bitsAllocated, n*cell)
 	}
-	nf, err := info.Frames[0].GetNativeFrame()
-	if err != nil {
-		return nil, fmt.Errorf("reading Pixel Data: %w", err)
-	}
-	var out []uint32
-	switch raw := nf.RawDataSlice().(type) {
-	case []uint8:
-		out = widen(raw)
-	case []uint16:
-		out = widen(raw)
+	out := make([]uint32, n)
+	switch {
+	case cell == 2 && bigEndian:
+		for i := range out {
+			out[i] = uint32(binary.BigEndian.Uint16(data[2*i:]))
+		}
+	case cell == 2:
+		for i := range out {
+			out[i] = uint32(binary.LittleEndian.Uint16(data[2*i:]))
+		}
+	case bigEndian && e.RawValueRepresentation == "OW":
+		// 8-bit cells in 16-bit words (OW): the first pixel is a word's low byte, which big endian stores second
+		for i := range out {
+			out[i] = uint32(data[i^1])
+		}
 	default:
-		return nil, fmt.Errorf("Pixel Data came out as %T; 8 or 16 bits allocated are needed", raw)
-	}
-	if len(out) != pf.rows*pf.cols {
-		return nil, fmt.Errorf("Pixel Data holds %d values for %d×%d pixels", len(out), pf.cols, pf.rows)
+		for i := range out {
+			out[i] = uint32(data[i])
+		}
 	}
 	return out, nil
-}
-
-// widen converts pixel cells to uint32.
-func widen[T uint8 | uint16](raw []T) []uint32 {
-	out := make([]uint32, len(raw))
-	for i, v := range raw {
-		out[i] = uint32(v)
-	}
-	return out
 }
 
 // storedValue extracts the stored value from a pixel cell (PS3.5 8.1.1): Bits Stored bits ending at High Bit,

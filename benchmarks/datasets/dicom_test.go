@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"image"
 	"image/png"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -131,16 +132,18 @@ func TestReadDICOMErrors(t *testing.T) {
 			gray(testutil.DICOMElement{Group: 0x0028, Element: 0x3010, VR: "SQ", Value: []byte{}}),
 			"has a VOI LUT Sequence (0028,3010), which clipeval does not apply"},
 		{"no pixel data", testutil.ExplicitVRLittleEndian, gray()[:8], "the file has no Pixel Data"},
-		{"no rows", testutil.ExplicitVRLittleEndian, append(gray()[:2], gray()[3:]...), "error finding Rows tag"},
+		{"no rows", testutil.ExplicitVRLittleEndian, append(gray()[:2], gray()[3:]...), "the file has no Rows (0028,0010)"},
 		{"rows as text", testutil.ExplicitVRLittleEndian, append(append(gray()[:2:2],
 			testutil.DICOMElement{Group: 0x0028, Element: 0x0010, VR: "CS", Value: "1"}), gray()[3:]...),
-			"the DICOM parser failed on malformed data"},
+			"Rows (0028,0010) is not an integer value"},
 		{"bits allocated", testutil.ExplicitVRLittleEndian, testutil.Gray("MONOCHROME2", 1, 1, 32, 32, 0, []uint16{1, 2}),
 			"Bits Allocated is 32; only 8 and 16"},
 		{"bits stored", testutil.ExplicitVRLittleEndian, testutil.Gray("MONOCHROME2", 1, 2, 8, 12, 0, []uint16{1, 2}),
 			"Bits Stored 12 and High Bit 11 do not fit in 8 bits allocated"},
 		{"short pixel data", testutil.ExplicitVRLittleEndian, testutil.Gray("MONOCHROME2", 2, 2, 16, 16, 0, []uint16{1, 2}),
-			"expected_vl=8 actual_vl=4"},
+			"Pixel Data holds 4 bytes, but 2×2 pixels of 16 bits allocated need 8; the file is damaged"},
+		// YBR_FULL_422 holds 2 bytes a pixel where 3 samples would need 3: named as colour, not as a length error
+		{"YBR colour", testutil.ExplicitVRLittleEndian, ybr422(), `photometric interpretation "YBR_FULL_422" is not grayscale`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -185,4 +188,83 @@ func TestReadImageDICOM(t *testing.T) {
 	assert.ErrorContains(t, err, "DICOM "+p+": image "+p+" must be written to the task's work folder, but the load request has no work_dir")
 	_, err = ReadImage(dir, "fake.DCM", nil)
 	assert.ErrorContains(t, err, `image "fake.DCM" (`+filepath.Join(dir, "fake.DCM")+`) is named .dcm but has no "DICM" marker at byte 128`)
+}
+
+// ybr422 is a 2×2 YBR_FULL_422 image, 8 bits, native: 3 samples per pixel, but two bytes a pixel (Y Y Cb Cr per
+// pair of pixels), as pydicom's SC_ybr_full_422_uncompressed.dcm.
+func ybr422() []testutil.DICOMElement {
+	el := testutil.Gray("YBR_FULL_422", 2, 2, 8, 8, 0, nil)
+	el[0].Value = []uint16{3}
+	el = append(el, testutil.DICOMElement{Group: 0x0028, Element: 0x0006, VR: "US", Value: []uint16{0}})
+	el[len(el)-2].Value = []byte{10, 20, 128, 128, 30, 40, 128, 128}
+	return el
+}
+
+// TestReadDICOMAsPydicom reads what pydicom reads of its own test files' quirks, made here: Pixel Data longer
+// than the image (MR_small_padded.dcm: 128 bytes of trailing padding inside the value), elements and stray bytes
+// after Pixel Data, and 8-bit pixels in big-endian 16-bit words; and names what it refuses: a file truncated
+// inside Pixel Data (MR_truncated.dcm) or inside an earlier element.
+func TestReadDICOMAsPydicom(t *testing.T) {
+	const stored = 0x0100 // 16 bits: values 0, 256, 512, 768 → min–max 0, 85, 170, 255
+	pixels := []uint16{0, stored, 2 * stored, 3 * stored}
+	want := []uint8{0, 85, 170, 255}
+	padded := testutil.Gray("MONOCHROME2", 2, 2, 16, 16, 0, append(pixels, make([]uint16, 64)...))
+	t.Run("Pixel Data with trailing padding", func(t *testing.T) {
+		for _, ts := range []string{testutil.ExplicitVRLittleEndian, testutil.ImplicitVRLittleEndian, testutil.ExplicitVRBigEndian} {
+			p := testutil.WriteDICOM(t, filepath.Join(t.TempDir(), "a.dcm"), ts, padded...)
+			img, err := ReadDICOM(p)
+			require.NoError(t, err, ts)
+			assert.Equal(t, want, img.Pix, ts)
+		}
+	})
+	t.Run("elements and bytes after Pixel Data", func(t *testing.T) {
+		el := append(testutil.Gray("MONOCHROME2", 2, 2, 16, 16, 0, pixels),
+			testutil.DICOMElement{Group: 0xFFFC, Element: 0xFFFC, VR: "OB", Value: make([]byte, 16)})
+		p := testutil.WriteDICOM(t, filepath.Join(t.TempDir(), "a.dcm"), testutil.ExplicitVRLittleEndian, el...)
+		f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+		require.NoError(t, err)
+		_, err = f.Write([]byte{0, 0, 0, 0, 0, 0, 1}) // not an element
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+		img, err := ReadDICOM(p)
+		require.NoError(t, err)
+		assert.Equal(t, want, img.Pix)
+	})
+	t.Run("8 bits in big-endian words", func(t *testing.T) {
+		el := testutil.Gray("MONOCHROME2", 2, 2, 8, 8, 0, nil)
+		// OW words (p1 | p0<<8)... big-endian: each word's high byte first, so pixels 0..3 = 10, 20, 30, 40 are
+		// stored 20, 10, 40, 30
+		el[len(el)-1] = testutil.DICOMElement{Group: 0x7FE0, Element: 0x0010, VR: "OW", Value: []byte{20, 10, 40, 30}}
+		el = append(el, ds(windowCenter, "25"), ds(windowWidth, "31"))
+		p := testutil.WriteDICOM(t, filepath.Join(t.TempDir(), "a.dcm"), testutil.ExplicitVRBigEndian, el...)
+		img, err := ReadDICOM(p)
+		require.NoError(t, err)
+		// LINEAR c = 25, w = 31: ((x − 24.5)/30 + 0.5)·255: 10 → 4.25 → 4, 20 → 89.25 → 89, 30 → 174.25 → 174,
+		// 40 → 259.25 → 255
+		assert.Equal(t, []uint8{4, 89, 174, 255}, img.Pix)
+	})
+	whole := testutil.WriteDICOM(t, filepath.Join(t.TempDir(), "whole.dcm"), testutil.ExplicitVRLittleEndian,
+		testutil.Gray("MONOCHROME2", 2, 2, 16, 16, 0, pixels)...)
+	data, err := os.ReadFile(whole)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name string
+		cut  int // bytes cut off the end
+		err  string
+	}{
+		{"truncated inside Pixel Data", 3, "the file ends inside its Pixel Data: it is truncated"},
+		{"truncated at a pixel boundary", 4, "the file ends inside its Pixel Data: it is truncated"},
+		{"truncated inside Pixel Data's header", 10, "the file ends inside its Pixel Data: it is truncated"},
+		{"truncated inside an earlier element", 8 + 12 + 5, "the file ends inside the element after High Bit (0028,0102): it is truncated"},
+		{"ending after the last attribute", 8 + 12, "the file has no Pixel Data"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "cut.dcm")
+			require.NoError(t, os.WriteFile(p, data[:len(data)-tc.cut], 0o644))
+			_, err := ReadDICOM(p)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "DICOM "+p+": ")
+			assert.Contains(t, err.Error(), tc.err)
+		})
+	}
 }

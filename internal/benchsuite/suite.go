@@ -74,6 +74,7 @@ type Measurement struct {
 func Measurements() []Measurement {
 	return []Measurement{
 		{"demo", demoRun},
+		{"preprocess", preprocessVsPillow},
 		{"ranking", rankingVsNumpy},
 		{"ipc", ipcShare},
 		{"encode", encodeVsBare},

@@ -1,6 +1,11 @@
 package imageprep
 
 import (
+	"bytes"
+	"image"
+	"image/draw"
+	"image/jpeg"
+	"image/png"
 	"os"
 	"testing"
 
@@ -9,12 +14,20 @@ import (
 	"github.com/clipeval/clipeval/internal/sharedtest"
 )
 
-// benchImages returns the benchmark inputs: a realistic 512x512 RGB JPEG and a VQA-RAD radiograph (the first
-// image of the fixture reference set).
+// benchImages returns the benchmark inputs: a realistic 512x512 RGB JPEG, the same as a grayscale JPEG and as an
+// RGB PNG, and a VQA-RAD radiograph (the first image of the fixture reference set, 903x976 RGB).
 func benchImages(b *testing.B) map[string][]byte {
 	vqa, err := os.ReadFile(sharedtest.Path(b, "data", "vqa-rad", "images", "synpic32081.jpg"))
 	require.NoError(b, err)
-	return map[string][]byte{"jpeg512": photoJPEG(b, 512, 512), "vqa-rad": vqa}
+	photo, err := jpeg.Decode(bytes.NewReader(photoJPEG(b, 512, 512)))
+	require.NoError(b, err)
+	gray, rgb := image.NewGray(photo.Bounds()), image.NewRGBA(photo.Bounds())
+	draw.Draw(gray, gray.Rect, photo, image.Point{}, draw.Src)
+	draw.Draw(rgb, rgb.Rect, photo, image.Point{}, draw.Src)
+	var grayJPEG, rgbPNG bytes.Buffer
+	require.NoError(b, jpeg.Encode(&grayJPEG, gray, &jpeg.Options{Quality: 90}))
+	require.NoError(b, png.Encode(&rgbPNG, rgb)) // 8-bit RGB
+	return map[string][]byte{"jpeg512": photoJPEG(b, 512, 512), "gray-jpeg512": grayJPEG.Bytes(), "png512": rgbPNG.Bytes(), "vqa-rad": vqa}
 }
 
 // BenchmarkPreprocess measures the whole eval transform (decode, resize, crop, convert, normalise) at 224 into

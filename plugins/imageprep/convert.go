@@ -3,7 +3,7 @@ package imageprep
 import "math"
 
 // This file reproduces the Pillow conversions the eval transform goes through (src/libImaging/Convert.c,
-// Pillow 12): the premultiplication round trip Image.resize does for "RGBA" and "LA", and convert("RGB").
+// Pillow 12.3): the premultiplication round trip Image.resize does for "RGBA" and "LA", and convert("RGB").
 
 // mulDiv255 is ImagingUtils.h's MULDIV255: a·b/255 rounded, in integers.
 func mulDiv255(a, b int) int {
@@ -13,8 +13,11 @@ func mulDiv255(a, b int) int {
 
 // premultiply returns a copy of an RGBA (c = 4) or LA (c = 2) pixel buffer with the colour bands multiplied by
 // alpha, as Pillow's convert to "RGBa"/"La" does (rgbA2rgba, lA2la).
-func premultiply(pix []uint8, c int) []uint8 {
-	out := make([]uint8, len(pix))
+func premultiply(pix []uint8, c int) []uint8 { return premultiplyWith(pix, c, nil) }
+
+// premultiplyWith is premultiply into s's slot bufPremul (nil: a fresh buffer).
+func premultiplyWith(pix []uint8, c int, s *scratch) []uint8 {
+	out := s.bytes(bufPremul, len(pix))
 	for i := 0; i+c <= len(pix); i += c {
 		a := int(pix[i+c-1])
 		for ch := 0; ch < c-1; ch++ {
@@ -42,8 +45,8 @@ func unpremultiply(pix []uint8, c int) {
 
 // toRGB converts a valid image to 8-bit RGB exactly as Pillow's Image.convert("RGB") does, writing
 // Width×Height×3 bytes into out: alpha is dropped (not composited), a palette is looked up, CMYK becomes
-// (255-K) - (255-K)·C/255 per band, I;16 and I values above 255 become 255 (I below 0 becomes 0), F goes through
-// "L" (truncated, clamped).
+// (255-K) - (255-K)·C/255 per band, I;16 and I;16B (through "L") and I values above 255 become 255 (I below 0
+// becomes 0), F goes through "L" (truncated, clamped).
 func toRGB(out []uint8, im *Image) {
 	n := im.Width * im.Height
 	gray := func(i int, v uint8) { out[3*i], out[3*i+1], out[3*i+2] = v, v, v }
@@ -65,7 +68,13 @@ func toRGB(out []uint8, im *Image) {
 			gray(i, im.Pix[2*i])
 		}
 	case ModeRGB:
-		copy(out, im.Pix)
+		if !im.rgbx {
+			copy(out, im.Pix)
+			break
+		}
+		for i := 0; i < n; i++ {
+			copy(out[3*i:3*i+3], im.Pix[4*i:4*i+3])
+		}
 	case ModeRGBA:
 		for i := 0; i < n; i++ {
 			copy(out[3*i:3*i+3], im.Pix[4*i:4*i+3])
@@ -83,7 +92,9 @@ func toRGB(out []uint8, im *Image) {
 				out[3*i+ch] = uint8(clampByte(nk - mulDiv255(int(p[ch]), nk)))
 			}
 		}
-	case ModeI16:
+	case ModeI16, ModeI16B:
+		// I;16 → RGB is I16_RGB; I;16B has no converter to RGB, so Image.convert goes through its base mode "L"
+		// (I16B_L): both give 255 above 255.
 		for i, v := range im.Pix16 {
 			gray(i, uint8(min(v, 255)))
 		}
@@ -103,6 +114,34 @@ func toRGB(out []uint8, im *Image) {
 				b = uint8(v)
 			}
 			gray(i, b)
+		}
+	}
+}
+
+// normalizeImage writes ToTensor + Normalize of a Size×Size image in any mode into dst (3×Size×Size CHW float32):
+// the values Normalize(dst, rgb) gives for rgb = convert("RGB") of the image, read straight from its L or RGB
+// bytes where it has them.
+func (c Config) normalizeImage(dst []float32, im *Image) {
+	n := im.Width * im.Height
+	lut := c.lut()
+	r, g, b := dst[:n], dst[n:2*n], dst[2*n:3*n]
+	switch {
+	case im.Mode == ModeL:
+		for i, v := range im.Pix[:n] {
+			r[i], g[i], b[i] = lut[0][v], lut[1][v], lut[2][v]
+		}
+	case im.Mode == ModeRGB && im.rgbx:
+		px := im.Pix[:4*n]
+		for i := range r {
+			p := px[4*i : 4*i+3]
+			r[i], g[i], b[i] = lut[0][p[0]], lut[1][p[1]], lut[2][p[2]]
+		}
+	default:
+		rgb := make([]uint8, 3*n)
+		toRGB(rgb, im)
+		for i := range r {
+			p := rgb[3*i : 3*i+3]
+			r[i], g[i], b[i] = lut[0][p[0]], lut[1][p[1]], lut[2][p[2]]
 		}
 	}
 }

@@ -16,7 +16,7 @@ import (
 // 2 × Image.MAX_IMAGE_PIXELS (2 × 89,478,485) pixels, and so does Decode, before decoding any pixel data.
 const MaxPixels = 2 * 89478485
 
-// Decode decodes an encoded image into the Pillow mode Pillow 12's Image.open gives it, with the same pixel
+// Decode decodes an encoded image into the Pillow mode Pillow 12.3's Image.open gives it, with the same pixel
 // values. The format is identified by content, not by name:
 //
 //   - JPEG (libjpeg through cgo, as Pillow): 1 component → L, 3 → RGB, 4 → CMYK (inverted, Pillow's "CMYK;I"
@@ -25,27 +25,57 @@ const MaxPixels = 2 * 89478485
 //   - PNG: gray 1-bit → "1", 2/4/8-bit → L, 16-bit → I;16; RGB → RGB (16-bit: high byte); palette → P; gray+alpha
 //     8-bit → LA, 16-bit → RGBA; RGBA → RGBA (16-bit: high byte). tRNS is ignored (convert("RGB") drops it).
 //   - TIFF (golang.org/x/image/tiff: uncompressed, LZW, Deflate, PackBits): gray 1-bit → "1", 2..8-bit → L,
-//     16-bit → I;16; RGB → RGB; RGBA → RGBA (associated alpha divided out as Pillow's "RGBa" unpacker does);
-//     palette → P.
+//     16-bit → I;16 from a little-endian file ("II") and I;16B from a big-endian one ("MM"), WhiteIsZero 16-bit
+//     kept as stored (Pillow does not invert it; Pillow cannot open it from a big-endian file, nor can Decode);
+//     RGB → RGB; RGBA → RGBA (associated alpha divided out as Pillow's "RGBa" unpacker does); palette → P.
 //   - BMP (golang.org/x/image/bmp: uncompressed 1/2/4/8/24/32-bit): 24-bit and 32-bit → RGB, 32-bit with
 //     BI_BITFIELDS alpha → RGBA; paletted → P, or "1"/L when the palette is Pillow's grayscale ramp.
 //
-// Anything else, an empty or corrupt file, or more than MaxPixels pixels is an error.
+// A DICOM file ("DICM" at byte 128) is refused with an error that says so, unless its preamble holds a TIFF
+// that decodes (a dual-personality file, which Pillow opens as TIFF). Anything else, an empty or corrupt file, or
+// more than MaxPixels pixels is an error.
 func Decode(data []byte) (*Image, error) {
+	return decode(data, nil)
+}
+
+// decode is Decode with buffers from s: with a scratch (the preprocessing path), JPEG pixels go into s's decode
+// slot and RGB images keep four bytes per pixel (Image.rgbx), as the resampler wants them; the Go decoders'
+// buffers are used in place where their layout is already Pillow's. With nil, every result is a fresh,
+// compact Image.
+func decode(data []byte, s *scratch) (*Image, error) {
 	switch {
 	case len(data) == 0:
 		return nil, fmt.Errorf("imageprep: empty image data (0 bytes)")
+	case isDICOM(data):
+		if isTIFF(data) {
+			if im, err := decodeTIFF(data, s); err == nil {
+				return im, nil
+			}
+		}
+		return nil, fmt.Errorf("imageprep: this is a DICOM file (\"DICM\" at byte 128), which Pillow does not open and the " +
+			"model's image decoder does not read; list it in a dataset manifest (the dataset readers render DICOM with its " +
+			"window, as clipeval run feeds it), or convert it to PNG first (e.g. dcm2pnm from DCMTK)")
 	case bytes.HasPrefix(data, []byte{0xFF, 0xD8, 0xFF}):
-		return decodeJPEG(data)
+		return decodeJPEG(data, s)
 	case bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")):
-		return decodePNG(data)
-	case bytes.HasPrefix(data, []byte("II*\x00")), bytes.HasPrefix(data, []byte("MM\x00*")):
-		return decodeTIFF(data)
+		return decodePNG(data, s)
+	case isTIFF(data):
+		return decodeTIFF(data, s)
 	case bytes.HasPrefix(data, []byte("BM")):
-		return decodeBMP(data)
+		return decodeBMP(data, s)
 	}
 	head := data[:min(len(data), 8)]
 	return nil, fmt.Errorf("imageprep: unrecognised image format (first bytes % x); supported: JPEG, PNG, TIFF, BMP", head)
+}
+
+// isDICOM reports whether data is a DICOM Part 10 file: "DICM" after the 128-byte preamble (PS3.10 7.1).
+func isDICOM(data []byte) bool {
+	return len(data) >= 132 && string(data[128:132]) == "DICM"
+}
+
+// isTIFF reports whether data starts with a TIFF header.
+func isTIFF(data []byte) bool {
+	return bytes.HasPrefix(data, []byte("II*\x00")) || bytes.HasPrefix(data, []byte("MM\x00*"))
 }
 
 // checkSize refuses empty sizes and decompression bombs.
@@ -81,7 +111,7 @@ func goDecode(format string, data []byte, config func([]byte) (image.Config, err
 	return img, nil
 }
 
-func decodePNG(data []byte) (*Image, error) {
+func decodePNG(data []byte, s *scratch) (*Image, error) {
 	// IHDR must be the first chunk: length, "IHDR", width, height, bit depth (byte 24), colour type (byte 25).
 	if len(data) < 33 || string(data[12:16]) != "IHDR" {
 		return nil, fmt.Errorf("imageprep: PNG data is truncated or has no IHDR chunk first")
@@ -114,13 +144,25 @@ func decodePNG(data []byte) (*Image, error) {
 	default:
 		return nil, fmt.Errorf("imageprep: PNG colour type %d is not valid", ctype)
 	}
-	return fromGo(img, mode)
+	return fromGo(img, mode, s != nil)
 }
 
-func decodeTIFF(data []byte) (*Image, error) {
-	bits, photometric, samples, err := tiffTags(data)
+func decodeTIFF(data []byte, s *scratch) (*Image, error) {
+	tags, err := tiffTags(data)
 	if err != nil {
 		return nil, err
+	}
+	if tags.sampleFormat != 1 {
+		kind := map[int]string{2: "signed integer", 3: "floating-point"}[tags.sampleFormat]
+		if kind == "" {
+			kind = "undefined"
+		}
+		return nil, fmt.Errorf("imageprep: TIFF with %s samples (SampleFormat %d), which Pillow opens as mode I or F; clipeval "+
+			"reads unsigned samples only: convert the image (e.g. to a 16-bit PNG, shifting signed values to unsigned)", kind, tags.sampleFormat)
+	}
+	if tags.bits == 16 && tags.samples == 1 && tags.photometric == 0 && tags.bigEndian {
+		return nil, fmt.Errorf("imageprep: TIFF: 16-bit WhiteIsZero gray in a big-endian file, which Pillow cannot open " +
+			"(\"unknown pixel mode\"); save it as BlackIsZero or little-endian")
 	}
 	img, err := goDecode("TIFF", data,
 		func(b []byte) (image.Config, error) { return tiff.DecodeConfig(bytes.NewReader(b)) },
@@ -129,14 +171,23 @@ func decodeTIFF(data []byte) (*Image, error) {
 		return nil, err
 	}
 	var mode Mode
-	switch img.(type) {
+	switch m := img.(type) {
 	case *image.Gray:
 		mode = ModeL
-		if bits == 1 && photometric <= 1 {
+		if tags.bits == 1 && tags.photometric <= 1 {
 			mode = Mode1
 		}
 	case *image.Gray16:
 		mode = ModeI16
+		if tags.bigEndian {
+			mode = ModeI16B
+		}
+		if tags.photometric == 0 {
+			// Pillow reads 16-bit WhiteIsZero as stored ("I;16" rawmode); the Go decoder inverted it.
+			for i := 0; i+1 < len(m.Pix); i += 2 {
+				m.Pix[i], m.Pix[i+1] = ^m.Pix[i], ^m.Pix[i+1]
+			}
+		}
 	case *image.Paletted:
 		mode = ModeP
 	case *image.NRGBA, *image.NRGBA64:
@@ -144,35 +195,42 @@ func decodeTIFF(data []byte) (*Image, error) {
 	case *image.RGBA, *image.RGBA64:
 		// 3 samples (RGB), or 4 with associated alpha, which Pillow opens as RGBA ("RGBa" rawmode)
 		mode = ModeRGB
-		if samples == 4 {
+		if tags.samples == 4 {
 			mode = ModeRGBA
 		}
 	default:
 		return nil, fmt.Errorf("imageprep: TIFF decoded to an unsupported pixel layout %T", img)
 	}
-	return fromGo(img, mode)
+	return fromGo(img, mode, s != nil)
 }
 
-// tiffTags reads BitsPerSample (first value), PhotometricInterpretation and SamplesPerPixel from the first IFD,
-// which the Go decoder does not report but which decide Pillow's mode ("1" for 1-bit gray, RGBA for 4 samples).
-func tiffTags(data []byte) (bits, photometric, samples int, err error) {
+// tiffInfo is what tiffTags reads from a TIFF's header and first IFD.
+type tiffInfo struct {
+	bits, photometric, samples, sampleFormat int
+	bigEndian                                bool
+}
+
+// tiffTags reads the byte order, BitsPerSample (first value), PhotometricInterpretation, SamplesPerPixel and
+// SampleFormat (first value) from the first IFD, which the Go decoder does not report but which decide Pillow's mode ("1" for 1-bit gray,
+// RGBA for 4 samples, I;16B for big-endian 16-bit gray).
+func tiffTags(data []byte) (tiffInfo, error) {
 	var bo binary.ByteOrder = binary.LittleEndian
 	if data[0] == 'M' {
 		bo = binary.BigEndian
 	}
 	bad := fmt.Errorf("imageprep: TIFF data is truncated or its first directory is corrupt")
 	if len(data) < 8 {
-		return 0, 0, 0, bad
+		return tiffInfo{}, bad
 	}
 	off := int64(bo.Uint32(data[4:8]))
 	if off < 8 || off+2 > int64(len(data)) {
-		return 0, 0, 0, bad
+		return tiffInfo{}, bad
 	}
 	n := int64(bo.Uint16(data[off:]))
 	if off+2+12*n > int64(len(data)) {
-		return 0, 0, 0, bad
+		return tiffInfo{}, bad
 	}
-	bits, photometric, samples = 1, -1, 1
+	bits, photometric, samples, sampleFormat := 1, -1, 1, 1
 	for i := int64(0); i < n; i++ {
 		e := data[off+2+12*i:]
 		tag, typ, count := bo.Uint16(e), bo.Uint16(e[2:]), bo.Uint32(e[4:])
@@ -196,12 +254,14 @@ func tiffTags(data []byte) (bits, photometric, samples int, err error) {
 			photometric = value()
 		case 277:
 			samples = value()
+		case 339:
+			sampleFormat = value()
 		}
 	}
-	return bits, photometric, samples, nil
+	return tiffInfo{bits: bits, photometric: photometric, samples: samples, sampleFormat: sampleFormat, bigEndian: data[0] == 'M'}, nil
 }
 
-func decodeBMP(data []byte) (*Image, error) {
+func decodeBMP(data []byte, s *scratch) (*Image, error) {
 	img, err := goDecode("BMP", data,
 		func(b []byte) (image.Config, error) { return bmp.DecodeConfig(bytes.NewReader(b)) },
 		func(b []byte) (image.Image, error) { return bmp.Decode(bytes.NewReader(b)) })
@@ -223,18 +283,18 @@ func decodeBMP(data []byte) (*Image, error) {
 		}
 		switch {
 		case gray && len(m.Palette) == 2:
-			return fromGo(img, Mode1)
+			return fromGo(img, Mode1, s != nil)
 		case gray:
-			return fromGo(img, ModeL)
+			return fromGo(img, ModeL, s != nil)
 		}
-		return fromGo(img, ModeP)
+		return fromGo(img, ModeP, s != nil)
 	case *image.NRGBA:
 		// 32-bit: Pillow reads BI_RGB as "BGRX" (RGB, alpha ignored) and BI_BITFIELDS with an alpha mask as RGBA.
 		if len(data) >= 34 && binary.LittleEndian.Uint32(data[30:34]) == 3 {
-			return fromGo(img, ModeRGBA)
+			return fromGo(img, ModeRGBA, s != nil)
 		}
 	}
-	return fromGo(img, ModeRGB)
+	return fromGo(img, ModeRGB, s != nil)
 }
 
 // rgb8 returns a palette colour's straight RGB bytes.
@@ -251,17 +311,19 @@ func rgb8(c color.Color) (r, g, b uint8) {
 	return n.R, n.G, n.B
 }
 
-// fromGo copies a Go image into a Pillow-mode Image. 16-bit samples keep their high byte in the 8-bit modes
-// (Pillow's "RGB;16B"-style unpackers); premultiplied RGBA with partial alpha is divided out as Pillow's "RGBa"
-// unpacker does (alpha 0 → all 0).
-func fromGo(img image.Image, mode Mode) (*Image, error) {
+// fromGo copies a Go image into a Pillow-mode Image (ModeRGB with four bytes per pixel when rgbx), using the Go
+// image's own buffer where its layout is already the Image's. 16-bit samples keep their high byte in the 8-bit
+// modes (Pillow's "RGB;16B"-style unpackers); premultiplied RGBA with partial alpha is divided out as Pillow's
+// "RGBa" unpacker does (alpha 0 → all 0).
+func fromGo(img image.Image, mode Mode, rgbx bool) (*Image, error) {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	if err := checkSize("decoded", w, h); err != nil {
 		return nil, err
 	}
-	out := &Image{Mode: mode, Width: w, Height: h}
-	if mode == ModeP {
+	out := &Image{Mode: mode, Width: w, Height: h, rgbx: rgbx && mode == ModeRGB}
+	switch mode {
+	case ModeP:
 		p, ok := img.(*image.Paletted)
 		if !ok {
 			return nil, fmt.Errorf("imageprep: internal: palette mode from %T", img)
@@ -272,14 +334,20 @@ func fromGo(img image.Image, mode Mode) (*Image, error) {
 				out.Palette[3*i], out.Palette[3*i+1], out.Palette[3*i+2] = rgb8(c)
 			}
 		}
-		out.Pix = make([]uint8, w*h)
-		for y := 0; y < h; y++ {
-			copy(out.Pix[y*w:(y+1)*w], p.Pix[y*p.Stride:y*p.Stride+w])
-		}
+		out.Pix = rows8(p.Pix, p.Stride, w, h, 1)
 		return out, nil
-	}
-	if mode == ModeI16 {
+	case ModeI16, ModeI16B:
 		out.Pix16 = make([]uint16, w*h)
+		if g, ok := img.(*image.Gray16); ok {
+			for y := 0; y < h; y++ {
+				row := g.Pix[y*g.Stride : y*g.Stride+2*w]
+				dst := out.Pix16[y*w : (y+1)*w]
+				for x := range dst {
+					dst[x] = uint16(row[2*x])<<8 | uint16(row[2*x+1])
+				}
+			}
+			return out, nil
+		}
 		for y := 0; y < h; y++ {
 			for x := 0; x < w; x++ {
 				out.Pix16[y*w+x] = gray16(img, b.Min.X+x, b.Min.Y+y)
@@ -287,11 +355,11 @@ func fromGo(img image.Image, mode Mode) (*Image, error) {
 		}
 		return out, nil
 	}
-	c := mode.Bands()
-	out.Pix = make([]uint8, w*h*c)
 	if fastCopy(out, img) {
 		return out, nil
 	}
+	c := out.pixelBytes()
+	out.Pix = make([]uint8, w*h*c)
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
 			px := rgba8(img, b.Min.X+x, b.Min.Y+y)
@@ -301,7 +369,7 @@ func fromGo(img image.Image, mode Mode) (*Image, error) {
 				dst[0] = px[0]
 			case ModeLA:
 				dst[0], dst[1] = px[0], px[3]
-			default: // RGB, RGBA
+			default: // RGB (RGBX), RGBA
 				copy(dst, px[:c])
 			}
 		}
@@ -309,8 +377,21 @@ func fromGo(img image.Image, mode Mode) (*Image, error) {
 	return out, nil
 }
 
-// fastCopy fills out.Pix straight from the pixel layouts the Go decoders give most often (gray to L/"1",
-// opaque RGBA to RGB, NRGBA to RGBA), reporting whether it did.
+// rows8 returns the w×h pixels of c bytes of a Go image's buffer as one compact slice: the buffer itself when it
+// has no padding between rows, else a copy.
+func rows8(pix []uint8, stride, w, h, c int) []uint8 {
+	if stride == w*c {
+		return pix[: w*h*c : w*h*c]
+	}
+	out := make([]uint8, w*h*c)
+	for y := 0; y < h; y++ {
+		copy(out[y*w*c:(y+1)*w*c], pix[y*stride:y*stride+w*c])
+	}
+	return out
+}
+
+// fastCopy sets out.Pix straight from the pixel layouts the Go decoders give most often (gray to L/"1", opaque
+// RGBA to RGB, NRGBA to RGBA, and their 16-bit forms), without a call per pixel, reporting whether it did.
 func fastCopy(out *Image, img image.Image) bool {
 	w, h := out.Width, out.Height
 	switch m := img.(type) {
@@ -318,9 +399,7 @@ func fastCopy(out *Image, img image.Image) bool {
 		if out.Mode != ModeL && out.Mode != Mode1 {
 			return false
 		}
-		for y := 0; y < h; y++ {
-			copy(out.Pix[y*w:(y+1)*w], m.Pix[y*m.Stride:y*m.Stride+w])
-		}
+		out.Pix = rows8(m.Pix, m.Stride, w, h, 1)
 		return true
 	case *image.RGBA:
 		if out.Mode != ModeRGB {
@@ -332,7 +411,18 @@ func fastCopy(out *Image, img image.Image) bool {
 				if row[4*x+3] != 0xFF {
 					return false // partial alpha: the generic path divides it out
 				}
-				copy(out.Pix[3*(y*w+x):3*(y*w+x)+3], row[4*x:4*x+3])
+			}
+		}
+		if out.rgbx {
+			out.Pix = rows8(m.Pix, m.Stride, w, h, 4) // R, G, B and an opaque alpha as the unused byte
+			return true
+		}
+		out.Pix = make([]uint8, 3*w*h)
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride : y*m.Stride+4*w]
+			dst := out.Pix[3*y*w : 3*(y+1)*w]
+			for x := 0; x < w; x++ {
+				dst[3*x], dst[3*x+1], dst[3*x+2] = row[4*x], row[4*x+1], row[4*x+2]
 			}
 		}
 		return true
@@ -340,8 +430,43 @@ func fastCopy(out *Image, img image.Image) bool {
 		if out.Mode != ModeRGBA {
 			return false
 		}
+		out.Pix = rows8(m.Pix, m.Stride, w, h, 4)
+		return true
+	case *image.RGBA64: // 16-bit RGB: the high bytes
+		if out.Mode != ModeRGB {
+			return false
+		}
 		for y := 0; y < h; y++ {
-			copy(out.Pix[4*y*w:4*(y+1)*w], m.Pix[y*m.Stride:y*m.Stride+4*w])
+			row := m.Pix[y*m.Stride : y*m.Stride+8*w]
+			for x := 0; x < w; x++ {
+				if row[8*x+6] != 0xFF || row[8*x+7] != 0xFF {
+					return false // partial alpha: the generic path divides it out
+				}
+			}
+		}
+		c := out.pixelBytes()
+		out.Pix = make([]uint8, c*w*h)
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride : y*m.Stride+8*w]
+			dst := out.Pix[c*y*w : c*(y+1)*w]
+			for x := 0; x < w; x++ {
+				d, p := dst[c*x:c*x+3:c*x+3], row[8*x:8*x+6:8*x+6]
+				d[0], d[1], d[2] = p[0], p[2], p[4]
+			}
+		}
+		return true
+	case *image.NRGBA64: // 16-bit RGBA (and gray+alpha, which Pillow opens as RGBA): the high bytes
+		if out.Mode != ModeRGBA {
+			return false
+		}
+		out.Pix = make([]uint8, 4*w*h)
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride : y*m.Stride+8*w]
+			dst := out.Pix[4*y*w : 4*(y+1)*w]
+			for x := 0; x < w; x++ {
+				d, p := dst[4*x:4*x+4:4*x+4], row[8*x:8*x+8:8*x+8]
+				d[0], d[1], d[2], d[3] = p[0], p[2], p[4], p[6]
+			}
 		}
 		return true
 	}

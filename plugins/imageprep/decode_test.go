@@ -108,3 +108,51 @@ func TestDestinationErrors(t *testing.T) {
 	require.NoError(t, cfg.PreprocessInto(dst, data))
 	assert.Equal(t, float32(1.0/255), dst[0]) // gray level 1, mean 0, std 1
 }
+
+// TestDecodeWhiteIsZero16 checks that a little-endian 16-bit WhiteIsZero TIFF keeps its stored values, as Pillow
+// opens it ("I;16" rawmode, no inversion), where the Go decoder inverts them.
+func TestDecodeWhiteIsZero16(t *testing.T) {
+	im, err := Decode(tiff16(binary.LittleEndian, 3, 1, 0, []uint16{0, 100, 65535}))
+	require.NoError(t, err)
+	assert.Equal(t, &Image{Mode: ModeI16, Width: 3, Height: 1, Pix16: []uint16{0, 100, 65535}}, im)
+	im, err = Decode(tiff16(binary.LittleEndian, 3, 1, 1, []uint16{0, 100, 65535}))
+	require.NoError(t, err)
+	assert.Equal(t, &Image{Mode: ModeI16, Width: 3, Height: 1, Pix16: []uint16{0, 100, 65535}}, im)
+	// signed 16-bit (SampleFormat 2), which Pillow opens as mode I: refused by name, not read as unsigned
+	_, err = Decode(tiff16(binary.LittleEndian, 3, 1, 1, []uint16{0, 100, 65535}, [3]uint32{339, 3, 2}))
+	assert.ErrorContains(t, err, "TIFF with signed integer samples (SampleFormat 2), which Pillow opens as mode I or F")
+}
+
+// TestDecodeDICOM checks that a DICOM file is named as one, whatever its 128-byte preamble holds (zeros, or the
+// start of a TIFF header, as in files written to be both), and that a dual-personality file whose preamble is a
+// whole TIFF decodes as that TIFF, as Pillow opens it.
+func TestDecodeDICOM(t *testing.T) {
+	dicomAfter := func(preamble []byte) []byte {
+		data := make([]byte, 128, 300)
+		copy(data, preamble)
+		data = append(data, "DICM"...)
+		return append(data, bytes.Repeat([]byte{2, 0, 0, 0}, 20)...) // a file meta group would follow
+	}
+	for name, data := range map[string][]byte{
+		"zero preamble":         dicomAfter(nil),
+		"TIFF-looking preamble": dicomAfter([]byte("II*\x00\x08\x00\x00\x00")),
+		"big-endian TIFF start": dicomAfter([]byte("MM\x00*\x00\x00\x00\x08")),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Decode(data)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), `this is a DICOM file ("DICM" at byte 128), which Pillow does not open`)
+			assert.Contains(t, err.Error(), "convert it to PNG first")
+			_, err = preprocess(openAI(4), data)
+			assert.ErrorContains(t, err, "this is a DICOM file")
+		})
+	}
+	t.Run("dual-personality TIFF", func(t *testing.T) {
+		// A 1x1 TIFF whose IFD and pixel fit in the preamble, then "DICM".
+		tif := tiff16(binary.LittleEndian, 1, 1, 1, []uint16{1234})
+		require.Less(t, len(tif), 128)
+		im, err := Decode(dicomAfter(tif))
+		require.NoError(t, err)
+		assert.Equal(t, &Image{Mode: ModeI16, Width: 1, Height: 1, Pix16: []uint16{1234}}, im)
+	})
+}

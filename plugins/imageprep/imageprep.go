@@ -1,5 +1,5 @@
 // Package imageprep reproduces open_clip's eval image transform bit-exactly in Go, so that the pixels a model
-// sees equal what Pillow 12 + torchvision produce for the same file:
+// sees equal what Pillow 12.3 + torchvision produce for the same file:
 //
 //	Resize(Size, BICUBIC) of the shorter side  — torchvision F.resize → PIL Image.resize, in the image's own mode
 //	CenterCrop(Size)                             — torchvision F.center_crop: top = int(round((h - Size) / 2.0))
@@ -12,7 +12,10 @@
 // Pillow mode Pillow would open the file in. See Decode.
 //
 // Resizing is Pillow's two-pass fixed-point bicubic (resample.go), computed only for the pixels the centre crop
-// keeps; "P" and "1" images are scaled with NEAREST as Pillow does, "RGBA"/"LA" through premultiplied alpha.
+// keeps, in vectorised C kernels that add Pillow's own integer products (kernels_cgo.go); "P" and "1" images are
+// scaled with NEAREST as Pillow does, "RGBA"/"LA" through premultiplied alpha. PreprocessInto decodes RGB as
+// RGBX (four bytes a pixel, as Pillow stores RGB), reuses pooled buffers, and converts and normalises the crop in
+// one pass.
 package imageprep
 
 import (
@@ -67,6 +70,12 @@ func cropOrigin(n, size int) int {
 // Size (Pillow's BICUBIC; NEAREST for "P" and "1"; premultiplied for "RGBA" and "LA"; no resampling at all when
 // the size already fits) and CenterCrop(Size). The result is Size×Size in the same mode.
 func (c Config) ResizeCrop(im *Image) (*Image, error) {
+	return c.resizeCrop(im, nil)
+}
+
+// resizeCrop is ResizeCrop with its 8-bit buffers from s (nil: fresh ones); with a scratch, the result's pixels
+// are s's and live until s is used again.
+func (c Config) resizeCrop(im *Image, s *scratch) (*Image, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -79,11 +88,13 @@ func (c Config) ResizeCrop(im *Image) (*Image, error) {
 	}
 	wd := window{w: im.Width, h: im.Height, nw: nw, nh: nh,
 		x0: cropOrigin(nw, c.Size), y0: cropOrigin(nh, c.Size), ww: c.Size, wh: c.Size}
-	out := &Image{Mode: im.Mode, Width: c.Size, Height: c.Size, Palette: im.Palette}
+	out := &Image{Mode: im.Mode, Width: c.Size, Height: c.Size, Palette: im.Palette, rgbx: im.rgbx}
 	resized := nw != im.Width || nh != im.Height
-	switch b := im.Mode.Bands(); {
+	switch b := im.pixelBytes(); {
 	case im.Mode == ModeI16:
 		out.Pix16 = resampleWide(im.Pix16, wd, storeI16)
+	case im.Mode == ModeI16B:
+		out.Pix16 = resampleWideLoad(im.Pix16, wd, loadI16B, storeI16B)
 	case im.Mode == ModeI:
 		out.Pix32 = resampleWide(im.Pix32, wd, storeI)
 	case im.Mode == ModeF:
@@ -91,10 +102,10 @@ func (c Config) ResizeCrop(im *Image) (*Image, error) {
 	case resized && (im.Mode == ModeP || im.Mode == Mode1):
 		out.Pix = nearest(im.Pix, wd)
 	case resized && (im.Mode == ModeRGBA || im.Mode == ModeLA):
-		out.Pix = resample8(premultiply(im.Pix, b), b, wd)
+		out.Pix = resample8With(premultiplyWith(im.Pix, b, s), b, wd, s)
 		unpremultiply(out.Pix, b)
 	default:
-		out.Pix = resample8(im.Pix, b, wd)
+		out.Pix = resample8With(im.Pix, b, wd, s)
 	}
 	return out, nil
 }
@@ -124,6 +135,17 @@ func (c Config) Normalize(dst []float32, rgb []uint8) error {
 		return fmt.Errorf("imageprep: normalising needs %d RGB bytes and a %d-float destination (3x%dx%d), got %d and %d",
 			3*n, 3*n, c.Size, c.Size, len(rgb), len(dst))
 	}
+	lut := c.lut()
+	r, g, b := dst[:n], dst[n:2*n], dst[2*n:]
+	for i := 0; i < n; i++ {
+		p := rgb[3*i : 3*i+3]
+		r[i], g[i], b[i] = lut[0][p[0]], lut[1][p[1]], lut[2][p[2]]
+	}
+	return nil
+}
+
+// lut returns, per channel, the normalised value of each byte (see Normalize).
+func (c Config) lut() *[3][256]float32 {
 	var lut [3][256]float32
 	for ch := range lut {
 		for v := range lut[ch] {
@@ -131,12 +153,7 @@ func (c Config) Normalize(dst []float32, rgb []uint8) error {
 			lut[ch][v] = (x - c.Mean[ch]) / c.Std[ch]
 		}
 	}
-	r, g, b := dst[:n], dst[n:2*n], dst[2*n:]
-	for i := 0; i < n; i++ {
-		p := rgb[3*i : 3*i+3]
-		r[i], g[i], b[i] = lut[0][p[0]], lut[1][p[1]], lut[2][p[2]]
-	}
-	return nil
+	return &lut
 }
 
 // PreprocessImageInto writes the full eval transform of a decoded image into dst (3×Size×Size CHW float32).
@@ -155,7 +172,8 @@ func (c Config) PreprocessImageInto(dst []float32, im *Image) error {
 }
 
 // PreprocessInto decodes an encoded image and writes its eval transform into dst (3×Size×Size CHW float32),
-// for filling a batch tensor in place; only the decoder's and resizer's scratch buffers are allocated.
+// for filling a batch tensor in place. Decoding, resizing and conversion reuse pooled buffers, so that a stream
+// of images allocates little beyond what the PNG/TIFF/BMP decoders allocate themselves.
 func (c Config) PreprocessInto(dst []float32, data []byte) error {
 	if err := c.Validate(); err != nil {
 		return err
@@ -163,9 +181,16 @@ func (c Config) PreprocessInto(dst []float32, data []byte) error {
 	if len(dst) != 3*c.Size*c.Size {
 		return fmt.Errorf("imageprep: destination holds %d floats, want 3x%dx%d = %d", len(dst), c.Size, c.Size, 3*c.Size*c.Size)
 	}
-	im, err := Decode(data)
+	s := getScratch()
+	defer putScratch(s)
+	im, err := decode(data, s)
 	if err != nil {
 		return err
 	}
-	return c.PreprocessImageInto(dst, im)
+	crop, err := c.resizeCrop(im, s)
+	if err != nil {
+		return err
+	}
+	c.normalizeImage(dst, crop)
+	return nil
 }

@@ -40,9 +40,12 @@ enum { ipOK = 0, ipFail = 1, ipTruncated = 2, ipUnsupported = 3, ipTooSmall = 4 
 
 // ipDecode decodes a baseline/progressive 8-bit JPEG with libjpeg's defaults (what Pillow uses): ISLOW IDCT,
 // fancy upsampling; 1 component as gray, 3 as RGB (colour space as libjpeg detects it), 4 as CMYK as stored.
-// It always sets *w, *h, *comps from the header; with out == NULL or outLen too small it stops after the header.
-static int ipDecode(const unsigned char *data, unsigned long len, unsigned char *out, size_t outLen,
-                    int *w, int *h, int *comps, char *msg, size_t msgLen) {
+// With rgbx (and libjpeg-turbo's colour-space extensions), 3 components come out as RGBX, 4 bytes a pixel: the
+// same R, G, B values (libjpeg-turbo converts to every RGB layout with the same code), in the layout the
+// resampler wants. It always sets *w, *h, *comps (the file's) and *outComps (bytes per output pixel) from the
+// header; with out == NULL or outLen too small it stops after the header.
+static int ipDecode(const unsigned char *data, unsigned long len, unsigned char *out, size_t outLen, int rgbx,
+                    int *w, int *h, int *comps, int *outComps, char *msg, size_t msgLen) {
 	struct jpeg_decompress_struct cinfo;
 	ipErr jerr;
 	memset(&cinfo, 0, sizeof cinfo);
@@ -66,21 +69,30 @@ static int ipDecode(const unsigned char *data, unsigned long len, unsigned char 
 		jpeg_destroy_decompress(&cinfo);
 		return ipTruncated;
 	}
+	*outComps = cinfo.num_components;
 	switch (cinfo.num_components) {
 	case 1: cinfo.out_color_space = JCS_GRAYSCALE; break;
-	case 3: cinfo.out_color_space = JCS_RGB; break;
+	case 3:
+		cinfo.out_color_space = JCS_RGB;
+#ifdef JCS_EXTENSIONS
+		if (rgbx) {
+			cinfo.out_color_space = JCS_EXT_RGBX;
+			*outComps = 4;
+		}
+#endif
+		break;
 	case 4: cinfo.out_color_space = JCS_CMYK; break;
 	default:
 		jpeg_destroy_decompress(&cinfo);
 		return ipUnsupported;
 	}
-	size_t need = (size_t)cinfo.image_width * cinfo.image_height * cinfo.num_components;
+	size_t need = (size_t)cinfo.image_width * cinfo.image_height * *outComps;
 	if (out == NULL || outLen < need) {
 		jpeg_destroy_decompress(&cinfo);
 		return ipTooSmall;
 	}
 	jpeg_start_decompress(&cinfo);
-	if ((int)cinfo.output_width != *w || (int)cinfo.output_height != *h || cinfo.output_components != *comps) {
+	if ((int)cinfo.output_width != *w || (int)cinfo.output_height != *h || cinfo.output_components != *outComps) {
 		jpeg_destroy_decompress(&cinfo);
 		return ipUnsupported;
 	}
@@ -109,26 +121,31 @@ import (
 	"unsafe"
 )
 
-// decodeJPEG decodes a JPEG with libjpeg the way Pillow's JpegImagePlugin does.
-func decodeJPEG(data []byte) (*Image, error) {
-	var w, h, comps C.int
+// decodeJPEG decodes a JPEG with libjpeg the way Pillow's JpegImagePlugin does. With a scratch, the pixels go into
+// its decode slot, RGB as RGBX (Image.rgbx).
+func decodeJPEG(data []byte, s *scratch) (*Image, error) {
+	var w, h, comps, outComps C.int
 	var msg [200]C.char
+	rgbx := C.int(0)
+	if s != nil {
+		rgbx = 1
+	}
 	call := func(out []byte) C.int {
 		var outPtr *C.uchar
 		if len(out) > 0 {
 			outPtr = (*C.uchar)(unsafe.Pointer(&out[0]))
 		}
-		return C.ipDecode((*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)), outPtr, C.size_t(len(out)),
-			&w, &h, &comps, &msg[0], C.size_t(len(msg)))
+		return C.ipDecode((*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)), outPtr, C.size_t(len(out)), rgbx,
+			&w, &h, &comps, &outComps, &msg[0], C.size_t(len(msg)))
 	}
 	rc := call(nil)
 	if rc == C.ipTooSmall {
 		if err := checkSize("JPEG", int(w), int(h)); err != nil {
 			return nil, err
 		}
-		out := make([]byte, int(w)*int(h)*int(comps))
+		out := s.bytes(bufDecode, int(w)*int(h)*int(outComps))
 		if rc = call(out); rc == C.ipOK {
-			return jpegImage(out, int(w), int(h), int(comps)), nil
+			return jpegImage(out, int(w), int(h), int(comps), int(outComps)), nil
 		}
 	}
 	switch rc {
@@ -140,14 +157,14 @@ func decodeJPEG(data []byte) (*Image, error) {
 	return nil, fmt.Errorf("imageprep: decoding JPEG: %s", C.GoString(&msg[0]))
 }
 
-// jpegImage wraps decoded JPEG samples in the Pillow mode: L, RGB, or CMYK inverted back from Adobe's
-// convention (Pillow's "CMYK;I" rawmode, applied to every 4-component JPEG).
-func jpegImage(pix []byte, w, h, comps int) *Image {
+// jpegImage wraps decoded JPEG samples in the Pillow mode: L, RGB (RGBX when outComps is 4), or CMYK inverted
+// back from Adobe's convention (Pillow's "CMYK;I" rawmode, applied to every 4-component JPEG).
+func jpegImage(pix []byte, w, h, comps, outComps int) *Image {
 	mode := map[int]Mode{1: ModeL, 3: ModeRGB, 4: ModeCMYK}[comps]
 	if mode == ModeCMYK {
 		for i := range pix {
 			pix[i] = ^pix[i]
 		}
 	}
-	return &Image{Mode: mode, Width: w, Height: h, Pix: pix}
+	return &Image{Mode: mode, Width: w, Height: h, Pix: pix, rgbx: mode == ModeRGB && outComps == 4}
 }

@@ -2,13 +2,22 @@ package imageprep
 
 import "math"
 
-// This file reproduces Pillow's Image.resize (src/libImaging/Resample.c, Pillow 12) for the BICUBIC filter, and
-// the NEAREST scaling Pillow uses for modes "P" and "1" (ImagingScaleAffine in Geometry.c).
+// This file reproduces Pillow 12.3's Image.resize (src/PIL/Image.py resize, src/libImaging/Resample.c) for the
+// BICUBIC filter, and the NEAREST scaling Pillow uses for modes "P" and "1" (ImagingScaleAffine in Geometry.c).
 //
 // Every function computes only a window of the resized image: each output pixel of Pillow's two-pass resize
 // depends only on its own coefficients, so the pixels inside the centre-crop window are the same whether or not
 // the rest of the image is computed. Products that C evaluates and rounds separately are wrapped in float64()
 // so that Go never fuses them into an FMA (the Go spec lets an explicit conversion block fusion).
+//
+// The 8-bit passes run in the kernels of kernels_cgo.go (vectorised C) or kernels_go.go (Go, without cgo):
+// Pillow's own fixed-point arithmetic, with the same int32 taps and sums, so the same bytes. The wide modes
+// (I;16, I;16B, I, F) stay here in Go: their float64 sums depend on the order of the additions, which is
+// Pillow's.
+//
+// Tall images: Pillow ≥ 12.2 resizes an image more than 100 times taller than wide that shrinks vertically with
+// the vertical pass first (passPlan.vertFirst); NEAREST ("P", "1") is separable without rounding, so the order
+// changes nothing there.
 
 // precisionBits is Pillow's PRECISION_BITS: 32 - 8 - 2 fractional bits of the fixed-point 8-bit coefficients.
 const precisionBits = 32 - 8 - 2
@@ -126,139 +135,155 @@ type window struct {
 	x0, y0, ww, wh int
 }
 
-// passes returns Pillow's need_horizontal/need_vertical and the vertical coefficients with the input rows the
-// window reads.
-func (wd window) passes() (needH, needV bool, vert axis, r0, r1 int) {
-	needH, needV = wd.nw != wd.w, wd.nh != wd.h
-	if needV {
-		vert = bicubicAxis(wd.h, wd.nh, wd.y0, wd.wh)
-		r0, r1 = vert.span()
-	} else {
-		r0, r1 = wd.y0, wd.y0+wd.wh
-	}
-	return needH, needV, vert, r0, r1
+// passPlan is how Pillow's Image.resize computes a window: which passes run (ImagingResampleInner's
+// need_horizontal and need_vertical), in which order, with which taps, and the part of the input they read.
+type passPlan struct {
+	needH, needV bool
+	// vertFirst: Pillow ≥ 12.2's Image.resize resizes an image more than 100 times taller than wide that is being
+	// shrunk vertically in two calls, vertical first (`if self.size[1] > self.size[0] * 100 and size[1] <
+	// self.size[1]`): the first call's box keeps the width, so it runs only the vertical pass, and the second's keeps
+	// the new height, so it runs only the horizontal one, each rounding to the mode's samples in between as usual.
+	// Every other resize runs the horizontal pass first.
+	vertFirst bool
+	hor, vert axis
+	// r0, r1 and c0, c1 are the input rows and columns the window reads.
+	r0, r1, c0, c1 int
 }
 
-// resample8 resizes an 8-bit image with c interleaved bands with Pillow's BICUBIC 8bpc path (fixed-point taps,
-// horizontal pass first, 8-bit rounding and clipping between the passes) and returns the window, ww×wh×c bytes.
-func resample8(src []uint8, c int, wd window) []uint8 {
-	needH, needV, vert, r0, r1 := wd.passes()
-	rows, stride := r1-r0, wd.ww*c
-	// tmp holds rows r0..r1 of the horizontally resized image, columns x0..x0+ww.
-	tmp := make([]uint8, rows*stride)
-	if needH {
-		hor := bicubicAxis(wd.w, wd.nw, wd.x0, wd.ww)
-		kk := hor.fixed()
-		for r := 0; r < rows; r++ {
-			horizontal8(tmp[r*stride:(r+1)*stride], src[(r0+r)*wd.w*c:(r0+r+1)*wd.w*c], c, hor, kk)
-		}
-	} else {
-		for r := 0; r < rows; r++ {
-			copy(tmp[r*stride:(r+1)*stride], src[((r0+r)*wd.w+wd.x0)*c:((r0+r)*wd.w+wd.x0+wd.ww)*c])
-		}
+// plan returns the passes for the window.
+func (wd window) plan() passPlan {
+	p := passPlan{needH: wd.nw != wd.w, needV: wd.nh != wd.h, vertFirst: wd.h > 100*wd.w && wd.nh < wd.h}
+	p.c0, p.c1 = wd.x0, wd.x0+wd.ww
+	if p.needH {
+		p.hor = bicubicAxis(wd.w, wd.nw, wd.x0, wd.ww)
+		p.c0, p.c1 = p.hor.span()
 	}
-	if !needV {
-		return tmp
+	p.r0, p.r1 = wd.y0, wd.y0+wd.wh
+	if p.needV {
+		p.vert = bicubicAxis(wd.h, wd.nh, wd.y0, wd.wh)
+		p.r0, p.r1 = p.vert.span()
 	}
-	kk := vert.fixed()
-	out := make([]uint8, wd.wh*stride)
-	acc := make([]int32, stride)
-	for yy := 0; yy < wd.wh; yy++ {
-		ymin, n := vert.bounds[2*yy], vert.bounds[2*yy+1]
-		for i := range acc {
-			acc[i] = 1 << (precisionBits - 1)
+	p.vertFirst = p.vertFirst && p.needH && p.needV
+	return p
+}
+
+// fixedTaps converts an axis to the 8-bit kernels' form, with input indices counted from shift.
+func (ax axis) fixedTaps(shift int) passTaps {
+	tp := passTaps{ksize: ax.ksize, bounds: make([]int32, len(ax.bounds)), kk: ax.fixed()}
+	for i := 0; i < len(ax.bounds); i += 2 {
+		tp.bounds[i], tp.bounds[i+1] = int32(ax.bounds[i]-shift), int32(ax.bounds[i+1])
+	}
+	return tp
+}
+
+// resample8 resizes an 8-bit image of c interleaved bytes per pixel with Pillow's BICUBIC 8bpc path (fixed-point
+// taps, 8-bit rounding and clipping between the passes, in Pillow's order) and returns the window, ww×wh×c bytes.
+func resample8(src []uint8, c int, wd window) []uint8 { return resample8With(src, c, wd, nil) }
+
+// resample8With is resample8 with its buffers from s (nil: fresh ones); the result is s's slot bufOut.
+func resample8With(src []uint8, c int, wd window, s *scratch) []uint8 {
+	if c == 3 && (wd.nw != wd.w || wd.nh != wd.h) {
+		// Resampled as 4-byte pixels (as Pillow stores RGB), for which the kernels have a vector path.
+		src4 := s.bytes(bufPremul, 4*wd.w*wd.h)
+		for i, j := 0, 0; i+3 <= len(src) && j+4 <= len(src4); i, j = i+3, j+4 {
+			d, p := src4[j:j+4:j+4], src[i:i+3:i+3]
+			d[0], d[1], d[2], d[3] = p[0], p[1], p[2], 0
 		}
-		for t, kv := range kk[yy*vert.ksize : yy*vert.ksize+n] {
-			in := tmp[(ymin-r0+t)*stride : (ymin-r0+t+1)*stride]
-			for i, v := range in {
-				acc[i] += int32(v) * kv
-			}
+		out4 := resample8With(src4, 4, wd, s)
+		out := make([]uint8, 3*wd.ww*wd.wh)
+		for i, j := 0, 0; i+3 <= len(out) && j+4 <= len(out4); i, j = i+3, j+4 {
+			d, p := out[i:i+3:i+3], out4[j:j+4:j+4]
+			d[0], d[1], d[2] = p[0], p[1], p[2]
 		}
-		row := out[yy*stride : (yy+1)*stride]
-		for i, ss := range acc {
-			row[i] = clip8(ss)
+		return out
+	}
+	p := wd.plan()
+	stride, inStride := wd.ww*c, wd.w*c
+	out := s.bytes(bufOut, wd.wh*stride)
+	switch {
+	case !p.needH && !p.needV:
+		for r := 0; r < wd.wh; r++ {
+			copy(out[r*stride:(r+1)*stride], src[(wd.y0+r)*inStride+wd.x0*c:])
 		}
+	case !p.needV:
+		hpass8(out, stride, src[wd.y0*inStride:], inStride, wd.wh, wd.w, c, p.hor.fixedTaps(0))
+	case !p.needH:
+		vpass8(out, stride, src[wd.x0*c:], inStride, stride, p.vert.fixedTaps(0))
+	case p.vertFirst:
+		// the columns the horizontal taps read, resized vertically, then the horizontal pass over them
+		cols := p.c1 - p.c0
+		tmp := s.bytes(bufTmp, wd.wh*cols*c)
+		vpass8(tmp, cols*c, src[p.c0*c:], inStride, cols*c, p.vert.fixedTaps(0))
+		hpass8(out, stride, tmp, cols*c, wd.wh, cols, c, p.hor.fixedTaps(p.c0))
+	default:
+		// the rows the vertical taps read, resized horizontally, then the vertical pass over them
+		rows := p.r1 - p.r0
+		tmp := s.bytes(bufTmp, rows*stride)
+		hpass8(tmp, stride, src[p.r0*inStride:], inStride, rows, wd.w, c, p.hor.fixedTaps(0))
+		vpass8(out, stride, tmp, stride, stride, p.vert.fixedTaps(p.r0))
 	}
 	return out
 }
 
-// horizontal8 computes one row of the horizontal pass for the axis's output columns:
-// out = clip8(half + Σ in·k) per band, in int32 as Pillow's int arithmetic.
-func horizontal8(out, in []uint8, c int, hor axis, kk []int32) {
-	const half = 1 << (precisionBits - 1)
-	for xx := 0; xx < len(out)/c; xx++ {
-		xmin, n := hor.bounds[2*xx], hor.bounds[2*xx+1]
-		k := kk[xx*hor.ksize : xx*hor.ksize+n]
-		px := in[xmin*c : (xmin+n)*c]
-		switch c {
-		case 1:
-			ss := int32(half)
-			for t, kv := range k {
-				ss += int32(px[t]) * kv
-			}
-			out[xx] = clip8(ss)
-		case 3:
-			s0, s1, s2 := int32(half), int32(half), int32(half)
-			for _, kv := range k {
-				s0 += int32(px[0]) * kv
-				s1 += int32(px[1]) * kv
-				s2 += int32(px[2]) * kv
-				px = px[3:]
-			}
-			out[3*xx], out[3*xx+1], out[3*xx+2] = clip8(s0), clip8(s1), clip8(s2)
-		default:
-			for ch := 0; ch < c; ch++ {
-				ss := int32(half)
-				for t, kv := range k {
-					ss += int32(px[t*c+ch]) * kv
-				}
-				out[xx*c+ch] = clip8(ss)
-			}
-		}
-	}
-}
-
-// wide is the sample type of the modes Pillow resamples with float64 coefficients: I;16, I and F.
+// wide is the sample type of the modes Pillow resamples with float64 coefficients: I;16, I;16B, I and F.
 type wide interface{ uint16 | int32 | float32 }
 
 // resampleWide resizes a one-band I;16, I or F image with Pillow's 16bpc/32bpc paths: float64 taps accumulated
-// from 0.0, and store turning each sum into a stored sample (rounding as Pillow does for the mode).
+// from 0.0 in tap order, and store turning each sum into a sample (rounding as Pillow does for the mode), after
+// each pass, in Pillow's pass order.
 func resampleWide[T wide](src []T, wd window, store func(float64) T) []T {
-	needH, needV, vert, r0, r1 := wd.passes()
-	rows := r1 - r0
-	tmp := make([]T, rows*wd.ww)
-	if needH {
-		hor := bicubicAxis(wd.w, wd.nw, wd.x0, wd.ww)
+	return resampleWideLoad(src, wd, func(v T) float64 { return float64(v) }, store)
+}
+
+// resampleWideLoad is resampleWide with the mode's reading of a stored sample as a number (load).
+func resampleWideLoad[T wide](src []T, wd window, load func(T) float64, store func(float64) T) []T {
+	p := wd.plan()
+	hpass := func(out []T, in []T, inStride, rows int, ax axis, shift int) {
+		nOut := len(ax.bounds) / 2
 		for r := 0; r < rows; r++ {
-			in := src[(r0+r)*wd.w : (r0+r+1)*wd.w]
-			out := tmp[r*wd.ww : (r+1)*wd.ww]
-			for xx := range out {
-				xmin, k := hor.taps(xx)
+			line := in[r*inStride:]
+			for xx := 0; xx < nOut; xx++ {
+				xmin, k := ax.taps(xx)
 				ss := 0.0
 				for t, kv := range k {
-					ss += float64(float64(in[xmin+t]) * kv)
+					ss += float64(load(line[xmin-shift+t]) * kv)
 				}
-				out[xx] = store(ss)
+				out[r*nOut+xx] = store(ss)
 			}
 		}
-	} else {
-		for r := 0; r < rows; r++ {
-			copy(tmp[r*wd.ww:(r+1)*wd.ww], src[(r0+r)*wd.w+wd.x0:(r0+r)*wd.w+wd.x0+wd.ww])
-		}
 	}
-	if !needV {
-		return tmp
+	vpass := func(out []T, in []T, inStride, width int, ax axis, shift int) {
+		for yy := 0; yy < len(ax.bounds)/2; yy++ {
+			ymin, k := ax.taps(yy)
+			for x := 0; x < width; x++ {
+				ss := 0.0
+				for t, kv := range k {
+					ss += float64(load(in[(ymin-shift+t)*inStride+x]) * kv)
+				}
+				out[yy*width+x] = store(ss)
+			}
+		}
 	}
 	out := make([]T, wd.wh*wd.ww)
-	for yy := 0; yy < wd.wh; yy++ {
-		ymin, k := vert.taps(yy)
-		for x := 0; x < wd.ww; x++ {
-			ss := 0.0
-			for t, kv := range k {
-				ss += float64(float64(tmp[(ymin-r0+t)*wd.ww+x]) * kv)
-			}
-			out[yy*wd.ww+x] = store(ss)
+	switch {
+	case !p.needH && !p.needV:
+		for r := 0; r < wd.wh; r++ {
+			copy(out[r*wd.ww:(r+1)*wd.ww], src[(wd.y0+r)*wd.w+wd.x0:])
 		}
+	case !p.needV:
+		hpass(out, src[wd.y0*wd.w:], wd.w, wd.wh, p.hor, 0)
+	case !p.needH:
+		vpass(out, src[wd.x0:], wd.w, wd.ww, p.vert, 0)
+	case p.vertFirst:
+		cols := p.c1 - p.c0
+		tmp := make([]T, wd.wh*cols)
+		vpass(tmp, src[p.c0:], wd.w, cols, p.vert, 0)
+		hpass(out, tmp, cols, wd.wh, p.hor, p.c0)
+	default:
+		rows := p.r1 - p.r0
+		tmp := make([]T, rows*wd.ww)
+		hpass(tmp, src[p.r0*wd.w:], wd.w, rows, p.hor, 0)
+		vpass(out, tmp, wd.ww, wd.ww, p.vert, p.r0)
 	}
 	return out
 }
@@ -282,12 +307,33 @@ func clampByte(v int) int {
 	return 255
 }
 
-// storeI16 stores a 16bpc sum as ImagingResampleHorizontal_16bpc does: each byte clipped on its own, so a sum
-// past 65535 keeps its low byte under a 0xFF high byte, and a negative sum becomes 0.
-func storeI16(ss float64) uint16 {
-	v := roundUp(ss)
-	return uint16(clampByte(v%256) | clampByte(v>>8)<<8)
+// clamp16 is ImagingUtils.h's CLIP16 (Pillow ≥ 12.3): v <= 0 → 0, v >= 65536 → 65535.
+func clamp16(v int) uint16 {
+	if v <= 0 {
+		return 0
+	}
+	if v < 65536 {
+		return uint16(v)
+	}
+	return 65535
 }
+
+// swap16 exchanges the bytes of a 16-bit sample.
+func swap16(v uint16) uint16 { return v<<8 | v>>8 }
+
+// storeI16 stores a 16bpc sum of an I;16 image as Pillow 12.3's ImagingResampleHorizontal_16bpc and
+// ImagingResampleVertical_16bpc do: CLIP16(ROUND_UP(ss)), clamped to 0..65535. (Pillow ≤ 12.2 clipped the low
+// and the high byte of the rounded sum separately, so a sum past 65535 kept its low byte under a 0xFF high byte.)
+func storeI16(ss float64) uint16 { return clamp16(roundUp(ss)) }
+
+// loadI16B and storeI16B are how Pillow 12.3's 16bpc passes read and store I;16B (big-endian) samples on a
+// little-endian machine, where every Pillow that clipeval is compared with runs: the passes read a sample's two
+// stored bytes as little-endian (the big-endian reading is compiled in for I;16N, and for I;16B only on
+// big-endian machines), so they compute on the byte-swapped values and store CLIP16(ROUND_UP(ss)) byte-swapped
+// back.
+func loadI16B(v uint16) float64 { return float64(swap16(v)) }
+
+func storeI16B(ss float64) uint16 { return swap16(clamp16(roundUp(ss))) }
 
 // storeI stores a 32bpc sum of an "I" image: ROUND_UP.
 func storeI(ss float64) int32 { return int32(roundUp(ss)) }

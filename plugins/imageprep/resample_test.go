@@ -89,9 +89,10 @@ func TestResampleWide(t *testing.T) {
 	assert.Equal(t, []uint16{0, 207, 793, 1088}, resampleWide([]uint16{0, 1000}, wd, storeI16))
 	f := resampleWide([]float32{0, 1000}, wd, storeF)
 	assert.InDeltaSlice(t, []float64{-3000.0 / 34, 1000 * 29.0 / 140, 1000 * 111.0 / 140, 37000.0 / 34}, toF64(f), 1e-3)
-	// 65535·29/140 = 13575.1, 65535·111/140 = 51959.9. Pillow's 16bpc store clips each byte on its own: 65535·37/34 = 71317.9 → 71318 = 0x11696 keeps its low byte
-	// 0x96 under a clipped high byte 0xFF.
-	assert.Equal(t, []uint16{0, 13575, 51960, 0xFF96}, resampleWide([]uint16{0, 65535}, wd, storeI16))
+	// 65535·29/140 = 13575.1, 65535·111/140 = 51959.9, 65535·37/34 = 71317.9 → 71318: Pillow 12.3's 16bpc store
+	// clamps it to 65535 (CLIP16). Pillow ≤ 12.2 clipped each byte on its own, keeping the low byte 0x96 of 0x11696
+	// under a clipped high byte: 0xFF96.
+	assert.Equal(t, []uint16{0, 13575, 51960, 0xFFFF}, resampleWide([]uint16{0, 65535}, wd, storeI16))
 }
 
 func toF64(f []float32) []float64 {

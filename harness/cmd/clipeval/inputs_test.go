@@ -203,3 +203,23 @@ func TestPreprocessReportsABadImage(t *testing.T) {
 		})
 	}
 }
+
+// TestPreprocessNamesADICOMFile gives preprocess DICOM files (a zero preamble, and one that starts like a TIFF
+// header, as some writers make them): the error must say it is DICOM and name the file, not call it a truncated
+// TIFF.
+func TestPreprocessNamesADICOMFile(t *testing.T) {
+	for name, preamble := range map[string]string{"zeros": "", "tiff": "II*\x00\x08\x00\x00\x00"} {
+		t.Run(name, func(t *testing.T) {
+			dcm := filepath.Join(t.TempDir(), "scan.dcm")
+			data := append(append([]byte(preamble), make([]byte, 128-len(preamble))...), "DICM\x02\x00\x00\x00UL\x04\x00"...)
+			require.NoError(t, os.WriteFile(dcm, data, 0o644))
+			out := filepath.Join(t.TempDir(), "out.npy")
+			code, _, errOut := cli(t, append([]string{"preprocess", "--out", out, dcm}, fixtureArgs(t, "biomedclip")...)...)
+			assert.Equal(t, 1, code)
+			assert.Contains(t, errOut, "scan.dcm")
+			assert.Contains(t, errOut, `this is a DICOM file ("DICM" at byte 128)`)
+			assert.NotContains(t, errOut, "TIFF")
+			assert.NoFileExists(t, out)
+		})
+	}
+}
