@@ -29,16 +29,38 @@ const encodeBatch = 16
 // of its image and text encoding stages, from their first progress event to their last.
 func stageTimes(ctx context.Context, env *Env, dir string, pairs [][2]string, options map[string]string) (images, texts time.Duration, err error) {
 	manifest := filepath.Join(dir, "pairs.jsonl")
+	if err := os.MkdirAll(filepath.Join(dir, "images"), 0o755); err != nil {
+		return 0, 0, err
+	}
 	var b strings.Builder
 	for _, p := range pairs {
-		line, _ := json.Marshal(map[string]any{"image": p[0], "captions": []string{p[1]}})
+		// A manifest names its images relative to its own folder: each image is copied beside it.
+		name := filepath.Join("images", filepath.Base(p[0]))
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			data, err := os.ReadFile(p[0])
+			if err != nil {
+				return 0, 0, err
+			}
+			if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+				return 0, 0, err
+			}
+		}
+		line, _ := json.Marshal(map[string]any{"image": name, "captions": []string{p[1]}})
 		b.Write(line)
 		b.WriteByte('\n')
 	}
 	if err := os.WriteFile(manifest, []byte(b.String()), 0o644); err != nil {
 		return 0, 0, err
 	}
-	opts, _ := json.Marshal(options)
+	typed := map[string]any{} // the config's values typed as YAML would write them: numbers as numbers
+	for k, v := range options {
+		if n, err := strconv.Atoi(v); err == nil {
+			typed[k] = n
+		} else {
+			typed[k] = v
+		}
+	}
+	opts, _ := json.Marshal(typed)
 	cfgPath := filepath.Join(dir, "encode.yaml")
 	cfg := fmt.Sprintf("models:\n  - name: bench\n    path: %q\n    batch_size: %d\n    options: %s\ntasks:\n  - name: pairs\n    task: retrieval\n    dataset:\n      format: jsonl\n      manifest: %q\noutput:\n  dir: %q\n",
 		env.BenchModel, encodeBatch, opts, manifest, filepath.Join(dir, "out"))
