@@ -253,7 +253,7 @@ func withoutFonts(doc []byte) []byte {
 	if end < len(doc) && doc[end] == '\n' {
 		end++
 	}
-	return append(append(append([]byte{}, doc[:open]...)), doc[end:]...)
+	return append(append([]byte{}, doc[:open]...), doc[end:]...)
 }
 
 // curveChart plots the curve called name of every successful run in tv, one line with points per model. It returns
