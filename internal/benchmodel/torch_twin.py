@@ -24,9 +24,8 @@ import os
 import sys
 import time
 
-import numpy as np
-
 try:
+    import numpy as np
     import onnx
     from onnx import numpy_helper
     import torch
