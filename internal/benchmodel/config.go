@@ -20,7 +20,10 @@ import (
 // stamped with an older version is regenerated.
 const Version = 1
 
-// GELU names how the towers compute GELU (the exact, erf-based one, as timm and BERT use).
+// GELU names how the towers compute GELU (the exact, erf-based one, as timm and BERT use). Both forms run the same
+// kernels in ONNX Runtime 1.30: its optimizer rewrites MatMul + bias + GELU into com.microsoft BiasGelu and a lone
+// GELU into Gelu either way (checked on the optimized graphs of both), so the default is the portable opset-17
+// form that torch.onnx exports.
 type GELU string
 
 // The GELU forms.

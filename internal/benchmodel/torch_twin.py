@@ -24,15 +24,15 @@ import os
 import sys
 import time
 
-import numpy as np
-
 try:
+    import numpy as np
     import onnx
     from onnx import numpy_helper
     import torch
     import torch.nn.functional as F
 except ImportError as e:  # pragma: no cover - depends on the machine
-    sys.exit(f"torch_twin: {e}: install python3-torch and python3-onnx (Debian) to run the torch twin")
+    sys.exit(f"torch_twin: {e} in {sys.executable}: install python3-torch, python3-onnx and python3-numpy (Debian) "
+             "and run this with /usr/bin/python3")
 
 METADATA_KEY = "clipeval.benchmodel"
 IMAGE_FILE, TEXT_FILE = "image.onnx", "text.onnx"
