@@ -146,35 +146,41 @@ type passPlan struct {
 	// Every other resize runs the horizontal pass first.
 	vertFirst bool
 	hor, vert axis
+	// horK and vertK are hor's and vert's fixed-point weights.
+	horK, vertK []int32
 	// r0, r1 and c0, c1 are the input rows and columns the window reads.
 	r0, r1, c0, c1 int
 }
 
-// plan returns the passes for the window.
-func (wd window) plan() passPlan {
+// plan returns the passes for the window, with the coefficients from s's cache (nil: computed).
+func (wd window) plan(s *scratch) passPlan {
 	p := passPlan{needH: wd.nw != wd.w, needV: wd.nh != wd.h, vertFirst: wd.h > 100*wd.w && wd.nh < wd.h}
 	p.c0, p.c1 = wd.x0, wd.x0+wd.ww
 	if p.needH {
-		p.hor = bicubicAxis(wd.w, wd.nw, wd.x0, wd.ww)
+		p.hor, p.horK = s.bicubic(wd.w, wd.nw, wd.x0, wd.ww)
 		p.c0, p.c1 = p.hor.span()
 	}
 	p.r0, p.r1 = wd.y0, wd.y0+wd.wh
 	if p.needV {
-		p.vert = bicubicAxis(wd.h, wd.nh, wd.y0, wd.wh)
+		p.vert, p.vertK = s.bicubic(wd.h, wd.nh, wd.y0, wd.wh)
 		p.r0, p.r1 = p.vert.span()
 	}
 	p.vertFirst = p.vertFirst && p.needH && p.needV
 	return p
 }
 
-// fixedTaps converts an axis to the 8-bit kernels' form, with input indices counted from shift.
-func (ax axis) fixedTaps(shift int) passTaps {
-	tp := passTaps{ksize: ax.ksize, bounds: make([]int32, len(ax.bounds)), kk: ax.fixed()}
+// fixedTaps converts an axis with its fixed-point weights kk to the 8-bit kernels' form, with input indices
+// counted from shift.
+func fixedTaps(ax axis, kk []int32, shift int) passTaps {
+	tp := passTaps{ksize: ax.ksize, bounds: make([]int32, len(ax.bounds)), kk: kk}
 	for i := 0; i < len(ax.bounds); i += 2 {
 		tp.bounds[i], tp.bounds[i+1] = int32(ax.bounds[i]-shift), int32(ax.bounds[i+1])
 	}
 	return tp
 }
+
+// fixedTaps is fixedTaps of the axis's own fixed-point weights.
+func (ax axis) fixedTaps(shift int) passTaps { return fixedTaps(ax, ax.fixed(), shift) }
 
 // resample8 resizes an 8-bit image of c interleaved bytes per pixel with Pillow's BICUBIC 8bpc path (fixed-point
 // taps, 8-bit rounding and clipping between the passes, in Pillow's order) and returns the window, ww×wh×c bytes.
@@ -197,7 +203,7 @@ func resample8With(src []uint8, c int, wd window, s *scratch) []uint8 {
 		}
 		return out
 	}
-	p := wd.plan()
+	p := wd.plan(s)
 	stride, inStride := wd.ww*c, wd.w*c
 	out := s.bytes(bufOut, wd.wh*stride)
 	switch {
@@ -206,21 +212,21 @@ func resample8With(src []uint8, c int, wd window, s *scratch) []uint8 {
 			copy(out[r*stride:(r+1)*stride], src[(wd.y0+r)*inStride+wd.x0*c:])
 		}
 	case !p.needV:
-		hpass8(out, stride, src[wd.y0*inStride:], inStride, wd.wh, wd.w, c, p.hor.fixedTaps(0))
+		hpass8(out, stride, src[wd.y0*inStride:], inStride, wd.wh, wd.w, c, fixedTaps(p.hor, p.horK, 0))
 	case !p.needH:
-		vpass8(out, stride, src[wd.x0*c:], inStride, stride, p.vert.fixedTaps(0))
+		vpass8(out, stride, src[wd.x0*c:], inStride, stride, fixedTaps(p.vert, p.vertK, 0))
 	case p.vertFirst:
 		// the columns the horizontal taps read, resized vertically, then the horizontal pass over them
 		cols := p.c1 - p.c0
 		tmp := s.bytes(bufTmp, wd.wh*cols*c)
-		vpass8(tmp, cols*c, src[p.c0*c:], inStride, cols*c, p.vert.fixedTaps(0))
-		hpass8(out, stride, tmp, cols*c, wd.wh, cols, c, p.hor.fixedTaps(p.c0))
+		vpass8(tmp, cols*c, src[p.c0*c:], inStride, cols*c, fixedTaps(p.vert, p.vertK, 0))
+		hpass8(out, stride, tmp, cols*c, wd.wh, cols, c, fixedTaps(p.hor, p.horK, p.c0))
 	default:
 		// the rows the vertical taps read, resized horizontally, then the vertical pass over them
 		rows := p.r1 - p.r0
 		tmp := s.bytes(bufTmp, rows*stride)
-		hpass8(tmp, stride, src[p.r0*inStride:], inStride, rows, wd.w, c, p.hor.fixedTaps(0))
-		vpass8(out, stride, tmp, stride, stride, p.vert.fixedTaps(p.r0))
+		hpass8(tmp, stride, src[p.r0*inStride:], inStride, rows, wd.w, c, fixedTaps(p.hor, p.horK, 0))
+		vpass8(out, stride, tmp, stride, stride, fixedTaps(p.vert, p.vertK, p.r0))
 	}
 	return out
 }
@@ -237,7 +243,7 @@ func resampleWide[T wide](src []T, wd window, store func(float64) T) []T {
 
 // resampleWideLoad is resampleWide with the mode's reading of a stored sample as a number (load).
 func resampleWideLoad[T wide](src []T, wd window, load func(T) float64, store func(float64) T) []T {
-	p := wd.plan()
+	p := wd.plan(nil)
 	hpass := func(out []T, in []T, inStride, rows int, ax axis, shift int) {
 		nOut := len(ax.bounds) / 2
 		for r := 0; r < rows; r++ {

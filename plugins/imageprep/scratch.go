@@ -7,6 +7,17 @@ import "sync"
 // to callers).
 type scratch struct {
 	buf [numBufs][]uint8
+	// axes caches the last coefficients computed (many data sets have few image sizes), next is the slot to
+	// replace.
+	axes [4]cachedAxis
+	next int
+}
+
+// cachedAxis is bicubicAxis(in, out, o0, n) with its fixed-point weights.
+type cachedAxis struct {
+	in, out, o0, n int
+	ax             axis
+	kk             []int32
 }
 
 // The scratch slots.
@@ -44,4 +55,23 @@ func (s *scratch) bytes(i, n int) []uint8 {
 		s.buf[i] = make([]uint8, n)
 	}
 	return s.buf[i][:n]
+}
+
+// bicubic returns bicubicAxis(in, out, o0, n) and its fixed-point weights, from the cache when they are there (the
+// result is shared: read it only).
+func (s *scratch) bicubic(in, out, o0, n int) (axis, []int32) {
+	if s == nil {
+		ax := bicubicAxis(in, out, o0, n)
+		return ax, ax.fixed()
+	}
+	for _, c := range s.axes {
+		if c.kk != nil && c.in == in && c.out == out && c.o0 == o0 && c.n == n {
+			return c.ax, c.kk
+		}
+	}
+	ax := bicubicAxis(in, out, o0, n)
+	c := cachedAxis{in: in, out: out, o0: o0, n: n, ax: ax, kk: ax.fixed()}
+	s.axes[s.next] = c
+	s.next = (s.next + 1) % len(s.axes)
+	return c.ax, c.kk
 }
