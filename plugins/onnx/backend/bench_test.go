@@ -192,15 +192,19 @@ func transformerTextModel(vocab, ctxLen, width, layers int) onnxpb.Model {
 	}}
 }
 
-// BenchmarkEncodeTexts runs a 4-layer, 256-wide transformer text tower with a dynamic sequence axis on the
-// reference captions (48, in batches of 16, BERT ids padded to 256): fed padded (text_padding full) and cut to each
-// batch's longest text.
+// BenchmarkEncodeTexts runs a text tower with a dynamic sequence axis on the reference captions (48, in batches of
+// 16, BERT ids padded to 256): fed padded (text_padding full) and cut to each batch's longest text. The tower is
+// $CLIPEVAL_BENCH_MODEL's, else a 4-layer, 256-wide transformer.
 func BenchmarkEncodeTexts(b *testing.B) {
-	onnx, err := func() ([]byte, error) { m := transformerTextModel(12000, 256, 256, 4); return m.Marshal() }()
-	if err != nil {
-		b.Fatal(err)
+	dir := os.Getenv("CLIPEVAL_BENCH_MODEL")
+	if dir == "" {
+		m := transformerTextModel(12000, 256, 256, 4)
+		onnx, err := m.Marshal()
+		if err != nil {
+			b.Fatal(err)
+		}
+		dir = biomedclipCopy(b, onnx)
 	}
-	dir := biomedclipCopy(b, onnx)
 	_, texts := referenceInputs(b)
 	bk := New(sharedtest.ORTLib(b))
 	defer bk.Close()
