@@ -3,6 +3,7 @@ package reports
 import (
 	"bytes"
 	"fmt"
+	"image"
 	"image/color"
 	"image/png"
 	"math"
@@ -31,9 +32,9 @@ const (
 )
 
 // svgFontFamily is what gonum writes for the Liberation Sans faces used here, and svgFontFallback what replaces it.
-// The .svg files embed the faces they use (@font-face, ~0.3 MB each); the SVG inlined in report.html does not (it
-// would repeat them in every plot), so its viewers without Liberation Sans fall back to Arial/Helvetica, which have
-// the same metrics, instead of a serif default.
+// No SVG embeds the faces (gonum's @font-face blocks are ~0.5 MB per face, base64, in every plot: 1.1 MB for a bar
+// chart, and most of the time spent drawing it): viewers without Liberation Sans use Arial or Helvetica, which have
+// the same metrics the layout was computed with, instead of a serif default.
 const (
 	svgFontFamily   = "font-family:Liberation Sans;"
 	svgFontFallback = "font-family:'Liberation Sans',Arial,Helvetica,sans-serif;"
@@ -182,50 +183,42 @@ func (c *chart) layoutNominal(area draw.Canvas) {
 	}
 }
 
-// save writes the chart as base+".png" and base+".svg" in dir and returns the two paths and the SVG document.
-// Panics inside gonum/plot (it panics on some inputs it cannot draw) are returned as errors.
+// save writes the chart as base+".png" and/or base+".svg" in dir, as formats asks, and returns the paths written
+// and the SVG document (drawn whatever the formats: report.html inlines it). Panics inside gonum/plot (it panics on
+// some inputs it cannot draw) are returned as errors.
 func (c *chart) save(dir, base string, formats []string) (files []string, svg []byte, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("drawing plot %s: %v", base, v)
 		}
 	}()
-	var pngData, svgFile []byte
+	var pngData []byte
 	if slices.Contains(formats, "png") {
 		img := vgimg.NewWith(vgimg.UseWH(plotWidth, plotHeight), vgimg.UseDPI(plotDPI))
 		c.draw(draw.New(img))
 		var buf bytes.Buffer
-		// The fastest deflate level: a few more bytes for a fraction of the default level's time, the same pixels.
-		enc := png.Encoder{CompressionLevel: png.BestSpeed}
-		if err := enc.Encode(&buf, img.Image()); err != nil {
+		var err error
+		if rgba, ok := img.Image().(*image.RGBA); ok {
+			err = encodePNG(&buf, rgba)
+		} else {
+			err = (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, img.Image())
+		}
+		if err != nil {
 			return nil, nil, fmt.Errorf("encoding plot %s as PNG: %w", base, err)
 		}
 		pngData = buf.Bytes()
 	}
-	encodeSVG := func(embed bool) ([]byte, error) {
-		vs := vgsvg.NewWith(vgsvg.UseWH(plotWidth, plotHeight), vgsvg.EmbedFonts(embed))
-		c.draw(draw.New(vs))
-		var buf bytes.Buffer
-		if _, err := vs.WriteTo(&buf); err != nil {
-			return nil, fmt.Errorf("encoding plot %s as SVG: %w", base, err)
-		}
-		return bytes.ReplaceAll(buf.Bytes(), []byte(svgFontFamily), []byte(svgFontFallback)), nil
+	vs := vgsvg.NewWith(vgsvg.UseWH(plotWidth, plotHeight), vgsvg.EmbedFonts(false))
+	c.draw(draw.New(vs))
+	var buf bytes.Buffer
+	if _, err := vs.WriteTo(&buf); err != nil {
+		return nil, nil, fmt.Errorf("encoding plot %s as SVG: %w", base, err)
 	}
-	if slices.Contains(formats, "svg") {
-		if svgFile, err = encodeSVG(true); err != nil {
-			return nil, nil, err
-		}
-		svg = withoutFonts(svgFile)
-	}
-	if svg == nil { // report.html inlines it whatever the formats
-		if svg, err = encodeSVG(false); err != nil {
-			return nil, nil, err
-		}
-	}
+	svg = bytes.ReplaceAll(buf.Bytes(), []byte(svgFontFamily), []byte(svgFontFallback))
 	for _, f := range []struct {
 		ext  string
 		data []byte
-	}{{".png", pngData}, {".svg", svgFile}} {
+	}{{".png", pngData}, {".svg", svg}} {
 		if !slices.Contains(formats, f.ext[1:]) {
 			continue
 		}
@@ -236,24 +229,6 @@ func (c *chart) save(dir, base string, formats []string) (files []string, svg []
 		files = append(files, path)
 	}
 	return files, svg, nil
-}
-
-// withoutFonts returns the SVG document doc without the <defs> block of embedded font faces vgsvg writes first
-// (the document it writes when told not to embed them), or nil when doc does not start that way.
-func withoutFonts(doc []byte) []byte {
-	open := bytes.Index(doc, []byte("<defs>"))
-	if open < 0 || bytes.Contains(doc[:open], []byte("<g")) || !bytes.Contains(doc[open:min(open+200, len(doc))], []byte("@font-face")) {
-		return nil
-	}
-	end := bytes.Index(doc[open:], []byte("</defs>"))
-	if end < 0 {
-		return nil
-	}
-	end += open + len("</defs>")
-	if end < len(doc) && doc[end] == '\n' {
-		end++
-	}
-	return append(append([]byte{}, doc[:open]...), doc[end:]...)
 }
 
 // curveChart plots the curve called name of every successful run in tv, one line with points per model. It returns
