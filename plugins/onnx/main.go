@@ -14,6 +14,7 @@ func main() {
 	// Without a library the plugin still serves: every call reports why, and the harness names the plugin.
 	b := backend.NewFromEnv()
 	b.Version = version
+	b.Warm() // while the harness loads its datasets
 	defer b.Close()
 	sdk.ServeModel("onnx", b)
 }

@@ -63,6 +63,7 @@ type Backend struct {
 	findErr  error
 	initOnce sync.Once
 	initErr  error
+	warmed   chan struct{} // closed when the load Warm started is done; nil: Warm was not called
 
 	mu     sync.Mutex
 	models map[string]*model
@@ -83,8 +84,22 @@ func NewFromEnv() *Backend {
 	return b
 }
 
-// Close destroys every session and the ONNX Runtime environment.
+// Warm starts loading ONNX Runtime in the background, so that the first model's load does not wait for it (about
+// 0.1 s: the library's relocation and its environment's creation). Call it at most once, before the backend is
+// used; a failure is reported by the calls that need the library, as without Warm.
+func (b *Backend) Warm() {
+	b.warmed = make(chan struct{})
+	go func() {
+		defer close(b.warmed)
+		_ = b.init()
+	}()
+}
+
+// Close destroys every session and the ONNX Runtime environment (after the load Warm started, if any).
 func (b *Backend) Close() error {
+	if b.warmed != nil {
+		<-b.warmed
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for k, m := range b.models {

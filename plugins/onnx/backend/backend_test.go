@@ -216,3 +216,34 @@ func TestHashFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestWarm checks the background load of ONNX Runtime: a model loads after it, Close waits for it, and a missing
+// library is still reported by the call that needs it.
+func TestWarm(t *testing.T) {
+	cases := []struct {
+		name    string
+		lib     func(t testing.TB) string
+		info    bool
+		wantErr string
+	}{
+		{"closed at once", sharedtest.ORTLib, false, ""},
+		{"then a model", sharedtest.ORTLib, true, ""},
+		{"no library", func(t testing.TB) string { return filepath.Join(t.TempDir(), "libonnxruntime.so.1") }, true, "ONNX Runtime library"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := New(tc.lib(t))
+			b.Warm()
+			if tc.info {
+				info, err := b.Info(context.Background(), sdk.ModelInfoRequest{Model: fixtureRef(t, "biomedclip")})
+				if tc.wantErr != "" {
+					require.ErrorContains(t, err, tc.wantErr)
+				} else {
+					require.NoError(t, err)
+					assert.Equal(t, 32, info.EmbedDim)
+				}
+			}
+			require.NoError(t, b.Close())
+		})
+	}
+}
