@@ -289,6 +289,10 @@ func Check(ctx context.Context, path string, opts Options) (*Report, error) {
 	}
 	c.host = pluginhost.New(filepath.Dir(abs), opts.Log)
 	defer c.host.Close()
+	// A crash is what the suite looks for: the host must not hide it by starting the plugin again.
+	pol := c.host.Policy()
+	pol.Attempts = 1
+	c.host.SetPolicy(pol)
 
 	if o := c.run(ctx, "handshake", c.handshake); o.status != Pass {
 		return c.report, nil

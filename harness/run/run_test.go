@@ -166,11 +166,15 @@ func TestVQARADTinyOrganAccuracyEqualsReference(t *testing.T) {
 	assert.Equal(t, 24, res.Tasks[0].DatasetSize)
 }
 
-func TestKilledModelPluginFailsTheRunNamingIt(t *testing.T) {
+// TestKilledModelPluginFailsItsRunNamingIt checks that a model plugin killed while encoding, with a policy of one
+// attempt, fails its run promptly, naming the plugin, the call and the batch, and that the model's next runs start
+// it again.
+func TestKilledModelPluginFailsItsRunNamingIt(t *testing.T) {
 	demo := t.TempDir()
 	_, err := demogen.Generate(demo)
 	require.NoError(t, err)
 	r, host := newRunner(t)
+	host.SetPolicy(pluginhost.Policy{Attempts: 1}) // no restart: the crash is what is reported
 	killed := false
 	r.Progress = func(ev Event) {
 		if ev.Stage == "images" && !killed {
@@ -188,9 +192,10 @@ func TestKilledModelPluginFailsTheRunNamingIt(t *testing.T) {
 	require.NoError(t, ctx.Err(), "the run must fail promptly, not hang")
 	require.True(t, killed)
 	require.Len(t, res.Runs, 3)
-	for _, run := range res.Runs {
-		assert.Contains(t, run.Error, `plugin "onnx"`)
-		assert.Contains(t, run.Error, "exited unexpectedly during EncodeImages")
+	assert.Contains(t, res.Runs[0].Error, `encoding images 1-8 of 12: plugin "onnx" (`)
+	assert.Contains(t, res.Runs[0].Error, "EncodeImages of 8 inputs: the plugin exited unexpectedly (crashed)")
+	for _, run := range res.Runs[1:] {
+		assert.Empty(t, run.Error, "the next call starts the plugin again")
 	}
 	saved, err := results.Read(filepath.Join(out, "results.json"))
 	require.NoError(t, err, "results.json is written even when runs fail")

@@ -21,12 +21,26 @@ var Plugins = []string{"plugins/onnx", "benchmarks/retrieval", "benchmarks/class
 // (bin/plugins/<base name>), as `make build` does.
 var ScriptPlugins = []string{"benchmarks/pyalign"}
 
-// Build compiles every plugin into dir/plugins and the CLI into dir/clipeval. Set race to build with -race.
+// TestPlugins are the plugins only the harness's own tests start, relative to the repository root: faultmodel
+// misbehaves on request (crashes, hangs, wrong answers), goodtask is a small task that keeps the contract. Build puts
+// them in dir/testplugins.
+var TestPlugins = []string{"harness/conformance/testdata/faultmodel", "harness/conformance/testdata/goodtask"}
+
+// Build compiles every plugin into dir/plugins, the test plugins into dir/testplugins and the CLI into
+// dir/clipeval. Set race to build with -race.
 func Build(dir string, race bool) error {
 	if err := BuildPlugins(dir, race); err != nil {
 		return err
 	}
-	return goBuild(filepath.Join(dir, "clipeval"), "harness/cmd/clipeval", race)
+	if err := os.MkdirAll(filepath.Join(dir, "testplugins"), 0o755); err != nil {
+		return fmt.Errorf("test plugin folder: %w", err)
+	}
+	var errs []error
+	for _, p := range TestPlugins {
+		errs = append(errs, goBuild(filepath.Join(dir, "testplugins", filepath.Base(p)), p, race))
+	}
+	errs = append(errs, goBuild(filepath.Join(dir, "clipeval"), "harness/cmd/clipeval", race))
+	return errors.Join(errs...)
 }
 
 // BuildPlugins compiles the Go plugins and installs the script plugins into dir/plugins. A plugin that fails to

@@ -3,6 +3,7 @@ package sdk
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -61,6 +62,7 @@ func serve(name string, set plugin.PluginSet) {
 		fmt.Fprintf(os.Stderr, "%s is a clipeval plugin: the clipeval harness starts it (see `clipeval plugins`); it is not run by hand\n", name)
 		os.Exit(2)
 	}
+	go exitWithParent(name, os.Getppid(), time.Second)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake(),
 		Plugins:         set,
@@ -69,4 +71,19 @@ func serve(name string, set plugin.PluginSet) {
 		},
 		Logger: hclog.New(&hclog.LoggerOptions{Name: name, Output: os.Stderr, Level: hclog.Info, JSONFormat: true}),
 	})
+}
+
+// exitWithParent ends the plugin process once its harness (process parent, at start) is gone, checking every
+// interval: a plugin is reparented when its harness dies without ending it (SIGKILL, the OOM killer), and must not
+// run on alone. (On Linux the harness also asks the kernel to kill its plugins when it dies.)
+func exitWithParent(name string, parent int, interval time.Duration) {
+	if parent <= 1 {
+		return // started by init or a subreaper's child: nothing to watch
+	}
+	for range time.Tick(interval) {
+		if os.Getppid() != parent {
+			fmt.Fprintf(os.Stderr, "%s: the clipeval harness (process %d) is gone; exiting\n", name, parent)
+			os.Exit(1)
+		}
+	}
 }
