@@ -83,10 +83,7 @@ func (p *Plugin) call(ctx context.Context, name string, items int, f func(contex
 	for attempt := 1; ; attempt++ {
 		pr, err := p.running()
 		if err != nil {
-			if attempt > 1 {
-				return fmt.Errorf("plugin %q: starting it again for %s: %w", p.Name, name, err)
-			}
-			return err
+			return fmt.Errorf("%s: %w", name, err)
 		}
 		err = pr.guarded(ctx, pol, items, f)
 		if err == nil {

@@ -222,6 +222,12 @@ func (p *Plugin) running() (*proc, error) {
 	}
 	pr, err := p.host.launch(p.Name)
 	if err != nil {
+		p.mu.Lock()
+		again := p.gen > 0
+		p.mu.Unlock()
+		if again {
+			return nil, fmt.Errorf("plugin %q is gone, and starting it again failed: %w", p.Name, err)
+		}
 		return nil, err
 	}
 	p.host.mu.Lock()

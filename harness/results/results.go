@@ -64,6 +64,12 @@ type Results struct {
 	Runs []Run `json:"runs"`
 	// Tolerance is the regression gate the config set for `clipeval compare` and `run --baseline`.
 	Tolerance Tolerance `json:"tolerance"`
+	// Interrupted, when set, says that the run was stopped before its end, by what and where: Runs holds only the
+	// model × task runs that finished before it.
+	Interrupted string `json:"interrupted,omitempty"`
+	// Kept holds, in an interrupted run, the finished runs of the earlier results.json in the same folder that
+	// this run did not reach, so that running again still resumes from them; reports do not show them.
+	Kept []Run `json:"kept_runs,omitempty"`
 }
 
 // Tolerance holds the regression gate's absolute tolerances as the config writes them, in each metric's display

@@ -3,8 +3,10 @@ package run
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/clipeval/clipeval/harness/pluginhost"
@@ -150,7 +152,8 @@ func (e *encoder) encode(ctx context.Context, task, kind, path string, n int, ke
 			return err
 		}
 		if len(v) != cols {
-			return fmt.Errorf("%s %d has %d values, the model's embeddings have %d", kind, i, len(v), cols)
+			return fmt.Errorf("%s %d of %d: the backend returned an embedding of %d values, the model's embeddings have %d (its Info's embed_dim, or the first embedding's width)",
+				strings.TrimSuffix(kind, "s"), i+1, n, len(v), cols)
 		}
 		return w.WriteRows(i, v)
 	}
@@ -226,10 +229,8 @@ func (e *encoder) encode(ctx context.Context, task, kind, path string, n int, ke
 			e.runner.emit(Event{Model: e.name, Task: task, Stage: kind, Done: done, Total: n, Cached: cached})
 			return nil
 		})
-		if err != nil {
-			return err
-		}
-		return flush()
+		// What was encoded before a failure is kept too, for the next run.
+		return errors.Join(err, flush())
 	})
 	if err != nil {
 		return fail(err)

@@ -12,8 +12,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -227,12 +229,6 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.Results, error
 	if err := os.MkdirAll(p.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating output folder: %w", err)
 	}
-	c, err := r.Check(ctx, p.Config, p.OutDir)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	cfg := p.Config
 	res := p.Results(start)
 	resultsPath := filepath.Join(p.OutDir, "results.json")
 	save := func() error {
@@ -243,6 +239,35 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.Results, error
 	if !r.Fresh {
 		previous = finishedRuns(resultsPath)
 	}
+	// stopped records that ctx ended the run while it was doing what, keeping the earlier results.json's finished
+	// runs it did not reach, so that results.json says what it holds and a re-run still resumes.
+	stopped := func(while string) (*results.Results, error) {
+		cause := context.Cause(ctx)
+		res.Interrupted = fmt.Sprintf("%v while %s", cause, while)
+		done := map[string]bool{}
+		for _, run := range res.Runs {
+			done[run.Key] = true
+		}
+		res.Kept = nil
+		for _, key := range slices.Sorted(maps.Keys(previous)) {
+			if !done[key] {
+				res.Kept = append(res.Kept, previous[key])
+			}
+		}
+		if err := save(); err != nil {
+			return res, errors.Join(fmt.Errorf("stopped %s: %w", while, cause), err)
+		}
+		return res, fmt.Errorf("stopped %s: %w", while, cause)
+	}
+	c, err := r.Check(ctx, p.Config, p.OutDir)
+	if err != nil {
+		if ctx.Err() != nil {
+			return stopped("checking the config and loading the datasets")
+		}
+		return nil, err
+	}
+	defer c.Close()
+	cfg := p.Config
 	for _, t := range c.tasks {
 		h, err := hashFiles(t.data.Files)
 		if err != nil {
@@ -272,15 +297,15 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.Results, error
 		} else {
 			run = r.runOne(ctx, enc, t)
 		}
+		if ctx.Err() != nil { // the run did not fail: it was stopped, and is not recorded
+			return stopped(fmt.Sprintf("running model %q on task %q (%d of %d model × task runs finished)", m.Name, t.cfg.Name, len(res.Runs), len(p.Pairs)))
+		}
 		if run.Error != "" {
 			failed++
 		}
 		res.Runs = append(res.Runs, run)
 		if err := save(); err != nil {
 			return res, err
-		}
-		if ctx.Err() != nil {
-			return res, ctx.Err()
 		}
 	}
 	if err := save(); err != nil {
@@ -348,16 +373,23 @@ func (r *Runner) runOne(ctx context.Context, enc *encoder, t *loadedTask) result
 		run.WallSeconds = time.Since(start).Seconds()
 		return run
 	}
-	imgFile, err := enc.images(ctx, t.cfg.Name, filepath.Join(t.dir, "images.npy"), t.data.Images)
+	var imgFile, txtFile sdk.EmbeddingFile
+	err := r.keepAlive(ctx, t, func(ctx context.Context) error {
+		var err error
+		if imgFile, err = enc.images(ctx, t.cfg.Name, filepath.Join(t.dir, "images.npy"), t.data.Images); err != nil {
+			return err
+		}
+		txtFile, err = enc.texts(ctx, t.cfg.Name, filepath.Join(t.dir, "texts.npy"), t.data.Texts)
+		return err
+	})
+	for _, f := range []sdk.EmbeddingFile{imgFile, txtFile} {
+		if f.Path != "" {
+			defer os.Remove(f.Path)
+		}
+	}
 	if err != nil {
 		return fail(err)
 	}
-	defer os.Remove(imgFile.Path)
-	txtFile, err := enc.texts(ctx, t.cfg.Name, filepath.Join(t.dir, "texts.npy"), t.data.Texts)
-	if err != nil {
-		return fail(err)
-	}
-	defer os.Remove(txtFile.Path)
 	r.emit(Event{Model: enc.name, Task: t.cfg.Name, Stage: "score"})
 	sc, err := t.plugin.Score(ctx, sdk.ScoreFilesRequest{DatasetID: t.data.ID, ImageEmbeddings: imgFile, TextEmbeddings: txtFile,
 		LogitScale: enc.info.LogitScale})
@@ -368,6 +400,47 @@ func (r *Runner) runOne(ctx context.Context, enc *encoder, t *loadedTask) result
 	run.WallSeconds = time.Since(start).Seconds()
 	r.emit(Event{Model: enc.name, Task: t.cfg.Name, Stage: "done"})
 	return run
+}
+
+// taskGone is why a task could not be kept alive while its inputs were encoded.
+type taskGone struct{ error }
+
+// keepAlive runs encode while making sure task t can still score what it encodes: its plugin is checked before
+// (a cheap health check) and every heartbeat while encode runs, started again and given its dataset again when it
+// died; when it cannot be, encode is stopped with the task's error, so that no model's encoding is spent on a task
+// that cannot score it. (The embeddings already encoded stay in the embedding store.)
+func (r *Runner) keepAlive(ctx context.Context, t *loadedTask, encode func(context.Context) error) error {
+	if err := t.plugin.Alive(ctx); err != nil {
+		return fmt.Errorf("task %q, before encoding its inputs: %w", t.cfg.Name, err)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	done := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		tick := time.NewTicker(r.Host.Policy().Heartbeat)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			if err := t.plugin.Alive(ctx); err != nil && ctx.Err() == nil {
+				cancel(taskGone{fmt.Errorf("task %q, while encoding its inputs: %w", t.cfg.Name, err)})
+				return
+			}
+		}
+	}()
+	err := encode(ctx)
+	close(done)
+	<-watched
+	var gone taskGone
+	if errors.As(context.Cause(ctx), &gone) {
+		return gone.error
+	}
+	return err
 }
 
 // runKey identifies a model × task run's inputs: the model's fingerprint and logit scale, the task plugin and its
@@ -382,7 +455,8 @@ func runKey(enc *encoder, t *loadedTask) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// finishedRuns returns the successful runs of the results.json at path by their key; none when there is no such
+// finishedRuns returns the successful runs of the results.json at path by their key, with those an interrupted run
+// kept; none when there is no such
 // file or it cannot be read (then everything runs again).
 func finishedRuns(path string) map[string]results.Run {
 	out := map[string]results.Run{}
@@ -390,7 +464,7 @@ func finishedRuns(path string) map[string]results.Run {
 	if err != nil {
 		return out
 	}
-	for _, r := range prev.Runs {
+	for _, r := range slices.Concat(prev.Runs, prev.Kept) {
 		if r.Error == "" && r.Key != "" {
 			out[r.Key] = r
 		}

@@ -10,6 +10,7 @@
 //	fault_call   the encode call of a process (EncodeImages and EncodeTexts counted together, from 1) at which the
 //	             fault begins; every later call faults too (default 1)
 //	fault_on     images, texts or any (default): which calls count
+//	fault_input  only calls whose batch holds this text, or an image of this name, count
 //	fault_times  how many faults in all, across restarts of the plugin, counted as files in fault_state (default:
 //	             no bound)
 //	fault_state  a folder the fault count is kept in
@@ -26,6 +27,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -77,6 +79,7 @@ func (*model) Describe(context.Context, sdk.DescribeRequest) (*sdk.PluginInfo, e
 				Help: "how to misbehave", KeepsEmbeddings: true},
 			{Name: "fault_call", Type: sdk.FieldInt, Min: sdk.Bound(1), Help: "the encode call of a process the fault begins at", KeepsEmbeddings: true},
 			{Name: "fault_on", Type: sdk.FieldString, Choices: []string{"images", "texts", "any"}, Help: "which calls count", KeepsEmbeddings: true},
+			{Name: "fault_input", Type: sdk.FieldString, Help: "only calls whose batch holds this text or image name count", KeepsEmbeddings: true},
 			{Name: "fault_times", Type: sdk.FieldInt, Min: sdk.Bound(1), Help: "how many faults in all (needs fault_state)", KeepsEmbeddings: true},
 			{Name: "fault_state", Type: sdk.FieldPath, Help: "the folder the fault count is kept in", KeepsEmbeddings: true},
 			{Name: "delay_ms", Type: sdk.FieldInt, Min: sdk.Bound(0), Help: "how long every encode call takes", KeepsEmbeddings: true},
@@ -98,10 +101,14 @@ func (*model) Info(_ context.Context, req sdk.ModelInfoRequest) (*sdk.ModelInfo,
 	return &sdk.ModelInfo{Name: filepath.Base(req.Model.Dir), EmbedDim: c.EmbedDim, ImageSize: 32, ContextLength: 8, LogitScale: 100}, nil
 }
 
-// fault returns the fault this encode call of kind ("images", "texts") is to show, "" for none, counting it.
-func (m *model) fault(ref sdk.ModelRef, kind string) (string, error) {
+// fault returns the fault this encode call of kind ("images", "texts") with inputs named names is to show, ""
+// for none, counting it.
+func (m *model) fault(ref sdk.ModelRef, kind string, names []string) (string, error) {
 	o := ref.Options
 	if on := o["fault_on"]; on != "" && on != "any" && on != kind {
+		return "", nil
+	}
+	if in := o["fault_input"]; in != "" && !slices.Contains(names, in) {
 		return "", nil
 	}
 	m.mu.Lock()
@@ -139,7 +146,7 @@ func (m *model) fault(ref sdk.ModelRef, kind string) (string, error) {
 }
 
 // encode embeds inputs, misbehaving as the options say.
-func (m *model) encode(ctx context.Context, ref sdk.ModelRef, kind string, inputs [][]byte) (*sdk.EncodeResponse, error) {
+func (m *model) encode(ctx context.Context, ref sdk.ModelRef, kind string, names []string, inputs [][]byte) (*sdk.EncodeResponse, error) {
 	c, err := load(ref)
 	if err != nil {
 		return nil, err
@@ -152,7 +159,7 @@ func (m *model) encode(ctx context.Context, ref sdk.ModelRef, kind string, input
 			return nil, ctx.Err()
 		}
 	}
-	f, err := m.fault(ref, kind)
+	f, err := m.fault(ref, kind, names)
 	if err != nil {
 		return nil, err
 	}
@@ -191,14 +198,15 @@ func (m *model) encode(ctx context.Context, ref sdk.ModelRef, kind string, input
 
 func (m *model) EncodeImages(ctx context.Context, req sdk.EncodeImagesRequest) (*sdk.EncodeResponse, error) {
 	var in [][]byte
+	var names []string
 	for _, im := range req.Images {
 		b, err := im.Bytes()
 		if err != nil {
 			return nil, err
 		}
-		in = append(in, b)
+		in, names = append(in, b), append(names, im.Label())
 	}
-	return m.encode(ctx, req.Model, "images", in)
+	return m.encode(ctx, req.Model, "images", names, in)
 }
 
 func (m *model) EncodeTexts(ctx context.Context, req sdk.EncodeTextsRequest) (*sdk.EncodeResponse, error) {
@@ -206,7 +214,7 @@ func (m *model) EncodeTexts(ctx context.Context, req sdk.EncodeTextsRequest) (*s
 	for _, t := range req.Texts {
 		in = append(in, []byte(t))
 	}
-	return m.encode(ctx, req.Model, "texts", in)
+	return m.encode(ctx, req.Model, "texts", req.Texts, in)
 }
 
 func main() { sdk.ServeModel("faultmodel", &model{stderr: os.NewFile(2, "stderr")}) }
