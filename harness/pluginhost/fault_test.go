@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -189,4 +191,26 @@ func gone(pid int) bool {
 	// The state follows the command name, which is in parentheses: "pid (comm) S ...".
 	i := bytes.LastIndexByte(b, ')')
 	return i < 0 || i+2 >= len(b) || b[i+2] == 'Z' || b[i+2] == 'X'
+}
+
+// TestPluginEndsWithItsParent checks the SDK's side of "no plugin outlives the harness", without the kernel's
+// parent-death signal: a plugin whose parent is killed exits by itself once it finds itself reparented.
+func TestPluginEndsWithItsParent(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	// A shell starts the plugin as the harness would (the handshake's cookie set) and waits for it.
+	sh := exec.Command("/bin/sh", "-c", `"$0" & echo $! > "$1"; wait`, filepath.Join(binDir, "testplugins", "faultmodel"), pidFile)
+	sh.Env = append(os.Environ(), sdk.Handshake().MagicCookieKey+"="+sdk.Handshake().MagicCookieValue)
+	require.NoError(t, sh.Start())
+	var pid int
+	require.Eventually(t, func() bool {
+		b, err := os.ReadFile(pidFile)
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err == nil && pid > 0
+	}, 5*time.Second, 10*time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // serving
+	require.False(t, gone(pid), "the plugin runs")
+	require.NoError(t, sh.Process.Kill())
+	_ = sh.Wait()
+	assert.Eventually(t, func() bool { return gone(pid) }, 3*time.Second, 20*time.Millisecond, "the plugin outlived its parent")
+	_ = syscall.Kill(pid, syscall.SIGKILL) // should the check fail
 }

@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -23,34 +20,18 @@ import (
 	"github.com/clipeval/clipeval/harness/pluginhost"
 	"github.com/clipeval/clipeval/harness/results"
 	"github.com/clipeval/clipeval/harness/store"
+	"github.com/clipeval/clipeval/internal/plugintest"
 )
 
 // quickPolicy notices faults in well under a second.
 var quickPolicy = pluginhost.Policy{CallTimeout: 2 * time.Second, Heartbeat: 100 * time.Millisecond, HeartbeatTimeout: 500 * time.Millisecond,
 	Attempts: 3, Backoff: 10 * time.Millisecond, StopTimeout: 500 * time.Millisecond}
 
-// faultConfig writes and loads a config of one faultmodel model (width 8, batches of 4, the given backend options)
-// and goodtask tasks of the given sizes, named t1, t2, ...
+// faultConfig writes (plugintest.WriteFaultConfig) and loads a config of the test plugins.
 func faultConfig(t *testing.T, options map[string]string, sizes ...int) *config.Config {
 	t.Helper()
-	dir := t.TempDir()
-	model := filepath.Join(dir, "model")
-	require.NoError(t, os.Mkdir(model, 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(model, "fake-model.json"), []byte(`{"embed_dim": 8}`), 0o644))
-	var b strings.Builder
-	fmt.Fprintf(&b, "models:\n  - name: m\n    backend: faultmodel\n    path: model\n    batch_size: 4\n    options:\n")
-	if options["delay_ms"] == "" {
-		b.WriteString("      delay_ms: 1\n")
-	}
-	for _, k := range slices.Sorted(maps.Keys(options)) {
-		fmt.Fprintf(&b, "      %s: %s\n", k, options[k]) // plain scalars: the backend's schema types them
-	}
-	b.WriteString("tasks:\n")
-	for i, n := range sizes {
-		fmt.Fprintf(&b, "  - name: t%d\n    task: goodtask\n    dataset: {n: %d}\n", i+1, n)
-	}
-	path := filepath.Join(dir, "faults.yaml")
-	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o644))
+	path, err := plugintest.WriteFaultConfig(t.TempDir(), options, sizes...)
+	require.NoError(t, err)
 	cfg, err := config.Load(path, func(string) (string, bool) { return "", false })
 	require.NoError(t, err)
 	return cfg

@@ -5,9 +5,12 @@ package plugintest
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/clipeval/clipeval/internal/sharedtest"
@@ -99,4 +102,31 @@ func Main(m *testing.M, binDir *string) int {
 	}
 	*binDir = dir
 	return m.Run()
+}
+
+// WriteFaultConfig writes, in dir, an experiment config of the test plugins and returns its path: one model "m"
+// of the faultmodel backend (a model folder of width 8, batches of 4, options as written: plain YAML scalars;
+// delay_ms 1 unless given) and goodtask tasks t1, t2, ... of the given sizes.
+func WriteFaultConfig(dir string, options map[string]string, sizes ...int) (string, error) {
+	model := filepath.Join(dir, "model")
+	if err := os.MkdirAll(model, 0o755); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(model, "fake-model.json"), []byte(`{"embed_dim": 8}`), 0o644); err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	b.WriteString("models:\n  - name: m\n    backend: faultmodel\n    path: model\n    batch_size: 4\n    options:\n")
+	if options["delay_ms"] == "" {
+		b.WriteString("      delay_ms: 1\n")
+	}
+	for _, k := range slices.Sorted(maps.Keys(options)) {
+		fmt.Fprintf(&b, "      %s: %s\n", k, options[k])
+	}
+	b.WriteString("tasks:\n")
+	for i, n := range sizes {
+		fmt.Fprintf(&b, "  - name: t%d\n    task: goodtask\n    dataset: {n: %d}\n", i+1, n)
+	}
+	path := filepath.Join(dir, "faults.yaml")
+	return path, os.WriteFile(path, []byte(b.String()), 0o644)
 }

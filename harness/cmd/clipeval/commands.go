@@ -54,7 +54,12 @@ func cmdRun(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 	cacheDir := fs.String("cache-dir", "", cacheDirUsage)
 	noCache := fs.Bool("no-cache", false, "neither read nor write the embedding store: encode every input")
 	fresh := fs.Bool("fresh", false, "run every model × task again instead of keeping the finished runs of the output folder's results.json")
+	policy := policyFlags(fs)
 	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	pol, err := policy()
 	if err != nil {
 		return err
 	}
@@ -62,6 +67,7 @@ func cmdRun(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 	defer progress.close()
 	host := pluginhost.New(*pluginDir, progress) // plugin warnings print above the bars
 	defer host.Close()
+	host.SetPolicy(pol)
 	r := &run.Runner{Host: host, Progress: progress.event}
 	cfg, err := loadConfig(ctx, r, pos, "run")
 	if err != nil {
@@ -79,7 +85,8 @@ func cmdRun(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 	p := plan.New(cfg, *out, version)
 	outDir := p.OutDir
 	r.Fresh = *fresh
-	if dir, err := storeDir(*cacheDir, *noCache, cfg.Cache); err != nil {
+	dir, err := storeDir(*cacheDir, *noCache, cfg.Cache)
+	if err != nil {
 		return err
 	} else if dir != "" {
 		s, err := store.Open(dir)
@@ -101,6 +108,10 @@ func cmdRun(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 	progress.close() // the last frame of the bars, before the file list
 	if res == nil {
 		return runErr
+	}
+	if res.Interrupted != "" {
+		host.Close() // within --stop-timeout, before the message that says what was kept
+		return stoppedError{kept: keptMessage(res, outDir, dir), err: runErr}
 	}
 	files, err := reports.Write(outDir, res, p.Plots)
 	if err != nil {

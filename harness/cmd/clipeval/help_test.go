@@ -11,12 +11,20 @@ import (
 // wantFlags is the Flags: section each command's --help prints (CLIPEVAL_PLUGIN_DIR=/plugins); "" for none.
 var wantFlags = map[string]string{
 	"run": `Flags:
+  --attempts N
+      try a call N times in all when its plugin crashes or hangs, starting the plugin again in between (default 3)
   --baseline FILE
       compare the run with the results.json FILE (regression gate)
   --cache-dir DIR
       the embedding store's folder DIR (default: $CLIPEVAL_CACHE_DIR, else $XDG_CACHE_HOME/clipeval, else ~/.cache/clipeval)
+  --call-timeout D
+      give each plugin call D to answer, plus --call-timeout-per-item for each input it carries; a plugin past it is killed, started again and the call retried (default 10m0s)
+  --call-timeout-per-item D
+      give each plugin call D more for each image, text or embedding it carries (default 2s)
   --fresh
       run every model × task again instead of keeping the finished runs of the output folder's results.json
+  --heartbeat D
+      ask a busy plugin every D whether it is alive (a plugin that does not answer within 3 of them is killed, started again and its call retried) (default 10s)
   --no-cache
       neither read nor write the embedding store: encode every input
   --out DIR
@@ -25,6 +33,8 @@ var wantFlags = map[string]string{
       start the plugins found in DIR (default /plugins)
   --quiet
       print nothing but errors and the files written: no progress, no summary
+  --stop-timeout D
+      give a plugin D to exit when clipeval ends it (on Ctrl-C too) before killing it (default 5s)
 `,
 	"validate": `Flags:
   --plugin-dir DIR

@@ -19,12 +19,60 @@ import (
 // version is the clipeval version; `make` sets it from git with -ldflags.
 var version = "0.1.0-dev"
 
-// Exit codes.
+// Exit codes; a command stopped by a signal exits 128 + the signal's number (interrupted.code).
 const (
 	exitOK      = 0
 	exitFailed  = 1 // the work ran but something failed (a run, a check)
 	exitBadUser = 2 // bad input: usage, config, missing files
 )
+
+// interrupted is the cause of a command's context once a signal stopped it.
+type interrupted struct{ sig syscall.Signal }
+
+// Error names the signal.
+func (i interrupted) Error() string { return "interrupted by " + signalName(i.sig) }
+
+// code is the exit code of a command the signal stopped: 130 for SIGINT, 143 for SIGTERM.
+func (i interrupted) code() int { return 128 + int(i.sig) }
+
+func signalName(s syscall.Signal) string {
+	switch s {
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
+}
+
+// stoppedError is what a command stopped by a signal kept and how to go on, for the message that replaces its
+// error.
+type stoppedError struct {
+	kept string
+	err  error
+}
+
+func (e stoppedError) Error() string { return e.kept }
+func (e stoppedError) Unwrap() error { return e.err }
+
+// onSignals cancels the command's context at the first SIGINT or SIGTERM, so that it stops its plugins, keeps
+// what is finished and exits 130 or 143; a second signal exits at once (the plugins end with clipeval: see
+// pluginhost).
+func onSignals(sigs <-chan os.Signal, cancel context.CancelCauseFunc, stderr io.Writer) {
+	first := interrupted{asSyscall(<-sigs)}
+	cancel(first)
+	fmt.Fprintf(stderr, "\nclipeval: %s: stopping the plugins and keeping what is finished (%s again to stop at once)\n", first, signalName(first.sig))
+	second := interrupted{asSyscall(<-sigs)}
+	fmt.Fprintf(stderr, "clipeval: %s again: stopping at once\n", second)
+	os.Exit(second.code())
+}
+
+func asSyscall(s os.Signal) syscall.Signal {
+	if n, ok := s.(syscall.Signal); ok {
+		return n
+	}
+	return syscall.SIGINT
+}
 
 // usageError marks an error caused by the command line or the inputs (exit 2).
 type usageError struct{ error }
@@ -46,12 +94,14 @@ type command struct {
 // commands is every subcommand, in the order the command list shows them; execute dispatches from it.
 func commands() []command {
 	return []command{
-		{"run", "CONFIG [--out DIR] [--plugin-dir DIR] [--baseline BASELINE.json] [--quiet] [--cache-dir DIR | --no-cache] [--fresh]",
+		{"run", "CONFIG [--out DIR] [--plugin-dir DIR] [--baseline BASELINE.json] [--quiet] [--cache-dir DIR | --no-cache] [--fresh] [--call-timeout D] [--attempts N]",
 			"run every model on every task; writes DIR/results.json, DIR/report.md, DIR/report.html and DIR/plots/;\n" +
 				"with --baseline also compares with it as clipeval compare does (DIR/junit.xml, DIR/compare.md; exit 1 on a\n" +
 				"regression); progress on stderr: bars on a terminal, else a line per stage at most every second.\n" +
 				"Embeddings are kept in the embedding store and read back on later runs; a re-run into the same DIR keeps\n" +
-				"the finished model × task runs whose model, task, options and data are unchanged (--fresh: none)", cmdRun},
+				"the finished model × task runs whose model, task, options and data are unchanged (--fresh: none).\n" +
+				"A plugin that crashes or hangs is killed, started again and its call retried (--attempts); Ctrl-C or\n" +
+				"SIGTERM stops the plugins, keeps what finished in results.json and exits 130 / 143 (twice: at once)", cmdRun},
 		{"validate", "CONFIG [--plugin-dir DIR]",
 			"check a config and its tasks against their plugins (YAML syntax, unknown keys, wrong types, values out of\n" +
 				"range, missing files): every problem at once, as file:line:col: message sorted by position; exit 2", cmdValidate},
@@ -108,7 +158,7 @@ func usage() string {
 	}
 	b.WriteString(`
 Run clipeval CMD --help (or clipeval help CMD) for a command's flags and their defaults.
-Exit codes: 0 success, 1 a run or check failed, 2 bad input.
+Exit codes: 0 success, 1 a run or check failed, 2 bad input, 130 interrupted (SIGINT), 143 terminated (SIGTERM).
 Environment: CLIPEVAL_PLUGIN_DIR (plugin folder, default bin/plugins beside clipeval),
   CLIPEVAL_ORT_LIB (ONNX Runtime library, default bin/lib/libonnxruntime.so.1).
 `)
@@ -154,9 +204,12 @@ func (c command) help(ctx context.Context) string {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go onSignals(sigs, cancel, os.Stderr)
 	code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
+	cancel(nil)
 	os.Exit(code)
 }
 
@@ -190,6 +243,18 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.SetOutput(stderr)
 		fs.Usage()
 		return exitBadUser
+	}
+	var intr interrupted
+	if err != nil && errors.As(context.Cause(ctx), &intr) {
+		// Whatever the error says (a cancelled call, a config problem of a plugin that was asked while stopping),
+		// the command did not fail: it was stopped.
+		var stopped stoppedError
+		if errors.As(err, &stopped) {
+			fmt.Fprintf(stderr, "clipeval: %s: %s\n", intr, stopped.kept)
+		} else {
+			fmt.Fprintf(stderr, "clipeval: %s: %s stopped before it finished\n", intr, c.name)
+		}
+		return intr.code()
 	}
 	return report(err, stderr)
 }
