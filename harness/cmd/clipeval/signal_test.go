@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -194,4 +195,41 @@ func TestKilledHarnessLeavesNoPlugin(t *testing.T) {
 	_ = cmd.Wait()
 	// The kernel ends them at once (Pdeathsig); the SDK's own check of its parent would take up to a second.
 	assert.Empty(t, waitGone(kids, 500*time.Millisecond), "plugins left running")
+}
+
+// TestInterruptBeforeTheWorkIsNotBadInput checks that a command interrupted while it checks and loads exits 130,
+// not 2 (the cancelled plugin calls are not config problems), says so without a bare "context canceled", and that
+// run leaves a results.json that says it was interrupted rather than the previous run's.
+func TestInterruptBeforeTheWorkIsNotBadInput(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := plugintest.WriteFaultConfig(dir, nil, 4)
+	require.NoError(t, err)
+	out := filepath.Join(dir, "out")
+	plugins := filepath.Join(binDir, "testplugins")
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, 0, execute(context.Background(), []string{"run", cfg, "--out", out, "--no-cache", "--plugin-dir", plugins}, &stdout, &stderr), stderr.String())
+
+	tests := []struct {
+		args    []string
+		wantErr string
+	}{
+		{[]string{"validate", cfg, "--plugin-dir", plugins}, "clipeval: interrupted by SIGINT: validate stopped before it finished\n"},
+		{[]string{"run", cfg, "--out", out, "--no-cache", "--plugin-dir", plugins},
+			"clipeval: interrupted by SIGINT: " + out + "/results.json keeps the 0 model × task run(s) that finished and 1 of the earlier run; run the same command again to resume"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.args[0], func(t *testing.T) {
+			ctx, cancel := context.WithCancelCause(context.Background())
+			cancel(interrupted{syscall.SIGINT})
+			var stdout, stderr bytes.Buffer
+			assert.Equal(t, 130, execute(ctx, tc.args, &stdout, &stderr))
+			assert.Contains(t, stderr.String(), tc.wantErr)
+			assert.NotContains(t, stderr.String(), "context canceled")
+		})
+	}
+	res, err := results.Read(filepath.Join(out, "results.json"))
+	require.NoError(t, err)
+	assert.Equal(t, "interrupted by SIGINT while checking the config and loading the datasets", res.Interrupted)
+	assert.Empty(t, res.Runs)
+	assert.Len(t, res.Kept, 1)
 }
