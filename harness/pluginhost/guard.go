@@ -198,8 +198,13 @@ func (p *Plugin) kill(pr *proc) {
 }
 
 // stop ends the process: it is asked to exit and given grace to, then killed; stop returns within about twice
-// grace (plus a second) whatever the process does, even when it is stopped (SIGSTOP) or ignores the request.
+// grace (plus a second) whatever the process does, even when it is stopped (SIGSTOP) or ignores the request. Only
+// the first stop of a process does this; later ones wait for it.
 func (pr *proc) stop(grace time.Duration) {
+	pr.stopped.Do(func() { pr.end(grace) })
+}
+
+func (pr *proc) end(grace time.Duration) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -106,6 +106,8 @@ type proc struct {
 	conn   *grpc.ClientConn
 	stderr *tail
 	gen    int
+	// stopped makes stop end the process once, however many callers give up on it at the same time.
+	stopped sync.Once
 }
 
 // Pid returns the process id of the plugin's current process; 0 when none runs.
