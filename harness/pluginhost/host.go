@@ -251,15 +251,18 @@ func (h *Host) Task(name string) (*Task, error) {
 	return &Task{Plugin: p, c: raw.(*sdk.TaskClient)}, nil
 }
 
-// Close ends every plugin process.
+// Close ends every plugin process, all at once.
 func (h *Host) Close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.closed = true
+	// All at once: each Kill asks its plugin to shut down and waits for the process to exit.
+	var wg sync.WaitGroup
 	for name, p := range h.running {
-		p.client.Kill()
+		wg.Go(p.client.Kill)
 		delete(h.running, name)
 	}
+	wg.Wait()
 }
 
 // Found is one plugin in the plugin folder, as `clipeval plugins` lists it.
