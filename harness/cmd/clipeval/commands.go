@@ -244,7 +244,11 @@ func cmdPlugins(ctx context.Context, fs *flag.FlagSet, args []string, stdout, st
 		switch {
 		case errors.As(f.Err, &verr) && verr.Unlisted():
 			unlisted++
-			fmt.Fprintf(stdout, "  %-16s not verified, not run (not in %s)\n", f.Name, pluginsums.File)
+			why := "not in " + pluginsums.File
+			if verr.NoList {
+				why = "the folder has no " + pluginsums.File
+			}
+			fmt.Fprintf(stdout, "  %-16s not verified, not run (%s)\n", f.Name, why)
 			continue
 		case f.Err != nil:
 			bad++

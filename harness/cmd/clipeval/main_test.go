@@ -229,6 +229,13 @@ func TestPluginsListsOnlyVerified(t *testing.T) {
 	assert.Equal(t, `clipeval: CLIPEVAL_ALLOW_UNVERIFIED_PLUGINS="maybe": want 1 (start plugins missing from the checksum list, for development) or 0`+"\n", errOut)
 
 	t.Setenv("CLIPEVAL_ALLOW_UNVERIFIED_PLUGINS", "")
+	bare := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(bare, "lone"), []byte("#!/bin/sh\nexit 3\n"), 0o755))
+	code, out, _ = cli(t, "plugins", "--plugin-dir", bare)
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "plugins in "+bare+" (this clipeval speaks protocol 2; checksums in SHA256SUMS):\n"+
+		"  lone             not verified, not run (the folder has no SHA256SUMS)\n", out)
+
 	code, out, errOut = cli(t, "plugins", "--write-sums", stray)
 	require.Equal(t, 0, code, errOut)
 	assert.Equal(t, filepath.Join(dir, "SHA256SUMS")+": recorded 1 plugin(s)\n", out)
