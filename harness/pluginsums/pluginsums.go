@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/clipeval/clipeval/plugins/sdk/digest"
 )
 
 // File is the name of a plugin folder's checksum list: one line per plugin file, "HEX  NAME" with the file's
@@ -97,18 +99,13 @@ func fileName(name string) error {
 	return nil
 }
 
-// FileSHA256 returns the hex SHA-256 of the file at path.
+// FileSHA256 returns the hex SHA-256 of the file at path (digest.File's).
 func FileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
+	sum, err := digest.File(path)
 	if err != nil {
 		return "", fmt.Errorf("checksumming plugin: %w", err)
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("checksumming plugin %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return sum.SHA256, nil
 }
 
 // Write records the plugin files names of folder dir in its checksum list: it adds or updates their lines,
