@@ -28,7 +28,7 @@ DEMO_OUT      := runs/demo
 BENCH_MODEL   := $(CURDIR)/.cache/bench-model/biomedclip-vit-b16
 # Go skips testdata/ in ./... patterns: the conformance suite's fake plugins are named explicitly.
 TESTDATA_PKGS := ./harness/conformance/testdata/goodtask ./harness/conformance/testdata/badtask \
-                 ./harness/conformance/testdata/goodmodel
+                 ./harness/conformance/testdata/goodmodel ./harness/pluginhost/testdata/envtask
 
 .PHONY: build deps blas-deps py-deps test-deps runtime demo test race bench bench-all bench-rank bench-model vet proto clean
 
@@ -89,12 +89,14 @@ bin/lib/libonnxruntime.so.1: $(CLIPEVAL_ORT_LIB)
 	@mkdir -p bin/lib
 	cp -f $(CLIPEVAL_ORT_LIB) $@
 
-## build: the CLI in bin/ and the plugins in bin/plugins/
+## build: the CLI in bin/ and the plugins in bin/plugins/, with their checksum list bin/plugins/SHA256SUMS (the
+## harness starts only the plugins it lists with their SHA-256)
 build: deps runtime
 	$(GO) build $(GOTAGS) -ldflags '$(LDFLAGS)' -o bin/clipeval ./harness/cmd/clipeval
 	@mkdir -p bin/plugins
 	@for p in $(PLUGINS); do echo "$(GO) build $(GOTAGS) -o bin/plugins/$$(basename $$p) ./$$p"; $(GO) build $(GOTAGS) -ldflags '$(LDFLAGS)' -o bin/plugins/$$(basename $$p) ./$$p || exit 1; done
 	@for p in $(SCRIPT_PLUGINS); do echo "$$p/install bin/plugins/$$(basename $$p)"; $$p/install bin/plugins/$$(basename $$p) || exit 1; done
+	bin/clipeval plugins --write-sums $(addprefix bin/plugins/,$(notdir $(PLUGINS) $(SCRIPT_PLUGINS)))
 
 ## demo: generate the embedded demo model and dataset, run configs/demo.yaml, write the report
 demo: build

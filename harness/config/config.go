@@ -65,6 +65,15 @@ type Config struct {
 	Tolerance Tolerance
 	// Cache is the `cache:` section: the embedding store's location and use.
 	Cache Cache
+	// Plugins is the `plugins:` section: what the plugin processes get from the harness.
+	Plugins Plugins
+}
+
+// Plugins is the `plugins:` section. Env names variables of the harness's environment that every plugin process
+// gets besides the base set the plugin host passes (PATH, HOME, TMPDIR, the locale, CLIPEVAL_*, thread counts,
+// PYTHON*: see docs/writing-plugins.md), e.g. a token a backend reads; a variable named but not set is not passed.
+type Plugins struct {
+	Env []string
 }
 
 // Cache is where a config keeps its embeddings: Dir (absolute; empty means the machine's default store) unless
@@ -265,7 +274,7 @@ func (p *parser) str(n *yaml.Node, what string) (string, bool) {
 }
 
 func (p *parser) parseRoot(c *Config, root *yaml.Node) {
-	f := p.fields(root, "the config", "models", "tasks", "output", "compare", "cache")
+	f := p.fields(root, "the config", "models", "tasks", "output", "compare", "cache", "plugins")
 	if f == nil {
 		return
 	}
@@ -289,6 +298,39 @@ func (p *parser) parseRoot(c *Config, root *yaml.Node) {
 	}
 	if n, ok := f["cache"]; ok {
 		p.parseCache(c, n)
+	}
+	if n, ok := f["plugins"]; ok {
+		p.parsePlugins(c, n)
+	}
+}
+
+// envNameRE is what a variable name the plugins get may be: a portable shell name.
+var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// parsePlugins reads `plugins: {env: [NAME, ...]}`: the variables plugins get besides the plugin host's base set.
+func (p *parser) parsePlugins(c *Config, n *yaml.Node) {
+	f := p.fields(n, "plugins", "env")
+	v, ok := f["env"]
+	if !ok {
+		return
+	}
+	if v.Kind != yaml.SequenceNode {
+		p.errorf(v, "plugins env must be a list of environment variable names (e.g. [HF_TOKEN]), is %s", kindName(v))
+		return
+	}
+	for _, e := range v.Content {
+		name, ok := p.str(e, "a plugins env entry")
+		switch {
+		case !ok:
+		case !envNameRE.MatchString(name):
+			p.errorf(e, "plugins env: %q is not an environment variable name (letters, digits and _, not starting with a digit; no =VALUE: the value comes from the environment)", name)
+		case strings.HasPrefix(name, "PLUGIN_"):
+			p.errorf(e, "plugins env: %s is set by the plugin host for the go-plugin handshake; it cannot be passed", name)
+		case slices.Contains(c.Plugins.Env, name):
+			p.errorf(e, "plugins env: %s is named twice", name)
+		default:
+			c.Plugins.Env = append(c.Plugins.Env, name)
+		}
 	}
 }
 

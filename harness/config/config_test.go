@@ -89,7 +89,7 @@ func TestLoadProblems(t *testing.T) {
 		want       []string
 	}{
 		{"unknown top key", "modles: []\n", []string{
-			"exp.yaml:1:1: unknown key \"modles\" in the config (known: models, tasks, output, compare, cache)",
+			"exp.yaml:1:1: unknown key \"modles\" in the config (known: models, tasks, output, compare, cache, plugins)",
 			"exp.yaml:1:1: missing models: (a list of model folders to evaluate)",
 			"exp.yaml:1:1: missing tasks: (a list of benchmark tasks)"}},
 		{"wrong types", "models: {name: a}\ntasks:\n  - name: t\n    task: retrieval\n    dataset: {}\n", []string{
@@ -343,6 +343,42 @@ func TestCacheSection(t *testing.T) {
 				want.Dir = filepath.Join(filepath.Dir(p), want.Dir)
 			}
 			assert.Equal(t, want, c.Cache)
+		})
+	}
+}
+
+func TestPluginsSection(t *testing.T) {
+	tests := []struct {
+		name, plugins string
+		want          Plugins
+		problem       string
+	}{
+		{"default", "", Plugins{}, ""},
+		{"names", "plugins: {env: [HF_TOKEN, _X1]}\n", Plugins{Env: []string{"HF_TOKEN", "_X1"}}, ""},
+		{"expanded", "plugins: {env: [\"${WHICH:-TOKEN}\"]}\n", Plugins{Env: []string{"TOKEN"}}, ""},
+		{"empty list", "plugins: {env: []}\n", Plugins{}, ""},
+		{"not a list", "plugins: {env: HF_TOKEN}\n", Plugins{},
+			`:8:16: plugins env must be a list of environment variable names (e.g. [HF_TOKEN]), is str "HF_TOKEN"`},
+		{"a value", "plugins: {env: [\"A=1\"]}\n", Plugins{},
+			`:8:17: plugins env: "A=1" is not an environment variable name (letters, digits and _, not starting with a digit; no =VALUE: the value comes from the environment)`},
+		{"digit first", "plugins: {env: [\"1A\"]}\n", Plugins{}, `:8:17: plugins env: "1A" is not an environment variable name`},
+		{"empty name", "plugins: {env: [\"\"]}\n", Plugins{}, `:8:17: a plugins env entry must be a non-empty string, is str ""`},
+		{"handshake variable", "plugins: {env: [PLUGIN_MIN_PORT]}\n", Plugins{},
+			":8:17: plugins env: PLUGIN_MIN_PORT is set by the plugin host for the go-plugin handshake; it cannot be passed"},
+		{"twice", "plugins: {env: [A, A]}\n", Plugins{}, ":8:20: plugins env: A is named twice"},
+		{"unknown key", "plugins: {vars: [A]}\n", Plugins{}, `:8:11: unknown key "vars" in plugins (known: env)`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := setup(t, "models:\n  - name: a\n    path: m\ntasks:\n  - name: t\n    task: x\n    dataset: {}\n"+tc.plugins)
+			c, err := Load(p, env(nil))
+			if tc.problem != "" {
+				require.Error(t, err)
+				assert.True(t, strings.HasPrefix(err.Error(), p+tc.problem), err.Error())
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, c.Plugins)
 		})
 	}
 }

@@ -163,6 +163,9 @@ type Options struct {
 	Log io.Writer
 	// Seed seeds the random embeddings.
 	Seed uint64
+	// AllowUnverified checks a plugin missing from its folder's checksum list (pluginhost.Host.AllowUnverified);
+	// without it such a plugin is not run and Check returns its *pluginhost.VerifyError.
+	AllowUnverified bool
 }
 
 // maxLargeCols is the widest embedding the large-message case writes: a file over 256 MiB at this width needs a
@@ -293,6 +296,13 @@ func Check(ctx context.Context, path string, opts Options) (*Report, error) {
 	pol := c.host.Policy()
 	pol.Attempts = 1
 	c.host.SetPolicy(pol)
+	c.host.AllowUnverified(opts.AllowUnverified)
+	if err := c.host.Verify(c.name); err != nil {
+		var verr *pluginhost.VerifyError
+		if !errors.As(err, &verr) || !verr.Unlisted() || !opts.AllowUnverified {
+			return nil, fmt.Errorf("checking plugin: %w", err)
+		}
+	}
 
 	if o := c.run(ctx, "handshake", c.handshake); o.status != Pass {
 		return c.report, nil

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clipeval/clipeval/harness/pluginhost"
+	"github.com/clipeval/clipeval/harness/pluginsums"
 	"github.com/clipeval/clipeval/internal/demogen"
 	"github.com/clipeval/clipeval/internal/plugintest"
 	"github.com/clipeval/clipeval/internal/sharedtest"
@@ -42,11 +43,9 @@ func TestMain(m *testing.M) {
 		defer os.RemoveAll(dir)
 		// Plugins that fail to build (mid-rewrite) fail their own subtest, not the whole package.
 		bins = built{dir: dir, buildErr: plugintest.BuildPlugins(dir, false)}
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "fakes")+"/", "./harness/conformance/testdata/goodtask",
-			"./harness/conformance/testdata/badtask", "./harness/conformance/testdata/goodmodel")
-		cmd.Dir = sharedtest.RepoRoot()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "building the fake plugins: %v\n%s", err, out)
+		if err := plugintest.BuildTestPlugins(filepath.Join(dir, "fakes"), "harness/conformance/testdata/goodtask",
+			"harness/conformance/testdata/badtask", "harness/conformance/testdata/goodmodel"); err != nil {
+			fmt.Fprintf(os.Stderr, "building the fake plugins: %v\n", err)
 			return 1
 		}
 		return m.Run()
@@ -447,6 +446,9 @@ func TestCheckErrors(t *testing.T) {
 	require.NoError(t, os.WriteFile(notExec, []byte("x"), 0o644))
 	badSpec := filepath.Join(dir, "spec.json")
 	require.NoError(t, os.WriteFile(badSpec, []byte(`{"dataset": {}, "extra": 1}`), 0o644))
+	unlisted := filepath.Join(dir, "unlisted")
+	require.NoError(t, os.WriteFile(unlisted, []byte("#!/bin/sh\ntouch "+unlisted+".ran\n"), 0o755))
+	unverified := &pluginhost.VerifyError{Name: "unlisted", Path: unlisted, List: filepath.Join(dir, pluginsums.File), NoList: true}
 	tests := []struct {
 		name, path string
 		opts       Options
@@ -456,6 +458,7 @@ func TestCheckErrors(t *testing.T) {
 		{"not executable", notExec, Options{}, "checking plugin: " + notExec + " is not an executable file"},
 		{"bad dataset file", filepath.Join(bins.dir, "fakes", "goodtask"), Options{Dataset: badSpec},
 			"conformance dataset " + badSpec + `: want {"dataset": {...}, "options": {...}}: json: unknown field "extra"`},
+		{"not verified", unlisted, Options{}, "checking plugin: " + unverified.Error()},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -464,12 +467,18 @@ func TestCheckErrors(t *testing.T) {
 			assert.Equal(t, tc.want, err.Error())
 		})
 	}
+	_, err := os.Stat(unlisted + ".ran")
+	assert.ErrorIs(t, err, os.ErrNotExist, "a plugin missing from the checksum list was run")
+	r, err := Check(context.Background(), unlisted, Options{AllowUnverified: true, StartTimeout: 2 * time.Second})
+	require.NoError(t, err, "AllowUnverified checks it")
+	assert.Equal(t, map[string]Status{"handshake": Fail}, statuses(r))
 }
 
 func TestNotAPlugin(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "liar")
 	require.NoError(t, os.WriteFile(p, []byte("#!/bin/sh\necho hello\nsleep 30\n"), 0o755))
+	require.NoError(t, pluginsums.Write(dir, "liar"))
 	r, err := Check(context.Background(), p, Options{StartTimeout: 2 * time.Second})
 	require.NoError(t, err)
 	assert.Equal(t, map[string]Status{"handshake": Fail}, statuses(r))

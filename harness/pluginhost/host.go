@@ -12,7 +12,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -25,6 +24,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
 
+	"github.com/clipeval/clipeval/harness/pluginsums"
 	"github.com/clipeval/clipeval/plugins/sdk"
 	"github.com/clipeval/clipeval/plugins/sdk/npy"
 )
@@ -47,7 +47,9 @@ func DefaultDir() string {
 
 // Host starts plugins from one folder; each plugin runs once and is shared. Every call to a plugin goes through
 // the host's Policy: it has a deadline and a heartbeat, and a plugin that crashed or hung is killed, started again
-// and the call tried again (see Policy). Close ends them all.
+// and the call tried again (see Policy). Close ends them all. It starts only the files its folder's checksum list
+// (pluginsums.File) names with their SHA-256 (unless AllowUnverified), each with a minimal environment (pluginEnv,
+// plus the variables PassEnv names).
 type Host struct {
 	dir    string
 	logger hclog.Logger
@@ -56,6 +58,11 @@ type Host struct {
 	mu      sync.Mutex
 	plugins map[string]*Plugin
 	closed  bool
+
+	// allowUnverified starts plugins missing from the checksum list; passEnv are the variables plugins get besides
+	// the base set (both under mu).
+	allowUnverified bool
+	passEnv         []string
 }
 
 // New returns a host for the plugins in dir, with DefaultPolicy. Plugin log lines go to logOut (nil: discarded).
@@ -83,6 +90,27 @@ func (h *Host) Policy() Policy {
 
 // Dir returns the plugin folder.
 func (h *Host) Dir() string { return h.dir }
+
+// AllowUnverified sets whether plugins missing from the folder's checksum list (or a folder without one) are
+// started all the same, with a warning in the log: for development, where plugins are rebuilt by hand. A plugin
+// the list names with another checksum is refused either way. It applies to the plugins started afterwards.
+func (h *Host) AllowUnverified(allow bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.allowUnverified = allow
+}
+
+// PassEnv adds variables of the harness's environment that plugins get besides the base set (a config's
+// `plugins: env:`). It applies to the plugins started afterwards.
+func (h *Host) PassEnv(names ...string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, n := range names {
+		if !slices.Contains(h.passEnv, n) {
+			h.passEnv = append(h.passEnv, n)
+		}
+	}
+}
 
 // Plugin is one plugin of the folder, as the host runs it: one process at a time, started when first needed and
 // again after it crashed or hung.
@@ -264,13 +292,19 @@ func (h *Host) launch(name string) (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
+	secure, err := h.secureConfig(name, path)
+	if err != nil {
+		return nil, err
+	}
 	tl := &tail{max: 4096}
-	cmd := exec.Command(path)
+	cmd := h.command(path)
 	endWithParent(cmd)
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake(),
 		Plugins:          sdk.PluginSet(),
 		Cmd:              cmd,
+		SecureConfig:     secure,
+		SkipHostEnv:      true, // command sets the plugin's environment
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		GRPCDialOptions:  sdk.DialOptions(),
 		Logger:           h.logger.Named(name),
@@ -281,6 +315,9 @@ func (h *Host) launch(name string) (*proc, error) {
 	rpc, err := client.Client()
 	if err != nil {
 		client.Kill()
+		if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
+			return nil, h.mismatch(name, path, secure)
+		}
 		msg := fmt.Sprintf("starting plugin %q (%s): %v", name, path, err)
 		if t := tl.String(); t != "" {
 			msg += "; its output:\n" + t
@@ -359,22 +396,40 @@ type Found struct {
 	ProtocolVersion int
 	// Info is what the plugin's Describe said; nil when it could not be asked.
 	Info *sdk.PluginInfo
-	// Err says why the plugin could not be started or asked.
+	// Verified is set when the file matched its checksum in the folder's list.
+	Verified bool
+	// Err says why the plugin could not be started or asked; a *VerifyError when it was not started because it
+	// is not in the checksum list or does not match it.
 	Err error
 }
 
-// List starts every executable in the plugin folder, asks what it is, and ends it again.
+// List starts every file of the plugin folder that its checksum list names with the file's checksum, asks what it
+// is, and ends it again. Files not in the list are not run (unless AllowUnverified): they come back with a
+// *VerifyError, as do files that differ from the list. The list itself and dot files are left out.
 func (h *Host) List(ctx context.Context) ([]Found, error) {
 	entries, err := os.ReadDir(h.dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading plugin folder: %w (build the plugins with `make build`, or set %s)", err, DirEnvVar)
 	}
+	h.mu.Lock()
+	allow := h.allowUnverified
+	h.mu.Unlock()
 	var out []Found
 	for _, e := range entries {
-		if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+		if e.IsDir() || strings.HasPrefix(e.Name(), ".") || e.Name() == pluginsums.File {
 			continue
 		}
 		f := Found{Name: e.Name(), Path: filepath.Join(h.dir, e.Name())}
+		var verr *VerifyError
+		switch err := h.Verify(e.Name()); {
+		case err == nil:
+			f.Verified = true
+		case errors.As(err, &verr) && verr.Unlisted() && allow:
+		default:
+			f.Err = err
+			out = append(out, f)
+			continue
+		}
 		f.Kind, f.ProtocolVersion, f.Info, f.Err = h.Describe(ctx, e.Name())
 		out = append(out, f)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clipeval/clipeval/harness/pluginsums"
 	"github.com/clipeval/clipeval/internal/plugintest"
 	"github.com/clipeval/clipeval/plugins/sdk"
 )
@@ -70,6 +71,7 @@ func TestStartErrors(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "notaplugin"), []byte("#!/bin/sh\necho hello\nexit 3\n"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "notexec"), []byte("x"), 0o644))
+	require.NoError(t, pluginsums.Write(dir, "notaplugin"))
 	tests := []struct {
 		name, plugin, want string
 	}{

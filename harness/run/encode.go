@@ -131,7 +131,9 @@ func (e *encoder) encode(ctx context.Context, task, kind, path string, n int, ke
 		}
 		cols = d
 		var err error
-		w, err = npy.CreateFloat32(path, n, cols)
+		if w, err = npy.CreateFloat32(path, n, cols); err == nil {
+			w.Scratch = true // the work folder goes when the run ends; the store keeps the embeddings
+		}
 		return err
 	}
 	fail := func(err error) (sdk.EmbeddingFile, error) {

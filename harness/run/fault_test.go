@@ -17,6 +17,7 @@ import (
 
 	"github.com/clipeval/clipeval/harness/config"
 	"github.com/clipeval/clipeval/harness/plan"
+	"github.com/clipeval/clipeval/harness/pluginsums"
 	"github.com/clipeval/clipeval/harness/pluginhost"
 	"github.com/clipeval/clipeval/harness/results"
 	"github.com/clipeval/clipeval/harness/store"
@@ -154,7 +155,7 @@ func TestDeadTaskIsNoticedWhileEncoding(t *testing.T) {
 	for _, restartable := range []bool{true, false} {
 		t.Run(fmt.Sprint("restartable ", restartable), func(t *testing.T) {
 			dir := t.TempDir()
-			for _, name := range []string{"faultmodel", "goodtask"} {
+			for _, name := range []string{"faultmodel", "goodtask", pluginsums.File} {
 				b, err := os.ReadFile(filepath.Join(binDir, "testplugins", name))
 				require.NoError(t, err)
 				require.NoError(t, os.WriteFile(filepath.Join(dir, name), b, 0o755))
@@ -192,7 +193,7 @@ func TestDeadTaskIsNoticedWhileEncoding(t *testing.T) {
 				return
 			}
 			require.ErrorIs(t, err, ErrRunsFailed)
-			assert.Contains(t, got.Runs[0].Error, `task "t1", while encoding its inputs: a health check: plugin "goodtask" is gone, and starting it again failed: starting plugin "goodtask" (`)
+			assert.Contains(t, got.Runs[0].Error, `task "t1", while encoding its inputs: a health check: plugin "goodtask" is gone, and starting it again failed: `)
 			assert.Less(t, lastImages+lastTexts, n, "the encoding stopped early")
 		})
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/clipeval/clipeval/harness/pluginhost"
+	"github.com/clipeval/clipeval/harness/pluginsums"
 	"github.com/clipeval/clipeval/plugins/sdk"
 )
 
@@ -45,6 +46,9 @@ func ipcShare(ctx context.Context, env *Env) ([]Row, error) {
 	build.Dir = env.Repo
 	if b, err := build.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("ipc: building goodmodel: %v\n%s", err, b)
+	}
+	if err := pluginsums.Write(plugins, "goodmodel"); err != nil {
+		return nil, fmt.Errorf("ipc: %w", err)
 	}
 	fakeHost := pluginhost.New(plugins, nil)
 	defer fakeHost.Close()

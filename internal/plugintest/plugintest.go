@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clipeval/clipeval/harness/pluginsums"
 	"github.com/clipeval/clipeval/internal/sharedtest"
 )
 
@@ -35,31 +36,49 @@ func Build(dir string, race bool) error {
 	if err := BuildPlugins(dir, race); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "testplugins"), 0o755); err != nil {
-		return fmt.Errorf("test plugin folder: %w", err)
-	}
-	var errs []error
-	for _, p := range TestPlugins {
-		errs = append(errs, goBuild(filepath.Join(dir, "testplugins", filepath.Base(p)), p, race))
-	}
-	errs = append(errs, goBuild(filepath.Join(dir, "clipeval"), "harness/cmd/clipeval", race))
-	return errors.Join(errs...)
+	return errors.Join(BuildTestPlugins(filepath.Join(dir, "testplugins"), TestPlugins...),
+		goBuild(filepath.Join(dir, "clipeval"), "harness/cmd/clipeval", race))
 }
 
-// BuildPlugins compiles the Go plugins and installs the script plugins into dir/plugins. A plugin that fails to
-// build does not stop the others; the error lists every failure.
+// BuildPlugins compiles the Go plugins and installs the script plugins into dir/plugins, and records those built in
+// the folder's checksum list, as `make build` does. A plugin that fails to build does not stop the others; the
+// error lists every failure.
 func BuildPlugins(dir string, race bool) error {
-	if err := os.MkdirAll(filepath.Join(dir, "plugins"), 0o755); err != nil {
+	plugins := filepath.Join(dir, "plugins")
+	if err := os.MkdirAll(plugins, 0o755); err != nil {
 		return fmt.Errorf("plugin folder: %w", err)
 	}
 	var errs []error
+	var built []string
+	record := func(p string, err error) {
+		if errs = append(errs, err); err == nil {
+			built = append(built, filepath.Base(p))
+		}
+	}
 	for _, p := range Plugins {
-		errs = append(errs, goBuild(filepath.Join(dir, "plugins", filepath.Base(p)), p, race))
+		record(p, goBuild(filepath.Join(plugins, filepath.Base(p)), p, race))
 	}
 	for _, p := range ScriptPlugins {
-		errs = append(errs, installScript(filepath.Join(dir, "plugins", filepath.Base(p)), p))
+		record(p, installScript(filepath.Join(plugins, filepath.Base(p)), p))
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, pluginsums.Write(plugins, built...))...)
+}
+
+// BuildTestPlugins compiles the main packages pkgs (relative to the repository root: a test's own plugins, e.g.
+// harness/conformance/testdata/goodtask) into dir, each as dir/<base name>, and records them in dir's checksum
+// list, so that the plugin host starts them as it starts the project's.
+func BuildTestPlugins(dir string, pkgs ...string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("plugin folder: %w", err)
+	}
+	names := make([]string, len(pkgs))
+	for i, p := range pkgs {
+		names[i] = filepath.Base(p)
+		if err := goBuild(filepath.Join(dir, names[i]), p, false); err != nil {
+			return err
+		}
+	}
+	return pluginsums.Write(dir, names...)
 }
 
 // goBuild compiles the main package pkg (relative to the repository root) to out.

@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/clipeval/clipeval/harness/compare"
@@ -15,6 +17,7 @@ import (
 	"github.com/clipeval/clipeval/harness/conformance"
 	"github.com/clipeval/clipeval/harness/plan"
 	"github.com/clipeval/clipeval/harness/pluginhost"
+	"github.com/clipeval/clipeval/harness/pluginsums"
 	"github.com/clipeval/clipeval/harness/results"
 	"github.com/clipeval/clipeval/harness/run"
 	"github.com/clipeval/clipeval/harness/store"
@@ -24,6 +27,32 @@ import (
 
 func lookupEnv(k string) (string, bool) { return os.LookupEnv(k) }
 
+// newHost returns the plugin host for the plugin folder dir (plugin log lines to logOut), which starts plugins
+// missing from the folder's checksum list only when $CLIPEVAL_ALLOW_UNVERIFIED_PLUGINS is 1.
+func newHost(dir string, logOut io.Writer) (*pluginhost.Host, error) {
+	allow, err := allowUnverified()
+	if err != nil {
+		return nil, err
+	}
+	h := pluginhost.New(dir, logOut)
+	h.AllowUnverified(allow)
+	return h, nil
+}
+
+// allowUnverified reads $CLIPEVAL_ALLOW_UNVERIFIED_PLUGINS: unset or empty is false.
+func allowUnverified() (bool, error) {
+	v, ok := lookupEnv(pluginhost.AllowUnverifiedEnvVar)
+	if !ok || v == "" {
+		return false, nil
+	}
+	allow, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, badInput("%s=%q: want 1 (start plugins missing from the checksum list, for development) or 0",
+			pluginhost.AllowUnverifiedEnvVar, v)
+	}
+	return allow, nil
+}
+
 // loadConfig parses the one CONFIG argument. When the config has problems it still checks the tasks and models
 // that parsed against their plugins (r.Prepare), so that every problem comes back at once, as config.Problems sorted
 // by position; a clean config comes back unchecked against the plugins (run.Runner.Run and Prepare do that).
@@ -32,6 +61,9 @@ func loadConfig(ctx context.Context, r *run.Runner, pos []string, cmd string) (*
 		return nil, badInput("%s takes one CONFIG file, got %d arguments (see clipeval %s --help)", cmd, len(pos), cmd)
 	}
 	cfg, err := config.Load(pos[0], lookupEnv)
+	if cfg != nil && r.Host != nil {
+		r.Host.PassEnv(cfg.Plugins.Env...) // before any plugin starts: the checks below start them
+	}
 	var problems config.Problems
 	switch {
 	case err == nil:
@@ -65,7 +97,10 @@ func cmdRun(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 	}
 	progress := newProgress(stderr, progressModeFor(stderr, *quiet), time.Now)
 	defer progress.close()
-	host := pluginhost.New(*pluginDir, progress) // plugin warnings print above the bars
+	host, err := newHost(*pluginDir, progress) // plugin warnings print above the bars
+	if err != nil {
+		return err
+	}
 	defer host.Close()
 	host.SetPolicy(pol)
 	r := &run.Runner{Host: host, Progress: progress.event}
@@ -159,7 +194,10 @@ func cmdValidate(ctx context.Context, fs *flag.FlagSet, args []string, stdout, _
 	if err != nil {
 		return err
 	}
-	host := pluginhost.New(*pluginDir, nil)
+	host, err := newHost(*pluginDir, nil)
+	if err != nil {
+		return err
+	}
 	defer host.Close()
 	r := &run.Runner{Host: host}
 	cfg, err := loadConfig(ctx, r, pos, "validate")
@@ -182,34 +220,89 @@ func cmdPlugins(ctx context.Context, fs *flag.FlagSet, args []string, stdout, st
 	check := fs.Bool("check", false, "run the conformance suite on the plugin executables given as arguments")
 	dataset := fs.String("dataset", "", "with --check: a task's dataset and options as the JSON `FILE` {\"dataset\": {...}, \"options\": {...}}, to load and score")
 	model := fs.String("model", "", "with --check: a model folder `DIR` for a backend to load and encode with")
+	writeSums := fs.Bool("write-sums", false, "record the plugin executables given as arguments in their folder's checksum list ("+pluginsums.File+"), as make build does")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
+	if *check && *writeSums {
+		return badInput("plugins: --check and --write-sums do not go together")
+	}
+	if *writeSums {
+		return writePluginSums(pos, stdout)
+	}
+	allow, err := allowUnverified()
+	if err != nil {
+		return err
+	}
 	if *check {
-		return checkPlugins(ctx, pos, conformance.Options{Dataset: *dataset, Model: *model, Log: stderr}, stdout)
+		return checkPlugins(ctx, pos, conformance.Options{Dataset: *dataset, Model: *model, Log: stderr, AllowUnverified: allow}, stdout)
 	}
 	if len(pos) > 0 {
-		return badInput("plugins takes no arguments without --check, got %q", pos)
+		return badInput("plugins takes no arguments without --check or --write-sums, got %q", pos)
 	}
 	host := pluginhost.New(*pluginDir, nil)
 	defer host.Close()
+	host.AllowUnverified(allow)
 	found, err := host.List(ctx)
 	if err != nil {
 		return usageError{err}
 	}
-	fmt.Fprintf(stdout, "plugins in %s (this clipeval speaks protocol %d):\n", host.Dir(), sdk.ProtocolVersion)
-	bad := 0
+	fmt.Fprintf(stdout, "plugins in %s (this clipeval speaks protocol %d; checksums in %s):\n", host.Dir(), sdk.ProtocolVersion, pluginsums.File)
+	bad, unlisted := 0, 0
 	for _, f := range found {
-		if f.Err != nil {
+		var verr *pluginhost.VerifyError
+		switch {
+		case errors.As(f.Err, &verr) && verr.Unlisted():
+			unlisted++
+			why := "not in " + pluginsums.File
+			if verr.NoList {
+				why = "the folder has no " + pluginsums.File
+			}
+			fmt.Fprintf(stdout, "  %-16s not verified, not run (%s)\n", f.Name, why)
+			continue
+		case f.Err != nil:
 			bad++
 			fmt.Fprintf(stdout, "  %-16s ERROR %v\n", f.Name, f.Err)
 			continue
 		}
-		fmt.Fprintf(stdout, "  %-16s %-6s protocol %d  %-10s %s\n", f.Name, f.Kind, f.ProtocolVersion, f.Info.Version, f.Info.Description)
+		note := ""
+		if !f.Verified {
+			note = " (unverified: " + pluginhost.AllowUnverifiedEnvVar + " is set)"
+		}
+		fmt.Fprintf(stdout, "  %-16s %-6s protocol %d  %-10s %s%s\n", f.Name, f.Kind, f.ProtocolVersion, f.Info.Version, f.Info.Description, note)
 	}
+	var errs []error
 	if bad > 0 {
-		return fmt.Errorf("%d plugin(s) could not be started", bad)
+		errs = append(errs, fmt.Errorf("%d plugin(s) could not be started", bad))
+	}
+	if unlisted > 0 {
+		errs = append(errs, fmt.Errorf("%d file(s) are not in %s and were not run: build the plugins with `make build`, record a plugin you trust with "+
+			"`clipeval plugins --write-sums PATH`, or set %s=1 to start unverified plugins (development only)",
+			unlisted, filepath.Join(host.Dir(), pluginsums.File), pluginhost.AllowUnverifiedEnvVar))
+	}
+	return errors.Join(errs...)
+}
+
+// writePluginSums records the plugin executables paths in their folders' checksum lists (pluginsums.Write).
+func writePluginSums(paths []string, stdout io.Writer) error {
+	if len(paths) == 0 {
+		return badInput("plugins --write-sums takes the plugin executables to record (e.g. bin/plugins/onnx)")
+	}
+	byDir := map[string][]string{}
+	var dirs []string
+	for _, p := range paths {
+		dir := filepath.Dir(p)
+		if _, ok := byDir[dir]; !ok {
+			dirs = append(dirs, dir)
+		}
+		byDir[dir] = append(byDir[dir], filepath.Base(p))
+	}
+	for _, dir := range dirs {
+		if err := pluginsums.Write(dir, byDir[dir]...); err != nil {
+			return usageError{err}
+		}
+		fmt.Fprintf(stdout, "%s: recorded %d plugin(s)\n", filepath.Join(dir, pluginsums.File), len(byDir[dir]))
 	}
 	return nil
 }
@@ -217,6 +310,8 @@ func cmdPlugins(ctx context.Context, fs *flag.FlagSet, args []string, stdout, st
 // checkPlugins runs the conformance suite on each plugin executable in paths and prints its report; it fails when
 // any case of any plugin fails.
 func checkPlugins(ctx context.Context, paths []string, opts conformance.Options, stdout io.Writer) error {
+	// The checksum list beside the plugins (bin/plugins/* names it too) is no plugin.
+	paths = slices.DeleteFunc(slices.Clone(paths), func(p string) bool { return filepath.Base(p) == pluginsums.File })
 	if len(paths) == 0 {
 		return badInput("plugins --check takes the plugin executables to check (e.g. bin/plugins/*)")
 	}

@@ -49,6 +49,8 @@ var wantFlags = map[string]string{
       with --check: a model folder DIR for a backend to load and encode with
   --plugin-dir DIR
       start the plugins found in DIR (default /plugins)
+  --write-sums
+      record the plugin executables given as arguments in their folder's checksum list (SHA256SUMS), as make build does
 `,
 	"embed": `Flags:
   --backend NAME

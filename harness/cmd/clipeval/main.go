@@ -105,9 +105,11 @@ func commands() []command {
 		{"validate", "CONFIG [--plugin-dir DIR]",
 			"check a config and its tasks against their plugins (YAML syntax, unknown keys, wrong types, values out of\n" +
 				"range, missing files): every problem at once, as file:line:col: message sorted by position; exit 2", cmdValidate},
-		{"plugins", "[--plugin-dir DIR] | --check [--dataset FILE] [--model DIR] PLUGIN...",
-			"list the plugins found, their kind, protocol and version; with --check run the conformance suite on\n" +
-				"plugin executables (handshake, Describe, schema, error behaviour, streams and large data)", cmdPlugins},
+		{"plugins", "[--plugin-dir DIR] | --check [--dataset FILE] [--model DIR] PLUGIN... | --write-sums PLUGIN...",
+			"list the plugins found, their kind, protocol and version (only those the folder's SHA256SUMS lists with\n" +
+				"their checksum are run); with --check run the conformance suite on plugin executables (handshake,\n" +
+				"Describe, schema, error behaviour, streams and large data); with --write-sums record plugin executables\n" +
+				"in their folder's SHA256SUMS, as make build does", cmdPlugins},
 		{"embed", "--model DIR (--images FILE... | --texts FILE.json) --out OUT.npy [--backend onnx] [--option K=V] [--quiet]",
 			"write the raw embeddings (float32 [N,d]) of images or texts as .npy", cmdEmbed},
 		{"preprocess", "--model DIR --out OUT.npy IMAGE...",
@@ -160,7 +162,8 @@ func usage() string {
 Run clipeval CMD --help (or clipeval help CMD) for a command's flags and their defaults.
 Exit codes: 0 success, 1 a run or check failed, 2 bad input, 130 interrupted (SIGINT), 143 terminated (SIGTERM).
 Environment: CLIPEVAL_PLUGIN_DIR (plugin folder, default bin/plugins beside clipeval),
-  CLIPEVAL_ORT_LIB (ONNX Runtime library, default bin/lib/libonnxruntime.so.1).
+  CLIPEVAL_ORT_LIB (ONNX Runtime library, default bin/lib/libonnxruntime.so.1),
+  CLIPEVAL_ALLOW_UNVERIFIED_PLUGINS=1 (start plugins missing from the folder's SHA256SUMS; development only).
 `)
 	return b.String()
 }

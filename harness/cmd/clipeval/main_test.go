@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,9 +17,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clipeval/clipeval/harness/pluginsums"
+	"github.com/clipeval/clipeval/harness/run"
 	"github.com/clipeval/clipeval/internal/demogen"
 	"github.com/clipeval/clipeval/internal/plugintest"
 	"github.com/clipeval/clipeval/internal/sharedtest"
+	"github.com/clipeval/clipeval/plugins/sdk"
 	"github.com/clipeval/clipeval/plugins/sdk/npy"
 )
 
@@ -164,6 +169,9 @@ func TestPluginsCheck(t *testing.T) {
 	plugins := filepath.Join(binDir, "plugins")
 	notPlugin := filepath.Join(t.TempDir(), "hello")
 	require.NoError(t, os.WriteFile(notPlugin, []byte("#!/bin/sh\necho hello\n"), 0o755))
+	require.NoError(t, pluginsums.Write(filepath.Dir(notPlugin), "hello"))
+	unlisted := filepath.Join(t.TempDir(), "unlisted")
+	require.NoError(t, os.WriteFile(unlisted, []byte("#!/bin/sh\ntouch "+unlisted+".ran\n"), 0o755))
 	tests := []struct {
 		name string
 		args []string
@@ -175,6 +183,8 @@ func TestPluginsCheck(t *testing.T) {
 		{"python plugin", []string{"plugins", "--check", filepath.Join(plugins, "pyalign")}, 0, `plugin pyalign v0\.1\.0 \(task\)`},
 		{"not a plugin", []string{"plugins", "--check", notPlugin}, 1, `\nhandshake +FAIL `},
 		{"nothing to check", []string{"plugins", "--check"}, 2, ""},
+		{"only the checksum list", []string{"plugins", "--check", filepath.Join(plugins, pluginsums.File)}, 2, ""},
+		{"not verified", []string{"plugins", "--check", unlisted}, 2, ""},
 		{"arguments without --check", []string{"plugins", "x"}, 2, ""},
 	}
 	for _, tc := range tests {
@@ -184,6 +194,80 @@ func TestPluginsCheck(t *testing.T) {
 			assert.Regexp(t, tc.want, out)
 		})
 	}
+	_, err = os.Stat(unlisted + ".ran")
+	assert.ErrorIs(t, err, os.ErrNotExist, "plugins --check ran a plugin missing from the checksum list")
+}
+
+// TestPluginsListsOnlyVerified checks that `clipeval plugins` starts only the files the folder's checksum list
+// names with their checksum and lists the others as not run, that --write-sums records a plugin so that it is
+// run, and that CLIPEVAL_ALLOW_UNVERIFIED_PLUGINS=1 starts unlisted files.
+func TestPluginsListsOnlyVerified(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, plugintest.BuildTestPlugins(dir, "harness/conformance/testdata/goodtask"))
+	stray := filepath.Join(dir, "stray")
+	require.NoError(t, os.WriteFile(stray, []byte("#!/bin/sh\ntouch "+stray+".ran\nexit 3\n"), 0o755))
+	ran := func() bool { _, err := os.Stat(stray + ".ran"); return err == nil }
+	header := "plugins in " + dir + " (this clipeval speaks protocol 2; checksums in SHA256SUMS):\n"
+	good := "  goodtask         task   protocol 2  v0.0.1     a task that keeps the contract\n"
+
+	code, out, errOut := cli(t, "plugins", "--plugin-dir", dir)
+	assert.Equal(t, 1, code)
+	assert.Equal(t, header+good+"  stray            not verified, not run (not in SHA256SUMS)\n", out)
+	assert.Equal(t, "clipeval: 1 file(s) are not in "+filepath.Join(dir, "SHA256SUMS")+" and were not run: build the plugins with `make build`, "+
+		"record a plugin you trust with `clipeval plugins --write-sums PATH`, or set CLIPEVAL_ALLOW_UNVERIFIED_PLUGINS=1 to start unverified plugins (development only)\n", errOut)
+	assert.False(t, ran(), "the unlisted file was run")
+
+	t.Setenv("CLIPEVAL_ALLOW_UNVERIFIED_PLUGINS", "1")
+	code, out, _ = cli(t, "plugins", "--plugin-dir", dir)
+	assert.Equal(t, 1, code)
+	assert.True(t, strings.HasPrefix(out, header+good+`  stray            ERROR starting plugin "stray" (`+stray+"): "), out)
+	assert.True(t, ran(), "CLIPEVAL_ALLOW_UNVERIFIED_PLUGINS=1 starts an unlisted file")
+
+	t.Setenv("CLIPEVAL_ALLOW_UNVERIFIED_PLUGINS", "maybe")
+	code, _, errOut = cli(t, "plugins", "--plugin-dir", dir)
+	assert.Equal(t, 2, code)
+	assert.Equal(t, `clipeval: CLIPEVAL_ALLOW_UNVERIFIED_PLUGINS="maybe": want 1 (start plugins missing from the checksum list, for development) or 0`+"\n", errOut)
+
+	t.Setenv("CLIPEVAL_ALLOW_UNVERIFIED_PLUGINS", "")
+	bare := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(bare, "lone"), []byte("#!/bin/sh\nexit 3\n"), 0o755))
+	code, out, _ = cli(t, "plugins", "--plugin-dir", bare)
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "plugins in "+bare+" (this clipeval speaks protocol 2; checksums in SHA256SUMS):\n"+
+		"  lone             not verified, not run (the folder has no SHA256SUMS)\n", out)
+
+	code, out, errOut = cli(t, "plugins", "--write-sums", stray)
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, filepath.Join(dir, "SHA256SUMS")+": recorded 1 plugin(s)\n", out)
+	sums, err := pluginsums.Read(dir)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"goodtask", "stray"}, slices.Sorted(maps.Keys(sums)))
+	code, _, _ = cli(t, "plugins", "--write-sums", filepath.Join(dir, "SHA256SUMS"))
+	assert.Equal(t, 2, code)
+}
+
+// TestConfigNamesPluginEnv checks that the variables a config's `plugins: env:` names reach the plugins, and that
+// other variables of the harness's environment do not.
+func TestConfigNamesPluginEnv(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, plugintest.BuildTestPlugins(filepath.Join(dir, "plugins"), "harness/pluginhost/testdata/envtask"))
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "m"), 0o755))
+	cfg := filepath.Join(dir, "exp.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("models:\n  - {name: a, path: m}\ntasks:\n  - {name: t, task: envtask, dataset: {}}\nplugins:\n  env: [MY_TOKEN]\n"), 0o644))
+	t.Setenv("MY_TOKEN", "named")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "s3cr3t")
+	host, err := newHost(filepath.Join(dir, "plugins"), nil)
+	require.NoError(t, err)
+	defer host.Close()
+	_, err = loadConfig(context.Background(), &run.Runner{Host: host}, []string{cfg}, "run")
+	require.NoError(t, err)
+	task, err := host.Task("envtask")
+	require.NoError(t, err)
+	info, err := task.Describe(context.Background(), sdk.DescribeRequest{})
+	require.NoError(t, err)
+	env := strings.Split(info.Description, "\n")
+	assert.Contains(t, env, "MY_TOKEN=named")
+	assert.NotContains(t, info.Description, "AWS_SECRET_ACCESS_KEY")
 }
 
 func TestRunWritesResultsReportAndPlots(t *testing.T) {

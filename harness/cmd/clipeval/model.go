@@ -68,7 +68,10 @@ func (m *modelFlags) open(ctx context.Context, cmd string, stderr io.Writer) (*p
 	}
 	cwd, _ := os.Getwd()
 	ref := sdk.ModelRef{Dir: dir, Options: m.options, BaseDir: cwd}
-	host := pluginhost.New(m.pluginDir, stderr)
+	host, err := newHost(m.pluginDir, stderr)
+	if err != nil {
+		return nil, nil, ref, err
+	}
 	model, err := host.Model(m.backend)
 	if err == nil {
 		_, err = model.Info(ctx, sdk.ModelInfoRequest{Model: ref})

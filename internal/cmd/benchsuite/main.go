@@ -44,6 +44,11 @@ func run() error {
 	if _, err := os.Stat(filepath.Join(repo, "go.mod")); err != nil {
 		return fmt.Errorf("run from the repository root (no go.mod in %s)", repo)
 	}
+	// The bare references run without ONNX Runtime's telemetry, as clipeval's backend does, so that the ratios
+	// measure clipeval's own work.
+	if _, set := os.LookupEnv("ORT_DISABLE_TELEMETRY"); !set {
+		os.Setenv("ORT_DISABLE_TELEMETRY", "1")
+	}
 	ort := os.Getenv("CLIPEVAL_ORT_LIB")
 	if ort == "" {
 		ort = filepath.Join(repo, "bin", "lib", "libonnxruntime.so.1")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -244,6 +245,51 @@ func TestWarm(t *testing.T) {
 				}
 			}
 			require.NoError(t, b.Close())
+		})
+	}
+}
+
+// TestTelemetryIsOff loads a model in a fresh process (ONNX Runtime decides once per process) whose home and cache
+// folders are empty, and checks that ONNX Runtime wrote nothing there (its telemetry queue and device id live under
+// ~/.cache/Microsoft) unless the user set ORT_DISABLE_TELEMETRY=0, which the backend leaves alone.
+func TestTelemetryIsOff(t *testing.T) {
+	if dir := os.Getenv("CLIPEVAL_TELEMETRY_CHILD"); dir != "" {
+		b := New(os.Getenv(LibEnvVar))
+		_, err := b.Info(context.Background(), sdk.ModelInfoRequest{Model: sdk.ModelRef{Dir: dir, Options: map[string]string{"logit_scale": "50"}}})
+		require.NoError(t, err)
+		require.NoError(t, b.Close())
+		return
+	}
+	lib, model := sharedtest.ORTLib(t), sharedtest.Path(t, "fixtures", "tiny-a", "biomedclip")
+	cases := []struct {
+		name   string
+		env    []string
+		writes bool
+	}{
+		{"default", nil, false},
+		{"user opted out", []string{TelemetryEnvVar + "=1"}, false},
+		{"user left ONNX Runtime's default", []string{TelemetryEnvVar + "=0"}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			home := t.TempDir()
+			cmd := exec.Command(os.Args[0], "-test.run", "^TestTelemetryIsOff$")
+			cmd.Env = append([]string{"HOME=" + home, "XDG_CACHE_HOME=" + filepath.Join(home, ".cache"),
+				"CLIPEVAL_TELEMETRY_CHILD=" + model, LibEnvVar + "=" + lib, "PATH=" + os.Getenv("PATH")}, tc.env...)
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			var written []string
+			require.NoError(t, filepath.WalkDir(home, func(path string, d os.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					written = append(written, path)
+				}
+				return err
+			}))
+			if tc.writes {
+				assert.NotEmpty(t, written, "with the opt-out at 0 ONNX Runtime records its events (else this test proves nothing)")
+			} else {
+				assert.Empty(t, written)
+			}
 		})
 	}
 }

@@ -107,6 +107,10 @@ func WriteFloat32File(path string, rows, cols int, data []float32) error {
 // matrix: the file is laid out at its full size under a temporary name in the destination's folder, rows are
 // written in place, and Close syncs it and renames it into place (Abort removes it).
 type Float32Writer struct {
+	// Scratch skips the sync in Close, for a file that need not survive a crash of the machine (one in a run's work
+	// folder, removed when the run ends): readers still never see it half-written.
+	Scratch bool
+
 	path       string
 	f          *os.File
 	rows, cols int
@@ -162,15 +166,17 @@ func (w *Float32Writer) WriteRows(first int, data []float32) error {
 	return nil
 }
 
-// Close syncs the file and renames it into place.
+// Close syncs the file (unless Scratch is set) and renames it into place.
 func (w *Float32Writer) Close() error {
 	if err := w.f.Chmod(0o644); err != nil {
 		w.Abort()
 		return fmt.Errorf("npy: %w", err)
 	}
-	if err := w.f.Sync(); err != nil {
-		w.Abort()
-		return fmt.Errorf("npy: writing %s: %w", w.path, err)
+	if !w.Scratch {
+		if err := w.f.Sync(); err != nil {
+			w.Abort()
+			return fmt.Errorf("npy: writing %s: %w", w.path, err)
+		}
 	}
 	if err := w.f.Close(); err != nil {
 		os.Remove(w.f.Name())

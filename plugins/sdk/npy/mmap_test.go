@@ -187,22 +187,28 @@ func TestReadNPZRefusesABomb(t *testing.T) {
 }
 
 func TestFloat32WriterRowsInAnyOrder(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "m.npy")
-	w, err := CreateFloat32(p, 3, 2)
-	require.NoError(t, err)
-	require.NoError(t, w.WriteRows(2, []float32{5, 6}))
-	require.NoError(t, w.WriteRows(0, []float32{1, 2, 3, 4}))
-	assert.ErrorContains(t, w.WriteRows(2, []float32{1, 2, 3, 4}), "do not fit a [3, 2] matrix")
-	assert.ErrorContains(t, w.WriteRows(0, []float32{1}), "do not fit")
-	_, err = os.Stat(p)
-	assert.True(t, os.IsNotExist(err), "nothing at the path before Close")
-	require.NoError(t, w.Close())
-	m, err := MapFloat32(p)
-	require.NoError(t, err)
-	defer m.Close()
-	assert.Equal(t, []float32{1, 2, 3, 4, 5, 6}, m.Float32)
+	for _, scratch := range []bool{false, true} {
+		p := filepath.Join(t.TempDir(), "m.npy")
+		w, err := CreateFloat32(p, 3, 2)
+		require.NoError(t, err)
+		w.Scratch = scratch
+		require.NoError(t, w.WriteRows(2, []float32{5, 6}))
+		require.NoError(t, w.WriteRows(0, []float32{1, 2, 3, 4}))
+		assert.ErrorContains(t, w.WriteRows(2, []float32{1, 2, 3, 4}), "do not fit a [3, 2] matrix")
+		assert.ErrorContains(t, w.WriteRows(0, []float32{1}), "do not fit")
+		_, err = os.Stat(p)
+		assert.True(t, os.IsNotExist(err), "nothing at the path before Close")
+		require.NoError(t, w.Close())
+		m, err := MapFloat32(p)
+		require.NoError(t, err)
+		assert.Equal(t, []float32{1, 2, 3, 4, 5, 6}, m.Float32, "scratch %v", scratch)
+		m.Close()
+		entries, err := os.ReadDir(filepath.Dir(p))
+		require.NoError(t, err)
+		assert.Len(t, entries, 1, "only the file itself")
+	}
 
-	w, err = CreateFloat32(filepath.Join(t.TempDir(), "gone.npy"), 2, 2)
+	w, err := CreateFloat32(filepath.Join(t.TempDir(), "gone.npy"), 2, 2)
 	require.NoError(t, err)
 	w.Abort()
 	entries, err := os.ReadDir(filepath.Dir(w.path))
