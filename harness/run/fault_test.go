@@ -17,8 +17,8 @@ import (
 
 	"github.com/clipeval/clipeval/harness/config"
 	"github.com/clipeval/clipeval/harness/plan"
-	"github.com/clipeval/clipeval/harness/pluginsums"
 	"github.com/clipeval/clipeval/harness/pluginhost"
+	"github.com/clipeval/clipeval/harness/pluginsums"
 	"github.com/clipeval/clipeval/harness/results"
 	"github.com/clipeval/clipeval/harness/store"
 	"github.com/clipeval/clipeval/internal/plugintest"
