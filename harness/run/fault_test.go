@@ -248,3 +248,34 @@ func TestInterruptedRunSaysSo(t *testing.T) {
 		})
 	}
 }
+
+// TestDeadTaskIsNoticedBeforeEncoding checks that a task plugin that died between two model × task runs, and
+// cannot be started again, fails the second run before any of its inputs is encoded.
+func TestDeadTaskIsNoticedBeforeEncoding(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"faultmodel", "goodtask", pluginsums.File} {
+		b, err := os.ReadFile(filepath.Join(binDir, "testplugins", name))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), b, 0o755))
+	}
+	r := faultRunner(t, dir)
+	var encoded []string
+	r.Progress = func(ev Event) {
+		if (ev.Stage == "images" || ev.Stage == "texts") && ev.Done > 0 {
+			encoded = append(encoded, ev.Task)
+		}
+		if ev.Stage == "done" && ev.Task == "t1" { // t1 and t2 share the goodtask process
+			task, err := r.Host.Task("goodtask")
+			require.NoError(t, err)
+			path := filepath.Join(dir, "goodtask")
+			require.NoError(t, os.Remove(path))
+			require.NoError(t, os.WriteFile(path, []byte("#!/bin/sh\nexit 1\n"), 0o755))
+			require.NoError(t, syscall.Kill(task.Pid(), syscall.SIGKILL))
+		}
+	}
+	res, err := r.Run(context.Background(), plan.New(faultConfig(t, nil, 4, 4), t.TempDir(), "test"))
+	require.ErrorIs(t, err, ErrRunsFailed)
+	assert.Empty(t, res.Runs[0].Error)
+	assert.Contains(t, res.Runs[1].Error, `task "t2", before encoding its inputs: a health check: plugin "goodtask" is gone, and starting it again failed: `)
+	assert.NotContains(t, encoded, "t2", "nothing of t2 was encoded")
+}
