@@ -55,6 +55,11 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"run without config", []string{"run"}, "run takes one CONFIG file, got 0 arguments"},
 		{"missing config", []string{"validate", "nope.yaml"}, "reading config: open nope.yaml: no such file or directory"},
 		{"bad flag", []string{"run", "x.yaml", "--colour"}, "flag provided but not defined: -colour"},
+		{"no attempts", []string{"run", "x.yaml", "--attempts", "0"}, "clipeval: --attempts 0: want at least 1\n"},
+		{"no call time", []string{"run", "x.yaml", "--call-timeout", "0s"}, "clipeval: --call-timeout 0s: want a positive duration (e.g. 10m)\n"},
+		{"negative per-item time", []string{"run", "x.yaml", "--call-timeout-per-item", "-1s"}, "clipeval: --call-timeout-per-item -1s: want a duration of 0 or more (e.g. 2s)\n"},
+		{"no heartbeat", []string{"run", "x.yaml", "--heartbeat", "0s"}, "clipeval: --heartbeat 0s: want a positive duration (e.g. 10s)\n"},
+		{"no stop time", []string{"run", "x.yaml", "--stop-timeout", "0s"}, "clipeval: --stop-timeout 0s: want a positive duration (e.g. 5s)\n"},
 		{"embed without model", []string{"embed", "--texts", "x.json", "--out", "y.npy"}, "--model DIR is required"},
 		{"embed both inputs", []string{"embed", "--model", ".", "--texts", "x.json", "--images", "a.png", "--out", "y.npy"}, "give either --images FILE... or --texts FILE.json"},
 	}
