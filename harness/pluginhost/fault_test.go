@@ -214,3 +214,28 @@ func TestPluginEndsWithItsParent(t *testing.T) {
 	assert.Eventually(t, func() bool { return gone(pid) }, 3*time.Second, 20*time.Millisecond, "the plugin outlived its parent")
 	_ = syscall.Kill(pid, syscall.SIGKILL) // should the check fail
 }
+
+// TestPolicyDeadlineAndDefaults checks that a call's deadline grows with its inputs and that a policy's unset
+// fields take the defaults.
+func TestPolicyDeadlineAndDefaults(t *testing.T) {
+	d := DefaultPolicy()
+	tests := []struct {
+		name  string
+		in    Policy
+		items int
+		want  time.Duration
+	}{
+		{"defaults, no inputs", DefaultPolicy(), 0, 10 * time.Minute},
+		{"defaults, a batch of 32", DefaultPolicy(), 32, 10*time.Minute + 64*time.Second},
+		{"zero: no time per input", Policy{}, 32, 10 * time.Minute},
+		{"set", Policy{CallTimeout: time.Second, CallTimeoutPerItem: 10 * time.Millisecond}, 100, 2 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, tc.in.withDefaults().Deadline(tc.items))
+		})
+	}
+	assert.Equal(t, d, Policy{CallTimeoutPerItem: -1, Backoff: -1}.withDefaults())
+	assert.Equal(t, Policy{CallTimeout: d.CallTimeout, Heartbeat: d.Heartbeat, HeartbeatTimeout: d.HeartbeatTimeout, Attempts: 1,
+		StopTimeout: d.StopTimeout}, Policy{Attempts: 1}.withDefaults())
+}

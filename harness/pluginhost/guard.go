@@ -36,7 +36,8 @@ func DefaultPolicy() Policy {
 		HeartbeatTimeout: 30 * time.Second, Attempts: 3, Backoff: time.Second, StopTimeout: 5 * time.Second}
 }
 
-// withDefaults fills the fields left zero from DefaultPolicy.
+// withDefaults fills the fields left zero (or negative) from DefaultPolicy, except CallTimeoutPerItem and Backoff:
+// zero there means none (negative: the default).
 func (p Policy) withDefaults() Policy {
 	d := DefaultPolicy()
 	if p.CallTimeout <= 0 {
