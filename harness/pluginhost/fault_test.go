@@ -20,8 +20,8 @@ import (
 	"github.com/clipeval/clipeval/plugins/sdk/npy"
 )
 
-// fastPolicy detects faults in well under a second, for the tests.
-var fastPolicy = Policy{CallTimeout: 2 * time.Second, Heartbeat: 100 * time.Millisecond, HeartbeatTimeout: 500 * time.Millisecond,
+// fastPolicy detects faults in about a second, for the tests.
+var fastPolicy = Policy{CallTimeout: 2 * time.Second, Heartbeat: 100 * time.Millisecond, HeartbeatTimeout: time.Second,
 	Attempts: 3, Backoff: 10 * time.Millisecond, StopTimeout: 500 * time.Millisecond}
 
 // faultModel starts the fault-injection backend in a host with policy, and returns it with a model folder of
@@ -70,7 +70,7 @@ func TestFaultsSurvived(t *testing.T) {
 		{"crash", 1, 2 * time.Second},
 		{"crash", 2, 3 * time.Second}, // two restarts: still within 3 attempts
 		{"hang", 1, fastPolicy.CallTimeout + 2*time.Second},
-		{"stop", 1, 2 * time.Second}, // the heartbeat notices long before the deadline
+		{"stop", 1, fastPolicy.CallTimeout}, // the heartbeat notices before the deadline
 	}
 	for _, tc := range tests {
 		t.Run(fmt.Sprint(tc.fault, tc.times), func(t *testing.T) {
@@ -100,7 +100,7 @@ func TestFaultsPastTheLimit(t *testing.T) {
 		{"crash", []string{`plugin "faultmodel" (`, "): EncodeImages of 4 inputs failed 3 times (the plugin was started again in between); the last time the plugin exited unexpectedly (crashed)",
 			"its last output:\nfaultmodel: crashing during a call of 4 images, as asked"}},
 		{"hang", []string{"EncodeImages of 4 inputs failed 3 times", "the last time the plugin did not answer within 2s", "faultmodel: hanging, as asked"}},
-		{"stop", []string{"EncodeImages of 4 inputs failed 3 times", "the last time the plugin stopped answering its heartbeat (none within 500ms)", "faultmodel: stopping itself, as asked"}},
+		{"stop", []string{"EncodeImages of 4 inputs failed 3 times", "the last time the plugin stopped answering its heartbeat (none within 1s)", "faultmodel: stopping itself, as asked"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.fault, func(t *testing.T) {

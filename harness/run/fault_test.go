@@ -24,8 +24,8 @@ import (
 	"github.com/clipeval/clipeval/internal/plugintest"
 )
 
-// quickPolicy notices faults in well under a second.
-var quickPolicy = pluginhost.Policy{CallTimeout: 2 * time.Second, Heartbeat: 100 * time.Millisecond, HeartbeatTimeout: 500 * time.Millisecond,
+// quickPolicy notices faults in about a second.
+var quickPolicy = pluginhost.Policy{CallTimeout: 2 * time.Second, Heartbeat: 100 * time.Millisecond, HeartbeatTimeout: time.Second,
 	Attempts: 3, Backoff: 10 * time.Millisecond, StopTimeout: 500 * time.Millisecond}
 
 // faultConfig writes (plugintest.WriteFaultConfig) and loads a config of the test plugins.
