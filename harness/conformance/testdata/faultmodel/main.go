@@ -72,6 +72,7 @@ func embed(inputs [][]byte, dim int) sdk.Matrix {
 	return m
 }
 
+// Describe declares the fault options.
 func (*model) Describe(context.Context, sdk.DescribeRequest) (*sdk.PluginInfo, error) {
 	return &sdk.PluginInfo{Name: "faultmodel", Version: "v0.0.1", Description: "a model backend that misbehaves on request",
 		OptionFields: []sdk.Field{
@@ -86,6 +87,7 @@ func (*model) Describe(context.Context, sdk.DescribeRequest) (*sdk.PluginInfo, e
 		}}, nil
 }
 
+// CheckModel checks the model folder's fake-model.json.
 func (*model) CheckModel(_ context.Context, req sdk.CheckModelRequest) (*sdk.CheckModelResponse, error) {
 	if _, err := load(req.Model); err != nil {
 		return &sdk.CheckModelResponse{Problems: []sdk.Problem{{Key: "path", Message: err.Error()}}}, nil
@@ -93,6 +95,7 @@ func (*model) CheckModel(_ context.Context, req sdk.CheckModelRequest) (*sdk.Che
 	return &sdk.CheckModelResponse{}, nil
 }
 
+// Info describes the fake model.
 func (*model) Info(_ context.Context, req sdk.ModelInfoRequest) (*sdk.ModelInfo, error) {
 	c, err := load(req.Model)
 	if err != nil {
@@ -196,6 +199,7 @@ func (m *model) encode(ctx context.Context, ref sdk.ModelRef, kind string, names
 	return &sdk.EncodeResponse{Embeddings: out}, nil
 }
 
+// EncodeImages embeds images by a hash of their bytes, misbehaving as the options say.
 func (m *model) EncodeImages(ctx context.Context, req sdk.EncodeImagesRequest) (*sdk.EncodeResponse, error) {
 	var in [][]byte
 	var names []string
@@ -209,6 +213,7 @@ func (m *model) EncodeImages(ctx context.Context, req sdk.EncodeImagesRequest) (
 	return m.encode(ctx, req.Model, "images", names, in)
 }
 
+// EncodeTexts embeds texts by a hash of their bytes, misbehaving as the options say.
 func (m *model) EncodeTexts(ctx context.Context, req sdk.EncodeTextsRequest) (*sdk.EncodeResponse, error) {
 	var in [][]byte
 	for _, t := range req.Texts {
