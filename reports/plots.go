@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"image"
 	"image/color"
@@ -184,37 +185,12 @@ func (c *chart) layoutNominal(area draw.Canvas) {
 }
 
 // save writes the chart as base+".png" and/or base+".svg" in dir, as formats asks, and returns the paths written
-// and the SVG document (drawn whatever the formats: report.html inlines it). Panics inside gonum/plot (it panics on
-// some inputs it cannot draw) are returned as errors.
-func (c *chart) save(dir, base string, formats []string) (files []string, svg []byte, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = fmt.Errorf("drawing plot %s: %v", base, v)
-		}
-	}()
-	var pngData []byte
-	if slices.Contains(formats, "png") {
-		img := vgimg.NewWith(vgimg.UseWH(plotWidth, plotHeight), vgimg.UseDPI(plotDPI))
-		c.draw(draw.New(img))
-		var buf bytes.Buffer
-		var err error
-		if rgba, ok := img.Image().(*image.RGBA); ok {
-			err = encodePNG(&buf, rgba)
-		} else {
-			err = (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, img.Image())
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("encoding plot %s as PNG: %w", base, err)
-		}
-		pngData = buf.Bytes()
+// and the SVG document (drawn whatever the formats: report.html inlines it); rd supplies and keeps PNGs.
+func (c *chart) save(dir, base string, formats []string, rd *Renderer) (files []string, svg []byte, err error) {
+	pngData, svg, err := c.render(formats, rd)
+	if err != nil {
+		return nil, nil, fmt.Errorf("plot %s: %w", base, err)
 	}
-	vs := vgsvg.NewWith(vgsvg.UseWH(plotWidth, plotHeight), vgsvg.EmbedFonts(false))
-	c.draw(draw.New(vs))
-	var buf bytes.Buffer
-	if _, err := vs.WriteTo(&buf); err != nil {
-		return nil, nil, fmt.Errorf("encoding plot %s as SVG: %w", base, err)
-	}
-	svg = bytes.ReplaceAll(buf.Bytes(), []byte(svgFontFamily), []byte(svgFontFallback))
 	for _, f := range []struct {
 		ext  string
 		data []byte
@@ -229,6 +205,54 @@ func (c *chart) save(dir, base string, formats []string) (files []string, svg []
 		files = append(files, path)
 	}
 	return files, svg, nil
+}
+
+// render draws the chart as an SVG document and, when formats asks for PNG, as a PNG file: the one rd keeps for
+// this SVG document if any, else rasterised (and kept in rd). Panics inside gonum/plot (it panics on some inputs it
+// cannot draw) are returned as errors.
+func (c *chart) render(formats []string, rd *Renderer) (pngData, svg []byte, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("drawing: %v", v)
+		}
+	}()
+	vs := vgsvg.NewWith(vgsvg.UseWH(plotWidth, plotHeight), vgsvg.EmbedFonts(false))
+	c.draw(draw.New(vs))
+	var buf bytes.Buffer
+	if _, err := vs.WriteTo(&buf); err != nil {
+		return nil, nil, fmt.Errorf("encoding as SVG: %w", err)
+	}
+	svg = bytes.ReplaceAll(buf.Bytes(), []byte(svgFontFamily), []byte(svgFontFallback))
+	if !slices.Contains(formats, "png") {
+		return nil, svg, nil
+	}
+	key := sha256.Sum256(svg)
+	rd.mu.Lock()
+	pngData = rd.pngs[key]
+	rd.mu.Unlock()
+	if pngData != nil {
+		return pngData, svg, nil
+	}
+	img := vgimg.NewWith(vgimg.UseWH(plotWidth, plotHeight), vgimg.UseDPI(plotDPI))
+	c.draw(draw.New(img))
+	var out bytes.Buffer
+	if rgba, ok := img.Image().(*image.RGBA); ok {
+		err = encodePNG(&out, rgba)
+	} else {
+		err = (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&out, img.Image())
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("encoding as PNG: %w", err)
+	}
+	pngData = out.Bytes()
+	rd.mu.Lock()
+	if rd.pngs == nil {
+		rd.pngs = map[[sha256.Size]byte][]byte{}
+	}
+	rd.pngs[key] = pngData
+	rd.rasterised++
+	rd.mu.Unlock()
+	return pngData, svg, nil
 }
 
 // curveChart plots the curve called name of every successful run in tv, one line with points per model. It returns

@@ -3,6 +3,7 @@
 package reports
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"maps"
 	"os"
@@ -27,10 +28,53 @@ const (
 
 // Write renders report.md, report.html and the plots for r into dir (creating dir/plots), returning the files
 // written: the plots in the order they appear in the report (PNG then SVG of each, as formats asks: "png", "svg";
-// none given means both), then report.md and report.html (which inlines every plot's SVG whatever the formats). The plots are: an overview of the first headline metric of each task when there are two or more
-// tasks; per task its curves (e.g. recall@k), its headline metrics as grouped bars (with 95% intervals and published
-// values where known) and a confusion matrix per model and metric that carries one.
+// none given means both), then report.md and report.html (which inlines every plot's SVG whatever the formats).
+// The plots are: an overview of the first headline metric of each task when there are two or more tasks; per task
+// its curves (e.g. recall@k), its headline metrics as grouped bars (with 95% intervals and published values where
+// known) and a confusion matrix per model and metric that carries one.
 func Write(dir string, r *results.Results, formats []string) ([]string, error) {
+	return new(Renderer).Write(dir, r, formats)
+}
+
+// Renderer writes reports as Write does, keeping the PNG of every plot it rasterises, keyed by the SHA-256 of the
+// plot's SVG document (drawn from the same calls, and a twentieth of the work): Prepare rasterises a finished
+// task's plots in the background while a run goes on, and Write then only draws their SVG. Rasterising is most of
+// a report's time. A Renderer is safe for concurrent use; the zero value is ready.
+type Renderer struct {
+	mu         sync.Mutex
+	pngs       map[[sha256.Size]byte][]byte
+	rasterised int // PNGs drawn (not found in pngs)
+	drawing    sync.WaitGroup
+}
+
+// Prepare starts rasterising, in the background, the PNG plots of task that Write would draw for r (its curves,
+// headline bars and confusion matrices), when formats asks for PNG. r must not change afterwards: pass a copy.
+// Preparing a task whose runs are not all in r only costs time (Write finds other SVG and rasterises again).
+func (rd *Renderer) Prepare(r *results.Results, task string, formats []string) {
+	if r == nil {
+		return
+	}
+	if len(formats) == 0 {
+		formats = PlotFormats()
+	}
+	if !slices.Contains(formats, "png") {
+		return
+	}
+	_, _, jobs, err := plan(r, formats)
+	if err != nil {
+		return // Write reports it
+	}
+	rd.drawing.Go(func() { // one plot at a time: the run needs the other core
+		for _, j := range jobs {
+			if j.task == task {
+				_, _, _ = j.c.render(formats, rd)
+			}
+		}
+	})
+}
+
+// Write is Write, with the PNGs Prepare rasterised (it waits for those still being drawn).
+func (rd *Renderer) Write(dir string, r *results.Results, formats []string) ([]string, error) {
 	if r == nil {
 		return nil, fmt.Errorf("writing report in %s: no results given", dir)
 	}
@@ -45,66 +89,18 @@ func Write(dir string, r *results.Results, formats []string) ([]string, error) {
 	if err := os.MkdirAll(filepath.Join(dir, PlotsDir), 0o755); err != nil {
 		return nil, fmt.Errorf("writing report: creating its folder: %w", err)
 	}
-	views := taskViews(r)
-	models := modelOrder(r)
-	colors := modelColors(r)
-	used := map[string]bool{}
-	// add queues c (when not nil) to be saved as plots/<base>.png|svg and appends its link to *links; the queued
-	// plots are drawn in parallel below, each into its link.
-	type job struct {
-		c     *chart
-		base  string
-		links *[]plotLink
-		at    int
-		files []string
-		err   error
+	views, overview, jobs, err := plan(r, formats)
+	if err != nil {
+		return nil, fmt.Errorf("writing report in %s: %w", dir, err)
 	}
-	var jobs []*job
-	add := func(links *[]plotLink, c *chart, title, base string) {
-		if c == nil {
-			return
-		}
-		base = unique(base, used)
-		link := plotLink{title: title}
-		if slices.Contains(formats, "png") {
-			link.png = PlotsDir + "/" + base + ".png"
-		}
-		if slices.Contains(formats, "svg") {
-			link.svg = PlotsDir + "/" + base + ".svg"
-		}
-		jobs = append(jobs, &job{c: c, base: base, links: links, at: len(*links)})
-		*links = append(*links, link)
-	}
-	var overview []plotLink
-	add(&overview, overviewChart(views, models, colors), "overview: first headline metric of each task", "overview")
-	for _, tv := range views {
-		prefix := slug(tv.name) + "--"
-		for _, name := range tv.curves {
-			c, err := curveChart(tv, name, colors)
-			if err != nil {
-				return nil, fmt.Errorf("writing report in %s: %w", dir, err)
-			}
-			add(&tv.plots, c, tv.name+": "+name, prefix+slug(name))
-		}
-		add(&tv.plots, barChart(tv, colors), tv.name+": headline metrics", prefix+"headline")
-		for _, run := range tv.ok() {
-			names, cms := confusions(run)
-			for i, cm := range cms {
-				title, base := tv.name+": confusion matrix, "+run.Model, prefix+"confusion-"+slug(run.Model)
-				if len(cms) > 1 {
-					title, base = title+" ("+names[i]+")", base+"-"+slug(names[i])
-				}
-				add(&tv.plots, confusionChart(title, cm), title, base)
-			}
-		}
-	}
-	next := make(chan *job)
+	rd.drawing.Wait()
+	next := make(chan *plotJob)
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), len(jobs)) {
 		wg.Go(func() {
 			for j := range next {
 				var svg []byte
-				j.files, svg, j.err = j.c.save(filepath.Join(dir, PlotsDir), j.base, formats)
+				j.files, svg, j.err = j.c.save(filepath.Join(dir, PlotsDir), j.base, formats, rd)
 				(*j.links)[j.at].svgData = svg
 			}
 		})
@@ -133,6 +129,65 @@ func Write(dir string, r *results.Results, formats []string) ([]string, error) {
 		files = append(files, path)
 	}
 	return files, nil
+}
+
+// plotJob is one plot of a report: its chart, the task it shows ("" for the overview), its file name without
+// extension, and its link (entry at of *links); files and err are what saving it gave.
+type plotJob struct {
+	c          *chart
+	task, base string
+	links      *[]plotLink
+	at         int
+	files      []string
+	err        error
+}
+
+// plan lays out the report of r: its task views, the overview's plot links and every plot to draw, in the order
+// they appear in the report (each view's links filled in as its plots are queued).
+func plan(r *results.Results, formats []string) (views []*taskView, overview []plotLink, jobs []*plotJob, err error) {
+	views = taskViews(r)
+	models := modelOrder(r)
+	colors := modelColors(r)
+	used := map[string]bool{}
+	// add queues c (when not nil) to be saved as plots/<base>.png|svg and appends its link to *links.
+	add := func(links *[]plotLink, c *chart, task, title, base string) {
+		if c == nil {
+			return
+		}
+		base = unique(base, used)
+		link := plotLink{title: title}
+		if slices.Contains(formats, "png") {
+			link.png = PlotsDir + "/" + base + ".png"
+		}
+		if slices.Contains(formats, "svg") {
+			link.svg = PlotsDir + "/" + base + ".svg"
+		}
+		jobs = append(jobs, &plotJob{c: c, task: task, base: base, links: links, at: len(*links)})
+		*links = append(*links, link)
+	}
+	add(&overview, overviewChart(views, models, colors), "", "overview: first headline metric of each task", "overview")
+	for _, tv := range views {
+		prefix := slug(tv.name) + "--"
+		for _, name := range tv.curves {
+			c, err := curveChart(tv, name, colors)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			add(&tv.plots, c, tv.name, tv.name+": "+name, prefix+slug(name))
+		}
+		add(&tv.plots, barChart(tv, colors), tv.name, tv.name+": headline metrics", prefix+"headline")
+		for _, run := range tv.ok() {
+			names, cms := confusions(run)
+			for i, cm := range cms {
+				title, base := tv.name+": confusion matrix, "+run.Model, prefix+"confusion-"+slug(run.Model)
+				if len(cms) > 1 {
+					title, base = title+" ("+names[i]+")", base+"-"+slug(names[i])
+				}
+				add(&tv.plots, confusionChart(title, cm), tv.name, title, base)
+			}
+		}
+	}
+	return views, overview, jobs, nil
 }
 
 // taskView gathers what the report shows of one task.

@@ -544,3 +544,77 @@ func TestInlineSVGIsTheFilesDocument(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, drawn, 5, "the fixture draws every kind of plot")
 }
+
+// TestRendererPrepare checks that plots a Renderer rasterised ahead (Prepare, on a copy of the results holding
+// only what was finished) are not rasterised again by its Write, and that its files equal a plain Write's byte for
+// byte, whether the prepared task was finished (its plots reused) or not yet (its plots drawn again).
+func TestRendererPrepare(t *testing.T) {
+	full := fixture()
+	plain := t.TempDir()
+	want, err := Write(plain, full, nil)
+	require.NoError(t, err)
+	only := func(task string, keep int) *results.Results {
+		cp := *full
+		cp.Runs = nil
+		for _, run := range full.Runs {
+			if run.Task == task && keep > 0 {
+				cp.Runs = append(cp.Runs, run)
+				keep--
+			}
+		}
+		return &cp
+	}
+	plots := func(task string) int { // the task's plots in the plain report
+		n := 0
+		for _, f := range want {
+			if strings.HasPrefix(filepath.Base(f), slug(task)+"--") && filepath.Ext(f) == ".png" {
+				n++
+			}
+		}
+		return n
+	}
+	total := 0
+	for _, f := range want {
+		if filepath.Ext(f) == ".png" {
+			total++
+		}
+	}
+	cases := []struct {
+		name     string
+		prepare  *results.Results
+		task     string
+		reused   int
+		formats  []string
+		prepared int
+	}{
+		{"finished task", only("classification", 2), "classification", plots("classification"), nil, plots("classification")},
+		// model-b's retrieval run is missing: every retrieval plot shows it, so none can be reused.
+		{"one run of two", only("retrieval", 1), "retrieval", 0, nil, plots("retrieval")},
+		{"svg only: nothing to prepare", only("retrieval", 2), "retrieval", 0, []string{"svg"}, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			require.NotEmpty(t, tc.prepare.Runs, "the fixture has runs of the task")
+			rd := new(Renderer)
+			rd.Prepare(tc.prepare, tc.task, tc.formats)
+			rd.drawing.Wait()
+			assert.Equal(t, tc.prepared, rd.rasterised, "rasterised by Prepare")
+			dir := t.TempDir()
+			got, err := rd.Write(dir, full, tc.formats)
+			require.NoError(t, err)
+			if tc.formats != nil {
+				return
+			}
+			assert.Equal(t, tc.prepared+total-tc.reused, rd.rasterised, "Write rasterises only what it did not find")
+			require.Len(t, got, len(want))
+			for i, f := range got {
+				a, err := os.ReadFile(want[i])
+				require.NoError(t, err)
+				b, err := os.ReadFile(f)
+				require.NoError(t, err)
+				assert.Equal(t, filepath.Base(want[i]), filepath.Base(f))
+				assert.True(t, bytes.Equal(a, b), "%s differs from the plain report's", filepath.Base(f))
+			}
+		})
+	}
+}

@@ -51,6 +51,9 @@ type Runner struct {
 	// Fresh, when set, runs every model × task again instead of keeping the finished runs of an earlier
 	// results.json in the output folder.
 	Fresh bool
+	// Finished, when set, is called (from the calling goroutine) after each model × task run is recorded in
+	// results.json, with the results so far and the run's task; it must not change res, nor keep it past the call.
+	Finished func(res *results.Results, task string)
 }
 
 // ErrRunsFailed is returned (wrapped) when some model × task runs failed; their errors are in the results.
@@ -306,6 +309,9 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.Results, error
 		res.Runs = append(res.Runs, run)
 		if err := save(); err != nil {
 			return res, err
+		}
+		if r.Finished != nil {
+			r.Finished(res, t.cfg.Name)
 		}
 	}
 	if err := save(); err != nil {

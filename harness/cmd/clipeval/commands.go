@@ -139,6 +139,13 @@ func cmdRun(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 	if !*quiet {
 		fmt.Fprintf(stderr, "clipeval %s: %d model(s) × %d task(s) from %s → %s\n", version, len(cfg.Models), len(cfg.Tasks), cfg.Path, outDir)
 	}
+	// Each task's plots are rasterised as soon as every model has run it, while the other tasks run.
+	report := new(reports.Renderer)
+	r.Finished = func(res *results.Results, task string) {
+		if snap := finishedTask(res, task, len(cfg.Models)); snap != nil {
+			report.Prepare(snap, task, p.Plots)
+		}
+	}
 	res, runErr := r.Run(ctx, p)
 	progress.close() // the last frame of the bars, before the file list
 	if res == nil {
@@ -148,7 +155,7 @@ func cmdRun(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 		host.Close() // within --stop-timeout, before the message that says what was kept
 		return stoppedError{kept: keptMessage(res, outDir, dir), err: runErr}
 	}
-	files, err := reports.Write(outDir, res, p.Plots)
+	files, err := report.Write(outDir, res, p.Plots)
 	if err != nil {
 		return errors.Join(runErr, fmt.Errorf("writing the report: %w", err))
 	}
@@ -332,4 +339,20 @@ func checkPlugins(ctx context.Context, paths []string, opts conformance.Options,
 		return fmt.Errorf("%d of %d plugin(s) failed the conformance suite: %w", failed, len(paths), errVerifyFailed)
 	}
 	return nil
+}
+
+// finishedTask returns a copy of res holding only task's runs once models of them are recorded (every model of the
+// run has run the task), else nil: what reports.Renderer.Prepare may draw while the run goes on.
+func finishedTask(res *results.Results, task string, models int) *results.Results {
+	snap := *res
+	snap.Models, snap.Tasks, snap.Runs = slices.Clone(res.Models), slices.Clone(res.Tasks), nil
+	for _, run := range res.Runs {
+		if run.Task == task {
+			snap.Runs = append(snap.Runs, run)
+		}
+	}
+	if len(snap.Runs) < models {
+		return nil
+	}
+	return &snap
 }

@@ -223,3 +223,20 @@ func TestPreprocessNamesADICOMFile(t *testing.T) {
 		})
 	}
 }
+
+// TestPreprocessFailureLeavesNoFile checks that preprocess, which writes its .npy batch by batch, leaves neither the
+// file nor a temporary one when an image after the first batch cannot be read.
+func TestPreprocessFailureLeavesNoFile(t *testing.T) {
+	_, paths := referenceImages(t)
+	dir := t.TempDir()
+	bad := filepath.Join(t.TempDir(), "bad.png")
+	require.NoError(t, os.WriteFile(bad, []byte("\x89PNG\r\n\x1a\nnot a png"), 0o644))
+	out := filepath.Join(dir, "pixels.npy")
+	args := append([]string{"preprocess", "--out", out, "--batch-size", "1"}, fixtureArgs(t, "biomedclip")...)
+	code, _, errOut := cli(t, append(args, paths[0], paths[1], bad)...)
+	assert.NotEqual(t, 0, code)
+	assert.Contains(t, errOut, "bad.png")
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "no output, no temporary file")
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -265,15 +266,50 @@ func cmdPreprocess(ctx context.Context, fs *flag.FlagSet, args []string, stdout,
 		return err
 	}
 	defer host.Close()
-	acc, err := preprocessAll(ctx, m, ref, inputs, mf.batch)
+	shape, err := preprocessTo(ctx, m, ref, inputs, mf.batch, *out)
 	if err != nil {
 		return err
 	}
-	if err := npy.WriteFile(*out, acc); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "%s: float32 %v\n", *out, acc.Shape)
+	fmt.Fprintf(stdout, "%s: float32 %v\n", *out, shape)
 	return nil
+}
+
+// preprocessTo writes the pixels the model's image tower is fed for inputs to the .npy file path, asked for and
+// written batch by batch (the file is laid out at its full size under a temporary name and renamed into place when
+// complete, see npy.Float32Writer), so that memory holds one batch however many images there are. It returns the
+// array's shape.
+func preprocessTo(ctx context.Context, m *pluginhost.Model, ref sdk.ModelRef, inputs []sdk.ImageInput, batch int, path string) ([]int, error) {
+	var w *npy.Float32Writer
+	var shape []int
+	err := run.Batches(len(inputs), batch, func(lo, hi int) error {
+		r, err := m.Preprocess(ctx, sdk.PreprocessRequest{Model: ref, Images: inputs[lo:hi]})
+		if err != nil {
+			return err
+		}
+		t := r.Tensor
+		if t == nil || len(t.Shape) == 0 || t.Shape[0] != hi-lo || t.Float32 == nil {
+			return fmt.Errorf("preprocess: the backend answered %d images with no float32 [N, ...] tensor of %d rows", hi-lo, hi-lo)
+		}
+		if w == nil {
+			shape = append([]int{len(inputs)}, t.Shape[1:]...)
+			if w, err = npy.CreateFloat32Shape(path, shape); err != nil {
+				return err
+			}
+		} else if !slices.Equal(shape[1:], t.Shape[1:]) {
+			return fmt.Errorf("preprocess: the backend answered images %d–%d with shape %v, earlier ones with %v", lo, hi-1, t.Shape, shape)
+		}
+		return w.WriteRows(lo, t.Float32)
+	})
+	if err != nil {
+		if w != nil {
+			w.Abort()
+		}
+		return nil, err
+	}
+	if w == nil { // no images: nothing was asked
+		return nil, fmt.Errorf("preprocess: no images")
+	}
+	return shape, w.Close()
 }
 
 func cmdTokenize(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {

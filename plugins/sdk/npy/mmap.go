@@ -120,14 +120,35 @@ type Float32Writer struct {
 
 // CreateFloat32 starts a rows × cols float32 .npy file that Close puts at path.
 func CreateFloat32(path string, rows, cols int) (*Float32Writer, error) {
-	if rows < 0 || cols < 0 {
-		return nil, fmt.Errorf("npy: writing %s: shape [%d, %d] is invalid", path, rows, cols)
+	return CreateFloat32Shape(path, []int{rows, cols})
+}
+
+// CreateFloat32Shape starts a float32 .npy file of the given shape (at least one axis) that Close puts at path;
+// its rows are the first axis, each the product of the others long (WriteRows takes whole rows).
+func CreateFloat32Shape(path string, shape []int) (*Float32Writer, error) {
+	if len(shape) == 0 {
+		return nil, fmt.Errorf("npy: writing %s: no shape", path)
+	}
+	rows, cols := shape[0], 1
+	for _, d := range shape {
+		if d < 0 {
+			return nil, fmt.Errorf("npy: writing %s: shape %v is invalid", path, shape)
+		}
+	}
+	for _, d := range shape[1:] {
+		if d != 0 && cols > math.MaxInt64/4/d {
+			return nil, fmt.Errorf("npy: writing %s: shape %v is too large", path, shape)
+		}
+		cols *= d
+	}
+	if cols != 0 && rows > math.MaxInt64/4/cols {
+		return nil, fmt.Errorf("npy: writing %s: shape %v is too large", path, shape)
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return nil, fmt.Errorf("npy: %w", err)
 	}
-	header := headerBytes("<f4", []int{rows, cols})
+	header := headerBytes("<f4", shape)
 	w := &Float32Writer{path: path, f: f, rows: rows, cols: cols, start: int64(len(header))}
 	if _, err := f.Write(header); err != nil {
 		w.Abort()

@@ -215,3 +215,35 @@ func TestFloat32WriterRowsInAnyOrder(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, entries, "Abort leaves nothing behind")
 }
+
+func TestCreateFloat32Shape(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "pixels.npy")
+	w, err := CreateFloat32Shape(p, []int{3, 2, 1, 2})
+	require.NoError(t, err)
+	require.NoError(t, w.WriteRows(2, []float32{9, 10, 11, 12}))
+	require.NoError(t, w.WriteRows(0, []float32{1, 2, 3, 4, 5, 6, 7, 8}))
+	assert.ErrorContains(t, w.WriteRows(1, []float32{1, 2, 3}), "do not fit a [3, 4] matrix")
+	require.NoError(t, w.Close())
+	a, err := ReadFile(p)
+	require.NoError(t, err)
+	assert.Equal(t, []int{3, 2, 1, 2}, a.Shape)
+	assert.Equal(t, []float32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, a.Float32)
+
+	for _, tc := range []struct {
+		shape []int
+		err   string
+	}{
+		{nil, "no shape"},
+		{[]int{2, -1}, "is invalid"},
+		{[]int{-2}, "is invalid"},
+		{[]int{2, 1 << 40, 1 << 30}, "is too large"},
+		{[]int{1 << 62, 2}, "is too large"},
+	} {
+		_, err := CreateFloat32Shape(filepath.Join(dir, "bad.npy"), tc.shape)
+		assert.ErrorContains(t, err, tc.err, "%v", tc.shape)
+	}
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, entries, 1, "refused shapes leave nothing behind")
+}
