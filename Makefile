@@ -108,7 +108,7 @@ demo: build
 
 ## test: everything CI runs
 test: build vet test-deps
-	$(GO) test $(GOTAGS) -count=1 ./... $(TESTDATA_PKGS)
+	$(GO) test $(GOTAGS) -count=1 -timeout 30m ./... $(TESTDATA_PKGS)
 
 vet:
 	$(GO) vet ./... $(TESTDATA_PKGS)
