@@ -83,8 +83,8 @@ type chart struct {
 	grid *plotter.Grid
 }
 
-// barSeries is one model's bars, "n/a" labels where its metrics are undefined, and its interval and published
-// marks.
+// barSeries is one model's bars, "n/a" labels where its metrics are undefined (and the value where it lies
+// outside the axis), and its interval and published marks.
 type barSeries struct {
 	bars  []*plotter.BarChart
 	na    *plotter.Labels

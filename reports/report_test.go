@@ -544,3 +544,27 @@ func TestInlineSVGIsTheFilesDocument(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, drawn, 5, "the fixture draws every kind of plot")
 }
+
+// TestOutOfRangeValuesDrawnFast: metric values far outside the [0, 1] axis (acc1 = 1e308 once spun the PNG
+// rasterizer for ever, filling a bar 1e308 units high) are drawn as bars to the axis' edge labelled with the value,
+// in bounded time; so are huge curve points.
+func TestOutOfRangeValuesDrawnFast(t *testing.T) {
+	r := fixture()
+	r.Runs[1].Metrics["acc1"] = 1e308
+	r.Runs[1].Metrics["mean_per_class_recall"] = -3
+	r.Runs[0].Curves[0].X = []float64{1, 5, 1e308}
+	r.Runs[0].Curves[0].Y = []float64{1e308, -1e308, 0.5}
+	dir := t.TempDir()
+	done := make(chan error, 1)
+	go func() { _, err := Write(dir, r, PlotFormats()); done <- err }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("Write did not finish within 20 s")
+	}
+	svg, err := os.ReadFile(filepath.Join(dir, PlotsDir, "classification--headline.svg"))
+	require.NoError(t, err)
+	assert.Contains(t, string(svg), ">1e+308<")
+	assert.Contains(t, string(svg), ">-3<")
+}

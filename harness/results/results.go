@@ -214,7 +214,7 @@ func Write(path string, r *Results) error {
 	return nil
 }
 
-// Read loads a results.json file.
+// Read loads a results.json file. It refuses a fraction metric outside [0, 1].
 func Read(path string) (*Results, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -227,5 +227,28 @@ func Read(path string) (*Results, error) {
 	if r.Schema != SchemaVersion {
 		return nil, fmt.Errorf("results %s: schema version %d, this clipeval reads %d (re-run the config with this clipeval to get results it can compare and report)", path, r.Schema, SchemaVersion)
 	}
+	if err := r.checkFractions(); err != nil {
+		return nil, fmt.Errorf("results %s: %w (the file was not written by clipeval run, or was edited; re-run the config)", path, err)
+	}
 	return &r, nil
+}
+
+// checkFractions refuses a metric declared a fraction whose value or 95% interval lies outside [0, 1]; NaN
+// (undefined) passes.
+func (r *Results) checkFractions() error {
+	bad := func(v Value) bool { return float64(v) < 0 || float64(v) > 1 }
+	for _, run := range r.Runs {
+		for name, kind := range run.Kinds {
+			if kind.Unit != sdk.Fraction {
+				continue
+			}
+			if v, ok := run.Metrics[name]; ok && bad(v) {
+				return fmt.Errorf("model %q, task %q: metric %s is a fraction but has the value %g, outside [0, 1]", run.Model, run.Task, name, float64(v))
+			}
+			if iv, ok := run.Intervals[name]; ok && (bad(iv[0]) || bad(iv[1])) {
+				return fmt.Errorf("model %q, task %q: metric %s is a fraction but its 95%% interval [%g, %g] leaves [0, 1]", run.Model, run.Task, name, float64(iv[0]), float64(iv[1]))
+			}
+		}
+	}
+	return nil
 }
