@@ -38,8 +38,15 @@ func (im ImageInput) Label() string {
 	return im.Path
 }
 
-// Bytes returns the encoded image: Data, the file at Path, or its byte range.
+// Bytes returns the encoded image: Data, the file at Path, or its byte range. Its errors are marked InvalidInput:
+// a missing, unreadable or oversized image is a problem of the dataset.
 func (im ImageInput) Bytes() ([]byte, error) {
+	b, err := im.bytes()
+	return b, InvalidInput(err)
+}
+
+// bytes is Bytes without the mark.
+func (im ImageInput) bytes() ([]byte, error) {
 	if len(im.Data) > 0 {
 		return im.Data, nil
 	}

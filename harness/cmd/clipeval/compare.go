@@ -109,6 +109,9 @@ func cmdReport(_ context.Context, fs *flag.FlagSet, args []string, stdout, _ io.
 	if err != nil {
 		return usageError{fmt.Errorf("report: %w", err)}
 	}
+	if err := outputFolder("report", *out); err != nil {
+		return err
+	}
 	files, err := reports.Write(*out, merged, nil)
 	if err != nil {
 		return err

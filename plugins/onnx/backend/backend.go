@@ -169,7 +169,7 @@ func (b *Backend) load(ref sdk.ModelRef) (*model, error) {
 	}
 	m, err := openModel(ref, b.Digests)
 	if err != nil {
-		return nil, err
+		return nil, sdk.InvalidInput(err) // the model folder's fault: the harness reports it as bad input
 	}
 	m.info.Runtime = "onnxruntime " + ort.GetVersion()
 	b.models[k] = m
@@ -461,7 +461,7 @@ func (m *model) preprocessOne(dst []float32, im sdk.ImageInput) error {
 		return err
 	}
 	if err := m.prep.PreprocessInto(dst, data); err != nil {
-		return fmt.Errorf("image %s: %w", im.Label(), err)
+		return sdk.InvalidInput(fmt.Errorf("image %s: %w", im.Label(), err)) // a corrupt or oversized image
 	}
 	return nil
 }
