@@ -51,7 +51,8 @@ func TestBadInputExits2WithTheError(t *testing.T) {
 				require.NoError(t, os.WriteFile(filepath.Join(dir, "data", "images", "blue.png"), []byte("\x89PNG\r\n\x1a\nbroken"), 0o644))
 			})
 		}, []string{"run", config, "--out", filepath.Join(tmp, "out-image"), "--quiet"}, []string{
-			`clipeval: model "demo-colour" on tasks "colour-retrieval", "colour-classification" failed: encoding images 1-8 of 12: plugin "onnx": EncodeImages: image `,
+			`clipeval: model "demo-colour" on task "colour-retrieval" failed: encoding images 1-8 of 12: plugin "onnx": EncodeImages: image `,
+			`clipeval: model "demo-colour" on task "colour-classification" failed: encoding images 1-8 of 13: plugin "onnx": EncodeImages: image `,
 			"/data/images/blue.png: imageprep: PNG data is truncated or has no IHDR chunk first\n",
 			"clipeval: 2 of 3 runs failed (their errors are in " + filepath.Join(tmp, "out-image", "results.json") + ")",
 		}},
