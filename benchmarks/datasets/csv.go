@@ -33,7 +33,8 @@ func (c Columns) withDefaults() Columns {
 
 // ReadCSVLabels reads a classification manifest in CSV (RFC 4180, a header row, other columns ignored): one row
 // per item, the image path in column cols.Image, relative to the manifest's folder (see ReadImage), and a
-// non-empty label in column cols.Label. DICOM renderings go to sp. Errors name the file and line.
+// non-empty label in column cols.Label, the same on every row that lists the image. DICOM renderings go to sp.
+// Errors name the file and line.
 func ReadCSVLabels(manifest string, cols Columns, sp *Spool) ([]Labeled, error) {
 	cols = cols.withDefaults()
 	var out []Labeled
@@ -48,7 +49,10 @@ func ReadCSVLabels(manifest string, cols Columns, sp *Spool) ([]Labeled, error) 
 		out = append(out, Labeled{Name: v[0], Image: img, Label: v[1]})
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, oneLabelEach(manifest, out)
 }
 
 // ReadCSVCaptions reads a retrieval manifest in CSV (RFC 4180, a header row, other columns ignored): one row per

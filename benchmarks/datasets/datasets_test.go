@@ -99,6 +99,9 @@ func TestReadManifests(t *testing.T) {
 	testutil.WriteFiles(t, dir, map[string]string{"n.jsonl": `{"image": "a.png", "label": ""}`})
 	_, err = ReadLabels(filepath.Join(dir, "n.jsonl"), nil)
 	assert.ErrorContains(t, err, `n.jsonl:1: image "a.png" has no "label"`)
+	testutil.WriteFiles(t, dir, map[string]string{"d.jsonl": `{"image": "a.png", "label": "x"}` + "\n" + `{"image": "a.png", "label": "y"}`})
+	_, err = ReadLabels(filepath.Join(dir, "d.jsonl"), nil)
+	assert.ErrorContains(t, err, `d.jsonl: image "a.png" has two labels, "x" (entry 1) and "y" (entry 2); an image has one label`)
 }
 
 func TestInputsAndStore(t *testing.T) {
@@ -151,6 +154,13 @@ func TestReadVQARAD(t *testing.T) {
 	organ, err := rows[1].Field("image_organ")
 	require.NoError(t, err)
 	assert.Equal(t, "ABD", organ)
+
+	dup := testutil.WriteVQARAD(t, t.TempDir(), []testutil.VQARow{
+		{QID: "7", Image: "a.jpg", Question: "q", Answer: "no", AnswerType: "CLOSED", PhraseType: "test_para", Organ: "ABD"},
+		{QID: 7, Image: "a.jpg", Question: "r", Answer: "Yes", AnswerType: "CLOSED", PhraseType: "test_freeform", Organ: "ABD"},
+	})
+	_, err = ReadVQARAD(dup)
+	assert.ErrorContains(t, err, VQARADFile+": rows 0 and 1 have the same qid 7; every question needs its own qid (answers are matched by it)")
 
 	require.NoError(t, os.Remove(filepath.Join(dir, "images", "a.jpg")))
 	_, err = ReadVQARAD(dir)

@@ -115,7 +115,7 @@ func ReadCaptions(manifest string, sp *Spool) ([]Captioned, error) {
 
 // ReadLabels reads a classification manifest: JSON Lines, one object per line, {"image": "...", "label": "red"};
 // blank lines are skipped. Every image must exist inside the manifest's folder (see ReadImage) and have a
-// non-empty label. DICOM renderings go to sp.
+// non-empty label, the same on every line that lists it. DICOM renderings go to sp.
 func ReadLabels(manifest string, sp *Spool) ([]Labeled, error) {
 	type line struct {
 		Image string `json:"image"`
@@ -137,7 +137,29 @@ func ReadLabels(manifest string, sp *Spool) ([]Labeled, error) {
 		out = append(out, Labeled{Name: l.Image, Image: p, Label: l.Label})
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, oneLabelEach(manifest, out)
+}
+
+// oneLabelEach refuses a manifest that lists one image twice with different labels (the image would count as both
+// right and wrong); an image listed twice with the same label passes. Entries are numbered from 1 in manifest
+// order.
+func oneLabelEach(manifest string, rows []Labeled) error {
+	first := map[string]int{}
+	for i, r := range rows {
+		j, ok := first[r.Image.Label()]
+		if !ok {
+			first[r.Image.Label()] = i
+			continue
+		}
+		if rows[j].Label != r.Label {
+			return fmt.Errorf("manifest %s: image %q has two labels, %q (entry %d) and %q (entry %d); an image has one label: fix or remove one of the entries",
+				manifest, r.Name, rows[j].Label, j+1, r.Label, i+1)
+		}
+	}
+	return nil
 }
 
 // readJSONL decodes each non-blank line of path strictly into a fresh T and hands it to each; errors name the

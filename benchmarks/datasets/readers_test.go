@@ -75,6 +75,8 @@ func TestReadCSV(t *testing.T) {
 		{"empty label", "image,label\n\na.png,x\nc.bmp,\n", Columns{}, `m.csv:4: image "c.bmp" has an empty "label"`},
 		{"escaping image", "image,label\n../a.png,x\n", Columns{}, `m.csv:2: image path "../a.png" leaves the manifest's folder`},
 		{"missing image", "image,label\nz.png,x\n", Columns{}, `m.csv:2: image "z.png": stat`},
+		{"conflicting labels", "image,label\na.png,x\nb/b.TIF,y\n./a.png,z\n", Columns{},
+			`m.csv: image "./a.png" has two labels, "x" (entry 1) and "z" (entry 3); an image has one label: fix or remove one of the entries`},
 		{"header only", "image,label\n", Columns{}, "holds no items (only a header row)"},
 		{"empty", "", Columns{}, "is empty; a CSV manifest starts with a header row"},
 	}

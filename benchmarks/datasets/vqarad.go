@@ -97,7 +97,8 @@ func ReadVQARAD(root string) ([]VQARADRow, error) {
 
 // readQuestions reads a JSON array of question objects from path: each row's common fields (see fill, the image
 // name in imageField), then keep, which checks the row's own fields and says whether to keep it. The images of the
-// rows kept must exist in the folder images. Errors name the file and the row (0-based, with its qid).
+// rows kept must exist in the folder images; no two rows may share a qid. Errors name the file and the row (0-based,
+// with its qid).
 func readQuestions(path, images, imageField string, keep func(r *VQARADRow) (bool, error)) ([]VQARADRow, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -112,11 +113,16 @@ func readQuestions(path, images, imageField string, keep func(r *VQARADRow) (boo
 	}
 	var rows []VQARADRow
 	checked := map[string]bool{}
+	qids := map[string]int{}
 	for i, fields := range raw {
 		var r VQARADRow
 		if err := r.fill(fields, imageField); err != nil {
 			return nil, fmt.Errorf("%s: row %d: %w", path, i, err)
 		}
+		if j, ok := qids[r.QID]; ok {
+			return nil, fmt.Errorf("%s: rows %d and %d have the same qid %s; every question needs its own qid (answers are matched by it)", path, j, i, r.QID)
+		}
+		qids[r.QID] = i
 		ok, err := keep(&r)
 		if err != nil {
 			return nil, fmt.Errorf("%s: row %d: qid %s: %w", path, i, r.QID, err)
