@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
 	"os"
 	"path/filepath"
@@ -38,6 +39,19 @@ func TestBadInputExits2WithTheError(t *testing.T) {
 	golden := filepath.Join(tmp, "negative.npz")
 	require.NoError(t, npy.WriteNPZ(golden, map[string]*npy.Array{goldenTokenIDs: npy.Int64Array([]int{1, 256}, ids),
 		goldenTextEmbeds: npy.Float32Array([]int{1, 32}, make([]float32, 32))}))
+	overflow := filepath.Join(tmp, "overflow.npz") // token_ids of shape (2, 2^62): 2^63 elements overflow an int
+	func() {
+		f, err := os.Create(overflow)
+		require.NoError(t, err)
+		defer f.Close()
+		zw := zip.NewWriter(f)
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: "token_ids.npy", Method: zip.Store})
+		require.NoError(t, err)
+		h := "{'descr': '<i8', 'fortran_order': False, 'shape': (2, 4611686018427387904), }\n"
+		_, err = w.Write([]byte("\x93NUMPY\x01\x00" + string([]byte{byte(len(h)), 0}) + h))
+		require.NoError(t, err)
+		require.NoError(t, zw.Close())
+	}()
 	model := fixtureArgs(t, "biomedclip")
 	saved := writeResults(t, tmp, "results.json", okRun("m", "t", 0.5, 0.5))
 	tests := []struct {
@@ -75,6 +89,8 @@ func TestBadInputExits2WithTheError(t *testing.T) {
 			[]string{"clipeval: embed: " + texts + `: text 1 is null; every entry must be a string (write "" for an empty text)`}},
 		{"embed into a missing folder", func(*testing.T) {}, append([]string{"embed", "--texts", okTexts, "--out", filepath.Join(tmp, "nowhere", "e.npy")}, model...),
 			[]string{"clipeval: embed: --out " + filepath.Join(tmp, "nowhere", "e.npy") + ": the folder " + filepath.Join(tmp, "nowhere") + " does not exist (create it first)"}},
+		{"golden shape overflowing", func(*testing.T) {}, append([]string{"verify-export", "--golden", overflow}, model...),
+			[]string{"clipeval: npz: " + overflow + ": member token_ids.npy: npy: shape (2, 4611686018427387904) holds more than"}},
 		{"negative token id", func(*testing.T) {}, append([]string{"verify-export", "--golden", golden}, model...),
 			[]string{"token id -1 at row 0, position 5 is negative"}},
 	}
