@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/clipeval/clipeval/harness/results"
 )
@@ -325,7 +326,7 @@ func markdown(r *results.Results, views []*taskView, overview []plotLink) string
 		if t := tv.info; t != nil {
 			w("Plugin %s; %d items (%d images, %d texts).", code(t.Plugin), t.DatasetSize, t.Images, t.Texts)
 			if t.Description != "" {
-				w(" %s", strings.Join(strings.Fields(t.Description), " "))
+				w(" %s", cell(t.Description))
 			}
 			w("\n\n")
 		}
@@ -404,7 +405,7 @@ func PlotFormats() []string { return []string{"png", "svg"} }
 // format is).
 func plotLinks(w func(string, ...any), plots []plotLink) {
 	for _, p := range plots {
-		alt := strings.NewReplacer("[", `\[`, "]", `\]`).Replace(cell(p.title))
+		alt := cell(p.title)
 		switch {
 		case p.png != "" && p.svg != "":
 			w("![%s](%s)  \n[SVG](%s)\n\n", alt, p.png, p.svg)
@@ -432,14 +433,27 @@ func metricCell(run results.Run, m string) string {
 	return run.Kinds[m].Unit.Format(float64(v))
 }
 
-// cell makes s safe inside a Markdown table cell: no line breaks, pipes escaped.
+// cell makes s (a model, task, class or metric name, a plugin's message) show as itself in Markdown, also inside a
+// table cell: on one line, with pipes and every character that could start markup (emphasis, code, links and
+// images, raw HTML tags and entities, strikethrough, a backslash escape) backslash-escaped. An underscore is
+// escaped only at a word's edge, where it could open or close emphasis (image_retrieval_recall@1 stays as is).
 func cell(s string) string {
-	return strings.ReplaceAll(strings.Join(strings.Fields(s), " "), "|", `\|`)
+	rs := []rune(strings.Join(strings.Fields(s), " "))
+	var b strings.Builder
+	wordy := func(i int) bool { return i >= 0 && i < len(rs) && (unicode.IsLetter(rs[i]) || unicode.IsDigit(rs[i])) }
+	for i, r := range rs {
+		if strings.ContainsRune("\\`*[]<>&~|", r) || r == '_' && !(wordy(i-1) && wordy(i+1)) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
-// code formats s as a Markdown code span that is safe inside a table cell.
+// code formats s as a Markdown code span that is safe inside a table cell: one line, pipes escaped (GitHub tables
+// split cells before reading code spans); nothing else in a code span is markup.
 func code(s string) string {
-	s = cell(s)
+	s = strings.ReplaceAll(strings.Join(strings.Fields(s), " "), "|", `\|`)
 	if s == "" {
 		return ""
 	}

@@ -568,3 +568,54 @@ func TestOutOfRangeValuesDrawnFast(t *testing.T) {
 	assert.Contains(t, string(svg), ">1e+308<")
 	assert.Contains(t, string(svg), ">-3<")
 }
+
+// TestCellEscapesMarkup: names are embedded in report.md as text: no raw HTML, emphasis, links or broken tables.
+func TestCellEscapesMarkup(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"model-a", "model-a"},
+		{"image_retrieval_recall@1", "image_retrieval_recall@1"},
+		{"abdomen/pelvis", "abdomen/pelvis"},
+		{`<img src=x onerror=alert(1)>`, `\<img src=x onerror=alert(1)\>`},
+		{"*bold* _it_ a|b", `\*bold\* \_it\_ a\|b`},
+		{"[link](http://x) ![i](y)", `\[link\](http://x) !\[i\](y)`},
+		{"`code` ~~del~~ &amp; back\\slash", "\\`code\\` \\~\\~del\\~\\~ \\&amp; back\\\\slash"},
+		{"two\nlines", "two lines"},
+	}
+	for _, tc := range tests {
+		assert.Equal(t, tc.want, cell(tc.in), tc.in)
+	}
+}
+
+// TestReportEscapesNames: a model, task and failure named with HTML and Markdown show as text in report.md.
+func TestReportEscapesNames(t *testing.T) {
+	r := fixture()
+	evil := `<script>alert("m")</script>`
+	for i := range r.Models {
+		if r.Models[i].Name == "model-a" {
+			r.Models[i].Name = evil
+		}
+	}
+	for i := range r.Runs {
+		if r.Runs[i].Model == "model-a" {
+			r.Runs[i].Model = evil
+		}
+		if r.Runs[i].Task == "classification" {
+			r.Runs[i].Task = "*cls*"
+		}
+	}
+	r.Tasks[1].Name = "*cls*"
+	r.Tasks[0].Description = "<b>tiny</b> captions"
+	dir := t.TempDir()
+	_, err := Write(dir, r, []string{"svg"})
+	require.NoError(t, err)
+	md, err := os.ReadFile(filepath.Join(dir, ReportFile))
+	require.NoError(t, err)
+	assert.NotContains(t, string(md), "<script>")
+	assert.NotContains(t, string(md), "<b>")
+	assert.Contains(t, string(md), `| \<script\>alert("m")\</script\> |`)
+	assert.Contains(t, string(md), "### \\*cls\\*\n")
+	assert.Contains(t, string(md), `\<b\>tiny\</b\> captions`)
+	page, err := os.ReadFile(filepath.Join(dir, HTMLFile))
+	require.NoError(t, err)
+	assert.NotContains(t, string(page), "<script>alert")
+}
