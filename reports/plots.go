@@ -7,7 +7,6 @@ import (
 	"image/color"
 	"image/png"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -22,6 +21,7 @@ import (
 	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/clipeval/clipeval/plugins/sdk"
+	"github.com/clipeval/clipeval/plugins/sdk/atomicfile"
 )
 
 // Plot geometry: every plot is plotWidth × plotHeight; PNGs are rasterised at plotDPI (900 × 600 pixels).
@@ -223,7 +223,7 @@ func (c *chart) save(dir, base string, formats []string) (files []string, svg []
 			continue
 		}
 		path := filepath.Join(dir, base+f.ext)
-		if err := os.WriteFile(path, f.data, 0o644); err != nil {
+		if err := atomicfile.Write(path, f.data, 0o644); err != nil {
 			return files, nil, fmt.Errorf("writing plot: %w (check that the report folder is writable)", err)
 		}
 		files = append(files, path)

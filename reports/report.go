@@ -5,7 +5,6 @@ package reports
 import (
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -16,6 +15,7 @@ import (
 	"unicode"
 
 	"github.com/clipeval/clipeval/harness/results"
+	"github.com/clipeval/clipeval/plugins/sdk/atomicfile"
 )
 
 // ReportFile, HTMLFile and PlotsDir are the names of the Markdown report, the HTML report and the plot folder
@@ -43,7 +43,7 @@ func Write(dir string, r *results.Results, formats []string) ([]string, error) {
 			return nil, fmt.Errorf("writing report in %s: plot format %q: want png or svg", dir, f)
 		}
 	}
-	if err := os.MkdirAll(filepath.Join(dir, PlotsDir), 0o755); err != nil {
+	if err := atomicfile.RealDir(filepath.Join(dir, PlotsDir), 0o755); err != nil {
 		return nil, fmt.Errorf("writing report: creating its folder: %w", err)
 	}
 	views := taskViews(r)
@@ -128,7 +128,7 @@ func Write(dir string, r *results.Results, formats []string) ([]string, error) {
 	}
 	for _, f := range []struct{ name, content string }{{ReportFile, markdown(r, views, overview)}, {HTMLFile, page}} {
 		path := filepath.Join(dir, f.name)
-		if err := os.WriteFile(path, []byte(f.content), 0o644); err != nil {
+		if err := atomicfile.Write(path, []byte(f.content), 0o644); err != nil {
 			return files, fmt.Errorf("writing report: %w (check that the report folder is writable)", err)
 		}
 		files = append(files, path)

@@ -619,3 +619,30 @@ func TestReportEscapesNames(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotContains(t, string(page), "<script>alert")
 }
+
+// TestWriteReplacesPlantedLinks: symbolic links already in the output folder (at report.md and at a plot) are
+// replaced by the files, never followed; a plots/ folder that is a link is refused.
+func TestWriteReplacesPlantedLinks(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(t.TempDir(), "victim")
+	require.NoError(t, os.WriteFile(victim, []byte("precious"), 0o600))
+	require.NoError(t, os.Mkdir(filepath.Join(dir, PlotsDir), 0o755))
+	for _, name := range []string{ReportFile, HTMLFile, filepath.Join(PlotsDir, "retrieval--headline.svg")} {
+		require.NoError(t, os.Symlink(victim, filepath.Join(dir, name)))
+	}
+	_, err := Write(dir, fixture(), []string{"svg"})
+	require.NoError(t, err)
+	b, err := os.ReadFile(victim)
+	require.NoError(t, err)
+	assert.Equal(t, "precious", string(b), "the link's target is untouched")
+	for _, name := range []string{ReportFile, HTMLFile, filepath.Join(PlotsDir, "retrieval--headline.svg")} {
+		st, err := os.Lstat(filepath.Join(dir, name))
+		require.NoError(t, err)
+		assert.True(t, st.Mode().IsRegular(), "%s is a file now", name)
+	}
+
+	linked := t.TempDir()
+	require.NoError(t, os.Symlink(t.TempDir(), filepath.Join(linked, PlotsDir)))
+	_, err = Write(linked, fixture(), []string{"svg"})
+	assert.ErrorContains(t, err, filepath.Join(linked, PlotsDir)+" is a symbolic link or not a folder; outputs are written into real folders only: remove it")
+}

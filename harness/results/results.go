@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/clipeval/clipeval/plugins/sdk"
+	"github.com/clipeval/clipeval/plugins/sdk/atomicfile"
 )
 
 // SchemaVersion is the version of the results.json layout: 2 since protocol v2 (metrics declare their direction,
@@ -183,33 +183,15 @@ func (r *Run) FromScores(sc *sdk.Scores) {
 	r.Headline, r.Mode, r.Curves, r.Predictions = sc.Headline, sc.Mode, sc.Curves, sc.Predictions
 }
 
-// Write stores r as indented JSON at path, atomically (write to a temporary file, then rename).
+// Write stores r as indented JSON at path, atomically (write to a temporary file, then rename; a symbolic link at
+// path is replaced, not followed).
 func Write(path string, r *Results) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding results: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".results-*.json")
-	if err != nil {
+	if err := atomicfile.Write(path, append(b, '\n'), 0o644); err != nil { // results are meant to be shared
 		return fmt.Errorf("writing results: %w", err)
-	}
-	if err := tmp.Chmod(0o644); err != nil { // CreateTemp makes 0600; results are meant to be shared
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("writing results %s: %w", tmp.Name(), err)
-	}
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("writing results %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("writing results %s: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("writing results %s: %w", path, err)
 	}
 	return nil
 }

@@ -16,6 +16,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/clipeval/clipeval/plugins/sdk/atomicfile"
 )
 
 // Array is one n-dimensional array. Exactly one of the typed slices is set, matching DType.
@@ -267,13 +269,13 @@ func headerBytes(dtype string, shape []int) []byte {
 	return buf.Bytes()
 }
 
-// WriteFile writes a as a .npy file.
+// WriteFile writes a as a .npy file, atomically (see atomicfile).
 func WriteFile(path string, a *Array) error {
 	var buf bytes.Buffer
 	if err := Write(&buf, a); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+	if err := atomicfile.Write(path, buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("npy: %w", err)
 	}
 	return nil
@@ -354,7 +356,7 @@ func ReadNPZ(path string) (map[string]*Array, error) {
 	return out, nil
 }
 
-// WriteNPZ writes arrays as an uncompressed .npz archive (numpy.savez layout), members in name order.
+// WriteNPZ writes arrays as an uncompressed .npz archive (numpy.savez layout), members in name order, atomically.
 func WriteNPZ(path string, arrays map[string]*Array) error {
 	names := make([]string, 0, len(arrays))
 	for name := range arrays {
@@ -375,7 +377,7 @@ func WriteNPZ(path string, arrays map[string]*Array) error {
 	if err := zw.Close(); err != nil {
 		return fmt.Errorf("npz: %s: %w", path, err)
 	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+	if err := atomicfile.Write(path, buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("npz: %w", err)
 	}
 	return nil
