@@ -93,12 +93,23 @@ func readCSV(path string, columns []string, each func(r *root, values []string) 
 	if err != nil {
 		return err
 	}
-	br := bufio.NewReader(f)
+	bounded := &boundedReader{r: f, limit: MaxRecordBytes}
+	br := bufio.NewReader(bounded)
 	if bom, _ := br.Peek(3); string(bom) == "\uFEFF" {
 		_, _ = br.Discard(3)
 	}
 	cr := csv.NewReader(br)
+	tooLong := func(err error) error {
+		if errors.Is(err, errRecordTooLong) {
+			return fmt.Errorf("%s: the record starting at byte %d is longer than %d bytes: check that the file is a CSV manifest (an unclosed quote makes the rest of the file one field)", path, bounded.mark, MaxRecordBytes)
+		}
+		return nil
+	}
 	header, err := cr.Read()
+	if e := tooLong(err); e != nil {
+		return e
+	}
+	bounded.mark = cr.InputOffset()
 	if errors.Is(err, io.EOF) {
 		return fmt.Errorf("manifest %s is empty; a CSV manifest starts with a header row naming its columns", path)
 	}
@@ -120,6 +131,10 @@ func readCSV(path string, columns []string, each func(r *root, values []string) 
 	values := make([]string, len(columns))
 	for {
 		rec, err := cr.Read()
+		if e := tooLong(err); e != nil {
+			return e
+		}
+		bounded.mark = cr.InputOffset()
 		if errors.Is(err, io.EOF) {
 			break
 		}

@@ -162,6 +162,45 @@ func oneLabelEach(manifest string, rows []Labeled) error {
 	return nil
 }
 
+// MaxRecordBytes is the longest line of a JSON Lines manifest, or record of a CSV manifest, the readers accept
+// (16 MiB): a file that is not a manifest (one endless line) is refused before it fills memory.
+const MaxRecordBytes = 16 << 20
+
+// errRecordTooLong is returned by readLine for a line over its limit, and by boundedReader for a CSV record.
+var errRecordTooLong = errors.New("record too long")
+
+// readLine reads one line of r, with its '\n' (none at the end of the input), of at most limit bytes.
+func readLine(r *bufio.Reader, limit int) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if len(line)+len(chunk) > limit {
+			return nil, errRecordTooLong
+		}
+		line = append(line, chunk...)
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return line, err
+		}
+	}
+}
+
+// boundedReader fails once more than limit bytes have been read past mark, which the CSV reader's caller moves to
+// the end of each record: one record may not exceed limit (plus the reader's buffer).
+type boundedReader struct {
+	r                 io.Reader
+	read, mark, limit int64
+}
+
+// Read implements io.Reader.
+func (b *boundedReader) Read(p []byte) (int, error) {
+	if b.read-b.mark > b.limit {
+		return 0, errRecordTooLong
+	}
+	n, err := b.r.Read(p)
+	b.read += int64(n)
+	return n, err
+}
+
 // readJSONL decodes each non-blank line of path strictly into a fresh T and hands it to each; errors name the
 // file and line. A file without any item is an error.
 func readJSONL[T any](path string, each func(*T) error) error {
@@ -173,7 +212,10 @@ func readJSONL[T any](path string, each func(*T) error) error {
 	r := bufio.NewReader(f)
 	items := 0
 	for n := 1; ; n++ {
-		text, err := r.ReadBytes('\n')
+		text, err := readLine(r, MaxRecordBytes)
+		if errors.Is(err, errRecordTooLong) {
+			return fmt.Errorf("%s:%d: the line is longer than %d bytes; a manifest line is one item (an image and its label or captions): check that the file is a JSON Lines manifest", path, n, MaxRecordBytes)
+		}
 		if err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("%s:%d: %w", path, n, err)
 		}

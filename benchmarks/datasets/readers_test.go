@@ -271,8 +271,12 @@ func TestReadWebDatasetErrors(t *testing.T) {
 			assert.ErrorContains(t, err, tc.err)
 		})
 	}
+	cut := testutil.WriteTar(t, filepath.Join(dir, "cut.tar"), m("a.png", strings.Repeat("x", 5000)), m("a.cls", "1"))
+	require.NoError(t, os.Truncate(cut, 512+100))
+	_, err := ReadWebDataset([]string{cut}, "cls", WebOptions{})
+	assert.EqualError(t, err, "shard "+cut+": image member a.png: its header declares 5000 bytes at byte 512, past the end of the 612-byte shard: the shard is truncated or corrupt")
 	testutil.WriteFiles(t, dir, map[string]string{"bad.tar": "not a tar archive, just some text that is long enough"})
-	_, err := ReadWebDataset([]string{filepath.Join(dir, "bad.tar")}, "cls", WebOptions{})
+	_, err = ReadWebDataset([]string{filepath.Join(dir, "bad.tar")}, "cls", WebOptions{})
 	assert.ErrorContains(t, err, "bad.tar: not a readable tar archive")
 	_, err = ReadWebDataset([]string{filepath.Join(dir, "none.tar")}, "cls", WebOptions{})
 	assert.ErrorContains(t, err, "reading webdataset shard: open")
@@ -415,4 +419,26 @@ func TestCheckFields(t *testing.T) {
 	assert.NoError(t, CheckFields("d", "webdataset", map[string]bool{"root": true, "manifest": false}, uses))
 	assert.EqualError(t, CheckFields("d", "webdataset", map[string]bool{"root": true, "manifest": true, "images": true}, uses),
 		"d: format webdataset does not read images, manifest (it reads root, shards); remove the field or change the format")
+}
+
+// TestManifestRecordLimits: a JSON Lines manifest with a line, or a CSV manifest with a record, longer than
+// MaxRecordBytes (a file that is not a manifest, an unclosed quote) is refused with its place, before it fills
+// memory; a VQA-RAD file over its limit likewise.
+func TestManifestRecordLimits(t *testing.T) {
+	dir := t.TempDir()
+	long := strings.Repeat("x", MaxRecordBytes+1)
+	testutil.WriteFiles(t, dir, map[string]string{
+		"a.png":   "",
+		"l.jsonl": `{"image": "a.png", "label": "x"}` + "\n" + long + "\n",
+		"q.csv":   "image,label\na.png,x\nb.png,\"" + long,
+	})
+	_, err := ReadLabels(filepath.Join(dir, "l.jsonl"), nil)
+	assert.EqualError(t, err, filepath.Join(dir, "l.jsonl")+":2: the line is longer than 16777216 bytes; a manifest line is one item (an image and its label or captions): check that the file is a JSON Lines manifest")
+	_, err = ReadCSVLabels(filepath.Join(dir, "q.csv"), Columns{}, nil)
+	assert.EqualError(t, err, filepath.Join(dir, "q.csv")+": the record starting at byte 20 is longer than 16777216 bytes: check that the file is a CSV manifest (an unclosed quote makes the rest of the file one field)")
+
+	vqa := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(vqa, VQARADFile), make([]byte, maxQuestionFile+1), 0o644))
+	_, err = ReadVQARAD(vqa)
+	assert.ErrorContains(t, err, "reading questions: "+filepath.Join(vqa, VQARADFile)+" is 268435457 bytes, more than the 268435456 clipeval reads from such a file")
 }

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/clipeval/clipeval/plugins/sdk"
 )
 
 // VQARADFile is the name of the VQA-RAD release file inside the data set's root folder; images lie in images/.
@@ -95,12 +97,16 @@ func ReadVQARAD(root string) ([]VQARADRow, error) {
 	})
 }
 
+// maxQuestionFile is the largest question file (VQA-RAD's release, a SLAKE split) read (256 MiB; VQA-RAD's is
+// about 1 MB).
+const maxQuestionFile = 256 << 20
+
 // readQuestions reads a JSON array of question objects from path: each row's common fields (see fill, the image
 // name in imageField), then keep, which checks the row's own fields and says whether to keep it. The images of the
 // rows kept must exist in the folder images; no two rows may share a qid. Errors name the file and the row (0-based,
 // with its qid).
 func readQuestions(path, images, imageField string, keep func(r *VQARADRow) (bool, error)) ([]VQARADRow, error) {
-	b, err := os.ReadFile(path)
+	b, err := sdk.ReadFileAtMost(path, maxQuestionFile)
 	if err != nil {
 		return nil, fmt.Errorf("reading questions: %w", err)
 	}

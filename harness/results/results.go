@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"time"
 
 	"github.com/clipeval/clipeval/plugins/sdk"
@@ -196,9 +195,12 @@ func Write(path string, r *Results) error {
 	return nil
 }
 
+// MaxBytes is the largest results.json Read reads (4 GiB).
+const MaxBytes = 4 << 30
+
 // Read loads a results.json file. It refuses a fraction metric outside [0, 1].
 func Read(path string) (*Results, error) {
-	b, err := os.ReadFile(path)
+	b, err := sdk.ReadFileAtMost(path, MaxBytes)
 	if err != nil {
 		return nil, fmt.Errorf("reading results: %w", err)
 	}

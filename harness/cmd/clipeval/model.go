@@ -133,9 +133,12 @@ func imageInputs(cmd string, paths []string) ([]sdk.ImageInput, error) {
 	return out, nil
 }
 
+// maxTextsBytes is the largest --texts file read (1 GiB).
+const maxTextsBytes = 1 << 30
+
 // readTexts reads a JSON array of strings; null is refused (JSON would read it as "").
 func readTexts(cmd, path string) ([]string, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := sdk.ReadFileAtMost(path, maxTextsBytes)
 	if err != nil {
 		return nil, usageError{fmt.Errorf("%s: %w", cmd, err)}
 	}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -142,6 +143,7 @@ func TestModelFolderErrors(t *testing.T) {
 		{"clip without bpe", write(ManifestFile, "tokenizer: clip\n"), nil, "no BPE vocabulary", "path"},
 		{"not onnx", write("image.onnx", "this is not an ONNX file"), nil, "image tower: reading inputs and outputs of", "path"},
 		{"embed dim", write("open_clip_config.json", `{"model_cfg": {"embed_dim": 16, "vision_cfg": {"image_size": 224}, "text_cfg": {"hf_tokenizer_name": "x", "context_length": 256}}}`), nil, "outputs 32 values but open_clip_config.json says embed_dim 16", "path"},
+		{"huge config", write("open_clip_config.json", strings.Repeat(" ", maxFolderFile+1)), nil, "open_clip_config.json is 16777217 bytes, more than the 16777216 clipeval reads from such a file", "path"},
 		{"missing bpe file", func(string) {}, map[string]string{"bpe": "/nonexistent/bpe.txt.gz"}, "option bpe: stat /nonexistent/bpe.txt.gz", "options.bpe"},
 	}
 	b := New(sharedtest.ORTLib(t))
