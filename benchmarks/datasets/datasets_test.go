@@ -86,12 +86,12 @@ func TestReadManifests(t *testing.T) {
 	caps, err := ReadCaptions(filepath.Join(dir, "c.jsonl"), nil)
 	require.NoError(t, err)
 	assert.Equal(t, []Captioned{
-		{Name: "a.png", Image: FileImage(filepath.Join(dir, "a.png")), Captions: []string{"one", "two"}},
-		{Name: "b.png", Image: FileImage(filepath.Join(dir, "b.png")), Captions: []string{"three"}},
+		{Name: "a.png", Image: RootedImage(dir, filepath.Join(dir, "a.png")), Captions: []string{"one", "two"}},
+		{Name: "b.png", Image: RootedImage(dir, filepath.Join(dir, "b.png")), Captions: []string{"three"}},
 	}, caps)
 	labels, err := ReadLabels(filepath.Join(dir, "l.jsonl"), nil)
 	require.NoError(t, err)
-	assert.Equal(t, []Labeled{{Name: "b.png", Image: FileImage(filepath.Join(dir, "b.png")), Label: "x"}}, labels)
+	assert.Equal(t, []Labeled{{Name: "b.png", Image: RootedImage(dir, filepath.Join(dir, "b.png")), Label: "x"}}, labels)
 
 	// A caption manifest is not a label manifest: the unknown key is named with file and line.
 	_, err = ReadLabels(filepath.Join(dir, "c.jsonl"), nil)

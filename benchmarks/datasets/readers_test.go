@@ -47,7 +47,7 @@ func TestReadCSV(t *testing.T) {
 		"l.csv": "\uFEFFid,path,class\r\n1,a.png,red\n2,b/b.TIF,\"blue, dark\"\n\n3,./a.png,red\n",
 		"c.csv": "image,caption\na.png,one\nb/b.TIF,\"two, \"\"quoted\"\"\"\n./a.png,three\nc.bmp,\n",
 	})
-	file := func(n string) Image { return FileImage(filepath.Join(dir, n)) }
+	file := func(n string) Image { return RootedImage(dir, filepath.Join(dir, n)) }
 	labels, err := ReadCSVLabels(filepath.Join(dir, "l.csv"), Columns{Image: "path", Label: "class"}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, []Labeled{
@@ -109,7 +109,7 @@ func TestReadImageFolder(t *testing.T) {
 			assert.Equal(t, filepath.Join(dir, "c", "s.dcm"), it.Image.Name, "DICOM travels as PNG in the spool")
 			assert.Positive(t, it.Image.Size)
 		} else {
-			assert.Equal(t, FileImage(filepath.Join(dir, filepath.FromSlash(it.Name))), it.Image)
+			assert.Equal(t, RootedImage(dir, filepath.Join(dir, filepath.FromSlash(it.Name))), it.Image)
 		}
 	}
 	assert.Equal(t, []string{"a/x.jpeg", "a/y.Bmp", "b/1.JPG", "b/2.png", "b/sub/0.tiff", "c/deep/z.tif", "c/s.dcm"}, names)
@@ -179,7 +179,7 @@ func TestReadWebDataset(t *testing.T) {
 	assert.Equal(t, []string{"z", "a", "dir/b", "c"}, keys)
 	// Images are byte ranges of the shard: a.jpg's data follows the headers of __meta__, dir, a.png and its own,
 	// with __meta__'s and a.png's data, 512 bytes each (USTAR headers and padding).
-	assert.Equal(t, Image{ImageInput: sdk.ImageInput{Name: s1 + "#a.jpg", Path: s1, Offset: 6 * 512, Size: 5}, File: s1}, samples[1].Image)
+	assert.Equal(t, Image{ImageInput: sdk.ImageInput{Name: s1 + "#a.jpg", Path: s1, Offset: 6 * 512, Size: 5, Root: dir}, File: s1}, samples[1].Image)
 	for i, want := range []string{"Z", "A-jpg", "B", "C"} {
 		b, err := samples[i].Image.Bytes()
 		require.NoError(t, err)
@@ -209,7 +209,7 @@ func TestReadWebDataset(t *testing.T) {
 	require.NoError(t, err)
 	caps, err = WebCaptions(js)
 	require.NoError(t, err)
-	assert.Equal(t, []Captioned{{Name: "s-0.tar#z", Image: Image{ImageInput: sdk.ImageInput{Name: s0 + "#z.bmp", Path: s0, Offset: 512, Size: 1}, File: s0},
+	assert.Equal(t, []Captioned{{Name: "s-0.tar#z", Image: Image{ImageInput: sdk.ImageInput{Name: s0 + "#z.bmp", Path: s0, Offset: 512, Size: 1, Root: dir}, File: s0},
 		Captions: []string{"j1", "j2"}}}, caps)
 
 	// Compressed shards stream through gzip.

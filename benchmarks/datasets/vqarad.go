@@ -42,6 +42,8 @@ type VQARADRow struct {
 	ImageName string
 	// Image is the image's absolute path (root/images/ImageName; SLAKE: root/imgs/ImageName).
 	Image string
+	// Images is the folder the image lies in (root/images; SLAKE: root/imgs), which it must not leave.
+	Images string
 	// Question is the question text.
 	Question string
 	// Answer is the answer as the release writes it; numeric answers (e.g. 4) as their JSON text.
@@ -53,6 +55,9 @@ type VQARADRow struct {
 	// fields holds every field of the row, for Field.
 	fields map[string]json.RawMessage
 }
+
+// ImageFile is the row's image, read inside its images folder (see RootedImage).
+func (r *VQARADRow) ImageFile() Image { return RootedImage(r.Images, r.Image) }
 
 // Field returns a string or numeric field of the row by its JSON name (e.g. image_organ).
 func (r *VQARADRow) Field(name string) (string, error) {
@@ -136,7 +141,7 @@ func readQuestions(path, images, imageField string, keep func(r *VQARADRow) (boo
 		if !ok {
 			continue
 		}
-		r.Image = filepath.Join(images, r.ImageName)
+		r.Image, r.Images = filepath.Join(images, r.ImageName), images
 		if !checked[r.ImageName] {
 			if _, err := ResolveImage(images, r.ImageName); err != nil {
 				return nil, fmt.Errorf("%s: row %d (qid %s): %w", path, i, r.QID, err)

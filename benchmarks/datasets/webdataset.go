@@ -228,7 +228,7 @@ func readShard(shard, textExt string, opt WebOptions) ([]WebSample, error) {
 		if off+h.Size > st.Size() {
 			return sdk.ImageInput{}, fmt.Errorf("its header declares %d bytes at byte %d, past the end of the %d-byte shard: the shard is truncated or corrupt", h.Size, off, st.Size())
 		}
-		return sdk.ImageInput{Name: name, Path: shard, Offset: off, Size: h.Size}, nil
+		return sdk.ImageInput{Name: name, Path: shard, Offset: off, Size: h.Size, Root: filepath.Dir(shard)}, nil
 	}
 	var (
 		out    []WebSample
