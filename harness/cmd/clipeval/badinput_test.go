@@ -54,6 +54,7 @@ func TestBadInputExits2WithTheError(t *testing.T) {
 	}()
 	model := fixtureArgs(t, "biomedclip")
 	saved := writeResults(t, tmp, "results.json", okRun("m", "t", 0.5, 0.5))
+	huge := writeResults(t, tmp, "huge.json", okRun("m", "t", 1e308, 0.5)) // once spun `report` for ever
 	tests := []struct {
 		name  string
 		setup func(t *testing.T)
@@ -85,6 +86,8 @@ func TestBadInputExits2WithTheError(t *testing.T) {
 			[]string{"clipeval: run: the output folder " + aFile + " is a file: give a folder (--out DIR; it is created when missing)"}},
 		{"report --out a file", func(*testing.T) {}, []string{"report", saved, "--out", aFile},
 			[]string{"clipeval: report: the output folder " + aFile + " is a file"}},
+		{"report of a fraction of 1e308", func(*testing.T) {}, []string{"report", huge, "--out", filepath.Join(tmp, "report-huge")},
+			[]string{`clipeval: report: results ` + huge + `: model "m", task "t": metric acc1 is a fraction but has the value 1e+308, outside [0, 1]`}},
 		{"null text", func(*testing.T) {}, append([]string{"embed", "--texts", texts, "--out", filepath.Join(tmp, "e.npy")}, model...),
 			[]string{"clipeval: embed: " + texts + `: text 1 is null; every entry must be a string (write "" for an empty text)`}},
 		{"embed into a missing folder", func(*testing.T) {}, append([]string{"embed", "--texts", okTexts, "--out", filepath.Join(tmp, "nowhere", "e.npy")}, model...),
