@@ -4,6 +4,7 @@ import (
 	"image/color"
 	"math"
 	"slices"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -108,7 +109,8 @@ func overviewChart(views []*taskView, models []string, colors map[string]int) *c
 
 // groupedBars draws data as bars grouped by groups, a series per model, with a 95% interval error bar where both
 // bounds are known and a published value as a dark horizontal mark across its bar. Series without a finite value
-// are left out; it returns nil when no series is left.
+// are left out; it returns nil when no series is left. A value outside [0, 1] is drawn as a bar to the axis' edge,
+// labelled with the value (a bar of its own height would be drawn point by point far beyond the canvas).
 func groupedBars(title string, groups []string, data []barData, colors map[string]int) *chart {
 	var c *chart
 	var marks []*barMarks
@@ -139,6 +141,15 @@ func groupedBars(title string, groups []string, data []barData, colors map[strin
 					Color: color.Gray{Y: 96}, Font: sans(9, false), XAlign: draw.XCenter, Handler: c.plot.TextHandler,
 				})
 				continue
+			}
+			if v < 0 || v > 1 { // outside the [0, 1] axis: a bar to the axis' edge, labelled with the value
+				clamped := math.Max(0, math.Min(1, v))
+				series.na.XYs = append(series.na.XYs, plotter.XY{X: float64(i), Y: clamped})
+				series.na.Labels = append(series.na.Labels, strconv.FormatFloat(v, 'g', 3, 64))
+				series.na.TextStyle = append(series.na.TextStyle, text.Style{
+					Color: color.Gray{Y: 96}, Font: sans(9, false), XAlign: draw.XCenter, Handler: c.plot.TextHandler,
+				})
+				v = clamped
 			}
 			// The width is set by layoutNominal; NewBarChart cannot fail: v is finite and the width positive.
 			bar, err := plotter.NewBarChart(plotter.Values{v}, vg.Points(1))

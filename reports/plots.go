@@ -8,7 +8,6 @@ import (
 	"image/color"
 	"image/png"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -23,6 +22,7 @@ import (
 	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/clipeval/clipeval/plugins/sdk"
+	"github.com/clipeval/clipeval/plugins/sdk/atomicfile"
 )
 
 // Plot geometry: every plot is plotWidth × plotHeight; PNGs are rasterised at plotDPI (900 × 600 pixels).
@@ -84,8 +84,8 @@ type chart struct {
 	grid *plotter.Grid
 }
 
-// barSeries is one model's bars, "n/a" labels where its metrics are undefined, and its interval and published
-// marks.
+// barSeries is one model's bars, "n/a" labels where its metrics are undefined (and the value where it lies
+// outside the axis), and its interval and published marks.
 type barSeries struct {
 	bars  []*plotter.BarChart
 	na    *plotter.Labels
@@ -199,7 +199,7 @@ func (c *chart) save(dir, base string, formats []string, rd *Renderer) (files []
 			continue
 		}
 		path := filepath.Join(dir, base+f.ext)
-		if err := os.WriteFile(path, f.data, 0o644); err != nil {
+		if err := atomicfile.Write(path, f.data, 0o644); err != nil {
 			return files, nil, fmt.Errorf("writing plot: %w (check that the report folder is writable)", err)
 		}
 		files = append(files, path)

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -14,8 +13,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/clipeval/clipeval/harness/results"
+	"github.com/clipeval/clipeval/plugins/sdk/atomicfile"
 )
 
 // ReportFile, HTMLFile and PlotsDir are the names of the Markdown report, the HTML report and the plot folder
@@ -86,7 +87,7 @@ func (rd *Renderer) Write(dir string, r *results.Results, formats []string) ([]s
 			return nil, fmt.Errorf("writing report in %s: plot format %q: want png or svg", dir, f)
 		}
 	}
-	if err := os.MkdirAll(filepath.Join(dir, PlotsDir), 0o755); err != nil {
+	if err := atomicfile.RealDir(filepath.Join(dir, PlotsDir), 0o755); err != nil {
 		return nil, fmt.Errorf("writing report: creating its folder: %w", err)
 	}
 	views, overview, jobs, err := plan(r, formats)
@@ -123,7 +124,7 @@ func (rd *Renderer) Write(dir string, r *results.Results, formats []string) ([]s
 	}
 	for _, f := range []struct{ name, content string }{{ReportFile, markdown(r, views, overview)}, {HTMLFile, page}} {
 		path := filepath.Join(dir, f.name)
-		if err := os.WriteFile(path, []byte(f.content), 0o644); err != nil {
+		if err := atomicfile.Write(path, []byte(f.content), 0o644); err != nil {
 			return files, fmt.Errorf("writing report: %w (check that the report folder is writable)", err)
 		}
 		files = append(files, path)
@@ -380,7 +381,7 @@ func markdown(r *results.Results, views []*taskView, overview []plotLink) string
 		if t := tv.info; t != nil {
 			w("Plugin %s; %d items (%d images, %d texts).", code(t.Plugin), t.DatasetSize, t.Images, t.Texts)
 			if t.Description != "" {
-				w(" %s", strings.Join(strings.Fields(t.Description), " "))
+				w(" %s", cell(t.Description))
 			}
 			w("\n\n")
 		}
@@ -459,7 +460,7 @@ func PlotFormats() []string { return []string{"png", "svg"} }
 // format is).
 func plotLinks(w func(string, ...any), plots []plotLink) {
 	for _, p := range plots {
-		alt := strings.NewReplacer("[", `\[`, "]", `\]`).Replace(cell(p.title))
+		alt := cell(p.title)
 		switch {
 		case p.png != "" && p.svg != "":
 			w("![%s](%s)  \n[SVG](%s)\n\n", alt, p.png, p.svg)
@@ -487,14 +488,27 @@ func metricCell(run results.Run, m string) string {
 	return run.Kinds[m].Unit.Format(float64(v))
 }
 
-// cell makes s safe inside a Markdown table cell: no line breaks, pipes escaped.
+// cell makes s (a model, task, class or metric name, a plugin's message) show as itself in Markdown, also inside a
+// table cell: on one line, with pipes and every character that could start markup (emphasis, code, links and
+// images, raw HTML tags and entities, strikethrough, a backslash escape) backslash-escaped. An underscore is
+// escaped only at a word's edge, where it could open or close emphasis (image_retrieval_recall@1 stays as is).
 func cell(s string) string {
-	return strings.ReplaceAll(strings.Join(strings.Fields(s), " "), "|", `\|`)
+	rs := []rune(strings.Join(strings.Fields(s), " "))
+	var b strings.Builder
+	wordy := func(i int) bool { return i >= 0 && i < len(rs) && (unicode.IsLetter(rs[i]) || unicode.IsDigit(rs[i])) }
+	for i, r := range rs {
+		if strings.ContainsRune("\\`*[]<>&~|", r) || r == '_' && !(wordy(i-1) && wordy(i+1)) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
-// code formats s as a Markdown code span that is safe inside a table cell.
+// code formats s as a Markdown code span that is safe inside a table cell: one line, pipes escaped (GitHub tables
+// split cells before reading code spans); nothing else in a code span is markup.
 func code(s string) string {
-	s = cell(s)
+	s = strings.ReplaceAll(strings.Join(strings.Fields(s), " "), "|", `\|`)
 	if s == "" {
 		return ""
 	}

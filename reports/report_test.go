@@ -618,3 +618,105 @@ func TestRendererPrepare(t *testing.T) {
 		})
 	}
 }
+
+// TestOutOfRangeValuesDrawnFast: metric values far outside the [0, 1] axis (acc1 = 1e308 once spun the PNG
+// rasterizer for ever, filling a bar 1e308 units high) are drawn as bars to the axis' edge labelled with the value,
+// in bounded time; so are huge curve points.
+func TestOutOfRangeValuesDrawnFast(t *testing.T) {
+	r := fixture()
+	r.Runs[1].Metrics["acc1"] = 1e308
+	r.Runs[1].Metrics["mean_per_class_recall"] = -3
+	r.Runs[0].Curves[0].X = []float64{1, 5, 1e308}
+	r.Runs[0].Curves[0].Y = []float64{1e308, -1e308, 0.5}
+	dir := t.TempDir()
+	done := make(chan error, 1)
+	go func() { _, err := Write(dir, r, PlotFormats()); done <- err }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("Write did not finish within 20 s")
+	}
+	svg, err := os.ReadFile(filepath.Join(dir, PlotsDir, "classification--headline.svg"))
+	require.NoError(t, err)
+	assert.Contains(t, string(svg), ">1e+308<")
+	assert.Contains(t, string(svg), ">-3<")
+}
+
+// TestCellEscapesMarkup: names are embedded in report.md as text: no raw HTML, emphasis, links or broken tables.
+func TestCellEscapesMarkup(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"model-a", "model-a"},
+		{"image_retrieval_recall@1", "image_retrieval_recall@1"},
+		{"abdomen/pelvis", "abdomen/pelvis"},
+		{`<img src=x onerror=alert(1)>`, `\<img src=x onerror=alert(1)\>`},
+		{"*bold* _it_ a|b", `\*bold\* \_it\_ a\|b`},
+		{"[link](http://x) ![i](y)", `\[link\](http://x) !\[i\](y)`},
+		{"`code` ~~del~~ &amp; back\\slash", "\\`code\\` \\~\\~del\\~\\~ \\&amp; back\\\\slash"},
+		{"two\nlines", "two lines"},
+	}
+	for _, tc := range tests {
+		assert.Equal(t, tc.want, cell(tc.in), tc.in)
+	}
+}
+
+// TestReportEscapesNames: a model, task and failure named with HTML and Markdown show as text in report.md.
+func TestReportEscapesNames(t *testing.T) {
+	r := fixture()
+	evil := `<script>alert("m")</script>`
+	for i := range r.Models {
+		if r.Models[i].Name == "model-a" {
+			r.Models[i].Name = evil
+		}
+	}
+	for i := range r.Runs {
+		if r.Runs[i].Model == "model-a" {
+			r.Runs[i].Model = evil
+		}
+		if r.Runs[i].Task == "classification" {
+			r.Runs[i].Task = "*cls*"
+		}
+	}
+	r.Tasks[1].Name = "*cls*"
+	r.Tasks[0].Description = "<b>tiny</b> captions"
+	dir := t.TempDir()
+	_, err := Write(dir, r, []string{"svg"})
+	require.NoError(t, err)
+	md, err := os.ReadFile(filepath.Join(dir, ReportFile))
+	require.NoError(t, err)
+	assert.NotContains(t, string(md), "<script>")
+	assert.NotContains(t, string(md), "<b>")
+	assert.Contains(t, string(md), `| \<script\>alert("m")\</script\> |`)
+	assert.Contains(t, string(md), "### \\*cls\\*\n")
+	assert.Contains(t, string(md), `\<b\>tiny\</b\> captions`)
+	page, err := os.ReadFile(filepath.Join(dir, HTMLFile))
+	require.NoError(t, err)
+	assert.NotContains(t, string(page), "<script>alert")
+}
+
+// TestWriteReplacesPlantedLinks: symbolic links already in the output folder (at report.md and at a plot) are
+// replaced by the files, never followed; a plots/ folder that is a link is refused.
+func TestWriteReplacesPlantedLinks(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(t.TempDir(), "victim")
+	require.NoError(t, os.WriteFile(victim, []byte("precious"), 0o600))
+	require.NoError(t, os.Mkdir(filepath.Join(dir, PlotsDir), 0o755))
+	for _, name := range []string{ReportFile, HTMLFile, filepath.Join(PlotsDir, "retrieval--headline.svg")} {
+		require.NoError(t, os.Symlink(victim, filepath.Join(dir, name)))
+	}
+	_, err := Write(dir, fixture(), []string{"svg"})
+	require.NoError(t, err)
+	b, err := os.ReadFile(victim)
+	require.NoError(t, err)
+	assert.Equal(t, "precious", string(b), "the link's target is untouched")
+	for _, name := range []string{ReportFile, HTMLFile, filepath.Join(PlotsDir, "retrieval--headline.svg")} {
+		st, err := os.Lstat(filepath.Join(dir, name))
+		require.NoError(t, err)
+		assert.True(t, st.Mode().IsRegular(), "%s is a file now", name)
+	}
+
+	linked := t.TempDir()
+	require.NoError(t, os.Symlink(t.TempDir(), filepath.Join(linked, PlotsDir)))
+	_, err = Write(linked, fixture(), []string{"svg"})
+	assert.ErrorContains(t, err, filepath.Join(linked, PlotsDir)+" is a symbolic link or not a folder; outputs are written into real folders only: remove it")
+}

@@ -40,14 +40,14 @@ func TestLoadFormats(t *testing.T) {
 		truth   []int // class indices: normal 0, tumor 1
 	}{
 		{"csv", map[string]any{"format": "csv", "manifest": p("m.csv"), "image_column": "file", "label_column": "diagnosis"},
-			[]sdk.ImageInput{{Path: p("img/a.png")}, {Path: p("img/b.png")}},
+			[]sdk.ImageInput{{Path: p("img/a.png"), Root: dir}, {Path: p("img/b.png"), Root: dir}},
 			[]string{p("m.csv"), p("img/a.png"), p("img/b.png")}, []string{"img/a.png", "img/b.png"}, []int{1, 0}},
 		{"imagefolder", map[string]any{"format": "imagefolder", "root": p("folder")},
-			[]sdk.ImageInput{{Path: p("folder/normal/1.png")}, {Path: p("folder/tumor/2.JPG")}, {Name: dcm, Offset: 0, Size: converted.Size}},
+			[]sdk.ImageInput{{Path: p("folder/normal/1.png"), Root: p("folder")}, {Path: p("folder/tumor/2.JPG"), Root: p("folder")}, {Name: dcm, Offset: 0, Size: converted.Size}},
 			[]string{p("folder/normal/1.png"), p("folder/tumor/2.JPG"), dcm},
 			[]string{"normal/1.png", "tumor/2.JPG", "tumor/3.dcm"}, []int{0, 1, 1}},
 		{"webdataset", map[string]any{"format": "webdataset", "root": p("wds")},
-			[]sdk.ImageInput{{Name: shard + "#a.jpg", Path: shard, Offset: 512, Size: 1}, {Name: shard + "#b.png", Path: shard, Offset: 5 * 512, Size: 1}},
+			[]sdk.ImageInput{{Name: shard + "#a.jpg", Path: shard, Offset: 512, Size: 1, Root: p("wds")}, {Name: shard + "#b.png", Path: shard, Offset: 5 * 512, Size: 1, Root: p("wds")}},
 			[]string{shard}, []string{"s-0.tar#a", "s-0.tar#b"}, []int{1, 0}},
 	}
 	for _, tc := range tests {
@@ -66,7 +66,8 @@ func TestLoadFormats(t *testing.T) {
 					want, err := converted.Bytes()
 					require.NoError(t, err)
 					assert.Equal(t, want, got, "the DICOM rendering")
-					d.Images[i].Path = ""
+					assert.Equal(t, work, im.Root, "read inside the work folder")
+					d.Images[i].Path, d.Images[i].Root = "", ""
 				}
 			}
 			assert.Equal(t, tc.images, d.Images)

@@ -258,7 +258,7 @@ func vqaRADItems(dc datasetConfig) ([]item, error) {
 			}
 			continue
 		}
-		byName[r.ImageName] = &item{name: r.ImageName, image: datasets.FileImage(r.Image), label: label}
+		byName[r.ImageName] = &item{name: r.ImageName, image: r.ImageFile(), label: label}
 		order = append(order, r.ImageName)
 	}
 	if dc.Images != nil {

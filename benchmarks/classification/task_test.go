@@ -61,7 +61,7 @@ func TestLoad(t *testing.T) {
 	dir := filepath.Dir(m)
 	// Classes default to the sorted labels: blue, red. "{c}" and "{}" give the same prompt, encoded once.
 	assert.Equal(t, []string{"a blue photo", "blue", "a red photo", "red"}, d.Texts)
-	assert.Equal(t, []sdk.ImageInput{{Path: filepath.Join(dir, "a.png")}, {Path: filepath.Join(dir, "b", "b.png")}}, d.Images)
+	assert.Equal(t, []sdk.ImageInput{{Path: filepath.Join(dir, "a.png"), Root: dir}, {Path: filepath.Join(dir, "b", "b.png"), Root: dir}}, d.Images)
 	assert.Equal(t, 3, d.Size)
 	assert.Equal(t, []string{m, filepath.Join(dir, "a.png"), filepath.Join(dir, "b", "b.png")}, d.Files)
 	assert.Equal(t, "classification-1", d.ID)

@@ -33,7 +33,8 @@ func (c Columns) withDefaults() Columns {
 
 // ReadCSVLabels reads a classification manifest in CSV (RFC 4180, a header row, other columns ignored): one row
 // per item, the image path in column cols.Image, relative to the manifest's folder (see ReadImage), and a
-// non-empty label in column cols.Label. DICOM renderings go to sp. Errors name the file and line.
+// non-empty label in column cols.Label, the same on every row that lists the image. DICOM renderings go to sp.
+// Errors name the file and line.
 func ReadCSVLabels(manifest string, cols Columns, sp *Spool) ([]Labeled, error) {
 	cols = cols.withDefaults()
 	var out []Labeled
@@ -48,7 +49,10 @@ func ReadCSVLabels(manifest string, cols Columns, sp *Spool) ([]Labeled, error) 
 		out = append(out, Labeled{Name: v[0], Image: img, Label: v[1]})
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, oneLabelEach(manifest, out)
 }
 
 // ReadCSVCaptions reads a retrieval manifest in CSV (RFC 4180, a header row, other columns ignored): one row per
@@ -89,12 +93,23 @@ func readCSV(path string, columns []string, each func(r *root, values []string) 
 	if err != nil {
 		return err
 	}
-	br := bufio.NewReader(f)
+	bounded := &boundedReader{r: f, limit: MaxRecordBytes}
+	br := bufio.NewReader(bounded)
 	if bom, _ := br.Peek(3); string(bom) == "\uFEFF" {
 		_, _ = br.Discard(3)
 	}
 	cr := csv.NewReader(br)
+	tooLong := func(err error) error {
+		if errors.Is(err, errRecordTooLong) {
+			return fmt.Errorf("%s: the record starting at byte %d is longer than %d bytes: check that the file is a CSV manifest (an unclosed quote makes the rest of the file one field)", path, bounded.mark, MaxRecordBytes)
+		}
+		return nil
+	}
 	header, err := cr.Read()
+	if e := tooLong(err); e != nil {
+		return e
+	}
+	bounded.mark = cr.InputOffset()
 	if errors.Is(err, io.EOF) {
 		return fmt.Errorf("manifest %s is empty; a CSV manifest starts with a header row naming its columns", path)
 	}
@@ -116,6 +131,10 @@ func readCSV(path string, columns []string, each func(r *root, values []string) 
 	values := make([]string, len(columns))
 	for {
 		rec, err := cr.Read()
+		if e := tooLong(err); e != nil {
+			return e
+		}
+		bounded.mark = cr.InputOffset()
 		if errors.Is(err, io.EOF) {
 			break
 		}

@@ -86,12 +86,12 @@ func TestReadManifests(t *testing.T) {
 	caps, err := ReadCaptions(filepath.Join(dir, "c.jsonl"), nil)
 	require.NoError(t, err)
 	assert.Equal(t, []Captioned{
-		{Name: "a.png", Image: FileImage(filepath.Join(dir, "a.png")), Captions: []string{"one", "two"}},
-		{Name: "b.png", Image: FileImage(filepath.Join(dir, "b.png")), Captions: []string{"three"}},
+		{Name: "a.png", Image: RootedImage(dir, filepath.Join(dir, "a.png")), Captions: []string{"one", "two"}},
+		{Name: "b.png", Image: RootedImage(dir, filepath.Join(dir, "b.png")), Captions: []string{"three"}},
 	}, caps)
 	labels, err := ReadLabels(filepath.Join(dir, "l.jsonl"), nil)
 	require.NoError(t, err)
-	assert.Equal(t, []Labeled{{Name: "b.png", Image: FileImage(filepath.Join(dir, "b.png")), Label: "x"}}, labels)
+	assert.Equal(t, []Labeled{{Name: "b.png", Image: RootedImage(dir, filepath.Join(dir, "b.png")), Label: "x"}}, labels)
 
 	// A caption manifest is not a label manifest: the unknown key is named with file and line.
 	_, err = ReadLabels(filepath.Join(dir, "c.jsonl"), nil)
@@ -99,6 +99,9 @@ func TestReadManifests(t *testing.T) {
 	testutil.WriteFiles(t, dir, map[string]string{"n.jsonl": `{"image": "a.png", "label": ""}`})
 	_, err = ReadLabels(filepath.Join(dir, "n.jsonl"), nil)
 	assert.ErrorContains(t, err, `n.jsonl:1: image "a.png" has no "label"`)
+	testutil.WriteFiles(t, dir, map[string]string{"d.jsonl": `{"image": "a.png", "label": "x"}` + "\n" + `{"image": "a.png", "label": "y"}`})
+	_, err = ReadLabels(filepath.Join(dir, "d.jsonl"), nil)
+	assert.ErrorContains(t, err, `d.jsonl: image "a.png" has two labels, "x" (entry 1) and "y" (entry 2); an image has one label`)
 }
 
 func TestInputsAndStore(t *testing.T) {
@@ -151,6 +154,13 @@ func TestReadVQARAD(t *testing.T) {
 	organ, err := rows[1].Field("image_organ")
 	require.NoError(t, err)
 	assert.Equal(t, "ABD", organ)
+
+	dup := testutil.WriteVQARAD(t, t.TempDir(), []testutil.VQARow{
+		{QID: "7", Image: "a.jpg", Question: "q", Answer: "no", AnswerType: "CLOSED", PhraseType: "test_para", Organ: "ABD"},
+		{QID: 7, Image: "a.jpg", Question: "r", Answer: "Yes", AnswerType: "CLOSED", PhraseType: "test_freeform", Organ: "ABD"},
+	})
+	_, err = ReadVQARAD(dup)
+	assert.ErrorContains(t, err, VQARADFile+": rows 0 and 1 have the same qid 7; every question needs its own qid (answers are matched by it)")
 
 	require.NoError(t, os.Remove(filepath.Join(dir, "images", "a.jpg")))
 	_, err = ReadVQARAD(dir)

@@ -14,6 +14,8 @@ import (
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
 	"github.com/suyashkumar/dicom/pkg/uid"
+
+	"github.com/clipeval/clipeval/plugins/sdk"
 )
 
 // nativeTransferSyntax reports whether pixel data under the transfer syntax ts is stored uncompressed ("native"):
@@ -57,16 +59,32 @@ func nativeTransferSyntax(ts string) bool {
 // Sequence without a window, give an error that names the file and says what to do; so do colour images, several
 // frames, a file that ends inside an element (truncated) and Pixel Data shorter than the image.
 func ReadDICOM(p string) (img *image.Gray, err error) {
-	defer func() { // the parser indexes values of malformed files without checking
-		if r := recover(); r != nil {
-			img, err = nil, fmt.Errorf("DICOM %s: the DICOM parser failed on malformed data (%v); check the file with a DICOM tool (e.g. dciodvfy)", p, r)
-		}
-	}()
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, fmt.Errorf("reading DICOM: %w", err)
 	}
 	defer f.Close()
+	return readDICOM(f, p)
+}
+
+// readDICOMInRoot is ReadDICOM of the file at p inside the folder root, opened without following a link out of
+// root (sdk.OpenInRoot).
+func readDICOMInRoot(root, p string) (*image.Gray, error) {
+	f, err := sdk.OpenInRoot(root, p)
+	if err != nil {
+		return nil, fmt.Errorf("reading DICOM: %w", err)
+	}
+	defer f.Close()
+	return readDICOM(f, p)
+}
+
+// readDICOM is ReadDICOM of the open file f, named p in errors.
+func readDICOM(f *os.File, p string) (img *image.Gray, err error) {
+	defer func() { // the parser indexes values of malformed files without checking
+		if r := recover(); r != nil {
+			img, err = nil, fmt.Errorf("DICOM %s: the DICOM parser failed on malformed data (%v); check the file with a DICOM tool (e.g. dciodvfy)", p, r)
+		}
+	}()
 	st, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("reading DICOM: %w", err)

@@ -182,7 +182,7 @@ func TestReadImageDICOM(t *testing.T) {
 
 	img, err = ReadImage(dir, "a.png", nil)
 	require.NoError(t, err)
-	assert.Equal(t, FileImage(filepath.Join(dir, "a.png")), img)
+	assert.Equal(t, RootedImage(dir, filepath.Join(dir, "a.png")), img)
 
 	_, err = ReadImage(dir, "scan", NewSpool(""))
 	assert.ErrorContains(t, err, "DICOM "+p+": image "+p+" must be written to the task's work folder, but the load request has no work_dir")

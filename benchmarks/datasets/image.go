@@ -41,6 +41,14 @@ type Image struct {
 // FileImage is the image stored in the file at the absolute path p, which the backend reads itself.
 func FileImage(p string) Image { return Image{ImageInput: sdk.FileImage(p), File: p} }
 
+// RootedImage is the image stored in the file at the absolute path p inside the dataset folder root: the backend
+// opens it relative to root, without following a link out of it (sdk.ImageInput.Root), when it reads it.
+func RootedImage(root, p string) Image {
+	im := FileImage(p)
+	im.Root = root
+	return im
+}
+
 // root is a folder that the image paths of a data set are resolved in and must stay inside.
 type root struct {
 	dir  string // the folder as given
@@ -96,7 +104,7 @@ func (r *root) image(name string, sp *Spool) (Image, error) {
 	if err != nil {
 		return Image{}, err
 	}
-	isDICOM, err := hasDICOMMarker(p)
+	isDICOM, err := hasDICOMMarker(r.dir, p)
 	if err != nil {
 		return Image{}, fmt.Errorf("image %q: %w", name, err)
 	}
@@ -105,9 +113,9 @@ func (r *root) image(name string, sp *Spool) (Image, error) {
 			return Image{}, fmt.Errorf("image %q (%s) is named .dcm but has no \"DICM\" marker at byte 128; "+
 				"only DICOM Part 10 files are read (rewrite it with a DICOM tool, e.g. dcmconv)", name, p)
 		}
-		return FileImage(p), nil
+		return RootedImage(r.dir, p), nil
 	}
-	gray, err := ReadDICOM(p)
+	gray, err := readDICOMInRoot(r.dir, p)
 	if err != nil {
 		return Image{}, err
 	}
@@ -135,9 +143,10 @@ func ReadImage(dir, name string, sp *Spool) (Image, error) {
 // dicomMarker is the magic word of a DICOM Part 10 file, after its 128-byte preamble (PS3.10 7.1).
 const dicomMarker = "DICM"
 
-// hasDICOMMarker reports whether the file at p holds "DICM" at byte 128.
-func hasDICOMMarker(p string) (bool, error) {
-	f, err := os.Open(p)
+// hasDICOMMarker reports whether the file at p, inside the folder root, holds "DICM" at byte 128; it opens the file
+// without following a link out of root (sdk.OpenInRoot).
+func hasDICOMMarker(root, p string) (bool, error) {
+	f, err := sdk.OpenInRoot(root, p)
 	if err != nil {
 		return false, err
 	}

@@ -115,7 +115,7 @@ func ReadCaptions(manifest string, sp *Spool) ([]Captioned, error) {
 
 // ReadLabels reads a classification manifest: JSON Lines, one object per line, {"image": "...", "label": "red"};
 // blank lines are skipped. Every image must exist inside the manifest's folder (see ReadImage) and have a
-// non-empty label. DICOM renderings go to sp.
+// non-empty label, the same on every line that lists it. DICOM renderings go to sp.
 func ReadLabels(manifest string, sp *Spool) ([]Labeled, error) {
 	type line struct {
 		Image string `json:"image"`
@@ -137,7 +137,68 @@ func ReadLabels(manifest string, sp *Spool) ([]Labeled, error) {
 		out = append(out, Labeled{Name: l.Image, Image: p, Label: l.Label})
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, oneLabelEach(manifest, out)
+}
+
+// oneLabelEach refuses a manifest that lists one image twice with different labels (the image would count as both
+// right and wrong); an image listed twice with the same label passes. Entries are numbered from 1 in manifest
+// order.
+func oneLabelEach(manifest string, rows []Labeled) error {
+	first := map[string]int{}
+	for i, r := range rows {
+		j, ok := first[r.Image.Label()]
+		if !ok {
+			first[r.Image.Label()] = i
+			continue
+		}
+		if rows[j].Label != r.Label {
+			return fmt.Errorf("manifest %s: image %q has two labels, %q (entry %d) and %q (entry %d); an image has one label: fix or remove one of the entries",
+				manifest, r.Name, rows[j].Label, j+1, r.Label, i+1)
+		}
+	}
+	return nil
+}
+
+// MaxRecordBytes is the longest line of a JSON Lines manifest, or record of a CSV manifest, the readers accept
+// (16 MiB): a file that is not a manifest (one endless line) is refused before it fills memory.
+const MaxRecordBytes = 16 << 20
+
+// errRecordTooLong is returned by readLine for a line over its limit, and by boundedReader for a CSV record.
+var errRecordTooLong = errors.New("record too long")
+
+// readLine reads one line of r, with its '\n' (none at the end of the input), of at most limit bytes.
+func readLine(r *bufio.Reader, limit int) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if len(line)+len(chunk) > limit {
+			return nil, errRecordTooLong
+		}
+		line = append(line, chunk...)
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return line, err
+		}
+	}
+}
+
+// boundedReader fails once more than limit bytes have been read past mark, which the CSV reader's caller moves to
+// the end of each record: one record may not exceed limit (plus the reader's buffer).
+type boundedReader struct {
+	r                 io.Reader
+	read, mark, limit int64
+}
+
+// Read implements io.Reader.
+func (b *boundedReader) Read(p []byte) (int, error) {
+	if b.read-b.mark > b.limit {
+		return 0, errRecordTooLong
+	}
+	n, err := b.r.Read(p)
+	b.read += int64(n)
+	return n, err
 }
 
 // readJSONL decodes each non-blank line of path strictly into a fresh T and hands it to each; errors name the
@@ -151,7 +212,10 @@ func readJSONL[T any](path string, each func(*T) error) error {
 	r := bufio.NewReader(f)
 	items := 0
 	for n := 1; ; n++ {
-		text, err := r.ReadBytes('\n')
+		text, err := readLine(r, MaxRecordBytes)
+		if errors.Is(err, errRecordTooLong) {
+			return fmt.Errorf("%s:%d: the line is longer than %d bytes; a manifest line is one item (an image and its label or captions): check that the file is a JSON Lines manifest", path, n, MaxRecordBytes)
+		}
 		if err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("%s:%d: %w", path, n, err)
 		}

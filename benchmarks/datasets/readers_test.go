@@ -47,7 +47,7 @@ func TestReadCSV(t *testing.T) {
 		"l.csv": "\uFEFFid,path,class\r\n1,a.png,red\n2,b/b.TIF,\"blue, dark\"\n\n3,./a.png,red\n",
 		"c.csv": "image,caption\na.png,one\nb/b.TIF,\"two, \"\"quoted\"\"\"\n./a.png,three\nc.bmp,\n",
 	})
-	file := func(n string) Image { return FileImage(filepath.Join(dir, n)) }
+	file := func(n string) Image { return RootedImage(dir, filepath.Join(dir, n)) }
 	labels, err := ReadCSVLabels(filepath.Join(dir, "l.csv"), Columns{Image: "path", Label: "class"}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, []Labeled{
@@ -75,6 +75,8 @@ func TestReadCSV(t *testing.T) {
 		{"empty label", "image,label\n\na.png,x\nc.bmp,\n", Columns{}, `m.csv:4: image "c.bmp" has an empty "label"`},
 		{"escaping image", "image,label\n../a.png,x\n", Columns{}, `m.csv:2: image path "../a.png" leaves the manifest's folder`},
 		{"missing image", "image,label\nz.png,x\n", Columns{}, `m.csv:2: image "z.png": stat`},
+		{"conflicting labels", "image,label\na.png,x\nb/b.TIF,y\n./a.png,z\n", Columns{},
+			`m.csv: image "./a.png" has two labels, "x" (entry 1) and "z" (entry 3); an image has one label: fix or remove one of the entries`},
 		{"header only", "image,label\n", Columns{}, "holds no items (only a header row)"},
 		{"empty", "", Columns{}, "is empty; a CSV manifest starts with a header row"},
 	}
@@ -107,7 +109,7 @@ func TestReadImageFolder(t *testing.T) {
 			assert.Equal(t, filepath.Join(dir, "c", "s.dcm"), it.Image.Name, "DICOM travels as PNG in the spool")
 			assert.Positive(t, it.Image.Size)
 		} else {
-			assert.Equal(t, FileImage(filepath.Join(dir, filepath.FromSlash(it.Name))), it.Image)
+			assert.Equal(t, RootedImage(dir, filepath.Join(dir, filepath.FromSlash(it.Name))), it.Image)
 		}
 	}
 	assert.Equal(t, []string{"a/x.jpeg", "a/y.Bmp", "b/1.JPG", "b/2.png", "b/sub/0.tiff", "c/deep/z.tif", "c/s.dcm"}, names)
@@ -177,7 +179,7 @@ func TestReadWebDataset(t *testing.T) {
 	assert.Equal(t, []string{"z", "a", "dir/b", "c"}, keys)
 	// Images are byte ranges of the shard: a.jpg's data follows the headers of __meta__, dir, a.png and its own,
 	// with __meta__'s and a.png's data, 512 bytes each (USTAR headers and padding).
-	assert.Equal(t, Image{ImageInput: sdk.ImageInput{Name: s1 + "#a.jpg", Path: s1, Offset: 6 * 512, Size: 5}, File: s1}, samples[1].Image)
+	assert.Equal(t, Image{ImageInput: sdk.ImageInput{Name: s1 + "#a.jpg", Path: s1, Offset: 6 * 512, Size: 5, Root: dir}, File: s1}, samples[1].Image)
 	for i, want := range []string{"Z", "A-jpg", "B", "C"} {
 		b, err := samples[i].Image.Bytes()
 		require.NoError(t, err)
@@ -207,7 +209,7 @@ func TestReadWebDataset(t *testing.T) {
 	require.NoError(t, err)
 	caps, err = WebCaptions(js)
 	require.NoError(t, err)
-	assert.Equal(t, []Captioned{{Name: "s-0.tar#z", Image: Image{ImageInput: sdk.ImageInput{Name: s0 + "#z.bmp", Path: s0, Offset: 512, Size: 1}, File: s0},
+	assert.Equal(t, []Captioned{{Name: "s-0.tar#z", Image: Image{ImageInput: sdk.ImageInput{Name: s0 + "#z.bmp", Path: s0, Offset: 512, Size: 1, Root: dir}, File: s0},
 		Captions: []string{"j1", "j2"}}}, caps)
 
 	// Compressed shards stream through gzip.
@@ -269,8 +271,12 @@ func TestReadWebDatasetErrors(t *testing.T) {
 			assert.ErrorContains(t, err, tc.err)
 		})
 	}
+	cut := testutil.WriteTar(t, filepath.Join(dir, "cut.tar"), m("a.png", strings.Repeat("x", 5000)), m("a.cls", "1"))
+	require.NoError(t, os.Truncate(cut, 512+100))
+	_, err := ReadWebDataset([]string{cut}, "cls", WebOptions{})
+	assert.EqualError(t, err, "shard "+cut+": image member a.png: its header declares 5000 bytes at byte 512, past the end of the 612-byte shard: the shard is truncated or corrupt")
 	testutil.WriteFiles(t, dir, map[string]string{"bad.tar": "not a tar archive, just some text that is long enough"})
-	_, err := ReadWebDataset([]string{filepath.Join(dir, "bad.tar")}, "cls", WebOptions{})
+	_, err = ReadWebDataset([]string{filepath.Join(dir, "bad.tar")}, "cls", WebOptions{})
 	assert.ErrorContains(t, err, "bad.tar: not a readable tar archive")
 	_, err = ReadWebDataset([]string{filepath.Join(dir, "none.tar")}, "cls", WebOptions{})
 	assert.ErrorContains(t, err, "reading webdataset shard: open")
@@ -413,4 +419,26 @@ func TestCheckFields(t *testing.T) {
 	assert.NoError(t, CheckFields("d", "webdataset", map[string]bool{"root": true, "manifest": false}, uses))
 	assert.EqualError(t, CheckFields("d", "webdataset", map[string]bool{"root": true, "manifest": true, "images": true}, uses),
 		"d: format webdataset does not read images, manifest (it reads root, shards); remove the field or change the format")
+}
+
+// TestManifestRecordLimits: a JSON Lines manifest with a line, or a CSV manifest with a record, longer than
+// MaxRecordBytes (a file that is not a manifest, an unclosed quote) is refused with its place, before it fills
+// memory; a VQA-RAD file over its limit likewise.
+func TestManifestRecordLimits(t *testing.T) {
+	dir := t.TempDir()
+	long := strings.Repeat("x", MaxRecordBytes+1)
+	testutil.WriteFiles(t, dir, map[string]string{
+		"a.png":   "",
+		"l.jsonl": `{"image": "a.png", "label": "x"}` + "\n" + long + "\n",
+		"q.csv":   "image,label\na.png,x\nb.png,\"" + long,
+	})
+	_, err := ReadLabels(filepath.Join(dir, "l.jsonl"), nil)
+	assert.EqualError(t, err, filepath.Join(dir, "l.jsonl")+":2: the line is longer than 16777216 bytes; a manifest line is one item (an image and its label or captions): check that the file is a JSON Lines manifest")
+	_, err = ReadCSVLabels(filepath.Join(dir, "q.csv"), Columns{}, nil)
+	assert.EqualError(t, err, filepath.Join(dir, "q.csv")+": the record starting at byte 20 is longer than 16777216 bytes: check that the file is a CSV manifest (an unclosed quote makes the rest of the file one field)")
+
+	vqa := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(vqa, VQARADFile), make([]byte, maxQuestionFile+1), 0o644))
+	_, err = ReadVQARAD(vqa)
+	assert.ErrorContains(t, err, "reading questions: "+filepath.Join(vqa, VQARADFile)+" is 268435457 bytes, more than the 268435456 clipeval reads from such a file")
 }

@@ -76,7 +76,7 @@ func (s *Spool) write(name string, size int64, fill func(io.Writer) (int64, erro
 		}
 		return sdk.ImageInput{}, fmt.Errorf("writing image %s to the spool %s: %w", name, s.f.Name(), err)
 	}
-	in := sdk.ImageInput{Name: name, Path: s.f.Name(), Offset: s.size, Size: size}
+	in := sdk.ImageInput{Name: name, Path: s.f.Name(), Offset: s.size, Size: size, Root: s.dir}
 	s.size += size
 	s.byName[name] = in
 	return in, nil

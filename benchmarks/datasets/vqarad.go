@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/clipeval/clipeval/plugins/sdk"
 )
 
 // VQARADFile is the name of the VQA-RAD release file inside the data set's root folder; images lie in images/.
@@ -40,6 +42,8 @@ type VQARADRow struct {
 	ImageName string
 	// Image is the image's absolute path (root/images/ImageName; SLAKE: root/imgs/ImageName).
 	Image string
+	// Images is the folder the image lies in (root/images; SLAKE: root/imgs), which it must not leave.
+	Images string
 	// Question is the question text.
 	Question string
 	// Answer is the answer as the release writes it; numeric answers (e.g. 4) as their JSON text.
@@ -51,6 +55,9 @@ type VQARADRow struct {
 	// fields holds every field of the row, for Field.
 	fields map[string]json.RawMessage
 }
+
+// ImageFile is the row's image, read inside its images folder (see RootedImage).
+func (r *VQARADRow) ImageFile() Image { return RootedImage(r.Images, r.Image) }
 
 // Field returns a string or numeric field of the row by its JSON name (e.g. image_organ).
 func (r *VQARADRow) Field(name string) (string, error) {
@@ -95,11 +102,16 @@ func ReadVQARAD(root string) ([]VQARADRow, error) {
 	})
 }
 
+// maxQuestionFile is the largest question file (VQA-RAD's release, a SLAKE split) read (256 MiB; VQA-RAD's is
+// about 1 MB).
+const maxQuestionFile = 256 << 20
+
 // readQuestions reads a JSON array of question objects from path: each row's common fields (see fill, the image
 // name in imageField), then keep, which checks the row's own fields and says whether to keep it. The images of the
-// rows kept must exist in the folder images. Errors name the file and the row (0-based, with its qid).
+// rows kept must exist in the folder images; no two rows may share a qid. Errors name the file and the row (0-based,
+// with its qid).
 func readQuestions(path, images, imageField string, keep func(r *VQARADRow) (bool, error)) ([]VQARADRow, error) {
-	b, err := os.ReadFile(path)
+	b, err := sdk.ReadFileAtMost(path, maxQuestionFile)
 	if err != nil {
 		return nil, fmt.Errorf("reading questions: %w", err)
 	}
@@ -112,11 +124,16 @@ func readQuestions(path, images, imageField string, keep func(r *VQARADRow) (boo
 	}
 	var rows []VQARADRow
 	checked := map[string]bool{}
+	qids := map[string]int{}
 	for i, fields := range raw {
 		var r VQARADRow
 		if err := r.fill(fields, imageField); err != nil {
 			return nil, fmt.Errorf("%s: row %d: %w", path, i, err)
 		}
+		if j, ok := qids[r.QID]; ok {
+			return nil, fmt.Errorf("%s: rows %d and %d have the same qid %s; every question needs its own qid (answers are matched by it)", path, j, i, r.QID)
+		}
+		qids[r.QID] = i
 		ok, err := keep(&r)
 		if err != nil {
 			return nil, fmt.Errorf("%s: row %d: qid %s: %w", path, i, r.QID, err)
@@ -124,7 +141,7 @@ func readQuestions(path, images, imageField string, keep func(r *VQARADRow) (boo
 		if !ok {
 			continue
 		}
-		r.Image = filepath.Join(images, r.ImageName)
+		r.Image, r.Images = filepath.Join(images, r.ImageName), images
 		if !checked[r.ImageName] {
 			if _, err := ResolveImage(images, r.ImageName); err != nil {
 				return nil, fmt.Errorf("%s: row %d (qid %s): %w", path, i, r.QID, err)

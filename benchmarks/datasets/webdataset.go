@@ -212,6 +212,10 @@ func readShard(shard, textExt string, opt WebOptions) ([]WebSample, error) {
 		defer gz.Close()
 		in = gz
 	}
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("reading webdataset shard: %w", err)
+	}
 	tr := tar.NewReader(in)
 	image := func(h *tar.Header, name string) (sdk.ImageInput, error) {
 		if gzipped {
@@ -221,7 +225,10 @@ func readShard(shard, textExt string, opt WebOptions) ([]WebSample, error) {
 		if err != nil {
 			return sdk.ImageInput{}, err
 		}
-		return sdk.ImageInput{Name: name, Path: shard, Offset: off, Size: h.Size}, nil
+		if off+h.Size > st.Size() {
+			return sdk.ImageInput{}, fmt.Errorf("its header declares %d bytes at byte %d, past the end of the %d-byte shard: the shard is truncated or corrupt", h.Size, off, st.Size())
+		}
+		return sdk.ImageInput{Name: name, Path: shard, Offset: off, Size: h.Size, Root: filepath.Dir(shard)}, nil
 	}
 	var (
 		out    []WebSample

@@ -30,7 +30,8 @@ func TestLoadFormats(t *testing.T) {
 		testutil.TarMember{Name: "y.png", Content: "Y"}, testutil.TarMember{Name: "y.txt", Content: "blue"},
 		testutil.TarMember{Name: "y.json", Content: `{"captions": ["k", "l"]}`})
 	// Images by reference: each image's data follows its 512-byte tar header.
-	wds := []sdk.ImageInput{{Name: s0 + "#x.jpg", Path: s0, Offset: 512, Size: 1}, {Name: s1 + "#y.png", Path: s1, Offset: 512, Size: 1}}
+	root := filepath.Join(dir, "wds")
+	wds := []sdk.ImageInput{{Name: s0 + "#x.jpg", Path: s0, Offset: 512, Size: 1, Root: root}, {Name: s1 + "#y.png", Path: s1, Offset: 512, Size: 1, Root: root}}
 	tests := []struct {
 		name      string
 		dataset   map[string]any
@@ -41,7 +42,7 @@ func TestLoadFormats(t *testing.T) {
 		textImage []int
 	}{
 		{"csv", map[string]any{"format": "csv", "manifest": filepath.Join(dir, "m.csv"), "image_column": "path", "caption_column": "text"},
-			[]sdk.ImageInput{{Path: filepath.Join(dir, "a.png")}, {Path: filepath.Join(dir, "b.png")}},
+			[]sdk.ImageInput{{Path: filepath.Join(dir, "a.png"), Root: dir}, {Path: filepath.Join(dir, "b.png"), Root: dir}},
 			[]string{"one", "three", "two"}, []string{filepath.Join(dir, "m.csv"), filepath.Join(dir, "a.png"), filepath.Join(dir, "b.png")},
 			[]string{"a.png", "b.png"}, []int{0, 0, 1}},
 		{"webdataset txt", map[string]any{"format": "webdataset", "root": filepath.Join(dir, "wds")}, wds,

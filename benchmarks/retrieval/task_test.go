@@ -109,7 +109,7 @@ func TestLoadDeduplicates(t *testing.T) {
 	d, err := tk.Load(context.Background(), request(filepath.Join(dir, "m.jsonl"), ""))
 	require.NoError(t, err)
 	a, b := filepath.Join(dir, "a.png"), filepath.Join(dir, "img", "b.png")
-	assert.Equal(t, []sdk.ImageInput{{Path: a}, {Path: b}}, d.Images)
+	assert.Equal(t, []sdk.ImageInput{{Path: a, Root: dir}, {Path: b, Root: dir}}, d.Images)
 	assert.Equal(t, []string{"x", "y", "z"}, d.Texts)
 	assert.Equal(t, 3, d.Size, "one item per manifest line")
 	assert.Equal(t, []string{filepath.Join(dir, "m.jsonl"), a, b}, d.Files)

@@ -87,7 +87,7 @@ func loadHead(rows, eval []datasets.VQARADRow, grid []float64, in *datasets.Inpu
 		if n := metrics.NormalizeAnswer(r.Answer); n != "" {
 			h.answers = append(h.answers, n)
 			norm = append(norm, n)
-			h.train = append(h.train, headItem{imageRow: in.Image(r.Image), textRow: in.Text(r.Question)})
+			h.train = append(h.train, headItem{imageRow: in.AddImage(r.ImageFile()), textRow: in.Text(r.Question)})
 		}
 	}
 	slices.Sort(h.answers)
@@ -100,7 +100,7 @@ func loadHead(rows, eval []datasets.VQARADRow, grid []float64, in *datasets.Inpu
 		h.labels = append(h.labels, c)
 	}
 	for _, r := range eval {
-		h.eval = append(h.eval, headItem{imageRow: in.Image(r.Image), textRow: in.Text(r.Question)})
+		h.eval = append(h.eval, headItem{imageRow: in.AddImage(r.ImageFile()), textRow: in.Text(r.Question)})
 	}
 	return h, nil
 }

@@ -35,7 +35,7 @@ func TestLoadSLAKE(t *testing.T) {
 	require.NoError(t, err)
 	img := func(n string) string { return filepath.Join(root, "imgs", n, "source.jpg") }
 	assert.Equal(t, 2, d.Size)
-	assert.Equal(t, []sdk.ImageInput{{Path: img("xmlab3")}, {Path: img("xmlab4")}}, d.Images)
+	assert.Equal(t, []sdk.ImageInput{{Path: img("xmlab3"), Root: filepath.Join(root, "imgs")}, {Path: img("xmlab4"), Root: filepath.Join(root, "imgs")}}, d.Images)
 	// Open candidates: the English training answers normalised and sorted: lung, yes.
 	assert.Equal(t, []string{"Is it normal? yes", "Is it normal? no", "Which organ? lung", "Which organ? yes"}, d.Texts)
 	assert.Equal(t, []string{filepath.Join(root, "train.json"), filepath.Join(root, "validate.json"),

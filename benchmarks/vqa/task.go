@@ -141,7 +141,7 @@ func (t *task) Load(_ context.Context, req sdk.LoadRequest) (*sdk.Dataset, error
 	closedCount := 0
 	for _, r := range eval {
 		q := question{item: fmt.Sprintf("qid %s %s: %s", r.QID, r.ImageName, r.Question), answer: r.Answer,
-			closed: r.Closed, candidates: open, imageRow: in.Image(r.Image)}
+			closed: r.Closed, candidates: open, imageRow: in.AddImage(r.ImageFile())}
 		if r.Closed {
 			q.candidates = opt.ClosedCandidates
 			closedCount++

@@ -84,7 +84,7 @@ func TestLoad(t *testing.T) {
 			var want []sdk.ImageInput
 			files := []string{filepath.Join(root, "VQA_RAD_Dataset_Public.json")}
 			for _, n := range tc.images {
-				want = append(want, sdk.ImageInput{Path: img(n)})
+				want = append(want, sdk.ImageInput{Path: img(n), Root: filepath.Join(root, "images")})
 				files = append(files, img(n))
 			}
 			assert.Equal(t, want, d.Images)

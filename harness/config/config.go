@@ -20,6 +20,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/clipeval/clipeval/plugins/sdk"
 )
 
 // Pos is a place in a config file.
@@ -138,6 +140,9 @@ type Output struct {
 // DefaultBatchSize is the default number of inputs per backend call.
 const DefaultBatchSize = 32
 
+// MaxBytes is the largest config file Load reads (16 MiB).
+const MaxBytes = 16 << 20
+
 // Load reads a config and checks its structure; task `dataset:`/`options:` contents are checked against the task
 // plugins' schemas by CheckTask. getenv expands variables (os.Getenv in the CLI).
 //
@@ -146,7 +151,10 @@ const DefaultBatchSize = 32
 // with Problems.Sorted). The Config is nil only when the file cannot be read, is not valid YAML or is empty. A
 // Config returned with problems holds only the tasks that name their plugin (`task:`); it must not be run.
 func Load(path string, getenv func(string) (string, bool)) (*Config, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := sdk.ReadFileAtMost(path, MaxBytes)
+	if errors.Is(err, sdk.ErrTooLarge) {
+		return nil, fmt.Errorf("reading config: %w (a config is a YAML file of a few kilobytes: check the path)", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}

@@ -382,3 +382,12 @@ func TestPluginsSection(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadRefusesAHugeFile: a config over MaxBytes (a wrong path: a data file, a disk image) is refused before it
+// is read, saying what to check.
+func TestLoadRefusesAHugeFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "big.yaml")
+	require.NoError(t, os.WriteFile(p, make([]byte, MaxBytes+1), 0o644))
+	_, err := Load(p, func(string) (string, bool) { return "", false })
+	assert.EqualError(t, err, "reading config: "+p+" is 16777217 bytes, more than the 16777216 clipeval reads from such a file: file too large (a config is a YAML file of a few kilobytes: check the path)")
+}

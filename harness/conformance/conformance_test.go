@@ -201,7 +201,7 @@ func TestPlugins(t *testing.T) {
 				"large-message":   "a 268435456-byte embedding file at width ≤ 1024 needs a dataset of more than 65536 image or text rows; this one has 5",
 			}},
 		{"python task without data", "plugins/pyalign", Options{}, allPass(false, noData), map[string]string{
-			"load-unknown-key": "refused: plugin \"pyalign\": Load: InvalidArgument: dataset: unknown key 'clipeval_conformance_unknown_key' (this task accepts: manifest)",
+			"load-unknown-key": "refused: plugin \"pyalign\": Load: dataset: unknown key 'clipeval_conformance_unknown_key' (this task accepts: manifest)",
 		}},
 		{"go task", "fakes/goodtask", Options{Dataset: nDataset}, allPass(false, map[string]Status{"large-message": Skip}), map[string]string{
 			"load":  `dataset "goodtask-1": 5 items, 5 images, 5 texts`,
@@ -407,7 +407,8 @@ func TestPyalignLoadErrors(t *testing.T) {
 			_, err := task.Load(context.Background(), sdk.LoadRequest{Dataset: []byte(tc.dataset), Options: []byte(tc.options)})
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
-			assert.Contains(t, err.Error(), `plugin "pyalign": Load: InvalidArgument: `)
+			assert.Contains(t, err.Error(), `plugin "pyalign": Load: `)
+			assert.True(t, sdk.IsInvalidInput(err), "pyalign answers InvalidArgument for bad input")
 		})
 	}
 }

@@ -7,7 +7,8 @@ package junit
 import (
 	"encoding/xml"
 	"fmt"
-	"os"
+
+	"github.com/clipeval/clipeval/plugins/sdk/atomicfile"
 )
 
 // Status is the outcome of one check, as a JUnit test case has it: the one outcome type of the regression gate
@@ -104,13 +105,13 @@ func (s *Suites) Marshal() ([]byte, error) {
 	return append(append([]byte(xml.Header), b...), '\n'), nil
 }
 
-// WriteFile writes the report to path.
+// WriteFile writes the report to path, atomically (a symbolic link at path is replaced, not followed).
 func (s *Suites) WriteFile(path string) error {
 	b, err := s.Marshal()
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
+	if err := atomicfile.Write(path, b, 0o644); err != nil {
 		return fmt.Errorf("writing JUnit XML: %w (check that the folder exists and is writable)", err)
 	}
 	return nil

@@ -6,11 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/clipeval/clipeval/plugins/sdk"
+	"github.com/clipeval/clipeval/plugins/sdk/atomicfile"
 )
 
 // SchemaVersion is the version of the results.json layout: 2 since protocol v2 (metrics declare their direction,
@@ -189,40 +188,25 @@ func (r *Run) FromScores(sc *sdk.Scores) {
 	r.Headline, r.Mode, r.Curves, r.Predictions = sc.Headline, sc.Mode, sc.Curves, sc.Predictions
 }
 
-// Write stores r as indented JSON at path, atomically (write to a temporary file, then rename).
+// Write stores r as indented JSON at path, atomically (write to a temporary file, then rename; a symbolic link at
+// path is replaced, not followed).
 func Write(path string, r *Results) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding results: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".results-*.json")
-	if err != nil {
+	if err := atomicfile.Write(path, append(b, '\n'), 0o644); err != nil { // results are meant to be shared
 		return fmt.Errorf("writing results: %w", err)
-	}
-	if err := tmp.Chmod(0o644); err != nil { // CreateTemp makes 0600; results are meant to be shared
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("writing results %s: %w", tmp.Name(), err)
-	}
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("writing results %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("writing results %s: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("writing results %s: %w", path, err)
 	}
 	return nil
 }
 
-// Read loads a results.json file.
+// MaxBytes is the largest results.json Read reads (4 GiB).
+const MaxBytes = 4 << 30
+
+// Read loads a results.json file. It refuses a fraction metric outside [0, 1].
 func Read(path string) (*Results, error) {
-	b, err := os.ReadFile(path)
+	b, err := sdk.ReadFileAtMost(path, MaxBytes)
 	if err != nil {
 		return nil, fmt.Errorf("reading results: %w", err)
 	}
@@ -233,5 +217,28 @@ func Read(path string) (*Results, error) {
 	if r.Schema != SchemaVersion {
 		return nil, fmt.Errorf("results %s: schema version %d, this clipeval reads %d (re-run the config with this clipeval to get results it can compare and report)", path, r.Schema, SchemaVersion)
 	}
+	if err := r.checkFractions(); err != nil {
+		return nil, fmt.Errorf("results %s: %w (the file was not written by clipeval run, or was edited; re-run the config)", path, err)
+	}
 	return &r, nil
+}
+
+// checkFractions refuses a metric declared a fraction whose value or 95% interval lies outside [0, 1]; NaN
+// (undefined) passes.
+func (r *Results) checkFractions() error {
+	bad := func(v Value) bool { return float64(v) < 0 || float64(v) > 1 }
+	for _, run := range r.Runs {
+		for name, kind := range run.Kinds {
+			if kind.Unit != sdk.Fraction {
+				continue
+			}
+			if v, ok := run.Metrics[name]; ok && bad(v) {
+				return fmt.Errorf("model %q, task %q: metric %s is a fraction but has the value %g, outside [0, 1]", run.Model, run.Task, name, float64(v))
+			}
+			if iv, ok := run.Intervals[name]; ok && (bad(iv[0]) || bad(iv[1])) {
+				return fmt.Errorf("model %q, task %q: metric %s is a fraction but its 95%% interval [%g, %g] leaves [0, 1]", run.Model, run.Task, name, float64(iv[0]), float64(iv[1]))
+			}
+		}
+	}
+	return nil
 }

@@ -35,6 +35,12 @@ func TestReadErrors(t *testing.T) {
 	}{
 		{"not json", "{", "unexpected end of JSON input"},
 		{"other schema", `{"schema": 7}`, "schema version 7, this clipeval reads 2"},
+		{"fraction too large", `{"schema": 2, "runs": [{"model": "m", "task": "t", "metrics": {"acc1": 1e308},
+			"metric_kinds": {"acc1": {"direction": "higher", "unit": "fraction"}}}]}`,
+			`model "m", task "t": metric acc1 is a fraction but has the value 1e+308, outside [0, 1] (the file was not written by clipeval run, or was edited; re-run the config)`},
+		{"fraction interval negative", `{"schema": 2, "runs": [{"model": "m", "task": "t", "metrics": {"acc1": 0.5},
+			"metric_kinds": {"acc1": {"direction": "higher", "unit": "fraction"}}, "intervals": {"acc1": [-0.5, 0.7]}}]}`,
+			`model "m", task "t": metric acc1 is a fraction but its 95% interval [-0.5, 0.7] leaves [0, 1]`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -59,6 +59,37 @@ type Runner struct {
 // ErrRunsFailed is returned (wrapped) when some model × task runs failed; their errors are in the results.
 var ErrRunsFailed = errors.New("some runs failed")
 
+// FailedRuns is the error Run returns when some model × task runs failed: it wraps ErrRunsFailed and every
+// failure's error, so that errors.As and sdk.IsInvalidInput see them (a failure caused by bad input, such as a
+// corrupt image or a model folder ONNX Runtime cannot load, is bad input of the whole run).
+type FailedRuns struct {
+	// Failures are the failed runs, in results order.
+	Failures []Failure
+	// Runs is how many runs there were; Path is the results.json holding them.
+	Runs int
+	Path string
+}
+
+// Failure is one failed model × task run.
+type Failure struct {
+	Model, Task string
+	Err         error
+}
+
+// Error says how many runs failed and where their errors are.
+func (e *FailedRuns) Error() string {
+	return fmt.Sprintf("%d of %d runs failed (their errors are in %s): %v", len(e.Failures), e.Runs, e.Path, ErrRunsFailed)
+}
+
+// Unwrap returns ErrRunsFailed and each failure's error.
+func (e *FailedRuns) Unwrap() []error {
+	errs := []error{ErrRunsFailed}
+	for _, f := range e.Failures {
+		errs = append(errs, f.Err)
+	}
+	return errs
+}
+
 // Checked is a config whose every model and task passed the checks, with its datasets loaded: what Run goes on
 // from. Close removes the work folder the datasets were loaded into.
 type Checked struct {
@@ -226,7 +257,7 @@ func modelRef(cfg *config.Config, m config.Model) sdk.ModelRef {
 
 // Run checks and executes p, writing results.json into p.OutDir after every model × task. It returns the results
 // even when some runs failed (then the error wraps ErrRunsFailed). Bad input comes back as config.Problems before
-// any model runs.
+// any model runs. When runs failed, the error is a *FailedRuns.
 func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.Results, error) {
 	start := time.Now()
 	if err := os.MkdirAll(p.OutDir, 0o755); err != nil {
@@ -282,7 +313,7 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.Results, error
 			DatasetSHA256: h.sum, DatasetFiles: h.files, DatasetBytes: h.bytes, Published: published(t.cfg.Published)})
 	}
 
-	failed := 0
+	failed := &FailedRuns{Path: resultsPath}
 	encoders := make([]*encoder, len(cfg.Models))
 	for _, pair := range p.Pairs {
 		m, t := cfg.Models[pair.Model], c.tasks[pair.Task]
@@ -292,19 +323,20 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.Results, error
 			encoders[pair.Model] = enc
 		}
 		var run results.Run
+		var runErr error
 		if enc.err != nil {
-			run = results.Run{Model: m.Name, Task: t.cfg.Name, Plugin: t.cfg.Plugin, Error: enc.err.Error()}
+			run, runErr = results.Run{Model: m.Name, Task: t.cfg.Name, Plugin: t.cfg.Plugin, Error: enc.err.Error()}, enc.err
 		} else if prev, ok := previous[runKey(enc, t)]; ok {
 			run = prev
 			r.emit(Event{Model: m.Name, Task: t.cfg.Name, Stage: "resumed"})
 		} else {
-			run = r.runOne(ctx, enc, t)
+			run, runErr = r.runOne(ctx, enc, t)
 		}
 		if ctx.Err() != nil { // the run did not fail: it was stopped, and is not recorded
 			return stopped(fmt.Sprintf("running model %q on task %q (%d of %d model × task runs finished)", m.Name, t.cfg.Name, len(res.Runs), len(p.Pairs)))
 		}
-		if run.Error != "" {
-			failed++
+		if runErr != nil {
+			failed.Failures = append(failed.Failures, Failure{Model: m.Name, Task: t.cfg.Name, Err: runErr})
 		}
 		res.Runs = append(res.Runs, run)
 		if err := save(); err != nil {
@@ -317,8 +349,9 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.Results, error
 	if err := save(); err != nil {
 		return res, err
 	}
-	if failed > 0 {
-		return res, fmt.Errorf("%d of %d runs failed (their errors are in %s): %w", failed, len(res.Runs), resultsPath, ErrRunsFailed)
+	if len(failed.Failures) > 0 {
+		failed.Runs = len(res.Runs)
+		return res, failed
 	}
 	return res, nil
 }
@@ -370,14 +403,14 @@ func (r *Runner) emit(ev Event) {
 	}
 }
 
-// runOne encodes a task's inputs with one model and scores them; a failure is recorded in the run, not returned.
-func (r *Runner) runOne(ctx context.Context, enc *encoder, t *loadedTask) results.Run {
+// runOne encodes a task's inputs with one model and scores them; a failure is recorded in the run and returned.
+func (r *Runner) runOne(ctx context.Context, enc *encoder, t *loadedTask) (results.Run, error) {
 	start := time.Now()
 	run := results.Run{Model: enc.name, Task: t.cfg.Name, Plugin: t.cfg.Plugin, Key: runKey(enc, t)}
-	fail := func(err error) results.Run {
+	fail := func(err error) (results.Run, error) {
 		run.Error = err.Error()
 		run.WallSeconds = time.Since(start).Seconds()
-		return run
+		return run, err
 	}
 	var imgFile, txtFile sdk.EmbeddingFile
 	err := r.keepAlive(ctx, t, func(ctx context.Context) error {
@@ -405,7 +438,7 @@ func (r *Runner) runOne(ctx context.Context, enc *encoder, t *loadedTask) result
 	run.FromScores(sc)
 	run.WallSeconds = time.Since(start).Seconds()
 	r.emit(Event{Model: enc.name, Task: t.cfg.Name, Stage: "done"})
-	return run
+	return run, nil
 }
 
 // taskGone is why a task could not be kept alive while its inputs were encoded.

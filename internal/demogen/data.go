@@ -36,6 +36,7 @@ func images() []imageSpec {
 		solid("green.png", 0, 255, 0),
 		solid("blue.png", 0, 0, 255),
 		solid("yellow.png", 255, 255, 0),
+		solid("yellow_copy.png", 255, 255, 0), // yellow.png again, under another name: classification's wrong label
 		solid("cyan.png", 0, 255, 255),
 		solid("magenta.png", 255, 0, 255),
 		solid("white.png", 255, 255, 255),
@@ -153,8 +154,9 @@ func classItems() []classItem {
 		{image: "orange.png", label: "red", predicted: "yellow", labelRank: 2},
 		// Hard: azure (0,0.502,1) likewise; cyan ≈0.926 beats blue ≈0.872.
 		{image: "azure.png", label: "blue", predicted: "cyan", labelRank: 2},
-		// Hard: a wrong label. Yellow has no blue: blue's cosine is 0, below all five others (≥0.49): rank 6.
-		{image: "yellow.png", label: "blue", predicted: "yellow", labelRank: 6},
+		// Hard: a wrong label, on a copy of yellow.png (one file listed with two labels is refused). Yellow has no
+		// blue: blue's cosine is 0, below all five others (≥0.49): rank 6.
+		{image: "yellow_copy.png", label: "blue", predicted: "yellow", labelRank: 6},
 		{image: "dark_blue.png", label: "blue", predicted: "blue", labelRank: 1},
 		{image: "magenta_tall.png", label: "magenta", predicted: "magenta", labelRank: 1}, // 48×64
 	}

@@ -89,9 +89,24 @@ func checkSize(format string, w, h int) error {
 	return nil
 }
 
-// goDecode runs a Go decoder after checking the size its header declares; a decoder panic on hostile input
-// becomes an error.
-func goDecode(format string, data []byte, config func([]byte) (image.Config, error), decode func([]byte) (image.Image, error)) (img image.Image, err error) {
+// admit checks the size an image's header declares (checkSize) and, with a scratch that has a budget, reserves the
+// image's decoding cost from it before any pixel is decoded (once per scratch: a second call adds nothing). The
+// reservation is returned by putScratch.
+func (s *scratch) admit(format string, w, h int) error {
+	if err := checkSize(format, w, h); err != nil {
+		return err
+	}
+	if s == nil || s.budget == nil || s.reserved > 0 {
+		return nil
+	}
+	s.reserved = int64(w) * int64(h) * DecodeBytesPerPixel
+	s.budget.reserve(s.reserved)
+	return nil
+}
+
+// goDecode runs a Go decoder after checking the size its header declares (and reserving its cost from s's budget);
+// a decoder panic on hostile input becomes an error.
+func goDecode(format string, data []byte, s *scratch, config func([]byte) (image.Config, error), decode func([]byte) (image.Image, error)) (img image.Image, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			img, err = nil, fmt.Errorf("imageprep: decoding %s: corrupt data (decoder failed: %v)", format, r)
@@ -101,7 +116,7 @@ func goDecode(format string, data []byte, config func([]byte) (image.Config, err
 	if err != nil {
 		return nil, fmt.Errorf("imageprep: reading %s header: %w", format, err)
 	}
-	if err := checkSize(format, cfg.Width, cfg.Height); err != nil {
+	if err := s.admit(format, cfg.Width, cfg.Height); err != nil {
 		return nil, err
 	}
 	img, err = decode(data)
@@ -117,7 +132,7 @@ func decodePNG(data []byte, s *scratch) (*Image, error) {
 		return nil, fmt.Errorf("imageprep: PNG data is truncated or has no IHDR chunk first")
 	}
 	depth, ctype := data[24], data[25]
-	img, err := goDecode("PNG", data,
+	img, err := goDecode("PNG", data, s,
 		func(b []byte) (image.Config, error) { return png.DecodeConfig(bytes.NewReader(b)) },
 		func(b []byte) (image.Image, error) { return png.Decode(bytes.NewReader(b)) })
 	if err != nil {
@@ -164,7 +179,7 @@ func decodeTIFF(data []byte, s *scratch) (*Image, error) {
 		return nil, fmt.Errorf("imageprep: TIFF: 16-bit WhiteIsZero gray in a big-endian file, which Pillow cannot open " +
 			"(\"unknown pixel mode\"); save it as BlackIsZero or little-endian")
 	}
-	img, err := goDecode("TIFF", data,
+	img, err := goDecode("TIFF", data, s,
 		func(b []byte) (image.Config, error) { return tiff.DecodeConfig(bytes.NewReader(b)) },
 		func(b []byte) (image.Image, error) { return tiff.Decode(bytes.NewReader(b)) })
 	if err != nil {
@@ -262,7 +277,7 @@ func tiffTags(data []byte) (tiffInfo, error) {
 }
 
 func decodeBMP(data []byte, s *scratch) (*Image, error) {
-	img, err := goDecode("BMP", data,
+	img, err := goDecode("BMP", data, s,
 		func(b []byte) (image.Config, error) { return bmp.DecodeConfig(bytes.NewReader(b)) },
 		func(b []byte) (image.Image, error) { return bmp.Decode(bytes.NewReader(b)) })
 	if err != nil {

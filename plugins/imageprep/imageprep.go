@@ -175,6 +175,12 @@ func (c Config) PreprocessImageInto(dst []float32, im *Image) error {
 // for filling a batch tensor in place. Decoding, resizing and conversion reuse pooled buffers, so that a stream
 // of images allocates little beyond what the PNG/TIFF/BMP decoders allocate themselves.
 func (c Config) PreprocessInto(dst []float32, data []byte) error {
+	return c.PreprocessWithin(nil, dst, data)
+}
+
+// PreprocessWithin is PreprocessInto with the image's decoding cost reserved from budget (nil: none) from the
+// moment its header is read until its pixels are in dst: parallel decodes sharing a budget stay within it.
+func (c Config) PreprocessWithin(budget *Budget, dst []float32, data []byte) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
@@ -182,6 +188,7 @@ func (c Config) PreprocessInto(dst []float32, data []byte) error {
 		return fmt.Errorf("imageprep: destination holds %d floats, want 3x%dx%d = %d", len(dst), c.Size, c.Size, 3*c.Size*c.Size)
 	}
 	s := getScratch()
+	s.budget = budget
 	defer putScratch(s)
 	im, err := decode(data, s)
 	if err != nil {

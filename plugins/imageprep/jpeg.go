@@ -140,7 +140,7 @@ func decodeJPEG(data []byte, s *scratch) (*Image, error) {
 	}
 	rc := call(nil)
 	if rc == C.ipTooSmall {
-		if err := checkSize("JPEG", int(w), int(h)); err != nil {
+		if err := s.admit("JPEG", int(w), int(h)); err != nil {
 			return nil, err
 		}
 		out := s.bytes(bufDecode, int(w)*int(h)*int(outComps))

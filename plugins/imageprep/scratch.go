@@ -7,6 +7,10 @@ import "sync"
 // to callers).
 type scratch struct {
 	buf [numBufs][]uint8
+	// budget, when set, is what the image being decoded reserves its cost from (see admit); reserved is how much
+	// it holds, returned by putScratch.
+	budget   *Budget
+	reserved int64
 	// axes caches the last coefficients computed (many data sets have few image sizes), next is the slot to
 	// replace.
 	axes [4]cachedAxis
@@ -38,6 +42,10 @@ var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 func getScratch() *scratch { return scratchPool.Get().(*scratch) }
 
 func putScratch(s *scratch) {
+	if s.reserved > 0 {
+		s.budget.release(s.reserved)
+	}
+	s.budget, s.reserved = nil, 0
 	for i, b := range s.buf {
 		if cap(b) > maxPooled {
 			s.buf[i] = nil

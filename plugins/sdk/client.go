@@ -33,7 +33,7 @@ type RPCError struct {
 
 // Error returns the plugin's message.
 func (e *RPCError) Error() string {
-	if e.Code == "Unknown" {
+	if e.Code == "Unknown" || e.Code == "InvalidArgument" { // the plugin's own error; IsInvalidInput tells the second
 		return e.Message
 	}
 	return e.Code + ": " + e.Message

@@ -108,7 +108,7 @@ func refFromProto(p *pb.ModelRef) ModelRef {
 }
 
 func imageToProto(im ImageInput) *pb.Image {
-	return &pb.Image{Name: im.Name, Path: im.Path, Offset: im.Offset, Size: im.Size, Data: im.Data}
+	return &pb.Image{Name: im.Name, Path: im.Path, Offset: im.Offset, Size: im.Size, Data: im.Data, Root: im.Root}
 }
 
 func imagesToProto(in []ImageInput) []*pb.Image {
@@ -122,7 +122,7 @@ func imagesToProto(in []ImageInput) []*pb.Image {
 func imagesFromProto(in []*pb.Image) []ImageInput {
 	out := make([]ImageInput, len(in))
 	for i, im := range in {
-		out[i] = ImageInput{Name: im.GetName(), Path: im.GetPath(), Offset: im.GetOffset(), Size: im.GetSize(), Data: im.GetData()}
+		out[i] = ImageInput{Name: im.GetName(), Path: im.GetPath(), Offset: im.GetOffset(), Size: im.GetSize(), Data: im.GetData(), Root: im.GetRoot()}
 	}
 	return out
 }

@@ -157,14 +157,14 @@ func TestRefConversion(t *testing.T) {
 func TestImageConversion(t *testing.T) {
 	in := []ImageInput{
 		FileImage("/data/a.png"),
-		{Name: "shard-000.tar#000042.jpg", Path: "/data/shard-000.tar", Offset: 1536, Size: 20480},
+		{Name: "shard-000.tar#000042.jpg", Path: "/data/shard-000.tar", Offset: 1536, Size: 20480, Root: "/data"},
 		{Name: "inline", Data: []byte{0xff, 0xd8}},
 		{Path: "/data/huge.tar", Offset: 1 << 40, Size: 1 << 29},
 	}
 	p := imagesToProto(in)
 	require.Len(t, p, 4)
 	assertProto(t, &pb.Image{Path: "/data/a.png"}, p[0])
-	assertProto(t, &pb.Image{Name: "shard-000.tar#000042.jpg", Path: "/data/shard-000.tar", Offset: 1536, Size: 20480}, p[1])
+	assertProto(t, &pb.Image{Name: "shard-000.tar#000042.jpg", Path: "/data/shard-000.tar", Offset: 1536, Size: 20480, Root: "/data"}, p[1])
 	assertProto(t, &pb.Image{Name: "inline", Data: []byte{0xff, 0xd8}}, p[2])
 	assertProto(t, &pb.Image{Path: "/data/huge.tar", Offset: 1 << 40, Size: 1 << 29}, p[3])
 	assert.Equal(t, in, imagesFromProto(p))

@@ -22,6 +22,10 @@ type ImageInput struct {
 	Offset, Size int64
 	// Data, when non-empty, holds the encoded image bytes and Path is not read.
 	Data []byte
+	// Root, when set, is the dataset folder Path lies inside: Bytes opens Path relative to it without following a
+	// symbolic link (or "..") out of it at the moment of opening, so that an image replaced by a link after Load
+	// is refused rather than read (see OpenInRoot).
+	Root string
 }
 
 // FileImage returns the image stored as the whole file at path.
@@ -38,8 +42,23 @@ func (im ImageInput) Label() string {
 	return im.Path
 }
 
-// Bytes returns the encoded image: Data, the file at Path, or its byte range.
+// open opens the image's file: inside Root when it is set (OpenInRoot), else as it is.
+func (im ImageInput) open() (*os.File, error) {
+	if im.Root == "" {
+		return os.Open(im.Path)
+	}
+	return OpenInRoot(im.Root, im.Path)
+}
+
+// Bytes returns the encoded image: Data, the file at Path (inside Root when set), or its byte range. Its errors are marked InvalidInput:
+// a missing, unreadable or oversized image is a problem of the dataset.
 func (im ImageInput) Bytes() ([]byte, error) {
+	b, err := im.bytes()
+	return b, InvalidInput(err)
+}
+
+// bytes is Bytes without the mark.
+func (im ImageInput) bytes() ([]byte, error) {
 	if len(im.Data) > 0 {
 		return im.Data, nil
 	}
@@ -47,23 +66,31 @@ func (im ImageInput) Bytes() ([]byte, error) {
 		return nil, fmt.Errorf("image %q has neither a path nor data", im.Label())
 	}
 	if im.Size == 0 && im.Offset == 0 {
-		st, err := os.Stat(im.Path)
+		f, err := im.open()
+		if err != nil {
+			return nil, fmt.Errorf("reading image: %w", err)
+		}
+		defer f.Close()
+		st, err := f.Stat()
 		if err != nil {
 			return nil, fmt.Errorf("reading image: %w", err)
 		}
 		if st.Size() > MaxImageBytes {
 			return nil, fmt.Errorf("image %s is %d bytes, more than the %d an image may have", im.Path, st.Size(), MaxImageBytes)
 		}
-		b, err := os.ReadFile(im.Path)
+		b, err := io.ReadAll(io.LimitReader(f, MaxImageBytes+1))
 		if err != nil {
 			return nil, fmt.Errorf("reading image: %w", err)
+		}
+		if len(b) > MaxImageBytes {
+			return nil, fmt.Errorf("image %s holds more than the %d bytes an image may have", im.Path, MaxImageBytes)
 		}
 		return b, nil
 	}
 	if im.Offset < 0 || im.Size <= 0 || im.Size > MaxImageBytes {
 		return nil, fmt.Errorf("image %s: byte range %d+%d is invalid (size must be 1..%d)", im.Label(), im.Offset, im.Size, MaxImageBytes)
 	}
-	f, err := os.Open(im.Path)
+	f, err := im.open()
 	if err != nil {
 		return nil, fmt.Errorf("reading image %s: %w", im.Label(), err)
 	}

@@ -37,7 +37,7 @@ func TestImageBytes(t *testing.T) {
 		{"negative size", ImageInput{Name: "n", Path: path, Size: -5}, "", "image n: byte range 0+-5 is invalid (size must be 1..1073741824)"},
 		{"size too large", ImageInput{Name: "n", Path: path, Size: MaxImageBytes + 1}, "",
 			"image n: byte range 0+1073741825 is invalid (size must be 1..1073741824)"},
-		{"missing path", FileImage(missing), "", fmt.Sprintf("reading image: stat %s: no such file or directory", missing)},
+		{"missing path", FileImage(missing), "", fmt.Sprintf("reading image: open %s: no such file or directory", missing)},
 		{"missing path with range", ImageInput{Path: missing, Offset: 1, Size: 1}, "",
 			fmt.Sprintf("reading image %[1]s@1+1: open %[1]s: no such file or directory", missing)},
 		{"neither path nor data", ImageInput{Name: "x"}, "", `image "x" has neither a path nor data`},

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/clipeval/clipeval/harness/compare"
@@ -119,6 +120,9 @@ func cmdRun(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 	}
 	p := plan.New(cfg, *out, version)
 	outDir := p.OutDir
+	if err := outputFolder("run", outDir); err != nil {
+		return err
+	}
 	r.Fresh = *fresh
 	dir, err := storeDir(*cacheDir, *noCache, cfg.Cache)
 	if err != nil {
@@ -148,6 +152,7 @@ func cmdRun(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 	}
 	res, runErr := r.Run(ctx, p)
 	progress.close() // the last frame of the bars, before the file list
+	printFailures(stderr, runErr)
 	if res == nil {
 		return runErr
 	}
@@ -175,6 +180,47 @@ func cmdRun(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 		}
 	}
 	return errors.Join(runErr, gateErr)
+}
+
+// outputFolder creates the output folder dir (and its parents) for cmd, or says why it cannot, as bad input.
+func outputFolder(cmd, dir string) error {
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		return badInput("%s: the output folder %s is a file: give a folder (--out DIR; it is created when missing)", cmd, dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return usageError{fmt.Errorf("%s: creating the output folder: %w (give another with --out DIR)", cmd, err)}
+	}
+	return nil
+}
+
+// printFailures prints the error of every run that failed (once per distinct error, with the tasks it failed), so
+// that the console says what went wrong and where, not only that results.json holds it.
+func printFailures(stderr io.Writer, err error) {
+	var failed *run.FailedRuns
+	if !errors.As(err, &failed) {
+		return
+	}
+	type group struct {
+		model, msg string
+		tasks      []string
+	}
+	var groups []*group
+	for _, f := range failed.Failures {
+		msg := f.Err.Error()
+		i := slices.IndexFunc(groups, func(g *group) bool { return g.model == f.Model && g.msg == msg })
+		if i < 0 {
+			groups = append(groups, &group{model: f.Model, msg: msg})
+			i = len(groups) - 1
+		}
+		groups[i].tasks = append(groups[i].tasks, strconv.Quote(f.Task))
+	}
+	for _, g := range groups {
+		noun := "task"
+		if len(g.tasks) > 1 {
+			noun = "tasks"
+		}
+		fmt.Fprintf(stderr, "clipeval: model %q on %s %s failed: %s\n", g.model, noun, strings.Join(g.tasks, ", "), g.msg)
+	}
 }
 
 // storeDir returns the embedding store's folder for a run: --cache-dir, else the config's cache.dir, else the

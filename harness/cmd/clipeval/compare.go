@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strconv"
 
 	"github.com/clipeval/clipeval/harness/compare"
 	"github.com/clipeval/clipeval/harness/results"
+	"github.com/clipeval/clipeval/plugins/sdk/atomicfile"
 	"github.com/clipeval/clipeval/reports"
 )
 
@@ -80,7 +80,7 @@ func gate(base, cur *results.Results, opts compare.Options, baseName, curName, j
 		}
 	}
 	if mdPath != "" {
-		if err := os.WriteFile(mdPath, []byte(rep.Markdown(baseName, curName)), 0o644); err != nil {
+		if err := atomicfile.Write(mdPath, []byte(rep.Markdown(baseName, curName)), 0o644); err != nil {
 			return rep, fmt.Errorf("compare: writing the Markdown table: %w (check that the folder exists and is writable)", err)
 		}
 	}
@@ -108,6 +108,9 @@ func cmdReport(_ context.Context, fs *flag.FlagSet, args []string, stdout, _ io.
 	merged, err := reports.Merge(rs, pos)
 	if err != nil {
 		return usageError{fmt.Errorf("report: %w", err)}
+	}
+	if err := outputFolder("report", *out); err != nil {
+		return err
 	}
 	files, err := reports.Write(*out, merged, nil)
 	if err != nil {

@@ -196,7 +196,7 @@ func TestPreprocessReportsABadImage(t *testing.T) {
 				args = append(args, "--images")
 			}
 			code, _, errOut := cli(t, append(append(args, bad), fixtureArgs(t, "biomedclip")...)...)
-			assert.Equal(t, 1, code)
+			assert.Equal(t, 2, code, "a corrupt image is bad input")
 			assert.Contains(t, errOut, `plugin "onnx": Preprocess`)
 			assert.Contains(t, errOut, "broken.png")
 			assert.NoFileExists(t, out)
@@ -215,7 +215,7 @@ func TestPreprocessNamesADICOMFile(t *testing.T) {
 			require.NoError(t, os.WriteFile(dcm, data, 0o644))
 			out := filepath.Join(t.TempDir(), "out.npy")
 			code, _, errOut := cli(t, append([]string{"preprocess", "--out", out, dcm}, fixtureArgs(t, "biomedclip")...)...)
-			assert.Equal(t, 1, code)
+			assert.Equal(t, 2, code, "an image the backend cannot read is bad input")
 			assert.Contains(t, errOut, "scan.dcm")
 			assert.Contains(t, errOut, `this is a DICOM file ("DICM" at byte 128)`)
 			assert.NotContains(t, errOut, "TIFF")

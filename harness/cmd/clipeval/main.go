@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/clipeval/clipeval/harness/config"
+	"github.com/clipeval/clipeval/plugins/sdk"
 )
 
 // version is the clipeval version; `make` sets it from git with -ldflags.
@@ -23,7 +24,7 @@ var version = "0.1.0-dev"
 const (
 	exitOK      = 0
 	exitFailed  = 1 // the work ran but something failed (a run, a check)
-	exitBadUser = 2 // bad input: usage, config, missing files
+	exitBadUser = 2 // bad input: usage, config, missing files, an input a plugin refused (sdk.IsInvalidInput)
 )
 
 // interrupted is the cause of a command's context once a signal stopped it.
@@ -309,7 +310,7 @@ func report(err error, stderr io.Writer) int {
 		fmt.Fprintln(stderr, problems.Sorted().Error())
 		fmt.Fprintf(stderr, "clipeval: %d problem(s) in the config\n", len(problems))
 		return exitBadUser
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), sdk.IsInvalidInput(err): // the latter: a plugin refused an input (a corrupt image, a broken model folder)
 		fmt.Fprintln(stderr, "clipeval:", err)
 		return exitBadUser
 	}

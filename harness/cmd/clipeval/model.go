@@ -137,17 +137,43 @@ func imageInputs(cmd string, paths []string) ([]sdk.ImageInput, error) {
 	return out, nil
 }
 
-// readTexts reads a JSON array of strings.
+// maxTextsBytes is the largest --texts file read (1 GiB).
+const maxTextsBytes = 1 << 30
+
+// readTexts reads a JSON array of strings; null is refused (JSON would read it as "").
 func readTexts(cmd, path string) ([]string, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := sdk.ReadFileAtMost(path, maxTextsBytes)
 	if err != nil {
 		return nil, usageError{fmt.Errorf("%s: %w", cmd, err)}
 	}
-	var texts []string
+	var texts []*string
 	if err := json.Unmarshal(raw, &texts); err != nil {
 		return nil, badInput("%s: %s must be a JSON array of strings: %v", cmd, path, err)
 	}
-	return texts, nil
+	if texts == nil {
+		return nil, badInput("%s: %s must be a JSON array of strings, is null", cmd, path)
+	}
+	out := make([]string, len(texts))
+	for i, t := range texts {
+		if t == nil {
+			return nil, badInput("%s: %s: text %d is null; every entry must be a string (write \"\" for an empty text)", cmd, path, i)
+		}
+		out[i] = *t
+	}
+	return out, nil
+}
+
+// outputFile checks, before any work, that cmd can create the file path: its folder exists and path is not a
+// folder.
+func outputFile(cmd, flagName, path string) error {
+	dir := filepath.Dir(path)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return badInput("%s: %s %s: the folder %s does not exist (create it first)", cmd, flagName, path, dir)
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return badInput("%s: %s %s is a folder; give a file name", cmd, flagName, path)
+	}
+	return nil
 }
 
 // tokenize returns the token ids the model's text tower is fed for texts.
@@ -198,6 +224,9 @@ func cmdEmbed(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stde
 		return badInput("embed: --out OUT.npy is required")
 	case (len(images) == 0) == (*textsFile == ""):
 		return badInput("embed: give either --images FILE... or --texts FILE.json")
+	}
+	if err := outputFile("embed", "--out", *out); err != nil {
+		return err
 	}
 	var texts []string
 	if *textsFile != "" {
@@ -256,6 +285,9 @@ func cmdPreprocess(ctx context.Context, fs *flag.FlagSet, args []string, stdout,
 	}
 	if *out == "" || len(images) == 0 {
 		return badInput("preprocess: usage: clipeval preprocess --model DIR --out OUT.npy IMAGE...")
+	}
+	if err := outputFile("preprocess", "--out", *out); err != nil {
+		return err
 	}
 	inputs, err := imageInputs("preprocess", images)
 	if err != nil {
@@ -323,6 +355,9 @@ func cmdTokenize(ctx context.Context, fs *flag.FlagSet, args []string, stdout, s
 	if *out == "" || *textsFile == "" || len(pos) > 0 {
 		return badInput("tokenize: usage: clipeval tokenize --model DIR --texts FILE.json --out OUT.npy")
 	}
+	if err := outputFile("tokenize", "--out", *out); err != nil {
+		return err
+	}
 	texts, err := readTexts("tokenize", *textsFile)
 	if err != nil {
 		return err
@@ -363,6 +398,9 @@ func cmdGolden(ctx context.Context, fs *flag.FlagSet, args []string, stdout, std
 	}
 	if *out == "" || len(pos) > 0 || (len(images) == 0 && *textsFile == "") {
 		return badInput("golden: usage: clipeval golden --model DIR [--images FILE...] [--texts FILE.json] --out GOLDEN.npz")
+	}
+	if err := outputFile("golden", "--out", *out); err != nil {
+		return err
 	}
 	inputs, err := imageInputs("golden", images)
 	if err != nil {
@@ -431,6 +469,11 @@ func cmdVerifyExport(ctx context.Context, fs *flag.FlagSet, args []string, stdou
 	}
 	if tol.ATol < 0 || tol.RTol < 0 || tol.MinCosine > 1 {
 		return badInput("verify-export: tolerances must be non-negative and --min-cosine at most 1")
+	}
+	if *junitPath != "" {
+		if err := outputFile("verify-export", "--junit", *junitPath); err != nil {
+			return err
+		}
 	}
 	golden, err := npy.ReadNPZ(*goldenPath)
 	if err != nil {

@@ -71,11 +71,14 @@ type Backend struct {
 
 	mu     sync.Mutex
 	models map[string]*model
+	// decoding bounds the memory of the images every model of the backend decodes at once.
+	decoding *imageprep.Budget
 }
 
-// New returns a backend that loads ONNX Runtime from libPath on first use.
+// New returns a backend that loads ONNX Runtime from libPath on first use. Its models' parallel image decodes
+// share one budget of imageprep.DefaultBudgetBytes.
 func New(libPath string) *Backend {
-	return &Backend{libPath: libPath, models: map[string]*model{}}
+	return &Backend{libPath: libPath, models: map[string]*model{}, decoding: imageprep.NewBudget(imageprep.DefaultBudgetBytes)}
 }
 
 // NewFromEnv returns a backend over the library FindLibrary locates (when there is none, every call reports why)
@@ -166,6 +169,8 @@ type model struct {
 	cutText bool
 	// imageFeeds and textFeeds are the towers' input buffers.
 	imageFeeds, textFeeds feedSlots
+	// decoding is the backend's decoded-memory budget, shared by its models' parallel decodes.
+	decoding *imageprep.Budget
 }
 
 func key(ref sdk.ModelRef) string {
@@ -190,9 +195,10 @@ func (b *Backend) load(ref sdk.ModelRef) (*model, error) {
 	}
 	m, err := openModel(ref, b.Digests)
 	if err != nil {
-		return nil, err
+		return nil, sdk.InvalidInput(err) // the model folder's fault: the harness reports it as bad input
 	}
 	m.info.Runtime = "onnxruntime " + ort.GetVersion()
+	m.decoding = b.decoding
 	b.models[k] = m
 	return m, nil
 }
@@ -481,8 +487,8 @@ func (m *model) preprocessOne(dst []float32, im sdk.ImageInput) error {
 	if err != nil {
 		return err
 	}
-	if err := m.prep.PreprocessInto(dst, data); err != nil {
-		return fmt.Errorf("image %s: %w", im.Label(), err)
+	if err := m.prep.PreprocessWithin(m.decoding, dst, data); err != nil {
+		return sdk.InvalidInput(fmt.Errorf("image %s: %w", im.Label(), err)) // a corrupt or oversized image
 	}
 	return nil
 }

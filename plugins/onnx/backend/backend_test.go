@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -143,6 +144,7 @@ func TestModelFolderErrors(t *testing.T) {
 		{"clip without bpe", write(ManifestFile, "tokenizer: clip\n"), nil, "no BPE vocabulary", "path"},
 		{"not onnx", write("image.onnx", "this is not an ONNX file"), nil, "image tower: reading inputs and outputs of", "path"},
 		{"embed dim", write("open_clip_config.json", `{"model_cfg": {"embed_dim": 16, "vision_cfg": {"image_size": 224}, "text_cfg": {"hf_tokenizer_name": "x", "context_length": 256}}}`), nil, "outputs 32 values but open_clip_config.json says embed_dim 16", "path"},
+		{"huge config", write("open_clip_config.json", strings.Repeat(" ", maxFolderFile+1)), nil, "open_clip_config.json is 16777217 bytes, more than the 16777216 clipeval reads from such a file", "path"},
 		{"missing bpe file", func(string) {}, map[string]string{"bpe": "/nonexistent/bpe.txt.gz"}, "option bpe: stat /nonexistent/bpe.txt.gz", "options.bpe"},
 	}
 	b := New(sharedtest.ORTLib(t))
@@ -153,12 +155,50 @@ func TestModelFolderErrors(t *testing.T) {
 			_, err := b.Info(context.Background(), sdk.ModelInfoRequest{Model: ref})
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
+			assert.True(t, sdk.IsInvalidInput(err), "a broken model folder is bad input")
 			// CheckModel finds the same problem without loading the model.
 			check, err := b.CheckModel(context.Background(), sdk.CheckModelRequest{Model: ref})
 			require.NoError(t, err)
 			require.NotEmpty(t, check.Problems)
 			assert.Contains(t, check.Problems[0].Message, tc.want)
 			assert.Equal(t, tc.key, check.Problems[0].Key)
+		})
+	}
+}
+
+// TestBadInputsRefused: a corrupt image, wrong pixels and negative token ids are refused as bad input (a negative
+// id was fed to ONNX Gather, which reads it from the end of the vocabulary).
+func TestBadInputsRefused(t *testing.T) {
+	b := New(sharedtest.ORTLib(t))
+	defer b.Close()
+	ref := fixtureRef(t, "biomedclip")
+	ctx := context.Background()
+	ids := make([]int64, 2*256)
+	ids[256+3] = -7
+	tests := []struct {
+		name string
+		call func() error
+		want string
+	}{
+		{"corrupt image", func() error {
+			_, err := b.EncodeImages(ctx, sdk.EncodeImagesRequest{Model: ref, Images: []sdk.ImageInput{{Name: "x.png", Data: []byte("\x89PNG\r\n\x1a\nbroken")}}})
+			return err
+		}, "image x.png: "},
+		{"negative token id", func() error {
+			_, err := b.EncodeTokens(ctx, sdk.EncodeTokensRequest{Model: ref, IDs: &npy.Array{Shape: []int{2, 256}, DType: "<i8", Int64: ids}})
+			return err
+		}, "token id -7 at row 1, position 3 is negative; token ids index the vocabulary from 0 (as clipeval tokenize writes them)"},
+		{"pixels of another size", func() error {
+			_, err := b.EncodePixels(ctx, sdk.EncodePixelsRequest{Model: ref, Pixels: npy.Float32Array([]int{1, 3, 2, 2}, make([]float32, 12))})
+			return err
+		}, "pixels are <f4 [1 3 2 2]; model"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.call()
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.True(t, sdk.IsInvalidInput(err), "bad input: %v", err)
 		})
 	}
 }

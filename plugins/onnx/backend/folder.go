@@ -74,13 +74,17 @@ type Folder struct {
 	Session SessionOptions
 }
 
+// maxFolderFile is the largest open_clip_config.json or clipeval.yaml a model folder may hold (16 MiB; they are a
+// few kilobytes).
+const maxFolderFile = 16 << 20
+
 // ReadFolder reads a model folder and applies the config options (logit_scale, bpe).
 func ReadFolder(dir string, options map[string]string, baseDir string) (*Folder, error) {
 	if dir == "" {
 		return nil, errors.New("model folder is not set")
 	}
 	cfgPath := filepath.Join(dir, "open_clip_config.json")
-	raw, err := os.ReadFile(cfgPath)
+	raw, err := sdk.ReadFileAtMost(cfgPath, maxFolderFile)
 	if err != nil {
 		return nil, fmt.Errorf("model folder %s: %w (a model folder holds open_clip_config.json, tokenizer files, image.onnx and text.onnx)", dir, err)
 	}
@@ -107,7 +111,7 @@ func ReadFolder(dir string, options map[string]string, baseDir string) (*Folder,
 
 func (f *Folder) readManifest() error {
 	p := filepath.Join(f.Dir, ManifestFile)
-	raw, err := os.ReadFile(p)
+	raw, err := sdk.ReadFileAtMost(p, maxFolderFile)
 	if errors.Is(err, os.ErrNotExist) {
 		f.Manifest = Manifest{ImageModel: "image.onnx", TextModel: "text.onnx"}
 		return nil

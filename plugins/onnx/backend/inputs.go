@@ -45,12 +45,12 @@ func (b *Backend) EncodePixels(ctx context.Context, req sdk.EncodePixelsRequest)
 	}
 	s, pixels := m.folder.Image.Size, req.Pixels
 	if sh := pixels.Shape; pixels.DType != "<f4" || len(sh) != 4 || sh[1] != 3 || sh[2] != s || sh[3] != s {
-		return nil, fmt.Errorf("pixels are %s %v; model %s takes float32 [N, 3, %d, %d]", pixels.DType, pixels.Shape, m.folder.Name, s, s)
+		return nil, sdk.InvalidInput(fmt.Errorf("pixels are %s %v; model %s takes float32 [N, 3, %d, %d]", pixels.DType, pixels.Shape, m.folder.Name, s, s))
 	}
 	return encoded(m.EncodePixels(ctx, pixels.Float32, pixels.Shape[0]))
 }
 
-// EncodeTokens runs the text tower on int64 [N, context_length] token ids.
+// EncodeTokens runs the text tower on int64 [N, context_length] token ids; it refuses negative ids.
 func (b *Backend) EncodeTokens(ctx context.Context, req sdk.EncodeTokensRequest) (*sdk.EncodeResponse, error) {
 	m, err := b.load(req.Model)
 	if err != nil {
@@ -58,7 +58,12 @@ func (b *Backend) EncodeTokens(ctx context.Context, req sdk.EncodeTokensRequest)
 	}
 	c, ids := m.tok.ContextLength(), req.IDs
 	if sh := ids.Shape; ids.DType != "<i8" || len(sh) != 2 || sh[1] != c {
-		return nil, fmt.Errorf("token ids are %s %v; model %s takes int64 [N, %d]", ids.DType, ids.Shape, m.folder.Name, c)
+		return nil, sdk.InvalidInput(fmt.Errorf("token ids are %s %v; model %s takes int64 [N, %d]", ids.DType, ids.Shape, m.folder.Name, c))
+	}
+	for i, id := range ids.Int64 { // ONNX Gather reads a negative index from the end of the vocabulary: refuse it
+		if id < 0 {
+			return nil, sdk.InvalidInput(fmt.Errorf("token id %d at row %d, position %d is negative; token ids index the vocabulary from 0 (as clipeval tokenize writes them)", id, i/c, i%c))
+		}
 	}
 	return encoded(m.EncodeIDs(ctx, ids.Int64, ids.Shape[0]))
 }

@@ -4,6 +4,7 @@ package npy
 
 import (
 	"archive/zip"
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -15,6 +16,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/clipeval/clipeval/plugins/sdk/atomicfile"
 )
 
 // Array is one n-dimensional array. Exactly one of the typed slices is set, matching DType.
@@ -96,6 +99,7 @@ func readHeader(r io.Reader) (*Array, int, error) {
 		return nil, 0, errors.New("npy: Fortran-order arrays are not supported")
 	}
 	a := &Array{DType: m[1], Shape: []int{}}
+	n := 1
 	for _, f := range strings.Split(m[3], ",") {
 		f = strings.TrimSpace(f)
 		if f == "" {
@@ -106,58 +110,96 @@ func readHeader(r io.Reader) (*Array, int, error) {
 			return nil, 0, fmt.Errorf("npy: bad shape %q", m[3])
 		}
 		a.Shape = append(a.Shape, d)
+		if d != 0 && n > MaxBytes/d { // checked before multiplying: (2, 2^62) must not wrap around
+			return nil, 0, fmt.Errorf("npy: shape (%s) holds more than %d elements; refusing it (the header is corrupt, or the array too large for clipeval)", m[3], MaxBytes)
+		}
+		n *= d
 	}
 	return a, prefix + hlen, nil
 }
 
-// Read decodes one .npy stream.
+// MaxBytes is the most data bytes (16 GiB) one array may hold; a header declaring more is refused before anything
+// is allocated.
+const MaxBytes = 1 << 34
+
+// dtypeSize is the byte size of each dtype Read decodes.
+var dtypeSize = map[string]int{"<f4": 4, "<f8": 8, "<i8": 8, "<i4": 4, "|u1": 1, "|b1": 1}
+
+// readChunk is how many data bytes Read decodes at a time.
+const readChunk = 1 << 20
+
+// Read decodes one .npy stream. Memory grows with the data that arrives, not with what the header declares.
 func Read(r io.Reader) (*Array, error) {
 	a, _, err := readHeader(r)
 	if err != nil {
 		return nil, err
 	}
-	n := a.Len()
-	size, ok := map[string]int{"<f4": 4, "<f8": 8, "<i8": 8, "<i4": 4, "|u1": 1, "|b1": 1}[a.DType]
+	return a, readData(r, a, -1)
+}
+
+// readData decodes a's data from r, after its header. avail is how many data bytes the file or archive member
+// holds (-1: unknown): a shape needing more is refused before reading, and when known the values are allocated
+// at once; otherwise they grow as the data arrives, so that a short or hostile stream costs what it holds.
+func readData(r io.Reader, a *Array, avail int64) error {
+	size, ok := dtypeSize[a.DType]
 	if !ok {
-		return nil, fmt.Errorf("npy: unsupported dtype %q", a.DType)
+		return fmt.Errorf("npy: unsupported dtype %q", a.DType)
 	}
-	if n > (1<<34)/size {
-		return nil, fmt.Errorf("npy: array of %d elements is too large", n)
+	n := a.Len() // readHeader bounded it by MaxBytes: no overflow
+	need := int64(n) * int64(size)
+	if need > MaxBytes {
+		return fmt.Errorf("npy: array of %d %s values (%d bytes) is larger than the %d bytes clipeval reads", n, a.DType, need, int64(MaxBytes))
 	}
-	// Read what arrives rather than allocating what the header claims: a short or hostile stream costs what it
-	// holds, not its header's promise.
-	raw, err := io.ReadAll(io.LimitReader(r, int64(n*size)))
-	if err != nil {
-		return nil, fmt.Errorf("npy: reading %d %s values: %w", n, a.DType, err)
+	if avail >= 0 && need > avail {
+		return fmt.Errorf("npy: reading %d %s values: shape %v needs %d bytes of data, the file has %d", n, a.DType, a.Shape, need, avail)
 	}
-	if len(raw) != n*size {
-		return nil, fmt.Errorf("npy: reading %d %s values: shape %v needs %d bytes of data, the stream has %d", n, a.DType, a.Shape, n*size, len(raw))
+	capacity := 0
+	if avail >= 0 {
+		capacity = n
 	}
 	switch a.DType {
 	case "<f4":
-		a.Float32 = make([]float32, n)
-		for i := range a.Float32 {
-			a.Float32[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-		}
+		a.Float32 = make([]float32, 0, capacity)
 	case "<f8":
-		a.Float64 = make([]float64, n)
-		for i := range a.Float64 {
-			a.Float64[i] = math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:]))
-		}
-	case "<i8":
-		a.Int64 = make([]int64, n)
-		for i := range a.Int64 {
-			a.Int64[i] = int64(binary.LittleEndian.Uint64(raw[8*i:]))
-		}
-	case "<i4":
-		a.Int64 = make([]int64, n)
-		for i := range a.Int64 {
-			a.Int64[i] = int64(int32(binary.LittleEndian.Uint32(raw[4*i:])))
-		}
+		a.Float64 = make([]float64, 0, capacity)
+	case "<i8", "<i4":
+		a.Int64 = make([]int64, 0, capacity)
 	default:
-		a.Uint8 = raw
+		a.Uint8 = make([]uint8, 0, capacity)
 	}
-	return a, nil
+	buf := make([]byte, min(need, readChunk/int64(size)*int64(size)))
+	for got := int64(0); got < need; {
+		chunk := buf[:min(int64(len(buf)), need-got)]
+		m, err := io.ReadFull(r, chunk)
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return fmt.Errorf("npy: reading %d %s values: shape %v needs %d bytes of data, the stream has %d", n, a.DType, a.Shape, need, got+int64(m))
+			}
+			return fmt.Errorf("npy: reading %d %s values: %w", n, a.DType, err)
+		}
+		got += int64(m)
+		switch a.DType {
+		case "<f4":
+			for i := 0; i < m; i += 4 {
+				a.Float32 = append(a.Float32, math.Float32frombits(binary.LittleEndian.Uint32(chunk[i:])))
+			}
+		case "<f8":
+			for i := 0; i < m; i += 8 {
+				a.Float64 = append(a.Float64, math.Float64frombits(binary.LittleEndian.Uint64(chunk[i:])))
+			}
+		case "<i8":
+			for i := 0; i < m; i += 8 {
+				a.Int64 = append(a.Int64, int64(binary.LittleEndian.Uint64(chunk[i:])))
+			}
+		case "<i4":
+			for i := 0; i < m; i += 4 {
+				a.Int64 = append(a.Int64, int64(int32(binary.LittleEndian.Uint32(chunk[i:]))))
+			}
+		default:
+			a.Uint8 = append(a.Uint8, chunk...)
+		}
+	}
+	return nil
 }
 
 // Write encodes a as a version 1.0 .npy stream.
@@ -227,26 +269,34 @@ func headerBytes(dtype string, shape []int) []byte {
 	return buf.Bytes()
 }
 
-// WriteFile writes a as a .npy file.
+// WriteFile writes a as a .npy file, atomically (see atomicfile).
 func WriteFile(path string, a *Array) error {
 	var buf bytes.Buffer
 	if err := Write(&buf, a); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+	if err := atomicfile.Write(path, buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("npy: %w", err)
 	}
 	return nil
 }
 
-// ReadFile reads a .npy file.
+// ReadFile reads a .npy file; a header declaring more data than the file holds is refused before allocating.
 func ReadFile(path string) (*Array, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("npy: %w", err)
 	}
 	defer f.Close()
-	a, err := Read(f)
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("npy: %w", err)
+	}
+	br := bufio.NewReader(f)
+	a, start, err := readHeader(br)
+	if err == nil {
+		err = readData(br, a, st.Size()-int64(start))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
@@ -254,27 +304,49 @@ func ReadFile(path string) (*Array, error) {
 }
 
 // maxExpansion bounds how many times its compressed size an .npz member may expand to: arrays of numbers deflate
-// a few times at most, runs of zeros about a thousand times.
-const maxExpansion = 100
+// a few times at most, runs of zeros about a thousand times. The archive as a whole may expand to at most
+// maxExpansion times its file size plus npzSlack, whatever its number of members.
+const (
+	maxExpansion = 100
+	npzSlack     = 1 << 20
+)
 
 // ReadNPZ reads every array of an .npz archive (stored or deflated), keyed by name without the ".npy" suffix.
+// Before inflating anything it refuses members, and archives, that would expand more than maxExpansion times (a
+// decompression bomb) or past MaxBytes; while reading, a member yields at most the size its directory entry
+// declares (archive/zip checks), and each array at most what its header's shape needs.
 func ReadNPZ(path string) (map[string]*Array, error) {
 	zr, err := zip.OpenReader(path)
 	if err != nil {
 		return nil, fmt.Errorf("npz: opening %s: %w", path, err)
 	}
 	defer zr.Close()
-	out := make(map[string]*Array, len(zr.File))
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("npz: %w", err)
+	}
+	var total uint64
 	for _, f := range zr.File {
-		if f.UncompressedSize64 > maxExpansion*f.CompressedSize64+1<<20 {
+		if f.UncompressedSize64 > maxExpansion*f.CompressedSize64+npzSlack {
 			return nil, fmt.Errorf("npz: %s: member %s would expand from %d to %d bytes, more than %d times: refusing what looks like a decompression bomb",
 				path, f.Name, f.CompressedSize64, f.UncompressedSize64, maxExpansion)
 		}
+		total += f.UncompressedSize64
+		if total > maxExpansion*uint64(st.Size())+npzSlack || total > MaxBytes {
+			return nil, fmt.Errorf("npz: %s: its members would expand the %d-byte archive to %d bytes or more, over %d times its size: refusing what looks like a decompression bomb",
+				path, st.Size(), total, maxExpansion)
+		}
+	}
+	out := make(map[string]*Array, len(zr.File))
+	for _, f := range zr.File {
 		rc, err := f.Open()
 		if err != nil {
 			return nil, fmt.Errorf("npz: %s: opening %s: %w", path, f.Name, err)
 		}
-		a, err := Read(rc)
+		a, start, err := readHeader(rc)
+		if err == nil {
+			err = readData(rc, a, int64(f.UncompressedSize64)-int64(start))
+		}
 		rc.Close()
 		if err != nil {
 			return nil, fmt.Errorf("npz: %s: member %s: %w", path, f.Name, err)
@@ -284,7 +356,7 @@ func ReadNPZ(path string) (map[string]*Array, error) {
 	return out, nil
 }
 
-// WriteNPZ writes arrays as an uncompressed .npz archive (numpy.savez layout), members in name order.
+// WriteNPZ writes arrays as an uncompressed .npz archive (numpy.savez layout), members in name order, atomically.
 func WriteNPZ(path string, arrays map[string]*Array) error {
 	names := make([]string, 0, len(arrays))
 	for name := range arrays {
@@ -305,7 +377,7 @@ func WriteNPZ(path string, arrays map[string]*Array) error {
 	if err := zw.Close(); err != nil {
 		return fmt.Errorf("npz: %s: %w", path, err)
 	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+	if err := atomicfile.Write(path, buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("npz: %w", err)
 	}
 	return nil

@@ -1,8 +1,12 @@
 package npy
 
 import (
+	"archive/zip"
 	"bytes"
+	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -87,4 +91,89 @@ func TestNPZRoundTripAndReference(t *testing.T) {
 	assert.Equal(t, []int{48, 256}, ref["biomedclip_token_ids"].Shape)
 	assert.Equal(t, int64(2), ref["biomedclip_token_ids"].Int64[0], "[CLS] starts every BERT row")
 	assert.Equal(t, int64(49406), ref["clip_token_ids"].Int64[0], "<start_of_text> starts every CLIP row")
+}
+
+// TestHostileHeadersRefusedBeforeAllocating: a shape whose element count overflows (2, 2^62) once panicked in
+// makeslice; a header declaring more data than the file or archive member holds is refused before any allocation,
+// by every reader.
+func TestHostileHeadersRefusedBeforeAllocating(t *testing.T) {
+	dir := t.TempDir()
+	overflow := headerBytes("<f4", []int{2, 1 << 62})
+	huge := append(headerBytes("<f4", []int{1000, 1000, 1000}), make([]byte, 64)...)
+	tests := []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"overflowing shape", overflow, "npy: shape (2, 4611686018427387904) holds more than 17179869184 elements; refusing it"},
+		{"shape past the limit", headerBytes("<f8", []int{1 << 32, 3}), "npy: array of 12884901888 <f8 values (103079215104 bytes) is larger than the 17179869184 bytes clipeval reads"},
+		{"more than the file holds", huge, "npy: reading 1000000000 <f4 values: shape [1000 1000 1000] needs 4000000000 bytes of data, the file has 64"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".npy")
+			require.NoError(t, os.WriteFile(p, tc.data, 0o644))
+			_, err := ReadFile(p)
+			assert.ErrorContains(t, err, tc.want)
+			z := strings.TrimSuffix(p, ".npy") + ".npz"
+			f, err := os.Create(z)
+			require.NoError(t, err)
+			zw := zip.NewWriter(f)
+			w, err := zw.CreateHeader(&zip.FileHeader{Name: "x.npy", Method: zip.Store})
+			require.NoError(t, err)
+			_, err = w.Write(tc.data)
+			require.NoError(t, err)
+			require.NoError(t, zw.Close())
+			require.NoError(t, f.Close())
+			_, err = ReadNPZ(z)
+			assert.ErrorContains(t, err, "member x.npy: ")
+			assert.ErrorContains(t, err, tc.want)
+		})
+	}
+	p := filepath.Join(dir, "overflow-map.npy")
+	require.NoError(t, os.WriteFile(p, overflow, 0o644))
+	_, err := MapFloat32(p)
+	assert.ErrorContains(t, err, "holds more than 17179869184 elements")
+	_, err = Read(bytes.NewReader(overflow))
+	assert.ErrorContains(t, err, "holds more than 17179869184 elements")
+}
+
+// TestReadNPZRefusesAManyMemberBomb: members of 1 MiB of zeros each pass the per-member expansion bound (1 MiB of
+// slack), but together they would expand the archive far past 100 times its size: refused before inflating.
+func TestReadNPZRefusesAManyMemberBomb(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "bomb.npz")
+	f, err := os.Create(p)
+	require.NoError(t, err)
+	zw := zip.NewWriter(f)
+	zeros := make([]byte, 1<<20-128)
+	for i := range 8 {
+		w, err := zw.Create(fmt.Sprintf("m%d.npy", i))
+		require.NoError(t, err)
+		_, err = w.Write(headerBytes("|u1", []int{len(zeros)}))
+		require.NoError(t, err)
+		_, err = w.Write(zeros)
+		require.NoError(t, err)
+	}
+	require.NoError(t, zw.Close())
+	require.NoError(t, f.Close())
+	_, err = ReadNPZ(p)
+	assert.ErrorContains(t, err, "bytes or more, over 100 times its size: refusing what looks like a decompression bomb")
+}
+
+// TestReadNPZMemberShorterThanItsShape: a member whose directory entry declares fewer bytes than its array's shape
+// needs is refused from the sizes, before reading the data.
+func TestReadNPZMemberShorterThanItsShape(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "short.npz")
+	f, err := os.Create(p)
+	require.NoError(t, err)
+	zw := zip.NewWriter(f)
+	data := append(headerBytes("<f4", []int{1 << 20}), make([]byte, 16)...)
+	w, err := zw.CreateHeader(&zip.FileHeader{Name: "x.npy", Method: zip.Store})
+	require.NoError(t, err)
+	_, err = w.Write(data)
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	require.NoError(t, f.Close())
+	_, err = ReadNPZ(p)
+	assert.ErrorContains(t, err, "npz: "+p+": member x.npy: npy: reading 1048576 <f4 values: shape [1048576] needs 4194304 bytes of data, the file has 16")
 }

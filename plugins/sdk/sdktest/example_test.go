@@ -75,6 +75,6 @@ func ExampleStartModel() {
 	// Output:
 	// length 2
 	// 1 [3 1]
-	// reading image: stat /no/such/image.png: no such file or directory
+	// reading image: open /no/such/image.png: no such file or directory
 	// true
 }

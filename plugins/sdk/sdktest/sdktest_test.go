@@ -235,7 +235,10 @@ func (fakeModel) EncodeImages(_ context.Context, req sdk.EncodeImagesRequest) (*
 // EncodeTexts embeds each text as [its length, its first byte].
 func (fakeModel) EncodeTexts(_ context.Context, req sdk.EncodeTextsRequest) (*sdk.EncodeResponse, error) {
 	m := sdk.Matrix{Rows: len(req.Texts), Cols: 2}
-	for _, s := range req.Texts {
+	for i, s := range req.Texts {
+		if s == "" {
+			return nil, fmt.Errorf("text %d is empty", i)
+		}
 		m.Data = append(m.Data, float32(len(s)), float32(s[0]))
 	}
 	return &sdk.EncodeResponse{Embeddings: m}, nil
@@ -305,6 +308,11 @@ func TestModelServer(t *testing.T) {
 	_, err = s.Client.EncodeImages(ctx, sdk.EncodeImagesRequest{Model: ref, Images: []sdk.ImageInput{{Name: "nothing"}}})
 	require.Error(t, err)
 	assert.Equal(t, `image "nothing" has neither a path nor data`, err.Error())
+	assert.True(t, sdk.IsInvalidInput(err), "ImageInput.Bytes marks its errors bad input, and the mark crosses gRPC")
+	_, err = s.Client.EncodeTexts(ctx, sdk.EncodeTextsRequest{Model: ref, Texts: []string{""}})
+	require.Error(t, err)
+	assert.Equal(t, "text 0 is empty", err.Error())
+	assert.False(t, sdk.IsInvalidInput(err), "a plain error is not bad input")
 
 	enc, err = s.Client.EncodeTexts(ctx, sdk.EncodeTextsRequest{Model: ref, Texts: []string{"a chest x-ray", "b"}})
 	require.NoError(t, err)

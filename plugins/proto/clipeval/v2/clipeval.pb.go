@@ -571,7 +571,9 @@ func (x *Tensor) GetData() []byte {
 // Image is one image to encode. The backend reads it itself: the whole file at path, or, when size > 0, the size
 // bytes at offset in it (a member of an uncompressed tar shard); inline data, when set, is used instead of the file
 // (small items only). name identifies the image in messages and caches (e.g. "shard-000.tar#000042.jpg"); it
-// defaults to path.
+// defaults to path. root, when set, is the dataset folder path lies inside: the reader opens path relative to root
+// without following a symbolic link, or "..", out of it at the moment it opens the file (a file replaced by a link
+// after Load is refused, not read).
 type Image struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -579,6 +581,7 @@ type Image struct {
 	Offset        int64                  `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"`
 	Size          int64                  `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
 	Data          []byte                 `protobuf:"bytes,5,opt,name=data,proto3" json:"data,omitempty"`
+	Root          string                 `protobuf:"bytes,6,opt,name=root,proto3" json:"root,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -646,6 +649,13 @@ func (x *Image) GetData() []byte {
 		return x.Data
 	}
 	return nil
+}
+
+func (x *Image) GetRoot() string {
+	if x != nil {
+		return x.Root
+	}
+	return ""
 }
 
 // ModelRef names a model folder and the backend options from the experiment config.
@@ -2308,13 +2318,14 @@ const file_clipeval_v2_clipeval_proto_rawDesc = "" +
 	"\x06Tensor\x12\x14\n" +
 	"\x05shape\x18\x01 \x03(\x03R\x05shape\x12\x14\n" +
 	"\x05dtype\x18\x02 \x01(\tR\x05dtype\x12\x12\n" +
-	"\x04data\x18\x03 \x01(\fR\x04data\"o\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data\"\x83\x01\n" +
 	"\x05Image\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x16\n" +
 	"\x06offset\x18\x03 \x01(\x03R\x06offset\x12\x12\n" +
 	"\x04size\x18\x04 \x01(\x03R\x04size\x12\x12\n" +
-	"\x04data\x18\x05 \x01(\fR\x04data\"\xb1\x01\n" +
+	"\x04data\x18\x05 \x01(\fR\x04data\x12\x12\n" +
+	"\x04root\x18\x06 \x01(\tR\x04root\"\xb1\x01\n" +
 	"\bModelRef\x12\x10\n" +
 	"\x03dir\x18\x01 \x01(\tR\x03dir\x12<\n" +
 	"\aoptions\x18\x02 \x03(\v2\".clipeval.v2.ModelRef.OptionsEntryR\aoptions\x12\x19\n" +
