@@ -30,7 +30,8 @@ DEMO_OUT      := runs/demo
 BENCH_MODEL   := $(CURDIR)/.cache/bench-model/biomedclip-vit-b16
 # Go skips testdata/ in ./... patterns: the conformance suite's fake plugins are named explicitly.
 TESTDATA_PKGS := ./harness/conformance/testdata/goodtask ./harness/conformance/testdata/badtask \
-                 ./harness/conformance/testdata/goodmodel ./harness/pluginhost/testdata/envtask
+                 ./harness/conformance/testdata/goodmodel ./harness/conformance/testdata/faultmodel \
+                 ./harness/conformance/testdata/fakemodel ./harness/pluginhost/testdata/envtask
 
 .PHONY: build deps blas-deps py-deps test-deps runtime demo test race bench bench-all bench-rank bench-model vet proto clean
 

@@ -21,8 +21,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -33,6 +31,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/clipeval/clipeval/harness/conformance/testdata/fakemodel"
 	"github.com/clipeval/clipeval/plugins/sdk"
 )
 
@@ -43,33 +42,6 @@ type model struct {
 
 	mu    sync.Mutex
 	calls int // encode calls of this process that count for fault_on
-}
-
-type config struct {
-	EmbedDim int `json:"embed_dim"`
-}
-
-func load(ref sdk.ModelRef) (config, error) {
-	var c config
-	b, err := os.ReadFile(filepath.Join(ref.Dir, "fake-model.json"))
-	if err != nil {
-		return c, fmt.Errorf("model: %w", err)
-	}
-	if err := json.Unmarshal(b, &c); err != nil || c.EmbedDim < 1 {
-		return c, fmt.Errorf("model: fake-model.json: want {\"embed_dim\": D ≥ 1} (%v)", err)
-	}
-	return c, nil
-}
-
-func embed(inputs [][]byte, dim int) sdk.Matrix {
-	m := sdk.Matrix{Rows: len(inputs), Cols: dim, Data: make([]float32, len(inputs)*dim)}
-	for i, in := range inputs {
-		sum := sha256.Sum256(in)
-		for k := range dim {
-			m.Data[i*dim+k] = float32(sum[k%len(sum)])/255 - 0.5
-		}
-	}
-	return m
 }
 
 // Describe declares the fault options.
@@ -89,7 +61,7 @@ func (*model) Describe(context.Context, sdk.DescribeRequest) (*sdk.PluginInfo, e
 
 // CheckModel checks the model folder's fake-model.json.
 func (*model) CheckModel(_ context.Context, req sdk.CheckModelRequest) (*sdk.CheckModelResponse, error) {
-	if _, err := load(req.Model); err != nil {
+	if _, err := fakemodel.Load(req.Model); err != nil {
 		return &sdk.CheckModelResponse{Problems: []sdk.Problem{{Key: "path", Message: err.Error()}}}, nil
 	}
 	return &sdk.CheckModelResponse{}, nil
@@ -97,7 +69,7 @@ func (*model) CheckModel(_ context.Context, req sdk.CheckModelRequest) (*sdk.Che
 
 // Info describes the fake model.
 func (*model) Info(_ context.Context, req sdk.ModelInfoRequest) (*sdk.ModelInfo, error) {
-	c, err := load(req.Model)
+	c, err := fakemodel.Load(req.Model)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +122,7 @@ func (m *model) fault(ref sdk.ModelRef, kind string, names []string) (string, er
 
 // encode embeds inputs, misbehaving as the options say.
 func (m *model) encode(ctx context.Context, ref sdk.ModelRef, kind string, names []string, inputs [][]byte) (*sdk.EncodeResponse, error) {
-	c, err := load(ref)
+	c, err := fakemodel.Load(ref)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +138,7 @@ func (m *model) encode(ctx context.Context, ref sdk.ModelRef, kind string, names
 	if err != nil {
 		return nil, err
 	}
-	out := embed(inputs, c.EmbedDim)
+	out := fakemodel.Embed(inputs, c.EmbedDim)
 	switch f {
 	case "crash":
 		fmt.Fprintf(m.stderr, "faultmodel: crashing during a call of %d %s, as asked\n", len(inputs), kind)

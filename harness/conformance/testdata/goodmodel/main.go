@@ -4,43 +4,13 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/json"
-	"fmt"
-	"os"
 	"path/filepath"
 
+	"github.com/clipeval/clipeval/harness/conformance/testdata/fakemodel"
 	"github.com/clipeval/clipeval/plugins/sdk"
 )
 
 type model struct{}
-
-type config struct {
-	EmbedDim int `json:"embed_dim"`
-}
-
-func load(ref sdk.ModelRef) (config, error) {
-	var c config
-	b, err := os.ReadFile(filepath.Join(ref.Dir, "fake-model.json"))
-	if err != nil {
-		return c, fmt.Errorf("model: %w", err)
-	}
-	if err := json.Unmarshal(b, &c); err != nil || c.EmbedDim < 1 {
-		return c, fmt.Errorf("model: fake-model.json: want {\"embed_dim\": D ≥ 1} (%v)", err)
-	}
-	return c, nil
-}
-
-func embed(inputs [][]byte, dim int) sdk.Matrix {
-	m := sdk.Matrix{Rows: len(inputs), Cols: dim, Data: make([]float32, len(inputs)*dim)}
-	for i, in := range inputs {
-		sum := sha256.Sum256(in)
-		for k := range dim {
-			m.Data[i*dim+k] = float32(sum[k%len(sum)])/255 - 0.5
-		}
-	}
-	return m
-}
 
 func (model) Describe(context.Context, sdk.DescribeRequest) (*sdk.PluginInfo, error) {
 	return &sdk.PluginInfo{Name: "goodmodel", Version: "v0.0.1",
@@ -48,14 +18,14 @@ func (model) Describe(context.Context, sdk.DescribeRequest) (*sdk.PluginInfo, er
 }
 
 func (model) CheckModel(_ context.Context, req sdk.CheckModelRequest) (*sdk.CheckModelResponse, error) {
-	if _, err := load(req.Model); err != nil {
+	if _, err := fakemodel.Load(req.Model); err != nil {
 		return &sdk.CheckModelResponse{Problems: []sdk.Problem{{Key: "path", Message: err.Error()}}}, nil
 	}
 	return &sdk.CheckModelResponse{}, nil
 }
 
 func (model) Info(_ context.Context, req sdk.ModelInfoRequest) (*sdk.ModelInfo, error) {
-	c, err := load(req.Model)
+	c, err := fakemodel.Load(req.Model)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +33,7 @@ func (model) Info(_ context.Context, req sdk.ModelInfoRequest) (*sdk.ModelInfo, 
 }
 
 func (model) EncodeImages(_ context.Context, req sdk.EncodeImagesRequest) (*sdk.EncodeResponse, error) {
-	c, err := load(req.Model)
+	c, err := fakemodel.Load(req.Model)
 	if err != nil {
 		return nil, err
 	}
@@ -75,11 +45,11 @@ func (model) EncodeImages(_ context.Context, req sdk.EncodeImagesRequest) (*sdk.
 		}
 		in = append(in, b)
 	}
-	return &sdk.EncodeResponse{Embeddings: embed(in, c.EmbedDim)}, nil
+	return &sdk.EncodeResponse{Embeddings: fakemodel.Embed(in, c.EmbedDim)}, nil
 }
 
 func (model) EncodeTexts(_ context.Context, req sdk.EncodeTextsRequest) (*sdk.EncodeResponse, error) {
-	c, err := load(req.Model)
+	c, err := fakemodel.Load(req.Model)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +57,7 @@ func (model) EncodeTexts(_ context.Context, req sdk.EncodeTextsRequest) (*sdk.En
 	for _, t := range req.Texts {
 		in = append(in, []byte(t))
 	}
-	return &sdk.EncodeResponse{Embeddings: embed(in, c.EmbedDim)}, nil
+	return &sdk.EncodeResponse{Embeddings: fakemodel.Embed(in, c.EmbedDim)}, nil
 }
 
 func main() { sdk.ServeModel("goodmodel", model{}) }
