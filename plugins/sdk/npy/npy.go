@@ -52,6 +52,10 @@ func (a *Array) Len() int {
 	return n
 }
 
+// maxElements bounds the element count of a shape readHeader accepts (2^56), so that the count and its size in
+// bytes (at most 8 per element) cannot overflow an int; Read and MapFloat32 check the count against the data there.
+const maxElements = 1 << 56
+
 var headerRE = regexp.MustCompile(`'descr':\s*'([^']*)'.*'fortran_order':\s*(True|False).*'shape':\s*\(([^)]*)\)`)
 
 // readHeader reads a .npy stream's magic and header and returns the array's dtype and shape (no data) and the
@@ -96,6 +100,7 @@ func readHeader(r io.Reader) (*Array, int, error) {
 		return nil, 0, errors.New("npy: Fortran-order arrays are not supported")
 	}
 	a := &Array{DType: m[1], Shape: []int{}}
+	elements := 1 // the shape's element count so far, kept below maxElements so that it cannot overflow
 	for _, f := range strings.Split(m[3], ",") {
 		f = strings.TrimSpace(f)
 		if f == "" {
@@ -105,6 +110,10 @@ func readHeader(r io.Reader) (*Array, int, error) {
 		if err != nil || d < 0 {
 			return nil, 0, fmt.Errorf("npy: bad shape %q", m[3])
 		}
+		if d > 0 && elements > maxElements/d {
+			return nil, 0, fmt.Errorf("npy: shape (%s) holds more than %d elements: the header is corrupt or hostile", strings.TrimSpace(m[3]), maxElements)
+		}
+		elements *= d
 		a.Shape = append(a.Shape, d)
 	}
 	return a, prefix + hlen, nil
