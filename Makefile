@@ -38,9 +38,11 @@ FUZZ_TARGETS  := harness/config:FuzzLoad harness/results:FuzzRead \
                  plugins/sdk/npy:FuzzRead plugins/sdk/npy:FuzzReadNPZ plugins/sdk/npy:FuzzMapFloat32 \
                  plugins/tokenizer:FuzzBERT plugins/tokenizer:FuzzCLIP plugins/imageprep:FuzzDecode \
                  plugins/onnx/backend:FuzzReadFolder
-# How long `make fuzz` runs each target, and `make fuzz-smoke` (part of `make test`).
+# How long `make fuzz` runs each target, and `make fuzz-smoke` (part of `make test`); FUZZ_MINIMIZE bounds the time
+# spent shrinking each new input that widens coverage (go test's default, 60s, would take a short run's whole time).
 FUZZTIME      ?= 5m
 FUZZ_SMOKE_TIME ?= 3s
+FUZZ_MINIMIZE ?= 2s
 
 .PHONY: build deps blas-deps py-deps test-deps runtime demo test race bench bench-all bench-rank bench-model vet proto clean \
         fuzz fuzz-smoke fuzz-check
@@ -134,7 +136,7 @@ fuzz-check:
 fuzz-smoke: fuzz-check
 	@for t in $(FUZZ_TARGETS); do \
 	  echo "== $$t for $(FUZZ_SMOKE_TIME)"; \
-	  $(GO) test $(GOTAGS) -run '^$$' -fuzz "^$${t##*:}\$$" -fuzztime $(FUZZ_SMOKE_TIME) ./$${t%%:*} || exit 1; \
+	  $(GO) test $(GOTAGS) -run '^$$' -fuzz "^$${t##*:}\$$" -fuzztime $(FUZZ_SMOKE_TIME) -fuzzminimizetime $(FUZZ_MINIMIZE) ./$${t%%:*} || exit 1; \
 	done
 
 ## fuzz: every fuzz target for FUZZTIME (default 5m) each, e.g. `make fuzz FUZZTIME=30m`; a failing input is written
@@ -142,7 +144,7 @@ fuzz-smoke: fuzz-check
 fuzz: fuzz-check
 	@for t in $(FUZZ_TARGETS); do \
 	  echo "== $$t for $(FUZZTIME)"; \
-	  $(GO) test $(GOTAGS) -run '^$$' -fuzz "^$${t##*:}\$$" -fuzztime $(FUZZTIME) ./$${t%%:*} || exit 1; \
+	  $(GO) test $(GOTAGS) -run '^$$' -fuzz "^$${t##*:}\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZ_MINIMIZE) ./$${t%%:*} || exit 1; \
 	done
 
 vet:

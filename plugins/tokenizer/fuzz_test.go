@@ -72,15 +72,19 @@ func FuzzBERT(f *testing.F) {
 	for _, s := range fuzzTexts() {
 		f.Add(s)
 	}
+	toks := small
+	if shared != nil {
+		toks = append(toks[:len(toks):len(toks)], shared)
+	}
+	ids := make([]map[int64]bool, len(toks))
+	for i, tok := range toks {
+		ids[i] = vocabIDs(tok.vocab)
+	}
 	f.Fuzz(func(t *testing.T, text string) {
-		toks := small
-		if shared != nil {
-			toks = append(toks[:len(toks):len(toks)], shared)
-		}
 		var rows [][]int64
-		for _, tok := range toks {
+		for i, tok := range toks {
 			tokens := tok.Tokens(text)
-			checkRow(t, tok, tok.Encode(text), tokens, vocabIDs(tok.vocab), tok.cls, tok.sep)
+			checkRow(t, tok, tok.Encode(text), tokens, ids[i], tok.cls, tok.sep)
 			assert.Equal(t, tok.EncodeRaw(cleanWhitespace(text)), tokens, "Tokens is EncodeRaw of the cleaned text")
 			rows = append(rows, tokens)
 		}
@@ -117,17 +121,21 @@ func FuzzCLIP(f *testing.F) {
 	for _, s := range fuzzTexts() {
 		f.Add(s)
 	}
+	ids, decoders := make([]map[int64]bool, len(toks)), make([]clipDecoder, len(toks))
+	for i, tok := range toks {
+		ids[i], decoders[i] = vocabIDs(tok.encoder), newCLIPDecoder(tok)
+	}
 	f.Fuzz(func(t *testing.T, text string) {
 		var rows [][]int64
-		for _, tok := range toks {
+		for i, tok := range toks {
 			tokens := tok.Tokens(text)
-			checkRow(t, tok, tok.Encode(text), tokens, vocabIDs(tok.encoder), tok.sot, tok.eot)
+			checkRow(t, tok, tok.Encode(text), tokens, ids[i], tok.sot, tok.eot)
 			rows = append(rows, tokens)
 			if len(tokens) == tok.ContextLength() {
 				continue // perhaps truncated: the last text id gave way to end of text
 			}
 			words := tok.split(cleanLower(text))
-			assert.Equal(t, strings.Join(words, ""), decodeCLIP(t, tok, tokens[1:len(tokens)-1]), "decoding the ids gives the words")
+			assert.Equal(t, strings.Join(words, ""), decoders[i].decode(t, tokens[1:len(tokens)-1]), "decoding the ids gives the words")
 		}
 		for i := 1; i < 3; i++ {
 			short, long := rows[i-1], rows[i]
@@ -136,31 +144,40 @@ func FuzzCLIP(f *testing.F) {
 	})
 }
 
-// decodeCLIP turns CLIP ids back into text: each id's vocabulary entry without "</w>", its symbols mapped back to
+// clipDecoder turns CLIP ids back into text: each id's vocabulary entry without "</w>", its symbols mapped back to
 // the bytes bytes_to_unicode gave them; the special tokens as the vocabulary spells them.
-func decodeCLIP(t *testing.T, tok *CLIP, ids []int64) string {
-	byID := make(map[int64]string, len(tok.encoder))
+type clipDecoder struct {
+	tok    *CLIP
+	byID   map[int64]string
+	byteOf map[string]byte
+}
+
+func newCLIPDecoder(tok *CLIP) clipDecoder {
+	d := clipDecoder{tok: tok, byID: make(map[int64]string, len(tok.encoder)), byteOf: map[string]byte{}}
 	for s, id := range tok.encoder {
-		byID[id] = s
+		d.byID[id] = s
 	}
-	byteOf := map[string]byte{}
 	for b, s := range tok.byteSyms {
-		byteOf[s] = byte(b)
+		d.byteOf[s] = byte(b)
 	}
+	return d
+}
+
+func (d clipDecoder) decode(t *testing.T, ids []int64) string {
 	var out []byte
 	for _, id := range ids {
 		switch id {
-		case tok.sot:
-			out = append(out, tok.specials[0]...)
+		case d.tok.sot:
+			out = append(out, d.tok.specials[0]...)
 			continue
-		case tok.eot:
-			out = append(out, tok.specials[1]...)
+		case d.tok.eot:
+			out = append(out, d.tok.specials[1]...)
 			continue
 		}
-		s, ok := byID[id]
+		s, ok := d.byID[id]
 		require.True(t, ok, "id %d", id)
 		for _, r := range strings.TrimSuffix(s, "</w>") {
-			b, ok := byteOf[string(r)]
+			b, ok := d.byteOf[string(r)]
 			require.True(t, ok, "symbol %q of %q is not a byte's", r, s)
 			out = append(out, b)
 		}
