@@ -38,10 +38,12 @@ FUZZ_TARGETS  := harness/config:FuzzLoad harness/results:FuzzRead \
                  plugins/sdk/npy:FuzzRead plugins/sdk/npy:FuzzReadNPZ plugins/sdk/npy:FuzzMapFloat32 \
                  plugins/tokenizer:FuzzBERT plugins/tokenizer:FuzzCLIP plugins/imageprep:FuzzDecode \
                  plugins/onnx/backend:FuzzReadFolder
-# How long `make fuzz` runs each target, and `make fuzz-smoke` (part of `make test`); FUZZ_MINIMIZE bounds the time
-# spent shrinking each new input that widens coverage (go test's default, 60s, would take a short run's whole time).
+# How long `make fuzz` runs each target, and `make fuzz-smoke` (part of `make test`: a count of new inputs, a few
+# seconds a target, since a duration shorter than replaying the cached corpus fails with "context deadline
+# exceeded"); FUZZ_MINIMIZE bounds the time spent shrinking each new input that widens coverage (go test's default,
+# 60s, would take a short run's whole time).
 FUZZTIME      ?= 5m
-FUZZ_SMOKE_TIME ?= 3s
+FUZZ_SMOKE_TIME ?= 500x
 FUZZ_MINIMIZE ?= 2s
 
 .PHONY: build deps blas-deps py-deps test-deps runtime demo test race bench bench-all bench-rank bench-model vet proto clean \
@@ -132,7 +134,7 @@ fuzz-check:
 	  diff <(echo "$$listed") <(echo "$$found") >&2; exit 1; \
 	fi
 
-## fuzz-smoke: every fuzz target for FUZZ_SMOKE_TIME (3s) each, as `make test` runs them
+## fuzz-smoke: every fuzz target for FUZZ_SMOKE_TIME (500 new inputs) each, as `make test` runs them
 fuzz-smoke: fuzz-check
 	@for t in $(FUZZ_TARGETS); do \
 	  echo "== $$t for $(FUZZ_SMOKE_TIME)"; \
