@@ -33,7 +33,24 @@ TESTDATA_PKGS := ./harness/conformance/testdata/goodtask ./harness/conformance/t
                  ./harness/conformance/testdata/goodmodel ./harness/conformance/testdata/faultmodel \
                  ./harness/conformance/testdata/fakemodel ./harness/pluginhost/testdata/envtask
 
-.PHONY: build deps blas-deps py-deps test-deps runtime demo test race bench bench-all bench-rank bench-model vet proto clean
+# The native fuzz targets, as package:FuzzName (go test -fuzz takes one target of one package at a time).
+FUZZ_TARGETS  := harness/config:FuzzLoad harness/results:FuzzRead \
+                 benchmarks/datasets:FuzzReadJSONL benchmarks/datasets:FuzzReadCSV \
+                 benchmarks/datasets:FuzzReadImageFolder benchmarks/datasets:FuzzReadWebDataset \
+                 benchmarks/datasets:FuzzReadVQARAD benchmarks/datasets:FuzzReadSLAKE benchmarks/datasets:FuzzReadDICOM \
+                 plugins/sdk/npy:FuzzRead plugins/sdk/npy:FuzzReadNPZ plugins/sdk/npy:FuzzMapFloat32 \
+                 plugins/tokenizer:FuzzBERT plugins/tokenizer:FuzzCLIP plugins/imageprep:FuzzDecode \
+                 plugins/onnx/backend:FuzzReadFolder
+# How long `make fuzz` runs each target, and `make fuzz-smoke` (part of `make test`: a count of new inputs, a few
+# seconds a target, since a duration shorter than replaying the cached corpus fails with "context deadline
+# exceeded"); FUZZ_MINIMIZE bounds the time spent shrinking each new input that widens coverage (go test's default,
+# 60s, would take a short run's whole time).
+FUZZTIME      ?= 5m
+FUZZ_SMOKE_TIME ?= 500x
+FUZZ_MINIMIZE ?= 2s
+
+.PHONY: build deps blas-deps py-deps test-deps runtime demo test race bench bench-all bench-rank bench-model vet proto clean \
+        fuzz fuzz-smoke fuzz-check
 
 ## deps: install the C library the cgo build needs (libjpeg-turbo's libjpeg API, as Pillow uses), OpenBLAS for the
 ## retrieval ranking and the Python plugins' modules, when missing
@@ -107,9 +124,35 @@ demo: build
 	bin/clipeval run configs/demo.yaml --out $(DEMO_OUT)
 	@echo "report: $(DEMO_OUT)/report.md"
 
-## test: everything CI runs
+## test: everything CI runs (the fuzz targets' seed corpora run with the tests, then each target fuzzes briefly)
 test: build vet test-deps
 	$(GO) test $(GOTAGS) -count=1 -timeout 30m ./... $(TESTDATA_PKGS)
+	$(MAKE) fuzz-smoke
+
+## fuzz-check: FUZZ_TARGETS lists exactly the repository's `func Fuzz...` targets
+fuzz-check:
+	@found=$$(grep -rE --include='*_test.go' --exclude-dir=.cache -o '^func Fuzz[A-Za-z0-9_]*' . | \
+	  sed -E 's|^\./||; s|/[^/]*:func |:|' | sort); \
+	listed=$$(printf '%s\n' $(FUZZ_TARGETS) | sort); \
+	if [ "$$found" != "$$listed" ]; then \
+	  echo "FUZZ_TARGETS in the Makefile does not list the fuzz targets the code has:" >&2; \
+	  diff <(echo "$$listed") <(echo "$$found") >&2; exit 1; \
+	fi
+
+## fuzz-smoke: every fuzz target for FUZZ_SMOKE_TIME (500 new inputs) each, as `make test` runs them
+fuzz-smoke: fuzz-check
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "== $$t for $(FUZZ_SMOKE_TIME)"; \
+	  $(GO) test $(GOTAGS) -run '^$$' -fuzz "^$${t##*:}\$$" -fuzztime $(FUZZ_SMOKE_TIME) -fuzzminimizetime $(FUZZ_MINIMIZE) ./$${t%%:*} || exit 1; \
+	done
+
+## fuzz: every fuzz target for FUZZTIME (default 5m) each, e.g. `make fuzz FUZZTIME=30m`; a failing input is written
+## to the package's testdata/fuzz/<target>/ (commit it with the fix: it becomes a regression seed)
+fuzz: fuzz-check
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "== $$t for $(FUZZTIME)"; \
+	  $(GO) test $(GOTAGS) -run '^$$' -fuzz "^$${t##*:}\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZ_MINIMIZE) ./$${t%%:*} || exit 1; \
+	done
 
 vet:
 	$(GO) vet ./... $(TESTDATA_PKGS)

@@ -89,6 +89,12 @@ func readDICOM(f *os.File, p string) (img *image.Gray, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading DICOM: %w", err)
 	}
+	if err := checkDICOMLengths(f); err != nil {
+		return nil, fmt.Errorf("DICOM %s: %w", p, err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("reading DICOM: %w", err)
+	}
 	// Pixel Data is read as its raw bytes (nativePixels decodes them): the parser's own decoding insists that the
 	// value's length equal the image's, before the attributes that say what the image is could be checked.
 	parser, err := dicom.NewParser(f, st.Size(), nil, dicom.SkipProcessingPixelDataValue())

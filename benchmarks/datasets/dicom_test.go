@@ -2,10 +2,12 @@ package datasets
 
 import (
 	"bytes"
+	"encoding/binary"
 	"image"
 	"image/png"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -267,4 +269,67 @@ func TestReadDICOMAsPydicom(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.err)
 		})
 	}
+}
+
+// A DICOM file of a few hundred bytes whose elements declare values of gigabytes is refused before the parser
+// allocates them (found by FuzzReadDICOM: the parser allocates each value at its declared length, up to 4 GiB,
+// before reading it, and the fuzzing process died of it), wherever the element is: top level, inside a sequence's
+// item, in implicit VR, in a deflated data set, or in the file meta information.
+func TestReadDICOMRefusesLengthsPastTheFile(t *testing.T) {
+	huge := []byte{0xF0, 0xFF, 0xFF, 0xFF}
+	ob := append([]byte{0x09, 0x00, 0x10, 0x00, 'O', 'B', 0, 0}, huge...)         // (0009,0010) OB, 4 GiB
+	item := append([]byte{0xFE, 0xFF, 0x00, 0xE0, byte(len(ob)), 0, 0, 0}, ob...) // an item holding it
+	gray := testutil.Gray("MONOCHROME2", 1, 2, 16, 16, 0, []uint16{1, 2})
+	tests := []struct {
+		name string
+		ts   string
+		// patch turns the written file into the hostile one
+		patch func([]byte) []byte
+		want  string
+	}{
+		{"top level", testutil.ExplicitVRLittleEndian, func(b []byte) []byte {
+			i := bytes.Index(b, []byte{0x28, 0x00, 0x02, 0x00, 'U', 'S'}) // before Samples per Pixel
+			return append(append(b[:i:i], ob...), b[i:]...)
+		}, "the file ends inside (0009,0010), which declares 4294967280 bytes (VR OB)"},
+		{"implicit VR, unknown tag", testutil.ImplicitVRLittleEndian, func(b []byte) []byte {
+			i := bytes.Index(b, []byte{0x28, 0x00, 0x02, 0x00}) // before Samples per Pixel
+			return append(append(b[:i:i], append([]byte{0x09, 0x00, 0x10, 0x00}, huge...)...), b[i:]...)
+		}, "the file ends inside (0009,0010), which declares 4294967280 bytes (VR UN)"},
+		{"inside a sequence item", testutil.ExplicitVRLittleEndian, func(b []byte) []byte {
+			sq := append([]byte{0x08, 0x00, 0x15, 0x11, 'S', 'Q', 0, 0, byte(len(item)), 0, 0, 0}, item...) // (0008,1115)
+			i := bytes.Index(b, []byte{0x28, 0x00, 0x02, 0x00, 'U', 'S'})
+			return append(append(b[:i:i], sq...), b[i:]...)
+		}, "the file ends inside (0009,0010), which declares 4294967280 bytes (VR OB)"},
+		{"file meta information", testutil.ExplicitVRLittleEndian, func(b []byte) []byte {
+			i := bytes.Index(b, []byte{0x02, 0x00, 0x01, 0x00, 'O', 'B'}) // the version element
+			binary.LittleEndian.PutUint32(b[i+8:], 0xFFFFFFF0)
+			return b
+		}, "the file ends inside File Meta Information Version (0002,0001), which declares 4294967280 bytes (VR OB)"},
+		{"pixel data", testutil.ExplicitVRLittleEndian, func(b []byte) []byte {
+			i := bytes.Index(b, []byte{0xE0, 0x7F, 0x10, 0x00, 'O', 'W'})
+			binary.LittleEndian.PutUint32(b[i+8:], 0xFFFFFFF0)
+			return b
+		}, "the file ends inside its Pixel Data: it is truncated"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := testutil.WriteDICOM(t, filepath.Join(t.TempDir(), "a.dcm"), tc.ts, gray...)
+			b, err := os.ReadFile(p)
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(p, tc.patch(b), 0o644))
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err = ReadDICOM(p)
+			runtime.ReadMemStats(&after)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "DICOM "+p+": "+tc.want)
+			assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(64<<20), "bytes allocated reading a %d-byte file", len(b))
+		})
+	}
+	t.Run("deflated data set", func(t *testing.T) {
+		sq := testutil.DICOMElement{Group: 0x0008, Element: 0x1115, VR: "SQ", Value: item}
+		p := testutil.WriteDICOM(t, filepath.Join(t.TempDir(), "a.dcm"), testutil.DeflatedExplicitVRLittleEndian, append(gray, sq)...)
+		_, err := ReadDICOM(p)
+		assert.ErrorContains(t, err, "the file ends inside (0009,0010), which declares 4294967280 bytes (VR OB)")
+	})
 }

@@ -170,7 +170,8 @@ func Load(path string, getenv func(string) (string, bool)) (*Config, error) {
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, Problems{syntaxProblem(path, raw, err)}
 	}
-	if len(doc.Content) == 0 {
+	// A document with nothing in it ("---" alone) holds an empty scalar placed after its last line.
+	if len(doc.Content) == 0 || doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].Tag == "!!null" && doc.Content[0].Value == "" {
 		return nil, Problems{{Pos{path, 1, 1}, "config is empty: want a mapping with models:, tasks: and output:"}}
 	}
 	root := doc.Content[0]

@@ -111,6 +111,9 @@ func TestLoadProblems(t *testing.T) {
 			"exp.yaml:9:35: compare metrics must be a mapping of names to numbers, is a list"}},
 		{"invalid yaml", "models: [\n", []string{"exp.yaml:1:9: invalid YAML: did not find expected node content"}},
 		{"empty", "", []string{"exp.yaml:1:1: config is empty: want a mapping with models:, tasks: and output:"}},
+		// found by FuzzLoad: the empty document's node sits on line 2 of this one-line file
+		{"empty document", "---", []string{"exp.yaml:1:1: config is empty: want a mapping with models:, tasks: and output:"}},
+		{"comment only", "# nothing yet\n", []string{"exp.yaml:1:1: config is empty: want a mapping with models:, tasks: and output:"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

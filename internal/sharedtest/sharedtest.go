@@ -51,6 +51,23 @@ func Path(t testing.TB, rel ...string) string {
 	return p
 }
 
+// Optional returns a path inside the shared folder and whether it is there, for tests that also run without it
+// (fuzz targets) and leave out only the parts that need it: when it is missing the test goes on (and false comes
+// back), except when the CI environment variable is set: then a missing path is a test failure, as for Path.
+func Optional(t testing.TB, rel ...string) (string, bool) {
+	t.Helper()
+	dir, _ := Locate()
+	p := filepath.Join(append([]string{dir}, rel...)...)
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("shared test data %s is missing (CI is set, so this fails; set %s to the shared folder)", p, EnvVar)
+		}
+		t.Logf("shared test data %s is missing: the parts that need it are left out; set %s to the shared folder", p, EnvVar)
+		return p, false
+	}
+	return p, true
+}
+
 func missing(t testing.TB, p string) {
 	t.Helper()
 	if os.Getenv("CI") != "" {

@@ -22,7 +22,7 @@ type pngChunk struct {
 
 // pngFile writes a PNG by hand so that tests control bit depth and colour type exactly (Go's encoder never writes
 // gray+alpha or 1-bit gray): rows are raw scanlines without the filter byte.
-func pngFile(t *testing.T, w, h int, depth, ctype byte, rows [][]byte, extra ...pngChunk) []byte {
+func pngFile(t testing.TB, w, h int, depth, ctype byte, rows [][]byte, extra ...pngChunk) []byte {
 	t.Helper()
 	var out bytes.Buffer
 	out.WriteString("\x89PNG\r\n\x1a\n")
@@ -68,7 +68,7 @@ func repeat(px []byte, n int) []byte {
 
 // grayJPEG encodes a w×h image of one gray level with Go's encoder at quality 100 (all quantisers 1), so any
 // libjpeg decodes it back to exactly that level; gray=false writes a 3-component YCbCr JPEG of the same gray.
-func grayJPEG(t *testing.T, w, h int, v uint8, gray bool) []byte {
+func grayJPEG(t testing.TB, w, h int, v uint8, gray bool) []byte {
 	t.Helper()
 	var img image.Image
 	if gray {

@@ -20,7 +20,7 @@ var testVocab = []string{
 }
 
 // writeFiles writes name -> content into a new temporary folder.
-func writeFiles(t *testing.T, files map[string]string) string {
+func writeFiles(t testing.TB, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for name, content := range files {

@@ -23,7 +23,7 @@ var testMerges = []string{"h e", "he l", "hel l", "hell o</w>", "i t", "' s</w>"
 
 const testSOT, testEOT = 518, 519
 
-func gzipFile(t *testing.T, content string) string {
+func gzipFile(t testing.TB, content string) string {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)

@@ -92,6 +92,12 @@ func ReadFolder(dir string, options map[string]string, baseDir string) (*Folder,
 	if err := json.Unmarshal(raw, &cfg); err != nil {
 		return nil, fmt.Errorf("%s: %w", cfgPath, err)
 	}
+	switch tc := cfg.ModelCfg.TextCfg; {
+	case cfg.ModelCfg.EmbedDim < 0:
+		return nil, fmt.Errorf("%s: model_cfg.embed_dim %d is negative; write the embedding size the towers output (or leave it out)", cfgPath, cfg.ModelCfg.EmbedDim)
+	case tc.ContextLength < 0 || tc.ContextLength == 1:
+		return nil, fmt.Errorf("%s: model_cfg.text_cfg.context_length %d: want at least 2 (start and end of text), or leave it out for 77", cfgPath, tc.ContextLength)
+	}
 	f := &Folder{Dir: dir, Name: filepath.Base(dir), EmbedDim: cfg.ModelCfg.EmbedDim, ContextLength: cfg.ModelCfg.TextCfg.ContextLength,
 		HFTokenizer: cfg.ModelCfg.TextCfg.HFTokenizerName != "", LogitScale: 100, TextPadding: PaddingLongest}
 	if f.Image, err = imageprep.ConfigFromOpenCLIP(raw); err != nil {
@@ -135,6 +141,9 @@ func (f *Folder) readManifest() error {
 		f.Name = m.Name
 	}
 	if m.LogitScale != 0 {
+		if !(m.LogitScale > 0) || math.IsInf(m.LogitScale, 0) {
+			return fmt.Errorf("%s: logit_scale %v: want a positive number (exp of the learned logit_scale), as the option takes", p, m.LogitScale)
+		}
 		f.LogitScale = m.LogitScale
 	}
 	switch m.Tokenizer {

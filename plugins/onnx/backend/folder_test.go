@@ -47,3 +47,31 @@ func TestReadFolderImageTransform(t *testing.T) {
 		})
 	}
 }
+
+// Numbers a model folder states that no model can have are refused where they are written (found by FuzzReadFolder:
+// a negative embed_dim, a context_length of -1 and a manifest logit_scale of -2 or NaN were accepted).
+func TestReadFolderRefusesImpossibleNumbers(t *testing.T) {
+	tests := []struct {
+		name, config, manifest, want string
+	}{
+		{"negative embed_dim", `{"model_cfg": {"embed_dim": -3}}`, "",
+			"open_clip_config.json: model_cfg.embed_dim -3 is negative; write the embedding size"},
+		{"negative context_length", `{"model_cfg": {"text_cfg": {"context_length": -1}}}`, "",
+			"open_clip_config.json: model_cfg.text_cfg.context_length -1: want at least 2 (start and end of text), or leave it out for 77"},
+		{"context_length 1", `{"model_cfg": {"text_cfg": {"context_length": 1}}}`, "", "context_length 1: want at least 2"},
+		{"negative logit_scale", `{}`, "logit_scale: -2\n", "clipeval.yaml: logit_scale -2: want a positive number"},
+		{"NaN logit_scale", `{}`, "logit_scale: .nan\n", "clipeval.yaml: logit_scale NaN: want a positive number"},
+		{"infinite logit_scale", `{}`, "logit_scale: .inf\n", "clipeval.yaml: logit_scale +Inf: want a positive number"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "open_clip_config.json"), []byte(tc.config), 0o644))
+			if tc.manifest != "" {
+				require.NoError(t, os.WriteFile(filepath.Join(dir, ManifestFile), []byte(tc.manifest), 0o644))
+			}
+			_, err := ReadFolder(dir, nil, "")
+			assert.ErrorContains(t, err, tc.want)
+		})
+	}
+}

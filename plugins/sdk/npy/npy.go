@@ -134,7 +134,10 @@ func Read(r io.Reader) (*Array, error) {
 	if err != nil {
 		return nil, err
 	}
-	return a, readData(r, a, -1)
+	if err := readData(r, a, -1); err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
 // readData decodes a's data from r, after its header. avail is how many data bytes the file or archive member
