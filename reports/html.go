@@ -98,6 +98,9 @@ func html(r *results.Results, views []*taskView, overview []plotLink) (string, e
 	case len(page.Failed) > 0:
 		page.Alert = fmt.Sprintf("%d of %d runs failed (see Failed runs).", len(page.Failed), len(r.Runs))
 	}
+	if note := interruptedNote(r); note != "" {
+		page.Alert = strings.TrimSpace(note + " " + page.Alert)
+	}
 	var b bytes.Buffer
 	if err := htmlTemplate.Execute(&b, page); err != nil {
 		return "", fmt.Errorf("rendering report.html: %w", err)

@@ -309,6 +309,16 @@ func unique(name string, used map[string]bool) string {
 }
 
 // markdown renders the report.
+// interruptedNote says, for results of a run that was stopped before its end, what it shows and how to go on
+// ("" for a run that ended).
+func interruptedNote(r *results.Results) string {
+	if r.Interrupted == "" {
+		return ""
+	}
+	return fmt.Sprintf("This run was interrupted (%s): only the %d model × task runs that finished before are shown; run the config again into the same folder to resume.",
+		r.Interrupted, len(r.Runs))
+}
+
 func markdown(r *results.Results, views []*taskView, overview []plotLink) string {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
@@ -318,6 +328,9 @@ func markdown(r *results.Results, views []*taskView, overview []plotLink) string
 		if run.Error != "" {
 			failed = append(failed, run)
 		}
+	}
+	if note := interruptedNote(r); note != "" {
+		w("**%s**\n\n", cell(note))
 	}
 	switch {
 	case len(r.Runs) == 0:

@@ -720,3 +720,37 @@ func TestWriteReplacesPlantedLinks(t *testing.T) {
 	_, err = Write(linked, fixture(), []string{"svg"})
 	assert.ErrorContains(t, err, filepath.Join(linked, PlotsDir)+" is a symbolic link or not a folder; outputs are written into real folders only: remove it")
 }
+
+// TestInterruptedRunSaysSo checks that report.md and report.html of an interrupted run say so, with what stopped it
+// and how to resume, and that a run that ended says nothing of the kind.
+func TestInterruptedRunSaysSo(t *testing.T) {
+	cases := []struct {
+		name, interrupted string
+		want              string
+	}{
+		{"ended", "", ""},
+		{"interrupted", "SIGINT while running model \"model-b\" on task \"retrieval\" (3 of 4 model × task runs finished)",
+			"This run was interrupted (SIGINT while running model &#34;model-b&#34; on task &#34;retrieval&#34; (3 of 4 model × task runs finished)): only the 4 model × task runs that finished before are shown; run the config again into the same folder to resume."},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := fixture()
+			r.Interrupted = tc.interrupted
+			dir := t.TempDir()
+			_, err := Write(dir, r, []string{"svg"})
+			require.NoError(t, err)
+			md, err := os.ReadFile(filepath.Join(dir, ReportFile))
+			require.NoError(t, err)
+			page, err := os.ReadFile(filepath.Join(dir, HTMLFile))
+			require.NoError(t, err)
+			if tc.want == "" {
+				assert.False(t, strings.Contains(string(md), "interrupted"), "report.md")
+				assert.False(t, strings.Contains(string(page), "interrupted"), "report.html")
+				return
+			}
+			assert.Contains(t, string(md), "**This run was interrupted (SIGINT while running model")
+			assert.Contains(t, string(md), "run the config again into the same folder to resume.**")
+			assert.True(t, strings.Contains(string(page), tc.want), "report.html's alert")
+		})
+	}
+}
