@@ -394,7 +394,7 @@ func textPadding(ctx context.Context, env *Env) ([]Row, error) {
 	if env.BenchModel == "" {
 		return nil, fmt.Errorf("no bench model (make bench-model writes it)")
 	}
-	n, rounds := 128, 2
+	n, rounds := 64, 2 // the padded side encodes each text at the full context: about 30 s a round here
 	if env.Quick {
 		n, rounds = 8, 1
 	}
