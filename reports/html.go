@@ -25,6 +25,15 @@ type htmlPage struct {
 	Overview   []htmlPlot
 	Tasks      []htmlTask
 	Failed     []results.Run
+	// Skipped are the runs that left out bad images, each with at most shownSkipped of them.
+	Skipped []htmlSkipped
+}
+
+// htmlSkipped is a run that left out bad images: which, and how many more results.json lists.
+type htmlSkipped struct {
+	Model, Task, Status string
+	Images              []results.SkippedImage
+	More                int
 }
 
 // provenanceCell is a provenanceRow with exported fields for the template.
@@ -84,6 +93,8 @@ func html(r *results.Results, views []*taskView, overview []plotLink) (string, e
 			hr := htmlRun{Model: run.Model, Mode: run.Mode, Wall: duration(run.WallSeconds), Status: "ok", Error: run.Error}
 			if run.Error != "" {
 				hr.Status = "failed"
+			} else if st := skippedStatus(run); st != "" {
+				hr.Status = "ok, " + st
 			}
 			t.Runs = append(t.Runs, hr)
 			if run.Error != "" {
@@ -98,8 +109,17 @@ func html(r *results.Results, views []*taskView, overview []plotLink) (string, e
 	case len(page.Failed) > 0:
 		page.Alert = fmt.Sprintf("%d of %d runs failed (see Failed runs).", len(page.Failed), len(r.Runs))
 	}
+	if note := skippedNote(r); note != "" {
+		page.Alert = strings.TrimSpace(page.Alert + " " + note + " (see Skipped images)")
+	}
 	if note := interruptedNote(r); note != "" {
 		page.Alert = strings.TrimSpace(note + " " + page.Alert)
+	}
+	runs, _ := skippedRuns(r)
+	for _, run := range runs {
+		shown := run.Skipped[:min(len(run.Skipped), shownSkipped)]
+		page.Skipped = append(page.Skipped, htmlSkipped{Model: run.Model, Task: run.Task, Status: skippedStatus(run),
+			Images: shown, More: len(run.Skipped) - len(shown)})
 	}
 	var b bytes.Buffer
 	if err := htmlTemplate.Execute(&b, page); err != nil {
@@ -157,7 +177,7 @@ pre{background:#f6f8fa;padding:8px;white-space:pre-wrap;overflow-wrap:anywhere}
 <main>
 <h1>clipeval report</h1>
 {{with .Alert}}<p class="alert" role="alert">{{.}}</p>
-{{end}}<nav><a href="#provenance">Provenance</a> · <a href="#summary">Summary</a>{{range .Tasks}} · <a href="#{{.ID}}">{{.Name}}</a>{{end}}{{if .Failed}} · <a href="#failed-runs">Failed runs</a>{{end}}</nav>
+{{end}}<nav><a href="#provenance">Provenance</a> · <a href="#summary">Summary</a>{{range .Tasks}} · <a href="#{{.ID}}">{{.Name}}</a>{{end}}{{if .Skipped}} · <a href="#skipped-images">Skipped images</a>{{end}}{{if .Failed}} · <a href="#failed-runs">Failed runs</a>{{end}}</nav>
 
 <section id="provenance">
 <h2>Provenance</h2>
@@ -200,6 +220,15 @@ pre{background:#f6f8fa;padding:8px;white-space:pre-wrap;overflow-wrap:anywhere}
 {{range .Plots}}<figure>{{.SVG}}<figcaption>{{.Title}}</figcaption></figure>
 {{end}}</div>
 {{end}}</section>
+{{end}}{{if .Skipped}}
+<section id="skipped-images">
+<h2>Skipped images</h2>
+{{range .Skipped}}<h3>{{.Model}} on {{.Task}}: {{.Status}}</h3>
+<table><thead><tr><th>image</th><th>why</th></tr></thead><tbody>
+{{range .Images}}<tr><td><code>{{.Image}}</code></td><td>{{.Error}}</td></tr>
+{{end}}</tbody></table>
+{{if .More}}<p>and {{.More}} more (results.json lists every one).</p>
+{{end}}{{end}}</section>
 {{end}}{{if .Failed}}
 <section id="failed-runs">
 <h2>Failed runs</h2>

@@ -308,7 +308,6 @@ func unique(name string, used map[string]bool) string {
 	return out
 }
 
-// markdown renders the report.
 // interruptedNote says, for results of a run that was stopped before its end, what it shows and how to go on
 // ("" for a run that ended).
 func interruptedNote(r *results.Results) string {
@@ -319,6 +318,41 @@ func interruptedNote(r *results.Results) string {
 		r.Interrupted, len(r.Runs))
 }
 
+// skippedRuns returns the runs that left out bad images (`bad_images: skip`), and how many images they skipped in
+// all.
+func skippedRuns(r *results.Results) ([]results.Run, int) {
+	var out []results.Run
+	n := 0
+	for _, run := range r.Runs {
+		if len(run.Skipped) > 0 {
+			out = append(out, run)
+			n += len(run.Skipped)
+		}
+	}
+	return out, n
+}
+
+// skippedNote says that runs left out bad images ("" when none did).
+func skippedNote(r *results.Results) string {
+	runs, n := skippedRuns(r)
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d bad image(s) were skipped in %d run(s) (bad_images: skip): the items that need them are left out of those runs' metrics.", n, len(runs))
+}
+
+// skippedStatus is a run's status when it left out bad images ("" when it did not).
+func skippedStatus(run results.Run) string {
+	if len(run.Skipped) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d bad image(s) skipped", len(run.Skipped))
+}
+
+// shownSkipped is how many skipped images the report lists per run; results.json lists them all.
+const shownSkipped = 100
+
+// markdown renders the report.
 func markdown(r *results.Results, views []*taskView, overview []plotLink) string {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
@@ -337,6 +371,9 @@ func markdown(r *results.Results, views []*taskView, overview []plotLink) string
 		w("**No runs were recorded: this run evaluated nothing.**\n\n")
 	case len(failed) > 0:
 		w("**%d of %d runs failed** (see [Failed runs](#failed-runs)).\n\n", len(failed), len(r.Runs))
+	}
+	if note := skippedNote(r); note != "" {
+		w("**%s** (see [Skipped images](#skipped-images)).\n\n", cell(note))
 	}
 
 	w("## Provenance\n\n| | |\n|---|---|\n")
@@ -421,6 +458,19 @@ func markdown(r *results.Results, views []*taskView, overview []plotLink) string
 		plotLinks(w, tv.plots)
 	}
 
+	if runs, _ := skippedRuns(r); len(runs) > 0 {
+		w("## Skipped images\n\n")
+		for _, run := range runs {
+			w("**%s** on **%s**: %s.\n\n| image | why |\n|---|---|\n", cell(run.Model), cell(run.Task), skippedStatus(run))
+			for _, sk := range run.Skipped[:min(len(run.Skipped), shownSkipped)] {
+				w("| %s | %s |\n", code(sk.Image), cell(sk.Error))
+			}
+			if len(run.Skipped) > shownSkipped {
+				w("\nand %d more (results.json lists every one).\n", len(run.Skipped)-shownSkipped)
+			}
+			w("\n")
+		}
+	}
 	if len(failed) > 0 {
 		w("## Failed runs\n\n")
 		for _, run := range failed {

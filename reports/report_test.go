@@ -754,3 +754,54 @@ func TestInterruptedRunSaysSo(t *testing.T) {
 		})
 	}
 }
+
+// TestSkippedImagesAreListed checks that both reports say that runs left out bad images, list each with its error
+// (names escaped, the list cut at shownSkipped) and say nothing of it when none was skipped.
+func TestSkippedImagesAreListed(t *testing.T) {
+	many := make([]results.SkippedImage, shownSkipped+2)
+	for i := range many {
+		many[i] = results.SkippedImage{Image: fmt.Sprintf("data/img%03d.png", i), Error: fmt.Sprintf("image data/img%03d.png: png: invalid format", i)}
+	}
+	cases := []struct {
+		name           string
+		skipped        []results.SkippedImage
+		md, html, none []string
+	}{
+		{"none", nil, nil, nil, []string{"Skipped images", "bad image"}},
+		{"one", []results.SkippedImage{{Image: "data/<b>x|y.png", Error: "image data/<b>x|y.png: unexpected EOF"}},
+			[]string{
+				"**1 bad image(s) were skipped in 1 run(s) (bad_images: skip): the items that need them are left out of those runs' metrics.** (see [Skipped images](#skipped-images)).",
+				"## Skipped images\n\n**model-a** on **classification**: 1 bad image(s) skipped.\n\n| image | why |\n|---|---|\n| `data/<b>x\\|y.png` | image data/\\<b\\>x\\|y.png: unexpected EOF |\n",
+			},
+			[]string{`<a href="#skipped-images">Skipped images</a>`, "<h3>model-a on classification: 1 bad image(s) skipped</h3>",
+				"<td><code>data/&lt;b&gt;x|y.png</code></td><td>image data/&lt;b&gt;x|y.png: unexpected EOF</td>", "<td>ok, 1 bad image(s) skipped</td>"},
+			[]string{"more (results.json lists every one)"}},
+		{"more than shown", many,
+			[]string{"102 bad image(s) skipped", "| `data/img099.png` |", "and 2 more (results.json lists every one)."},
+			[]string{"<p>and 2 more (results.json lists every one).</p>"},
+			[]string{"data/img100.png"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := fixture()
+			r.Runs[1].Skipped = tc.skipped
+			dir := t.TempDir()
+			_, err := Write(dir, r, []string{"svg"})
+			require.NoError(t, err)
+			md, err := os.ReadFile(filepath.Join(dir, ReportFile))
+			require.NoError(t, err)
+			page, err := os.ReadFile(filepath.Join(dir, HTMLFile))
+			require.NoError(t, err)
+			for _, w := range tc.md {
+				assert.Contains(t, string(md), w)
+			}
+			for _, w := range tc.html {
+				assert.Contains(t, string(page), w)
+			}
+			for _, w := range tc.none {
+				assert.NotContains(t, string(md), w)
+				assert.NotContains(t, string(page), w)
+			}
+		})
+	}
+}

@@ -173,6 +173,17 @@ func (p *probe) describe() string {
 	return fmt.Sprintf("; linear probe on %d training images, L2 chosen on %s", len(p.train.rows), val)
 }
 
+// without returns the split less the items whose image row is not kept.
+func (s split) without(kept []bool) split {
+	var out split
+	for i, r := range s.rows {
+		if kept[r] {
+			out.rows, out.truth = append(out.rows, r), append(out.truth, s.truth[i])
+		}
+	}
+	return out
+}
+
 // set returns the split's L2-normalised image features (rows of features) and labels.
 func (s split) set(features [][]float64) logreg.Set {
 	out := logreg.Set{X: make([][]float64, len(s.rows)), Y: s.truth}

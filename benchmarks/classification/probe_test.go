@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"math"
 	"path/filepath"
 	"slices"
@@ -256,4 +257,83 @@ func TestLoadLinearProbeErrors(t *testing.T) {
 			assert.ErrorContains(t, err, tc.want)
 		})
 	}
+}
+
+// TestScoreLinearProbeSkips checks that skipping bad images (a test, two training and a validation image) scores
+// as the data set without them, in both modes.
+func TestScoreLinearProbeSkips(t *testing.T) {
+	test := []string{"t1.png", "red", "t2.png", "blue", "t3.png", "red", "t4.png", "blue"}
+	train := []string{"r1.png", "red", "b1.png", "blue", "r2.png", "red", "b2.png", "blue",
+		"r3.png", "red", "b3.png", "blue", "r4.png", "red", "b4.png", "blue"}
+	val := []string{"v1.png", "red", "v2.png", "blue", "v3.png", "blue"}
+	probeData := maps.Clone(probeData)
+	probeData["v3.png"] = []float32{0.1, 0.9}
+	bad := map[string]bool{"t3.png": true, "r2.png": true, "b4.png": true, "v3.png": true}
+	drop := func(pairs []string) []string {
+		var out []string
+		for i := 0; i+1 < len(pairs); i += 2 {
+			if !bad[pairs[i]] {
+				out = append(out, pairs[i], pairs[i+1])
+			}
+		}
+		return out
+	}
+	score := func(t *testing.T, opts map[string]any, test, train, val []string, skip bool) *sdk.Scores {
+		opts = maps.Clone(opts)
+		if opts["mode"] == "linear-probe" {
+			opts["train_manifest"], opts["val_manifest"] = manifest(t, train...), manifest(t, val...)
+		}
+		b, err := json.Marshal(opts)
+		require.NoError(t, err)
+		tk := &task{}
+		d, err := tk.Load(context.Background(), jsonlRequest(manifest(t, test...), string(b)))
+		require.NoError(t, err)
+		m := sdk.Matrix{Rows: len(d.Images), Cols: 2}
+		var skipped []int
+		for i, img := range d.Images {
+			name := filepath.Base(img.Path)
+			if skip && bad[name] {
+				skipped = append(skipped, i)
+				m.Data = append(m.Data, 0, 0)
+				continue
+			}
+			m.Data = append(m.Data, probeData[name]...)
+		}
+		texts := sdk.Matrix{Rows: len(d.Texts), Cols: 2}
+		for i := range d.Texts {
+			texts.Data = append(texts.Data, float32(i%2), float32(1-i%2)) // blue along y, red along x
+		}
+		s, err := tk.Score(context.Background(), sdk.ScoreRequest{DatasetID: d.ID, ImageEmbeddings: m, TextEmbeddings: texts,
+			SkippedImages: skipped, LogitScale: 10})
+		require.NoError(t, err)
+		return s
+	}
+	modes := []struct {
+		name string
+		opts map[string]any
+	}{
+		{"zero-shot", map[string]any{"classes": []string{"blue", "red"}, "templates": []string{"{}"}}},
+		{"linear-probe", map[string]any{"mode": "linear-probe", "l2_grid": []string{"0.001", "0.1"}}},
+	}
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			want := score(t, mode.opts, drop(test), drop(train), drop(val), false)
+			got := score(t, mode.opts, test, train, val, true)
+			same, w, g := testutil.Same(want, got)
+			assert.True(t, same, "want\n%s\ngot\n%s", w, g)
+			for _, p := range got.Predictions {
+				assert.NotEqual(t, "t3.png", p.Item, "t3 is left out")
+			}
+			assert.NotEmpty(t, got.Predictions)
+		})
+	}
+	t.Run("a skipped row out of range", func(t *testing.T) {
+		tk := &task{}
+		d, err := tk.Load(context.Background(), jsonlRequest(manifest(t, test...), `{"classes": ["blue", "red"], "templates": ["{}"]}`))
+		require.NoError(t, err)
+		m := sdk.Matrix{Rows: len(d.Images), Cols: 2, Data: make([]float32, 2*len(d.Images))}
+		texts := sdk.Matrix{Rows: len(d.Texts), Cols: 2, Data: make([]float32, 2*len(d.Texts))}
+		_, err = tk.Score(context.Background(), sdk.ScoreRequest{DatasetID: d.ID, ImageEmbeddings: m, TextEmbeddings: texts, SkippedImages: []int{4}})
+		assert.ErrorContains(t, err, "skipped image 4: the loaded dataset has images 0 to 3")
+	})
 }

@@ -65,6 +65,28 @@ type loaded struct {
 	stats    stats.Options // bootstrap resamples and seed
 }
 
+// without returns l less the items (evaluated, and in linear-probe mode training and validation ones) whose image
+// row is not kept (a bad image the harness skipped), as if they had not been in the dataset.
+func (l *loaded) without(kept []bool) *loaded {
+	out := *l
+	out.items, out.imageRow, out.truth = nil, nil, nil
+	for i, r := range l.imageRow {
+		if kept[r] {
+			out.items, out.imageRow, out.truth = append(out.items, l.items[i]), append(out.imageRow, r), append(out.truth, l.truth[i])
+		}
+	}
+	if l.probe != nil {
+		p := *l.probe
+		p.train = l.probe.train.without(kept)
+		if l.probe.val != nil {
+			v := l.probe.val.without(kept)
+			p.val = &v
+		}
+		out.probe = &p
+	}
+	return &out
+}
+
 // Describe names the task and declares its config keys.
 func (t *task) Describe(context.Context, sdk.DescribeRequest) (*sdk.PluginInfo, error) {
 	return &sdk.PluginInfo{
@@ -370,6 +392,13 @@ func (t *task) Score(_ context.Context, req sdk.ScoreRequest) (*sdk.Scores, erro
 	}
 	if err := metrics.CheckScoreRequest(req, l.images, l.texts); err != nil {
 		return nil, fmt.Errorf("classification %s: %w", req.DatasetID, err)
+	}
+	if len(req.SkippedImages) > 0 {
+		kept, err := req.KeptImages(l.images)
+		if err != nil {
+			return nil, fmt.Errorf("classification %s: %w", req.DatasetID, err)
+		}
+		l = l.without(kept)
 	}
 	if l.probe != nil {
 		s, err := scoreProbe(l, req)

@@ -47,6 +47,13 @@ func (t *task) Score(ctx context.Context, req sdk.ScoreRequest) (*sdk.Scores, er
 	if err := metrics.CheckScoreRequest(req, l.images, l.texts); err != nil {
 		return nil, fmt.Errorf("retrieval %s: %w", req.DatasetID, err)
 	}
+	if len(req.SkippedImages) > 0 {
+		kept, err := req.KeptImages(l.images)
+		if err != nil {
+			return nil, fmt.Errorf("retrieval %s: %w", req.DatasetID, err)
+		}
+		l = l.without(kept)
+	}
 	captionsOf := make([][]int, len(l.imageRow))
 	for ti, img := range l.textImage {
 		captionsOf[img] = append(captionsOf[img], ti)

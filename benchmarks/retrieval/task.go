@@ -52,6 +52,28 @@ type loaded struct {
 	stats     stats.Options // bootstrap resamples and seed
 }
 
+// without returns l less the pairs whose image row is not kept (a bad image the harness skipped): those images
+// and their captions leave both the queries and the galleries, as if they had not been in the manifest.
+func (l *loaded) without(kept []bool) *loaded {
+	out := *l
+	out.names, out.imageRow, out.captions, out.textRow, out.textImage = nil, nil, nil, nil, nil
+	to := make([]int, len(l.imageRow)) // logical image → its index in out, −1 when left out
+	for i, r := range l.imageRow {
+		to[i] = -1
+		if kept[r] {
+			to[i] = len(out.imageRow)
+			out.names, out.imageRow = append(out.names, l.names[i]), append(out.imageRow, r)
+		}
+	}
+	for t, img := range l.textImage {
+		if to[img] >= 0 {
+			out.captions, out.textRow = append(out.captions, l.captions[t]), append(out.textRow, l.textRow[t])
+			out.textImage = append(out.textImage, to[img])
+		}
+	}
+	return &out
+}
+
 // Describe names the task and declares its config keys.
 func (t *task) Describe(context.Context, sdk.DescribeRequest) (*sdk.PluginInfo, error) {
 	return &sdk.PluginInfo{

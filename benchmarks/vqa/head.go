@@ -132,6 +132,9 @@ func scoreHead(l *loaded, req sdk.ScoreRequest) (*sdk.Scores, error) {
 		return nil, err
 	}
 	h := l.head
+	if len(h.answers) < 2 {
+		return nil, fmt.Errorf("linear head: the training questions left once the skipped images' are left out have %d distinct answers; it needs at least 2", len(h.answers))
+	}
 	train := logreg.Set{X: features(h.train, images, texts), Y: h.labels}
 	sw, err := logreg.SweepHeldOut(train, len(h.answers), h.grid, headHeldOut, l.stats.Seed, logreg.Config{})
 	if err != nil {

@@ -145,3 +145,70 @@ func TestLoadLinearHeadErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestScoreLinearHeadSkips checks that skipping a bad image scores as the data set without its questions: its
+// training questions leave the head (and their answer its classes), its test question the metrics.
+func TestScoreLinearHeadSkips(t *testing.T) {
+	unit := map[string][]float32{"a.jpg": {1, 0, 0, 0}, "b.jpg": {0, 1, 0, 0}, "c.jpg": {0, 0, 1, 0}, "d.jpg": {0, 0, 0, 1}}
+	score := func(t *testing.T, rows []testutil.VQARow, skip string) *sdk.Scores {
+		tk := &task{}
+		d, err := tk.Load(context.Background(), vqaRequest(testutil.WriteVQARAD(t, t.TempDir(), rows), `{"mode": "linear-head", "l2_grid": ["0.001", "0.01"]}`))
+		require.NoError(t, err)
+		images := sdk.Matrix{Rows: len(d.Images), Cols: 4}
+		var skipped []int
+		for i, img := range d.Images {
+			if filepath.Base(img.Path) == skip {
+				skipped = append(skipped, i)
+				images.Data = append(images.Data, 0, 0, 0, 0)
+				continue
+			}
+			images.Data = append(images.Data, unit[filepath.Base(img.Path)]...)
+		}
+		texts := sdk.Matrix{Rows: len(d.Texts), Cols: 4}
+		for range d.Texts {
+			texts.Data = append(texts.Data, 1, 1, 1, 1)
+		}
+		s, err := tk.Score(context.Background(), sdk.ScoreRequest{DatasetID: d.ID, ImageEmbeddings: images, TextEmbeddings: texts, SkippedImages: skipped})
+		require.NoError(t, err)
+		return s
+	}
+	for _, bad := range []string{"a.jpg", "c.jpg"} {
+		t.Run(bad, func(t *testing.T) {
+			var without []testutil.VQARow
+			for _, r := range headSample() {
+				if r.Image != bad {
+					without = append(without, r)
+				}
+			}
+			want := score(t, without, "")
+			got := score(t, headSample(), bad)
+			same, w, g := testutil.Same(want, got)
+			assert.True(t, same, "want\n%s\ngot\n%s", w, g)
+			assert.Equal(t, 3.0, testutil.Values(got)["answer_classes"], "the bad image's answer is no class")
+			assert.Len(t, got.Predictions, 3)
+		})
+	}
+	t.Run("too few answers left", func(t *testing.T) {
+		tk := &task{}
+		rows := headSample()[:6] // a.jpg yes, b.jpg no: two answers
+		rows = append(rows, headSample()[12:14]...)
+		d, err := tk.Load(context.Background(), vqaRequest(testutil.WriteVQARAD(t, t.TempDir(), rows), `{"mode": "linear-head"}`))
+		require.NoError(t, err)
+		var skipped []int
+		for i, img := range d.Images {
+			if filepath.Base(img.Path) == "a.jpg" {
+				skipped = append(skipped, i)
+			}
+		}
+		images := sdk.Matrix{Rows: len(d.Images), Cols: 4, Data: make([]float32, 4*len(d.Images))}
+		texts := sdk.Matrix{Rows: len(d.Texts), Cols: 4, Data: make([]float32, 4*len(d.Texts))}
+		for i := range images.Data {
+			images.Data[i] = 1
+		}
+		for i := range texts.Data {
+			texts.Data[i] = 1
+		}
+		_, err = tk.Score(context.Background(), sdk.ScoreRequest{DatasetID: d.ID, ImageEmbeddings: images, TextEmbeddings: texts, SkippedImages: skipped})
+		assert.ErrorContains(t, err, "have 1 distinct answers; it needs at least 2")
+	})
+}

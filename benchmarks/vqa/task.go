@@ -62,6 +62,55 @@ type loaded struct {
 	stats     stats.Options // bootstrap resamples and seed
 }
 
+// without returns l less the questions (evaluated, and in linear-head mode training ones) whose image row is not
+// kept (a bad image the harness skipped), as if they had not been in the data set: the head's answer classes are
+// those of the training questions kept. Zero-shot candidate answers stay as loaded.
+func (l *loaded) without(kept []bool) *loaded {
+	out := *l
+	out.questions = nil
+	var eval []headItem
+	for i, q := range l.questions {
+		row := q.imageRow
+		if l.head != nil {
+			row = l.head.eval[i].imageRow // a linear head's questions keep their rows there
+		}
+		if kept[row] {
+			out.questions = append(out.questions, q)
+			if l.head != nil {
+				eval = append(eval, l.head.eval[i])
+			}
+		}
+	}
+	if l.head != nil {
+		h := *l.head
+		h.train, h.labels, h.eval, h.answers = nil, nil, eval, nil
+		for i, it := range l.head.train {
+			if kept[it.imageRow] {
+				h.train, h.labels = append(h.train, it), append(h.labels, l.head.labels[i])
+			}
+		}
+		// The answers left, still sorted, and the labels renumbered to them.
+		to := make([]int, len(l.head.answers))
+		for i := range to {
+			to[i] = -1
+		}
+		for _, c := range h.labels {
+			to[c] = 0
+		}
+		for c, a := range l.head.answers {
+			if to[c] == 0 {
+				to[c] = len(h.answers)
+				h.answers = append(h.answers, a)
+			}
+		}
+		for i, c := range h.labels {
+			h.labels[i] = to[c]
+		}
+		out.head = &h
+	}
+	return &out
+}
+
 // Describe names the task and declares its config keys.
 func (t *task) Describe(context.Context, sdk.DescribeRequest) (*sdk.PluginInfo, error) {
 	return &sdk.PluginInfo{
@@ -229,6 +278,13 @@ func (t *task) Score(_ context.Context, req sdk.ScoreRequest) (*sdk.Scores, erro
 	}
 	if err := metrics.CheckScoreRequest(req, l.images, l.texts); err != nil {
 		return nil, fmt.Errorf("vqa %s: %w", req.DatasetID, err)
+	}
+	if len(req.SkippedImages) > 0 {
+		kept, err := req.KeptImages(l.images)
+		if err != nil {
+			return nil, fmt.Errorf("vqa %s: %w", req.DatasetID, err)
+		}
+		l = l.without(kept)
 	}
 	if l.head != nil {
 		s, err := scoreHead(l, req)

@@ -126,8 +126,20 @@ type Task struct {
 	// Published holds published values by model name and metric, as fractions (the config writes percentages, as
 	// papers print them).
 	Published map[string]map[string]float64
+	// BadImages is what a bad image (one that cannot be read or decoded) does: BadImagesFail (the default) or
+	// BadImagesSkip.
+	BadImages string
 	Pos       Pos
 }
+
+// The values of a task's `bad_images:`.
+const (
+	// BadImagesFail stops the task's runs at the first bad image, naming its file (the default).
+	BadImagesFail = "fail"
+	// BadImagesSkip leaves out the items that need a bad image, and records each such image with its error in the
+	// results and the report.
+	BadImagesSkip = "skip"
+)
 
 // Output is the `output:` section.
 type Output struct {
@@ -508,7 +520,7 @@ func (p *parser) required(item *yaml.Node, f map[string]*yaml.Node, key, what st
 func (p *parser) parseTasks(c *Config, n *yaml.Node) {
 	seen := map[string]bool{}
 	for _, item := range p.list(n, "tasks") {
-		f := p.fields(item, "a task", "name", "task", "dataset", "options", "published")
+		f := p.fields(item, "a task", "name", "task", "dataset", "options", "published", "bad_images")
 		if f == nil {
 			continue
 		}
@@ -522,6 +534,16 @@ func (p *parser) parseTasks(c *Config, n *yaml.Node) {
 		t.Dataset, t.Options = f["dataset"], f["options"]
 		if v, ok := f["published"]; ok {
 			t.Published = p.published(v)
+		}
+		t.BadImages = BadImagesFail
+		if v, ok := f["bad_images"]; ok {
+			if s, ok := p.str(v, "bad_images"); ok {
+				if s != BadImagesFail && s != BadImagesSkip {
+					p.errorf(v, "task %q: bad_images %q: want %s (a bad image stops the run, the default) or %s (its items are left out, and listed in the results and the report)",
+						t.Name, s, BadImagesFail, BadImagesSkip)
+				}
+				t.BadImages = s
+			}
 		}
 		if t.Dataset == nil {
 			p.errorf(item, "task %q has no dataset:", t.Name)

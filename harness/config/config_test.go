@@ -66,6 +66,7 @@ func TestLoadGood(t *testing.T) {
 	assert.Equal(t, filepath.Join(dir, "m"), c.Models[1].Path)
 	require.Len(t, c.Tasks, 1)
 	assert.Equal(t, "retrieval", c.Tasks[0].Plugin)
+	assert.Equal(t, BadImagesFail, c.Tasks[0].BadImages, "a bad image fails the run unless the task says otherwise")
 	assert.Equal(t, Output{Dir: filepath.Join(dir, "out"), Plots: []string{"svg"}}, c.Output)
 	assert.Equal(t, map[string]map[string]float64{"a": {"image_retrieval_recall@1": 0.696}}, c.Tasks[0].Published)
 	assert.Equal(t, Tolerance{Default: 1, Units: map[string]float64{}, Metrics: map[string]float64{"acc1": 0.25}}, c.Tolerance, "as written: points for fractions")
@@ -81,6 +82,14 @@ func TestLoadGood(t *testing.T) {
 	require.NoError(t, json.Unmarshal(ds, &gotDS))
 	assert.Equal(t, map[string]any{"format": "jsonl", "manifest": filepath.Join(dir, "data.jsonl")}, gotDS)
 	assert.JSONEq(t, `{"max_k": 5}`, string(opts))
+}
+
+func TestBadImages(t *testing.T) {
+	for _, v := range []string{BadImagesFail, BadImagesSkip} {
+		c, err := Load(setup(t, strings.Replace(good, "    options: {max_k: 5}\n", "    options: {max_k: 5}\n    bad_images: "+v+"\n", 1)), env(nil))
+		require.NoError(t, err)
+		assert.Equal(t, v, c.Tasks[0].BadImages)
+	}
 }
 
 func TestLoadProblems(t *testing.T) {
@@ -102,7 +111,10 @@ func TestLoadProblems(t *testing.T) {
 			"exp.yaml:3:11: variable NOPE is not set (set it in the environment, or write ${NOPE:-default})"}},
 		{"task without dataset", "models:\n  - name: a\n    path: m\ntasks:\n  - name: t\n    task: x\n    extra: 1\n", []string{
 			"exp.yaml:5:5: task \"t\" has no dataset:",
-			"exp.yaml:7:5: unknown key \"extra\" in a task (known: name, task, dataset, options, published)"}},
+			"exp.yaml:7:5: unknown key \"extra\" in a task (known: name, task, dataset, options, published, bad_images)"}},
+		{"bad bad_images", "models:\n  - name: a\n    path: m\ntasks:\n  - name: t\n    task: x\n    dataset: {}\n    bad_images: ignore\n  - name: u\n    task: x\n    dataset: {}\n    bad_images: [skip]\n", []string{
+			"exp.yaml:8:17: task \"t\": bad_images \"ignore\": want fail (a bad image stops the run, the default) or skip (its items are left out, and listed in the results and the report)",
+			"exp.yaml:12:17: bad_images must be a non-empty string, is a list"}},
 		{"bad plots", "models:\n  - name: a\n    path: m\ntasks:\n  - name: t\n    task: x\n    dataset: {}\noutput:\n  plots: [pdf]\n", []string{
 			"exp.yaml:9:11: plot format \"pdf\": want png or svg"}},
 		{"bad published and compare", "models:\n  - name: a\n    path: m\ntasks:\n  - name: t\n    task: x\n    dataset: {}\n    published: {a: {acc1: high}}\ncompare: {tolerance: -1, metrics: [acc1]}\n", []string{

@@ -279,8 +279,8 @@ func TestPyalignMetrics(t *testing.T) {
 	ds, err := task.Load(ctx, sdk.LoadRequest{Dataset: []byte(fmt.Sprintf(`{"manifest": %q}`, manifest))})
 	require.NoError(t, err)
 	root := filepath.Dir(manifest)
-	assert.Equal(t, []sdk.ImageInput{{Path: filepath.Join(root, "cat.jpg")}, {Path: filepath.Join(root, "sub/dog.jpg")},
-		{Path: filepath.Join(root, "car.png")}}, ds.Images)
+	assert.Equal(t, []sdk.ImageInput{{Path: filepath.Join(root, "cat.jpg"), Root: root}, {Path: filepath.Join(root, "sub/dog.jpg"), Root: root},
+		{Path: filepath.Join(root, "car.png"), Root: root}}, ds.Images, "opened beneath the manifest's folder")
 	assert.Equal(t, []string{"a cat", "a small cat", "a dog", "a red car", "a car on a road"}, ds.Texts)
 	assert.Equal(t, 3, ds.Size)
 	assert.Equal(t, []string{manifest}, ds.Files)

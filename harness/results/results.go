@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/clipeval/clipeval/plugins/sdk"
@@ -146,8 +147,26 @@ type Run struct {
 	ItemValues map[string][]float64 `json:"item_values,omitempty"`
 	// Confusion holds the confusion matrices of the metrics that have one, by metric name.
 	Confusion map[string]*sdk.Confusion `json:"confusion,omitempty"`
+	// Skipped are the bad images this run left out, in the task's image order (its `bad_images: skip`): the items
+	// that needed them are not in the metrics.
+	Skipped []SkippedImage `json:"skipped_images,omitempty"`
 	// Error is set when this model × task failed; the other runs still count.
 	Error string `json:"error,omitempty"`
+}
+
+// SkippedImage is a bad image a run left out: the image (its file, or "<shard>#<member>") and why it could not be
+// read or encoded.
+type SkippedImage struct {
+	Image string `json:"image"`
+	Error string `json:"error"`
+}
+
+// String says which image was skipped and why, in one line.
+func (s SkippedImage) String() string {
+	if strings.Contains(s.Error, s.Image) {
+		return s.Error
+	}
+	return s.Image + ": " + s.Error
 }
 
 // Kind is what a metric declares about itself: its direction (sdk.HigherIsBetter, LowerIsBetter, Informational),

@@ -78,9 +78,17 @@ func imageKey(im sdk.ImageInput) (store.Key, error) {
 	return store.ImageKey(b), nil
 }
 
-// images writes the embeddings of images, in order, to a .npy file at path.
-func (e *encoder) images(ctx context.Context, task, path string, images []sdk.ImageInput) (sdk.EmbeddingFile, error) {
-	return e.encode(ctx, task, "images", path, len(images),
+// badImage is an image an encoder left out: its index in the task's images and why it could not be encoded.
+type badImage struct {
+	index int
+	err   error
+}
+
+// images writes the embeddings of images, in order, to a .npy file at path. With skipBad, an image that cannot be
+// read or decoded (bad input, as the harness or the backend found it) is left out instead of failing the run: its
+// row stays zeros and it is returned among the skipped, in index order.
+func (e *encoder) images(ctx context.Context, task, path string, images []sdk.ImageInput, skipBad bool) (sdk.EmbeddingFile, []badImage, error) {
+	return e.encode(ctx, task, "images", path, len(images), skipBad,
 		func(i int) (store.Key, error) { return imageKey(images[i]) }, nil,
 		func(ctx context.Context, idx []int) (sdk.Matrix, error) {
 			batch := make([]sdk.ImageInput, len(idx))
@@ -99,7 +107,7 @@ func (e *encoder) images(ctx context.Context, task, path string, images []sdk.Im
 // shortest first, so that a batch holds texts of about one length: a backend whose text graph takes any sequence
 // length cuts each batch to its longest text, and a batch of like lengths wastes little on padding.
 func (e *encoder) texts(ctx context.Context, task, path string, texts []string) (sdk.EmbeddingFile, error) {
-	return e.encode(ctx, task, "texts", path, len(texts),
+	f, _, err := e.encode(ctx, task, "texts", path, len(texts), false,
 		func(i int) (store.Key, error) { return store.TextKey(texts[i]), nil },
 		func(miss []int) {
 			slices.SortStableFunc(miss, func(a, b int) int { return cmp.Compare(len(texts[a]), len(texts[b])) })
@@ -115,13 +123,16 @@ func (e *encoder) texts(ctx context.Context, task, path string, texts []string) 
 			}
 			return r.Embeddings, nil
 		})
+	return f, err
 }
 
 // encode fills an [n, d] .npy file window by window: the window's keys are looked up in the cache, the misses
 // (in the order order puts them, when set) encoded in batches, inFlight at a time, and put in the cache, and every
-// row written in place.
-func (e *encoder) encode(ctx context.Context, task, kind, path string, n int, key func(int) (store.Key, error),
-	order func(miss []int), call func(context.Context, []int) (sdk.Matrix, error)) (sdk.EmbeddingFile, error) {
+// row written in place. With skipBad, an input whose key cannot be read, or that its backend refuses as bad input
+// (a batch so refused is sent again an input at a time to find which), is skipped: its row stays zeros and it is
+// returned among the skipped. When every input is bad, that is an error.
+func (e *encoder) encode(ctx context.Context, task, kind, path string, n int, skipBad bool, key func(int) (store.Key, error),
+	order func(miss []int), call func(context.Context, []int) (sdk.Matrix, error)) (sdk.EmbeddingFile, []badImage, error) {
 	// The file is laid out once the width is known: the model's declared width, else the first row's.
 	cols := e.info.EmbedDim
 	var w *npy.Float32Writer
@@ -136,11 +147,11 @@ func (e *encoder) encode(ctx context.Context, task, kind, path string, n int, ke
 		}
 		return err
 	}
-	fail := func(err error) (sdk.EmbeddingFile, error) {
+	fail := func(err error) (sdk.EmbeddingFile, []badImage, error) {
 		if w != nil {
 			w.Abort()
 		}
-		return sdk.EmbeddingFile{}, err
+		return sdk.EmbeddingFile{}, nil, err
 	}
 	if cols > 0 || n == 0 {
 		if err := open(cols); err != nil {
@@ -148,7 +159,19 @@ func (e *encoder) encode(ctx context.Context, task, kind, path string, n int, ke
 		}
 	}
 	done, cached := 0, 0
-	e.runner.emit(Event{Model: e.name, Task: task, Stage: kind, Done: done, Total: n})
+	var skipped []badImage
+	skip := func(i int, err error) bool {
+		if !skipBad || !sdk.IsInvalidInput(err) {
+			return false
+		}
+		skipped = append(skipped, badImage{index: i, err: err})
+		done++
+		return true
+	}
+	progress := func() {
+		e.runner.emit(Event{Model: e.name, Task: task, Stage: kind, Done: done, Total: n, Cached: cached, Skipped: len(skipped)})
+	}
+	progress()
 	put := func(i int, v []float32) error {
 		if err := open(len(v)); err != nil {
 			return err
@@ -163,35 +186,46 @@ func (e *encoder) encode(ctx context.Context, task, kind, path string, n int, ke
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		var keys []store.Key
-		found := map[int][]float32{}
+		var keys []store.Key         // by i-lo
+		found := map[int][]float32{} // by i
+		bad := map[int]bool{}
 		if e.cache != nil {
 			keys = make([]store.Key, hi-lo)
+			var look []store.Key
+			var at []int
 			for i := lo; i < hi; i++ {
 				k, err := key(i)
+				if skip(i, err) {
+					bad[i] = true
+					continue
+				}
 				if err != nil {
 					return fmt.Errorf("%s %d: %w", kind, i+1, err)
 				}
 				keys[i-lo] = k
+				look, at = append(look, k), append(at, i)
 			}
-			var err error
-			if found, err = e.cache.Get(e.fingerprint, keys); err != nil {
+			got, err := e.cache.Get(e.fingerprint, look)
+			if err != nil {
 				return fmt.Errorf("reading the embedding store: %w", err)
+			}
+			for j, v := range got {
+				found[at[j]] = v
 			}
 		}
 		var miss []int
 		for i := lo; i < hi; i++ {
-			if v, ok := found[i-lo]; ok {
+			if v, ok := found[i]; ok {
 				if err := put(i, v); err != nil {
 					return err
 				}
 				cached++
 				done++
-			} else {
+			} else if !bad[i] {
 				miss = append(miss, i)
 			}
 		}
-		e.runner.emit(Event{Model: e.name, Task: task, Stage: kind, Done: done, Total: n, Cached: cached})
+		progress()
 		// New embeddings go to the store in groups of at least storeGroup (one durable transaction each), so that a
 		// killed run loses at most a group of encoding, and small batches do not cost a transaction each.
 		var pendKeys []store.Key
@@ -209,17 +243,39 @@ func (e *encoder) encode(ctx context.Context, task, kind, path string, n int, ke
 		if order != nil {
 			order(miss)
 		}
-		err := pipeline(ctx, miss, e.batch, call, func(idx []int, m sdk.Matrix, err error) error {
-			if err != nil {
-				return fmt.Errorf("encoding %s %d-%d of %d: %w", kind, idx[0]+1, idx[len(idx)-1]+1, n, err)
+		keep := func(i int, v []float32) error {
+			if err := put(i, v); err != nil {
+				return err
 			}
-			for j, i := range idx {
-				v := m.Row(j)
-				if err := put(i, v); err != nil {
-					return err
+			if keys != nil {
+				pendKeys, pendVecs = append(pendKeys, keys[i-lo]), append(pendVecs, v)
+			}
+			done++
+			return nil
+		}
+		err := pipeline(ctx, miss, e.batch, call, func(idx []int, m sdk.Matrix, err error) error {
+			switch {
+			case err != nil && skipBad && sdk.IsInvalidInput(err):
+				// Some input of the batch is bad: each is sent alone, to keep the good ones and skip the bad.
+				for _, i := range idx {
+					one, err := call(ctx, []int{i})
+					if skip(i, err) {
+						continue
+					}
+					if err != nil {
+						return fmt.Errorf("encoding %s %d of %d: %w", kind, i+1, n, err)
+					}
+					if err := keep(i, one.Row(0)); err != nil {
+						return err
+					}
 				}
-				if keys != nil {
-					pendKeys, pendVecs = append(pendKeys, keys[i-lo]), append(pendVecs, v)
+			case err != nil:
+				return fmt.Errorf("encoding %s %d-%d of %d: %w", kind, idx[0]+1, idx[len(idx)-1]+1, n, err)
+			default:
+				for j, i := range idx {
+					if err := keep(i, m.Row(j)); err != nil {
+						return err
+					}
 				}
 			}
 			if len(pendKeys) >= storeGroup {
@@ -227,8 +283,7 @@ func (e *encoder) encode(ctx context.Context, task, kind, path string, n int, ke
 					return err
 				}
 			}
-			done += len(idx)
-			e.runner.emit(Event{Model: e.name, Task: task, Stage: kind, Done: done, Total: n, Cached: cached})
+			progress()
 			return nil
 		})
 		// What was encoded before a failure is kept too, for the next run.
@@ -237,10 +292,14 @@ func (e *encoder) encode(ctx context.Context, task, kind, path string, n int, ke
 	if err != nil {
 		return fail(err)
 	}
-	if err := w.Close(); err != nil {
-		return sdk.EmbeddingFile{}, err
+	if n > 0 && len(skipped) == n {
+		return fail(fmt.Errorf("every one of the %d %s is bad (bad_images: skip leaves none to score); the first: %w", n, kind, skipped[0].err))
 	}
-	return sdk.EmbeddingFile{Path: path, Rows: n, Cols: cols}, nil
+	if err := w.Close(); err != nil {
+		return sdk.EmbeddingFile{}, nil, err
+	}
+	slices.SortFunc(skipped, func(a, b badImage) int { return cmp.Compare(a.index, b.index) })
+	return sdk.EmbeddingFile{Path: path, Rows: n, Cols: cols}, skipped, nil
 }
 
 // pipeline calls call on consecutive batches of at most size of items, keeping up to inFlight calls running at

@@ -38,6 +38,8 @@ type Event struct {
 	// Cached is how many of the Done inputs of a kind came from the embedding cache rather than from the model
 	// (the same count on every event of that kind); 0 for the other stages.
 	Cached int
+	// Skipped is how many of the Done images were bad and left out (a task with `bad_images: skip`).
+	Skipped int
 }
 
 // Runner runs experiments with the plugins of one host.
@@ -303,7 +305,7 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.Results, error
 	defer c.Close()
 	cfg := p.Config
 	for _, t := range c.tasks {
-		h, err := hashFiles(t.data.Files)
+		h, err := hashFiles(t.data.Files, t.data.Images)
 		if err != nil {
 			return nil, fmt.Errorf("task %q: hashing the dataset: %w", t.cfg.Name, err)
 		}
@@ -413,9 +415,12 @@ func (r *Runner) runOne(ctx context.Context, enc *encoder, t *loadedTask) (resul
 		return run, err
 	}
 	var imgFile, txtFile sdk.EmbeddingFile
+	var bad []badImage
 	err := r.keepAlive(ctx, t, func(ctx context.Context) error {
 		var err error
-		if imgFile, err = enc.images(ctx, t.cfg.Name, filepath.Join(t.dir, "images.npy"), t.data.Images); err != nil {
+		imgFile, bad, err = enc.images(ctx, t.cfg.Name, filepath.Join(t.dir, "images.npy"), t.data.Images,
+			t.cfg.BadImages == config.BadImagesSkip)
+		if err != nil {
 			return err
 		}
 		txtFile, err = enc.texts(ctx, t.cfg.Name, filepath.Join(t.dir, "texts.npy"), t.data.Texts)
@@ -429,9 +434,14 @@ func (r *Runner) runOne(ctx context.Context, enc *encoder, t *loadedTask) (resul
 	if err != nil {
 		return fail(err)
 	}
+	var skipped []int
+	for _, b := range bad {
+		skipped = append(skipped, b.index)
+		run.Skipped = append(run.Skipped, results.SkippedImage{Image: t.data.Images[b.index].Label(), Error: b.err.Error()})
+	}
 	r.emit(Event{Model: enc.name, Task: t.cfg.Name, Stage: "score"})
 	sc, err := t.plugin.Score(ctx, sdk.ScoreFilesRequest{DatasetID: t.data.ID, ImageEmbeddings: imgFile, TextEmbeddings: txtFile,
-		LogitScale: enc.info.LogitScale})
+		LogitScale: enc.info.LogitScale, SkippedImages: skipped})
 	if err != nil {
 		return fail(fmt.Errorf("task %q: %w", t.cfg.Name, err))
 	}
@@ -483,12 +493,16 @@ func (r *Runner) keepAlive(ctx context.Context, t *loadedTask, encode func(conte
 }
 
 // runKey identifies a model × task run's inputs: the model's fingerprint and logit scale, the task plugin and its
-// version, the `dataset:` and `options:` it loaded with, and the dataset files' digest. A finished run of an
+// version, the `dataset:` and `options:` it loaded with, the dataset files' digest and `bad_images: skip`. A finished run of an
 // earlier results.json with the same key is kept instead of run again.
 func runKey(enc *encoder, t *loadedTask) string {
 	h := sha256.New()
-	for _, v := range []string{enc.name, enc.fingerprint, strconv.FormatFloat(enc.info.LogitScale, 'g', -1, 64), t.cfg.Name,
-		t.cfg.Plugin, t.info.Version, string(t.payload[0]), string(t.payload[1]), t.hash} {
+	vals := []string{enc.name, enc.fingerprint, strconv.FormatFloat(enc.info.LogitScale, 'g', -1, 64), t.cfg.Name,
+		t.cfg.Plugin, t.info.Version, string(t.payload[0]), string(t.payload[1]), t.hash}
+	if t.cfg.BadImages == config.BadImagesSkip { // the default leaves the keys of earlier runs as they were
+		vals = append(vals, t.cfg.BadImages)
+	}
+	for _, v := range vals {
 		fmt.Fprintf(h, "%d:%s", len(v), v)
 	}
 	return hex.EncodeToString(h.Sum(nil))

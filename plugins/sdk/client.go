@@ -182,7 +182,7 @@ func (t *TaskClient) Score(ctx context.Context, req ScoreFilesRequest) (*Scores,
 		return &pb.EmbeddingFile{Path: f.Path, Rows: int64(f.Rows), Cols: int64(f.Cols)}
 	}
 	stream, err := t.c.Score(ctx, &pb.ScoreRequest{DatasetId: req.DatasetID, ImageEmbeddings: file(req.ImageEmbeddings),
-		TextEmbeddings: file(req.TextEmbeddings), LogitScale: req.LogitScale})
+		TextEmbeddings: file(req.TextEmbeddings), LogitScale: req.LogitScale, SkippedImages: int64s(req.SkippedImages)})
 	if err != nil {
 		return nil, rpcError(err)
 	}

@@ -250,3 +250,27 @@ func curveToProto(c Curve) *pb.Curve {
 func curveFromProto(c *pb.Curve) Curve {
 	return Curve{Name: c.GetName(), XLabel: c.GetXLabel(), YLabel: c.GetYLabel(), X: c.GetX(), Y: c.GetY()}
 }
+
+// ints converts indices from their wire form.
+func ints(v []int64) []int {
+	if len(v) == 0 {
+		return nil
+	}
+	out := make([]int, len(v))
+	for i, x := range v {
+		out[i] = int(x)
+	}
+	return out
+}
+
+// int64s converts indices to their wire form.
+func int64s(v []int) []int64 {
+	if len(v) == 0 {
+		return nil
+	}
+	out := make([]int64, len(v))
+	for i, x := range v {
+		out[i] = int64(x)
+	}
+	return out
+}

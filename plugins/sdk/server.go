@@ -229,7 +229,8 @@ func (s *taskServer) Score(req *pb.ScoreRequest, stream pb.Task_ScoreServer) err
 	defer txt.Close()
 	sc, err := s.impl.Score(stream.Context(), ScoreRequest{DatasetID: req.GetDatasetId(),
 		ImageEmbeddings: Matrix{Rows: img.Rows, Cols: img.Cols, Data: img.Float32},
-		TextEmbeddings:  Matrix{Rows: txt.Rows, Cols: txt.Cols, Data: txt.Float32}, LogitScale: req.GetLogitScale()})
+		TextEmbeddings:  Matrix{Rows: txt.Rows, Cols: txt.Cols, Data: txt.Float32}, LogitScale: req.GetLogitScale(),
+		SkippedImages: ints(req.GetSkippedImages())})
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 )
 
 // FieldType is the type of one config field a plugin declares, used by the harness to validate configs.
@@ -91,6 +92,27 @@ type ScoreRequest struct {
 	TextEmbeddings  Matrix
 	// LogitScale is the model's exp(logit_scale), for tasks that report logits.
 	LogitScale float64
+	// SkippedImages are the image rows (indices into Load's Images, ascending) that hold no embedding: images the
+	// harness could not read or the backend could not decode, skipped because the task's config says
+	// `bad_images: skip`. Their rows are zeros. A task leaves out every item that needs one of them and scores
+	// the rest as if they had not been in the dataset (KeptImages helps).
+	SkippedImages []int
+}
+
+// KeptImages returns, for each of n image rows, whether it holds an embedding (is not in SkippedImages); it fails
+// when a skipped row is not one of the n. Every row is kept when nothing was skipped.
+func (r ScoreRequest) KeptImages(n int) ([]bool, error) {
+	kept := make([]bool, n)
+	for i := range kept {
+		kept[i] = true
+	}
+	for _, i := range r.SkippedImages {
+		if i < 0 || i >= n {
+			return nil, fmt.Errorf("skipped image %d: the loaded dataset has images 0 to %d", i, n-1)
+		}
+		kept[i] = false
+	}
+	return kept, nil
 }
 
 // EmbeddingFile names a 2-D little-endian float32 .npy file of embeddings (npy.WriteFloat32File writes one).
@@ -106,6 +128,8 @@ type ScoreFilesRequest struct {
 	ImageEmbeddings EmbeddingFile
 	TextEmbeddings  EmbeddingFile
 	LogitScale      float64
+	// SkippedImages are as ScoreRequest's.
+	SkippedImages []int
 }
 
 // Task is what a benchmark task plugin implements.

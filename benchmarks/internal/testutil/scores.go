@@ -1,6 +1,11 @@
 package testutil
 
-import "github.com/clipeval/clipeval/plugins/sdk"
+import (
+	"fmt"
+	"strings"
+
+	"github.com/clipeval/clipeval/plugins/sdk"
+)
 
 // Values returns every metric's value by name (nil for no metrics), for comparing a task's scores with a table.
 func Values(s *sdk.Scores) map[string]float64 {
@@ -40,4 +45,29 @@ func ItemValues(s *sdk.Scores) map[string][]float64 {
 		}
 	}
 	return out
+}
+
+// Same reports whether two scores hold the same metrics (values, NaN equal to NaN, intervals, item values,
+// confusion matrices, kinds and help), headline, predictions, curves and mode, and returns both as text for the
+// failure message.
+func Same(want, got *sdk.Scores) (bool, string, string) {
+	w, g := scoresText(want), scoresText(got)
+	return w == g, w, g
+}
+
+// scoresText writes every field of s, pointers followed, NaN as "NaN".
+func scoresText(s *sdk.Scores) string {
+	var b strings.Builder
+	for _, m := range s.Metrics {
+		fmt.Fprintf(&b, "%s=%v %s %s %q items=%v", m.Name, m.Value, m.Direction, m.Unit, m.Help, m.ItemValues)
+		if m.Interval != nil {
+			fmt.Fprintf(&b, " interval=%v", *m.Interval)
+		}
+		if m.Confusion != nil {
+			fmt.Fprintf(&b, " confusion=%v", *m.Confusion)
+		}
+		b.WriteByte('\n')
+	}
+	fmt.Fprintf(&b, "headline=%v\npredictions=%v\ncurves=%v\nmode=%s\n", s.Headline, s.Predictions, s.Curves, s.Mode)
+	return b.String()
 }

@@ -95,12 +95,17 @@ def parse_config(dataset_json, options_json):
 
 
 def _inside(root, rel):
-    """Returns root/rel, or raises InputError when rel is absolute or leaves root."""
+    """Returns root/rel, or raises InputError when rel is absolute or leaves root, by its name or through a
+    symbolic link (the backend opens it beneath root too: see server.load_chunks)."""
     if os.path.isabs(rel):
         raise InputError("image path %r is absolute; paths are relative to the manifest's folder" % rel)
     full = os.path.normpath(os.path.join(root, rel))
     if os.path.commonpath([root, full]) != root:
         raise InputError("image path %r leaves the manifest's folder" % rel)
+    real_root, real = os.path.realpath(root), os.path.realpath(full)
+    if os.path.commonpath([real_root, real]) != real_root:
+        raise InputError("image %r is a symbolic link to %s, outside the manifest's folder %s; copy the file into the data set"
+                         % (rel, real, root))
     return full
 
 
@@ -164,6 +169,25 @@ def open_embeddings(what, path, rows, cols, want_rows):
     if rows != want_rows:
         raise InputError("%s embeddings: %d rows, the dataset has %d %ss" % (what, rows, want_rows, what))
     return arr
+
+
+def without(ds, images, texts, skipped):
+    """Returns the dataset and embeddings less the images at the rows in skipped (bad images the harness left
+    out: their rows are zeros) and their captions, as if the manifest had not listed them."""
+    if len(skipped) == 0:
+        return ds, images, texts
+    n = len(ds.paths)
+    keep = np.ones(n, dtype=bool)
+    for i in skipped:
+        if i < 0 or i >= n:
+            raise InputError("skipped image %d: the loaded dataset has images 0 to %d" % (i, n - 1))
+        keep[i] = False
+    to = np.cumsum(keep) - 1  # old image row -> new one, where kept
+    caps = keep[ds.owner]
+    kept_rows = np.nonzero(keep)[0]
+    out = Dataset(ds.manifest, [ds.names[i] for i in kept_rows], [ds.paths[i] for i in kept_rows],
+                  [c for c, k in zip(ds.captions, caps) if k], to[ds.owner[caps]].astype(np.int64))
+    return out, np.asarray(images[keep]), np.asarray(texts[caps])
 
 
 def _normalised(block):

@@ -50,8 +50,9 @@ def load_chunks(ds_id, ds):
         id=ds_id, size=len(ds.paths), images=len(ds.paths), texts=len(ds.captions), files=[ds.manifest],
         description="%d images, %d captions from %s" % (len(ds.paths), len(ds.captions), ds.manifest)))
     size = chunk.ByteSize()
+    root = os.path.dirname(ds.manifest)
     for path in ds.paths:
-        im = pb.Image(path=path)
+        im = pb.Image(path=path, root=root)  # opened beneath the manifest's folder, never through a link out of it
         n = im.ByteSize() + PER_ITEM
         if size + n > CHUNK_BYTES:
             yield chunk
@@ -148,6 +149,7 @@ class Task:
         img, txt = request.image_embeddings, request.text_embeddings
         images = align.open_embeddings("image", img.path, img.rows, img.cols, len(ds.paths))
         texts = align.open_embeddings("text", txt.path, txt.rows, txt.cols, len(ds.captions))
+        ds, images, texts = align.without(ds, images, texts, list(request.skipped_images))
         result = align.score(ds, images, texts)
         yield from score_chunks(ds, result)
 

@@ -156,6 +156,7 @@ func cmdRun(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 	if res == nil {
 		return runErr
 	}
+	printSkipped(stderr, res)
 	if res.Interrupted != "" {
 		host.Close() // within --stop-timeout, before the message that says what was kept
 		return stoppedError{kept: keptMessage(res, outDir, dir), err: runErr}
@@ -191,6 +192,26 @@ func outputFolder(cmd, dir string) error {
 		return usageError{fmt.Errorf("%s: creating the output folder: %w (give another with --out DIR)", cmd, err)}
 	}
 	return nil
+}
+
+// shownSkips is how many skipped images printSkipped names per run; results.json and the report list them all.
+const shownSkips = 3
+
+// printSkipped says, for every run that left out bad images (`bad_images: skip`), how many and which.
+func printSkipped(stderr io.Writer, res *results.Results) {
+	for _, r := range res.Runs {
+		if len(r.Skipped) == 0 {
+			continue
+		}
+		fmt.Fprintf(stderr, "clipeval: model %q on task %q skipped %d bad image(s), left out of its metrics (all are listed in results.json and the report):\n",
+			r.Model, r.Task, len(r.Skipped))
+		for _, sk := range r.Skipped[:min(len(r.Skipped), shownSkips)] {
+			fmt.Fprintf(stderr, "  %s\n", sk.String())
+		}
+		if len(r.Skipped) > shownSkips {
+			fmt.Fprintf(stderr, "  and %d more\n", len(r.Skipped)-shownSkips)
+		}
+	}
 }
 
 // printFailures prints the error of every run that failed (once per distinct error, with the tasks it failed), so

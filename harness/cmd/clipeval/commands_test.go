@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -39,4 +40,34 @@ func TestFinishedTask(t *testing.T) {
 		})
 	}
 	assert.Len(t, res.Runs, 3, "res unchanged")
+}
+
+func TestPrintSkipped(t *testing.T) {
+	skip := func(names ...string) []results.SkippedImage {
+		var out []results.SkippedImage
+		for _, n := range names {
+			out = append(out, results.SkippedImage{Image: n, Error: "image " + n + ": png: invalid format"})
+		}
+		return out
+	}
+	cases := []struct {
+		name string
+		runs []results.Run
+		want string
+	}{
+		{"none", []results.Run{{Model: "m", Task: "t"}}, ""},
+		{"one", []results.Run{{Model: "m", Task: "t"}, {Model: "m", Task: "u", Skipped: []results.SkippedImage{{Image: "/d/x.png", Error: "unexpected EOF"}}}},
+			"clipeval: model \"m\" on task \"u\" skipped 1 bad image(s), left out of its metrics (all are listed in results.json and the report):\n" +
+				"  /d/x.png: unexpected EOF\n"},
+		{"more than shown", []results.Run{{Model: "m", Task: "t", Skipped: skip("a", "b", "c", "d", "e")}},
+			"clipeval: model \"m\" on task \"t\" skipped 5 bad image(s), left out of its metrics (all are listed in results.json and the report):\n" +
+				"  image a: png: invalid format\n  image b: png: invalid format\n  image c: png: invalid format\n  and 2 more\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			printSkipped(&b, &results.Results{Runs: tc.runs})
+			assert.Equal(t, tc.want, b.String())
+		})
+	}
 }

@@ -183,6 +183,9 @@ func stageStats(st *stageState, ev run.Event, now time.Time) string {
 	if ev.Cached > 0 {
 		parts = append(parts, fmt.Sprintf("%d cached", ev.Cached))
 	}
+	if ev.Skipped > 0 {
+		parts = append(parts, fmt.Sprintf("%d bad, skipped", ev.Skipped))
+	}
 	switch {
 	case ev.Done >= ev.Total && elapsed > 0:
 		parts = append(parts, "in "+formatDuration(elapsed))

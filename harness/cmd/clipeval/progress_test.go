@@ -85,6 +85,10 @@ func TestProgressLines(t *testing.T) {
 			at(0, "m", "t", "texts", 10, 10, 10),
 		}, "m · t: texts 10/10 (10 cached)\n"},
 		{"nothing to encode", []timedEvent{at(0, "m", "t", "texts", 0, 0, 0)}, "m · t: texts 0/0\n"},
+		{"bad images skipped", []timedEvent{
+			at(0, "m", "t", "images", 0, 16, 0),
+			{time.Second, run.Event{Model: "m", Task: "t", Stage: "images", Done: 16, Total: 16, Cached: 4, Skipped: 2}},
+		}, "m · t: images 0/16\nm · t: images 16/16 (16/s, 4 cached, 2 bad, skipped, in 1s)\n"},
 		{"a line a second per model × task × kind", []timedEvent{
 			at(0, "a", "t", "images", 0, 9, 0),
 			at(0, "a", "t", "texts", 0, 9, 0),

@@ -8,6 +8,7 @@ package digest
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -30,8 +31,19 @@ type Sum struct {
 
 // File returns the SHA-256 of the content of the file at path, read as a stream. An error opening the file wraps
 // the os error, so errors.Is(err, fs.ErrNotExist) tells a missing file.
-func File(path string) (Sum, error) {
-	f, err := os.Open(path)
+func File(path string) (Sum, error) { return fileWith(path, os.Open) }
+
+// Opener opens a file to hash (os.Open, or one that refuses paths outside a folder, such as sdk.OpenInRoot). An
+// error that wraps ErrLeftOut leaves the file out of a Dataset's digest instead of failing it.
+type Opener func(path string) (*os.File, error)
+
+// ErrLeftOut, wrapped by an Opener's error, leaves a file out of a Dataset's digest: one that must not be read
+// (e.g. a link out of its dataset's folder, which the run refuses or skips when it gets to the file).
+var ErrLeftOut = errors.New("left out of the digest")
+
+// fileWith is File with the file opened by open.
+func fileWith(path string, open Opener) (Sum, error) {
+	f, err := open(path)
 	if err != nil {
 		return Sum{}, fmt.Errorf("digest: %w", err)
 	}
@@ -46,7 +58,10 @@ func File(path string) (Sum, error) {
 
 // Files hashes the files at paths in parallel (up to GOMAXPROCS at once) and returns their sums in the order of
 // paths. When any file cannot be hashed it returns the error of the first such path in that order.
-func Files(paths []string) ([]Sum, error) {
+func Files(paths []string) ([]Sum, error) { return filesWith(paths, os.Open) }
+
+// filesWith is Files with each file opened by open; a file open leaves out (ErrLeftOut) gets a zero Sum.
+func filesWith(paths []string, open Opener) ([]Sum, error) {
 	sums := make([]Sum, len(paths))
 	errs := make([]error, len(paths))
 	next := make(chan int)
@@ -54,7 +69,7 @@ func Files(paths []string) ([]Sum, error) {
 	for range min(runtime.GOMAXPROCS(0), len(paths)) {
 		wg.Go(func() {
 			for i := range next {
-				sums[i], errs[i] = File(paths[i])
+				sums[i], errs[i] = fileWith(paths[i], open)
 			}
 		})
 	}
@@ -63,8 +78,11 @@ func Files(paths []string) ([]Sum, error) {
 	}
 	close(next)
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
+	for i, err := range errs {
+		switch {
+		case errors.Is(err, ErrLeftOut):
+			sums[i] = Sum{}
+		case err != nil:
 			return nil, err
 		}
 	}
@@ -86,15 +104,20 @@ type Dataset struct {
 //
 // over the distinct paths in ascending order, each path relative to the deepest folder that holds every file and
 // written with forward slashes, size in decimal bytes and sha256 in lower-case hex: the same files give the same
-// digest wherever the dataset lies and whatever order (and however often) a task listed them.
-func DatasetOf(paths []string) (Dataset, error) {
+// digest wherever the dataset lies and whatever order (and however often) a task listed them. Each file is opened
+// by open (os.Open when nil).
+func DatasetOf(paths []string, open Opener) (Dataset, error) {
+	if open == nil {
+		open = os.Open
+	}
 	sorted := slices.Clone(paths)
 	slices.Sort(sorted)
 	sorted = slices.Compact(sorted)
-	sums, err := Files(sorted)
+	sums, err := filesWith(sorted, open)
 	if err != nil {
 		return Dataset{}, err
 	}
+	sums = slices.DeleteFunc(sums, func(s Sum) bool { return s.Path == "" }) // left out
 	root := commonDir(sorted)
 	h := sha256.New()
 	var total int64

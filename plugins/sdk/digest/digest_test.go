@@ -98,7 +98,7 @@ func TestDatasetOf(t *testing.T) {
 			for i, p := range tc.paths {
 				paths[i] = filepath.Join(dir, p)
 			}
-			got, err := DatasetOf(paths)
+			got, err := DatasetOf(paths, nil)
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, got)
 		})
@@ -106,11 +106,11 @@ func TestDatasetOf(t *testing.T) {
 
 	changed := map[string]string{"data.jsonl": "{}\n", "images/a.png": "aaa", "images/b.png": "bc"}
 	dir := write(t, changed)
-	got, err := DatasetOf([]string{filepath.Join(dir, "data.jsonl"), filepath.Join(dir, "images/a.png"), filepath.Join(dir, "images/b.png")})
+	got, err := DatasetOf([]string{filepath.Join(dir, "data.jsonl"), filepath.Join(dir, "images/a.png"), filepath.Join(dir, "images/b.png")}, nil)
 	require.NoError(t, err)
 	assert.NotEqual(t, "c5fa70ff0a6c1a8ba4d2d090d9cf46e2ecaab1172c4b1c163db9cd30d0b7cd7a", got.SHA256, "one changed byte changes the digest")
 
-	_, err = DatasetOf([]string{filepath.Join(t.TempDir(), "missing.png")})
+	_, err = DatasetOf([]string{filepath.Join(t.TempDir(), "missing.png")}, nil)
 	assert.ErrorContains(t, err, "no such file")
 }
 

@@ -1650,8 +1650,13 @@ type ScoreRequest struct {
 	ImageEmbeddings *EmbeddingFile         `protobuf:"bytes,2,opt,name=image_embeddings,json=imageEmbeddings,proto3" json:"image_embeddings,omitempty"`
 	TextEmbeddings  *EmbeddingFile         `protobuf:"bytes,3,opt,name=text_embeddings,json=textEmbeddings,proto3" json:"text_embeddings,omitempty"`
 	LogitScale      float64                `protobuf:"fixed64,4,opt,name=logit_scale,json=logitScale,proto3" json:"logit_scale,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// skipped_images are the rows of image_embeddings (indices into Load's images, ascending) that hold no embedding:
+	// images the harness could not read or the backend could not decode, skipped because the task's config says
+	// `bad_images: skip`. Their rows are zeros. The task leaves out every item that needs one of them (a pair, an
+	// image to classify, a question) and scores the rest as if they had not been in the dataset.
+	SkippedImages []int64 `protobuf:"varint,5,rep,packed,name=skipped_images,json=skippedImages,proto3" json:"skipped_images,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ScoreRequest) Reset() {
@@ -1710,6 +1715,13 @@ func (x *ScoreRequest) GetLogitScale() float64 {
 		return x.LogitScale
 	}
 	return 0
+}
+
+func (x *ScoreRequest) GetSkippedImages() []int64 {
+	if x != nil {
+		return x.SkippedImages
+	}
+	return nil
 }
 
 // Interval is a confidence interval of a metric.
@@ -2396,14 +2408,15 @@ const file_clipeval_v2_clipeval_proto_rawDesc = "" +
 	"\rEmbeddingFile\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
 	"\x04rows\x18\x02 \x01(\x03R\x04rows\x12\x12\n" +
-	"\x04cols\x18\x03 \x01(\x03R\x04cols\"\xda\x01\n" +
+	"\x04cols\x18\x03 \x01(\x03R\x04cols\"\x81\x02\n" +
 	"\fScoreRequest\x12\x1d\n" +
 	"\n" +
 	"dataset_id\x18\x01 \x01(\tR\tdatasetId\x12E\n" +
 	"\x10image_embeddings\x18\x02 \x01(\v2\x1a.clipeval.v2.EmbeddingFileR\x0fimageEmbeddings\x12C\n" +
 	"\x0ftext_embeddings\x18\x03 \x01(\v2\x1a.clipeval.v2.EmbeddingFileR\x0etextEmbeddings\x12\x1f\n" +
 	"\vlogit_scale\x18\x04 \x01(\x01R\n" +
-	"logitScale\"0\n" +
+	"logitScale\x12%\n" +
+	"\x0eskipped_images\x18\x05 \x03(\x03R\rskippedImages\"0\n" +
 	"\bInterval\x12\x10\n" +
 	"\x03low\x18\x01 \x01(\x01R\x03low\x12\x12\n" +
 	"\x04high\x18\x02 \x01(\x01R\x04high\"C\n" +
