@@ -148,7 +148,7 @@ tasks:
 		cfg + `:3:11: model "no-image": model ` + filepath.Join(dir, "no-image") + `: image tower: stat ` + filepath.Join(dir, "no-image", "image.onnx") + `: no such file or directory`,
 		cfg + `:5:11: model "not-onnx": model ` + filepath.Join(dir, "not-onnx") + `: image tower: reading inputs and outputs of ` + filepath.Join(dir, "not-onnx", "image.onnx"),
 		cfg + `:7:11: model "dim": model ` + filepath.Join(dir, "dim") + `: ` + filepath.Join(dir, "dim", "image.onnx") + ` outputs 32 values but open_clip_config.json says embed_dim 16`,
-		cfg + `:10:15: unknown key "logit_scal" in model "typo" options (known: logit_scale, bpe, text_padding, threads, inter_op_threads, graph_optimization, spinning, thread_affinity)`,
+		cfg + `:10:15: unknown key "logit_scal" in model "typo" options (known: logit_scale, bpe, text_padding, threads, inter_op_threads, graph_optimization, spinning, thread_affinity, execution_provider)`,
 		cfg + `:12:5: task "escape": loading the dataset: plugin "retrieval": Load: ` + filepath.Join(dir, "data", "escape.jsonl") + `:2: image path "../outside.png" leaves the manifest's folder ` + filepath.Join(dir, "data"),
 		cfg + `:18:43: bootstrap must be at least 0, is -1`,
 	}

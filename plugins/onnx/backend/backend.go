@@ -194,10 +194,18 @@ func (b *Backend) load(ref sdk.ModelRef) (*model, error) {
 		return m, nil
 	}
 	m, err := openModel(ref, b.Digests)
+	var pe *ProviderError
+	if errors.As(err, &pe) {
+		err = fmt.Errorf("%w; the ONNX Runtime library in use is %s: point CLIPEVAL_ORT_LIB at a build that has %s "+
+			"(and its GPU libraries on LD_LIBRARY_PATH), or set execution_provider: cpu", err, b.libPath, providerNames[pe.Provider])
+	}
 	if err != nil {
-		return nil, sdk.InvalidInput(err) // the model folder's fault: the harness reports it as bad input
+		return nil, sdk.InvalidInput(err) // the model folder's (or its options') fault: the harness reports it as bad input
 	}
 	m.info.Runtime = "onnxruntime " + ort.GetVersion()
+	if p := m.folder.Session.Provider; p != ProviderCPU {
+		m.info.Runtime += " on " + providerNames[p] // results.json's provenance says where the embeddings came from
+	}
 	m.decoding = b.decoding
 	b.models[k] = m
 	return m, nil

@@ -216,7 +216,7 @@ func checkOption(k, v string, options map[string]string, baseDir string) error {
 		if v != PaddingLongest && v != PaddingFull {
 			return fmt.Errorf("option text_padding %q: want longest or full", v)
 		}
-	case OptionThreads, OptionInterOpThreads, OptionOptimization, OptionSpinning, OptionThreadAffinity:
+	case OptionThreads, OptionInterOpThreads, OptionOptimization, OptionSpinning, OptionThreadAffinity, OptionProvider:
 		return checkSessionOption(k, v, options)
 	default:
 		return fmt.Errorf("unknown option %q (known: logit_scale, bpe, text_padding, %s)", k, sessionOptionsSummary)

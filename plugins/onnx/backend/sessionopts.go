@@ -45,7 +45,38 @@ type SessionOptions struct {
 	// (session.intra_op_thread_affinities: one entry per thread but the calling one, ';' between threads, ','
 	// between 1-based logical processors, "a-b" for a range).
 	Affinity string
+	// Provider is the execution provider the towers run on: ProviderCPU (ONNX Runtime's default), ProviderCUDA or
+	// ProviderTensorRT (with CUDA behind it for the nodes TensorRT does not take). The library in use must have it
+	// (a GPU build, through CLIPEVAL_ORT_LIB).
+	Provider string
 }
+
+// The execution providers of option execution_provider.
+const (
+	ProviderCPU      = "cpu"
+	ProviderCUDA     = "cuda"
+	ProviderTensorRT = "tensorrt"
+)
+
+// providerNames are ONNX Runtime's names of the execution providers, as results.json's runtime shows them.
+var providerNames = map[string]string{ProviderCPU: "CPUExecutionProvider", ProviderCUDA: "CUDAExecutionProvider",
+	ProviderTensorRT: "TensorrtExecutionProvider"}
+
+// ProviderError is the error of an execution provider the ONNX Runtime library in use does not have (or cannot
+// start: no GPU, no CUDA libraries).
+type ProviderError struct {
+	// Provider is the option's value (cuda, tensorrt).
+	Provider string
+	Err      error
+}
+
+// Error says which provider failed and why.
+func (e *ProviderError) Error() string {
+	return fmt.Sprintf("execution_provider %s: ONNX Runtime cannot use %s: %v", e.Provider, providerNames[e.Provider], e.Err)
+}
+
+// Unwrap returns ONNX Runtime's error.
+func (e *ProviderError) Unwrap() error { return e.Err }
 
 // Model options that set SessionOptions.
 const (
@@ -54,10 +85,11 @@ const (
 	OptionOptimization    = "graph_optimization"
 	OptionSpinning        = "spinning"
 	OptionThreadAffinity  = "thread_affinity"
+	OptionProvider        = "execution_provider"
 	affinityNone          = "none"
 	affinityORT           = "ort"
 	defaultOptimization   = "all"
-	sessionOptionsSummary = "threads, inter_op_threads, graph_optimization, spinning, thread_affinity"
+	sessionOptionsSummary = "threads, inter_op_threads, graph_optimization, spinning, thread_affinity, execution_provider"
 )
 
 // optimizationLevels maps graph_optimization's values to ONNX Runtime's levels (ORT_ENABLE_LAYOUT is 3 in
@@ -90,12 +122,15 @@ func sessionOptionFields() []sdk.Field {
 		{Name: OptionThreadAffinity, Type: sdk.FieldString, KeepsEmbeddings: true,
 			Help: "none (default: threads are never pinned), ort (ONNX Runtime pins one per core when it picks the count, i.e. threads 0), " +
 				"or an explicit list in ONNX Runtime's syntax, one entry per thread but the caller: \"2;3;4\" (1-based processors)"},
+		{Name: OptionProvider, Type: sdk.FieldString, Choices: []string{ProviderCPU, ProviderCUDA, ProviderTensorRT},
+			Help: "where the towers run: cpu (default), cuda, or tensorrt (with cuda for the nodes TensorRT does not take); cuda and " +
+				"tensorrt need an ONNX Runtime GPU build (CLIPEVAL_ORT_LIB) and change embeddings in the last bits, so the store keeps them apart"},
 	}
 }
 
 // parseSessionOptions reads the session options from a model's options (already checked by checkOption).
 func parseSessionOptions(options map[string]string) SessionOptions {
-	o := SessionOptions{Optimization: defaultOptimization, Affinity: affinityNone}
+	o := SessionOptions{Optimization: defaultOptimization, Affinity: affinityNone, Provider: ProviderCPU}
 	if v, ok := options[OptionThreads]; ok {
 		o.IntraOpThreads, _ = strconv.Atoi(v)
 	}
@@ -110,6 +145,9 @@ func parseSessionOptions(options map[string]string) SessionOptions {
 	}
 	if v, ok := options[OptionThreadAffinity]; ok {
 		o.Affinity = v
+	}
+	if v, ok := options[OptionProvider]; ok {
+		o.Provider = v
 	}
 	if n := affinityThreads(o.Affinity); n > 0 && o.IntraOpThreads == 0 {
 		o.IntraOpThreads = n
@@ -138,6 +176,10 @@ func checkSessionOption(k, v string, options map[string]string) error {
 	case OptionSpinning:
 		if _, err := strconv.ParseBool(v); err != nil {
 			return fmt.Errorf("option spinning %q: want true or false", v)
+		}
+	case OptionProvider:
+		if _, ok := providerNames[v]; !ok {
+			return fmt.Errorf("option execution_provider %q: want cpu, cuda or tensorrt", v)
 		}
 	case OptionThreadAffinity:
 		if v == affinityNone || v == affinityORT {
@@ -226,7 +268,42 @@ func (o SessionOptions) apply(opts *ort.SessionOptions) error {
 			return fmt.Errorf("setting %s=%s: %w", e[0], e[1], err)
 		}
 	}
+	// Providers are tried in the order appended; the CPU provider, always there, takes whatever is left.
+	switch o.Provider {
+	case ProviderTensorRT:
+		if err := appendTensorRT(opts); err != nil {
+			return &ProviderError{Provider: o.Provider, Err: err}
+		}
+		if err := appendCUDA(opts); err != nil {
+			return &ProviderError{Provider: o.Provider, Err: err}
+		}
+	case ProviderCUDA:
+		if err := appendCUDA(opts); err != nil {
+			return &ProviderError{Provider: o.Provider, Err: err}
+		}
+	}
 	return nil
+}
+
+// appendCUDA appends the CUDA execution provider with its default options (device 0: CUDA_VISIBLE_DEVICES picks
+// the GPU).
+func appendCUDA(opts *ort.SessionOptions) error {
+	c, err := ort.NewCUDAProviderOptions()
+	if err != nil {
+		return err
+	}
+	defer c.Destroy()
+	return opts.AppendExecutionProviderCUDA(c)
+}
+
+// appendTensorRT appends the TensorRT execution provider with its default options.
+func appendTensorRT(opts *ort.SessionOptions) error {
+	t, err := ort.NewTensorRTProviderOptions()
+	if err != nil {
+		return err
+	}
+	defer t.Destroy()
+	return opts.AppendExecutionProviderTensorRT(t)
 }
 
 // DefaultThreads is the intra-op thread count clipeval gives ONNX Runtime when the threads option is 0: one per

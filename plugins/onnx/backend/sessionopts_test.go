@@ -21,13 +21,15 @@ func TestSessionOptionValues(t *testing.T) {
 		want    SessionOptions
 		wantErr string // of the first option in key order that is wrong
 	}{
-		{"defaults", nil, SessionOptions{Optimization: "all", Affinity: "none"}, ""},
-		{"everything set", map[string]string{"threads": "3", "inter_op_threads": "2", "graph_optimization": "basic", "spinning": "true", "thread_affinity": "ort"},
-			SessionOptions{IntraOpThreads: 3, InterOpThreads: 2, Optimization: "basic", Spinning: true, Affinity: "ort"}, ""},
+		{"defaults", nil, SessionOptions{Optimization: "all", Affinity: "none", Provider: "cpu"}, ""},
+		{"everything set", map[string]string{"threads": "3", "inter_op_threads": "2", "graph_optimization": "basic", "spinning": "true", "thread_affinity": "ort",
+			"execution_provider": "cuda"},
+			SessionOptions{IntraOpThreads: 3, InterOpThreads: 2, Optimization: "basic", Spinning: true, Affinity: "ort", Provider: "cuda"}, ""},
 		{"an affinity list implies the thread count", map[string]string{"thread_affinity": "2;3-4;5,7"},
-			SessionOptions{IntraOpThreads: 4, Optimization: "all", Affinity: "2;3-4;5,7"}, ""},
-		{"an affinity list and its thread count", map[string]string{"thread_affinity": "2", "threads": "2"},
-			SessionOptions{IntraOpThreads: 2, Optimization: "all", Affinity: "2"}, ""},
+			SessionOptions{IntraOpThreads: 4, Optimization: "all", Affinity: "2;3-4;5,7", Provider: "cpu"}, ""},
+		{"an affinity list and its thread count", map[string]string{"thread_affinity": "2", "threads": "2", "execution_provider": "tensorrt"},
+			SessionOptions{IntraOpThreads: 2, Optimization: "all", Affinity: "2", Provider: "tensorrt"}, ""},
+		{"an unknown execution provider", map[string]string{"execution_provider": "gpu"}, SessionOptions{}, `option execution_provider "gpu": want cpu, cuda or tensorrt`},
 		{"negative threads", map[string]string{"threads": "-1"}, SessionOptions{}, `option threads "-1": want a non-negative integer`},
 		{"inter-op threads not a number", map[string]string{"inter_op_threads": "many"}, SessionOptions{}, `option inter_op_threads "many": want a non-negative integer`},
 		{"unknown optimisation level", map[string]string{"graph_optimization": "max"}, SessionOptions{},
@@ -167,4 +169,39 @@ func TestFixtureEmbeddingsUnderSessionOptions(t *testing.T) {
 		_, err = b.Info(context.Background(), sdk.ModelInfoRequest{Model: r})
 		assert.ErrorContains(t, err, "so threads must be 3")
 	})
+}
+
+// TestExecutionProviders checks execution_provider against the CPU-only library the tests use: cpu runs as the
+// default does, and cuda and tensorrt fail as bad input, naming the provider and the library to replace.
+func TestExecutionProviders(t *testing.T) {
+	lib := sharedtest.ORTLib(t)
+	b := New(lib)
+	defer b.Close()
+	dir := sharedtest.Path(t, "fixtures", "tiny-a", "biomedclip")
+	cases := []struct {
+		provider, runtime string
+		want              []string
+	}{
+		{"cpu", "onnxruntime 1.30.0", nil},
+		{"cuda", "", []string{"execution_provider cuda: ONNX Runtime cannot use CUDAExecutionProvider: ",
+			"the ONNX Runtime library in use is " + lib + ": point CLIPEVAL_ORT_LIB at a build that has CUDAExecutionProvider"}},
+		{"tensorrt", "", []string{"execution_provider tensorrt: ONNX Runtime cannot use TensorrtExecutionProvider: ",
+			"the ONNX Runtime library in use is " + lib + ": point CLIPEVAL_ORT_LIB at a build that has TensorrtExecutionProvider"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.provider, func(t *testing.T) {
+			info, err := b.Info(context.Background(), sdk.ModelInfoRequest{Model: sdk.ModelRef{Dir: dir,
+				Options: map[string]string{"execution_provider": tc.provider}}})
+			if tc.want == nil {
+				require.NoError(t, err)
+				assert.Equal(t, tc.runtime, info.Runtime)
+				return
+			}
+			require.Error(t, err)
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+			assert.True(t, sdk.IsInvalidInput(err), "a provider the library lacks is the config's problem: exit 2")
+		})
+	}
 }
