@@ -723,6 +723,19 @@ func TestWriteReplacesPlantedLinks(t *testing.T) {
 
 // TestInterruptedRunSaysSo checks that report.md and report.html of an interrupted run say so, with what stopped it
 // and how to resume, and that a run that ended says nothing of the kind.
+// writeReports writes r's reports (SVG plots) into a new folder and returns report.md and report.html.
+func writeReports(t *testing.T, r *results.Results) (md, page []byte) {
+	t.Helper()
+	dir := t.TempDir()
+	_, err := Write(dir, r, []string{"svg"})
+	require.NoError(t, err)
+	md, err = os.ReadFile(filepath.Join(dir, ReportFile))
+	require.NoError(t, err)
+	page, err = os.ReadFile(filepath.Join(dir, HTMLFile))
+	require.NoError(t, err)
+	return md, page
+}
+
 func TestInterruptedRunSaysSo(t *testing.T) {
 	cases := []struct {
 		name, interrupted string
@@ -736,13 +749,7 @@ func TestInterruptedRunSaysSo(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := fixture()
 			r.Interrupted = tc.interrupted
-			dir := t.TempDir()
-			_, err := Write(dir, r, []string{"svg"})
-			require.NoError(t, err)
-			md, err := os.ReadFile(filepath.Join(dir, ReportFile))
-			require.NoError(t, err)
-			page, err := os.ReadFile(filepath.Join(dir, HTMLFile))
-			require.NoError(t, err)
+			md, page := writeReports(t, r)
 			if tc.want == "" {
 				assert.False(t, strings.Contains(string(md), "interrupted"), "report.md")
 				assert.False(t, strings.Contains(string(page), "interrupted"), "report.html")
@@ -785,13 +792,7 @@ func TestSkippedImagesAreListed(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := fixture()
 			r.Runs[1].Skipped = tc.skipped
-			dir := t.TempDir()
-			_, err := Write(dir, r, []string{"svg"})
-			require.NoError(t, err)
-			md, err := os.ReadFile(filepath.Join(dir, ReportFile))
-			require.NoError(t, err)
-			page, err := os.ReadFile(filepath.Join(dir, HTMLFile))
-			require.NoError(t, err)
+			md, page := writeReports(t, r)
 			for _, w := range tc.md {
 				assert.Contains(t, string(md), w)
 			}
