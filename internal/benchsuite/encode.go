@@ -312,7 +312,7 @@ func encodeVsBare(ctx context.Context, env *Env) ([]Row, error) {
 	full := env.threadsOption()
 	full["text_padding"] = "full"
 	loop := bareLoop{env: env}
-	var oursI, refI, oursT, refT, torchI, torchT, ratioI, ratioT []float64
+	var oursI, refI, oursT, refT, torchI, torchT, ratioI, ratioT, vsTorchI, vsTorchT []float64
 	twin := filepath.Join(env.Repo, "internal", "benchmodel", "torch_twin.py")
 	for k := range rounds {
 		dir := filepath.Join(tmp, fmt.Sprint(k))
@@ -348,6 +348,8 @@ func encodeVsBare(ctx context.Context, env *Env) ([]Row, error) {
 			return nil, fmt.Errorf("torch twin printed %q, want images_per_s and texts_per_s", out)
 		}
 		torchI, torchT = append(torchI, tw.Images), append(torchT, tw.Texts)
+		vsTorchI = append(vsTorchI, float64(nImages)/imgs.Seconds()/tw.Images)
+		vsTorchT = append(vsTorchT, float64(nTexts)/txts.Seconds()/tw.Texts)
 		oursI, refI = append(oursI, float64(nImages)/imgs.Seconds()), append(refI, float64(nImages)/bi.Seconds())
 		oursT, refT = append(oursT, float64(nTexts)/txts.Seconds()), append(refT, float64(nTexts)/bt.Seconds())
 	}
@@ -359,9 +361,9 @@ func encodeVsBare(ctx context.Context, env *Env) ([]Row, error) {
 			RatioIs: "clipeval / bare loop (throughput)", Goal: 0.98, Detail: how + "; clipeval's includes decoding and resizing"},
 		{Name: fmt.Sprintf("text encoding, %d VQA-RAD questions padded to %d", nTexts, ctxLen), Ours: ot, Ref: rt, Unit: "texts/s",
 			Ratio: median(ratioT), RatioIs: "clipeval / bare loop (throughput)", Goal: 0.98, Detail: how + "; clipeval's includes tokenizing"},
-		{Name: "image encoding vs torch", Ours: oi, Ref: ti, Unit: "images/s", Ratio: oi / ti, RatioIs: "clipeval / torch fp32 (throughput)",
-			Goal: 1, Detail: "the same architecture and weights in PyTorch (internal/benchmodel/torch_twin.py: eval, no_grad, fp32, same threads and batch) on ready-made inputs; our goal: no slower than torch"},
-		{Name: fmt.Sprintf("text encoding padded to %d vs torch", ctxLen), Ours: ot, Ref: tt, Unit: "texts/s", Ratio: ot / tt,
+		{Name: "image encoding vs torch", Ours: oi, Ref: ti, Unit: "images/s", Ratio: median(vsTorchI), RatioIs: "clipeval / torch fp32 (throughput)",
+			Goal: 1, Detail: "the same architecture and weights in PyTorch (internal/benchmodel/torch_twin.py: eval, no_grad, fp32, same threads and batch) on ready-made inputs, last in each round; ratio: the median of the rounds' own; our goal: no slower than torch"},
+		{Name: fmt.Sprintf("text encoding padded to %d vs torch", ctxLen), Ours: ot, Ref: tt, Unit: "texts/s", Ratio: median(vsTorchT),
 			RatioIs: "clipeval / torch fp32 (throughput)", Goal: 1, Detail: "as above, on token ids of the same length (open_clip pads every text to the context)"},
 	}, nil
 }
