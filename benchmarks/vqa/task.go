@@ -90,15 +90,13 @@ func (l *loaded) without(kept []bool) *loaded {
 			}
 		}
 		// The answers left, still sorted, and the labels renumbered to them.
-		to := make([]int, len(l.head.answers))
-		for i := range to {
-			to[i] = -1
-		}
+		used := make([]bool, len(l.head.answers))
 		for _, c := range h.labels {
-			to[c] = 0
+			used[c] = true
 		}
+		to := make([]int, len(used))
 		for c, a := range l.head.answers {
-			if to[c] == 0 {
+			if used[c] {
 				to[c] = len(h.answers)
 				h.answers = append(h.answers, a)
 			}

@@ -269,18 +269,17 @@ func (o SessionOptions) apply(opts *ort.SessionOptions) error {
 		}
 	}
 	// Providers are tried in the order appended; the CPU provider, always there, takes whatever is left.
+	var err error
 	switch o.Provider {
 	case ProviderTensorRT:
-		if err := appendTensorRT(opts); err != nil {
-			return &ProviderError{Provider: o.Provider, Err: err}
-		}
-		if err := appendCUDA(opts); err != nil {
-			return &ProviderError{Provider: o.Provider, Err: err}
+		if err = appendTensorRT(opts); err == nil {
+			err = appendCUDA(opts)
 		}
 	case ProviderCUDA:
-		if err := appendCUDA(opts); err != nil {
-			return &ProviderError{Provider: o.Provider, Err: err}
-		}
+		err = appendCUDA(opts)
+	}
+	if err != nil {
+		return &ProviderError{Provider: o.Provider, Err: err}
 	}
 	return nil
 }
