@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"git.sr.ht/~sbinet/gg"
 	"image"
 	"image/color"
-	"image/png"
 	"math"
 	"path/filepath"
 	"slices"
@@ -129,9 +129,17 @@ func (c *chart) fixY() {
 }
 
 // draw renders the chart onto dc: white background, margins, the plot on the left and the legend on the right.
-func (c *chart) draw(dc draw.Canvas) {
-	dc.SetColor(color.White)
-	dc.Fill(dc.Rectangle.Path())
+// filled says that dc is already white (a raster canvas is made so): the background is then not painted again,
+// which would rasterise every pixel twice more (the chart's and gonum/plot's own background) for the same pixels.
+func (c *chart) draw(dc draw.Canvas, filled bool) {
+	background := c.plot.BackgroundColor
+	if filled {
+		c.plot.BackgroundColor = nil
+		defer func() { c.plot.BackgroundColor = background }()
+	} else {
+		dc.SetColor(color.White)
+		dc.Fill(dc.Rectangle.Path())
+	}
 	margin := vg.Points(8)
 	dc = draw.Crop(dc, margin, -margin, margin, -margin)
 	legendWidth := c.legend.Rectangle(dc).Size().X
@@ -217,7 +225,7 @@ func (c *chart) render(formats []string, rd *Renderer) (pngData, svg []byte, err
 		}
 	}()
 	vs := vgsvg.NewWith(vgsvg.UseWH(plotWidth, plotHeight), vgsvg.EmbedFonts(false))
-	c.draw(draw.New(vs))
+	c.draw(draw.New(vs), false)
 	var buf bytes.Buffer
 	if _, err := vs.WriteTo(&buf); err != nil {
 		return nil, nil, fmt.Errorf("encoding as SVG: %w", err)
@@ -233,15 +241,16 @@ func (c *chart) render(formats []string, rd *Renderer) (pngData, svg []byte, err
 	if pngData != nil {
 		return pngData, svg, nil
 	}
-	img := vgimg.NewWith(vgimg.UseWH(plotWidth, plotHeight), vgimg.UseDPI(plotDPI))
-	c.draw(draw.New(img))
+	// The canvas draws straight into rgba: vgimg's own constructor would hand gg a copy of the image it made (a
+	// second frame's allocation and copy per plot). So the context is set up as vgimg sets up its own: butt line
+	// caps, Y pointing up; vgimg then paints the background white.
+	rgba := image.NewRGBA(image.Rect(0, 0, int(plotWidth.Dots(plotDPI)+0.5), int(plotHeight.Dots(plotDPI)+0.5)))
+	ctx := gg.NewContextForRGBA(rgba)
+	ctx.SetLineCapButt()
+	ctx.InvertY()
+	c.draw(draw.New(vgimg.NewWith(vgimg.UseImageWithContext(rgba, ctx), vgimg.UseDPI(plotDPI))), true)
 	var out bytes.Buffer
-	if rgba, ok := img.Image().(*image.RGBA); ok {
-		err = encodePNG(&out, rgba)
-	} else {
-		err = (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&out, img.Image())
-	}
-	if err != nil {
+	if err := encodePNG(&out, rgba); err != nil {
 		return nil, nil, fmt.Errorf("encoding as PNG: %w", err)
 	}
 	pngData = out.Bytes()

@@ -44,9 +44,10 @@ func encodePNG(w io.Writer, img *image.RGBA) error {
 	line := make([]byte, 1+3*width)
 	line[0] = 2 // filter type Up
 	for y := b.Min.Y; y < b.Max.Y; y++ {
-		px := img.Pix[img.PixOffset(b.Min.X, y):]
-		for x := range width {
-			copy(cur[1+3*x:4+3*x], px[4*x:4*x+3])
+		px := img.Pix[img.PixOffset(b.Min.X, y):][:4*width]
+		for x, o := 0, 1; x < len(px); x, o = x+4, o+3 {
+			s, d := px[x:x+3:x+3], cur[o:o+3:o+3]
+			d[0], d[1], d[2] = s[0], s[1], s[2]
 		}
 		for i := 1; i < len(cur); i++ {
 			line[i] = cur[i] - prev[i]

@@ -13,8 +13,13 @@ const (
 	goColGroup  = 2
 )
 
+// smallGEMM is the size (m·n·k multiply-adds) below which an openblas build's tile goes to the pure-Go kernel: a
+// few milliseconds of work, less than what opening OpenBLAS costs (its library start spawns a thread per core that
+// busy-waits for work for about a tenth of a second, time a small run's other processes need).
+const smallGEMM = 1 << 22
+
 // gemmGo writes c[i·ldc+j] = Σ_p a[i·k+p]·b[j·k+p] for i < m, j < n (C = A·Bᵀ, A m×k and B n×k row-major, in
-// float32): the pure-Go kernel, used when the build has no BLAS. It keeps 4×2 sums in registers and spreads
+// float32): the pure-Go kernel, used when the build has no BLAS and for small products. It keeps 4×2 sums in registers and spreads
 // chunks of B's rows over the CPUs (each chunk writes its own columns of C). Its summation order is plain
 // left-to-right over p, unlike a BLAS's; the callers' float64 re-checks make the ranks independent of it.
 func gemmGo(m, n, k int, a, b, c []float32, ldc int) {

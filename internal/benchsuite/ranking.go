@@ -74,7 +74,7 @@ func rankingVsNumpy(ctx context.Context, env *Env) ([]Row, error) {
 	return []Row{{Name: fmt.Sprintf("retrieval ranking, N = %d, d = 512, both ways", n), Ours: o, Ref: r, Unit: "s",
 		Ratio: o / r, RatioIs: "clipeval / numpy sgemm (time)", Goal: 1.2, GoalMax: true,
 		Detail: fmt.Sprintf("rank.Retrieve (%s kernel: exact ranks and tops both ways) against numpy's float32 product of the same scores, %d threads, medians of %d alternate rounds",
-			rank.Backend, env.Threads, rounds)}}, nil
+			rank.Kernel(), env.Threads, rounds)}}, nil
 }
 
 // pythonSeconds runs a Python program with args and returns the "seconds" of the JSON line it prints last. BLAS
