@@ -135,6 +135,7 @@ func (t *task) Load(_ context.Context, req sdk.LoadRequest) (d *sdk.Dataset, err
 		return nil, err
 	}
 	sp := datasets.NewSpool(req.WorkDir)
+	sp.SkipBadImages(req.SkipBadImages)
 	defer func() {
 		if cerr := sp.Close(); cerr != nil && err == nil {
 			d, err = nil, fmt.Errorf("classification dataset: %w", cerr)
@@ -183,6 +184,7 @@ func (t *task) Load(_ context.Context, req sdk.LoadRequest) (d *sdk.Dataset, err
 	if l.probe != nil {
 		d.Description += l.probe.describe()
 	}
+	d.Skipped = sp.Skipped()
 	l.images, l.texts = len(d.Images), len(d.Texts)
 	d.ID = t.loaded.Add(name, l)
 	return d, nil
@@ -223,7 +225,7 @@ func readItems(dc datasetConfig, classes []string, sp *datasets.Spool) ([]item, 
 	case "webdataset":
 		rows, files, err = webItems(dc, classes, sp)
 	case "vqa-rad":
-		items, err := vqaRADItems(dc)
+		items, err := vqaRADItems(dc, sp)
 		return items, []string{filepath.Join(dc.Root, datasets.VQARADFile)}, err
 	}
 	if err != nil {
@@ -256,9 +258,10 @@ func webItems(dc datasetConfig, classes []string, sp *datasets.Spool) ([]dataset
 }
 
 // vqaRADItems returns one item per VQA-RAD image (file order, or the order of dc.Images when set), labelled by
-// dc.LabelField (default image_organ). Rows of one image that disagree on the label are an error.
-func vqaRADItems(dc datasetConfig) ([]item, error) {
-	rows, err := datasets.ReadVQARAD(dc.Root)
+// dc.LabelField (default image_organ). Rows of one image that disagree on the label are an error. An image left out
+// as bad (sp's SkipBadImages) is left out of dc.Images too.
+func vqaRADItems(dc datasetConfig, sp *datasets.Spool) ([]item, error) {
+	rows, err := datasets.ReadVQARAD(dc.Root, sp)
 	if err != nil {
 		return nil, err
 	}
@@ -290,6 +293,9 @@ func vqaRADItems(dc datasetConfig) ([]item, error) {
 		order = nil
 		seen := map[string]bool{}
 		for _, n := range dc.Images {
+			if byName[n] == nil && sp.IsSkipped(filepath.Join(dc.Root, "images", n)) {
+				continue
+			}
 			if byName[n] == nil {
 				return nil, fmt.Errorf("classification dataset: image %q is not in VQA-RAD (%s)", n, dc.Root)
 			}

@@ -39,17 +39,23 @@ func ReadCSVLabels(manifest string, cols Columns, sp *Spool) ([]Labeled, error) 
 	cols = cols.withDefaults()
 	var out []Labeled
 	err := readCSV(manifest, []string{cols.Image, cols.Label}, func(r *root, v []string) error {
-		img, err := r.image(v[0], sp)
-		if err != nil {
-			return err
-		}
 		if v[1] == "" {
 			return fmt.Errorf("image %q has an empty %q", v[0], cols.Label)
+		}
+		img, err := r.image(v[0], sp)
+		if errors.Is(err, errSkipped) {
+			return nil
+		}
+		if err != nil {
+			return err
 		}
 		out = append(out, Labeled{Name: v[0], Image: img, Label: v[1]})
 		return nil
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := sp.noneLeft(len(out), manifest); err != nil {
 		return nil, err
 	}
 	return out, oneLabelEach(manifest, out)
@@ -66,6 +72,9 @@ func ReadCSVCaptions(manifest string, cols Columns, sp *Spool) ([]Captioned, err
 	byPath := map[string]int{}
 	err := readCSV(manifest, []string{cols.Image, cols.Caption}, func(r *root, v []string) error {
 		img, err := r.image(v[0], sp)
+		if errors.Is(err, errSkipped) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -77,7 +86,10 @@ func ReadCSVCaptions(manifest string, cols Columns, sp *Spool) ([]Captioned, err
 		out = append(out, Captioned{Name: v[0], Image: img, Captions: []string{v[1]}})
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, sp.noneLeft(len(out), manifest)
 }
 
 // readCSV reads the CSV file at path (an optional UTF-8 byte order mark, then a header row naming columns) and

@@ -140,7 +140,7 @@ func TestReadVQARAD(t *testing.T) {
 		{QID: "0", Image: "a.jpg", Question: "q", Answer: 2.5, AnswerType: "OPEN", PhraseType: "para", Organ: "ABD"},
 		{QID: 1, Image: "a.jpg", Question: "r", Answer: "Yes", AnswerType: "CLOSED ", PhraseType: "test_freeform", Organ: "ABD"},
 	})
-	rows, err := ReadVQARAD(dir)
+	rows, err := ReadVQARAD(dir, nil)
 	require.NoError(t, err)
 	require.Len(t, rows, 2)
 	assert.Equal(t, "0", rows[0].QID)
@@ -159,21 +159,21 @@ func TestReadVQARAD(t *testing.T) {
 		{QID: "7", Image: "a.jpg", Question: "q", Answer: "no", AnswerType: "CLOSED", PhraseType: "test_para", Organ: "ABD"},
 		{QID: 7, Image: "a.jpg", Question: "r", Answer: "Yes", AnswerType: "CLOSED", PhraseType: "test_freeform", Organ: "ABD"},
 	})
-	_, err = ReadVQARAD(dup)
+	_, err = ReadVQARAD(dup, nil)
 	assert.ErrorContains(t, err, VQARADFile+": rows 0 and 1 have the same qid 7; every question needs its own qid (answers are matched by it)")
 
 	require.NoError(t, os.Remove(filepath.Join(dir, "images", "a.jpg")))
-	_, err = ReadVQARAD(dir)
+	_, err = ReadVQARAD(dir, nil)
 	assert.ErrorContains(t, err, `row 0 (qid 0): image "a.jpg"`)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, VQARADFile), []byte(`{"qid": 1}`), 0o644))
-	_, err = ReadVQARAD(dir)
+	_, err = ReadVQARAD(dir, nil)
 	assert.ErrorContains(t, err, "not a JSON array of question objects")
 }
 
 // TestReadRealVQARAD reads the real release: 2,248 questions, a 451-question test split (272 closed, 179 open), a
 // 1,797-question training split (1,027 closed), the two "CLOSED " rows counted closed, five numeric answers.
 func TestReadRealVQARAD(t *testing.T) {
-	rows, err := ReadVQARAD(sharedtest.Path(t, "data", "vqa-rad"))
+	rows, err := ReadVQARAD(sharedtest.Path(t, "data", "vqa-rad"), nil)
 	require.NoError(t, err)
 	assert.Len(t, rows, 2248)
 	count := func(split string) (int, int) {

@@ -384,7 +384,7 @@ func FuzzReadVQARAD(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := filepath.Join(root, VQARADFile)
 		require.NoError(t, os.WriteFile(p, data, 0o644))
-		rows, err := ReadVQARAD(root)
+		rows, err := ReadVQARAD(root, nil)
 		if err != nil {
 			return
 		}
@@ -398,7 +398,7 @@ func FuzzReadVQARAD(f *testing.F) {
 		}
 		assert.Equal(t, len(rows), n, "every row is in the train or the test split")
 		require.NoError(t, os.WriteFile(p, rowsJSON(t, rows), 0o644))
-		again, err := ReadVQARAD(root)
+		again, err := ReadVQARAD(root, nil)
 		require.NoError(t, err)
 		assert.Equal(t, rowValues(rows), rowValues(again))
 	})
@@ -417,7 +417,7 @@ func FuzzReadSLAKE(f *testing.F) {
 	f.Fuzz(func(t *testing.T, train, test []byte) {
 		require.NoError(t, os.WriteFile(filepath.Join(root, "train.json"), train, 0o644))
 		require.NoError(t, os.WriteFile(filepath.Join(root, "test.json"), test, 0o644))
-		rows, files, err := ReadSLAKE(root)
+		rows, files, err := ReadSLAKE(root, nil)
 		if err != nil {
 			return
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"image"
 	"image/png"
 	"io"
 	"os"
@@ -100,24 +101,12 @@ func (r *root) resolve(name string) (string, error) {
 // "DICM" marker at byte 128, whatever the extension) its pixels converted as ReadDICOM does, as PNG bytes written
 // to sp under the DICOM file's path. A file named *.dcm without the marker is an error.
 func (r *root) image(name string, sp *Spool) (Image, error) {
-	p, err := r.resolve(name)
+	p, gray, err := r.open(name)
 	if err != nil {
-		return Image{}, err
+		return Image{}, sp.bad(r.path(name), err)
 	}
-	isDICOM, err := hasDICOMMarker(r.dir, p)
-	if err != nil {
-		return Image{}, fmt.Errorf("image %q: %w", name, err)
-	}
-	if !isDICOM {
-		if strings.EqualFold(filepath.Ext(p), ".dcm") {
-			return Image{}, fmt.Errorf("image %q (%s) is named .dcm but has no \"DICM\" marker at byte 128; "+
-				"only DICOM Part 10 files are read (rewrite it with a DICOM tool, e.g. dcmconv)", name, p)
-		}
+	if gray == nil {
 		return RootedImage(r.dir, p), nil
-	}
-	gray, err := readDICOMInRoot(r.dir, p)
-	if err != nil {
-		return Image{}, err
 	}
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, gray); err != nil {
@@ -128,6 +117,38 @@ func (r *root) image(name string, sp *Spool) (Image, error) {
 		return Image{}, fmt.Errorf("DICOM %s: %w", p, err)
 	}
 	return Image{ImageInput: in, File: p}, nil
+}
+
+// open resolves name (see resolve) and, for a DICOM file, reads its pixels (gray; nil for other images). Its
+// errors are the image's own (missing, unreadable, out of the root, not convertible): a bad image.
+func (r *root) open(name string) (p string, gray *image.Gray, err error) {
+	if p, err = r.resolve(name); err != nil {
+		return "", nil, err
+	}
+	isDICOM, err := hasDICOMMarker(r.dir, p)
+	if err != nil {
+		return "", nil, fmt.Errorf("image %q: %w", name, err)
+	}
+	if !isDICOM {
+		if strings.EqualFold(filepath.Ext(p), ".dcm") {
+			return "", nil, fmt.Errorf("image %q (%s) is named .dcm but has no \"DICM\" marker at byte 128; "+
+				"only DICOM Part 10 files are read (rewrite it with a DICOM tool, e.g. dcmconv)", name, p)
+		}
+		return p, nil, nil
+	}
+	if gray, err = readDICOMInRoot(r.dir, p); err != nil {
+		return "", nil, err
+	}
+	return p, gray, nil
+}
+
+// path is how a skipped image is named: its path in the root when name is a path inside it, else name as the
+// data set wrote it.
+func (r *root) path(name string) string {
+	if name != "" && filepath.IsLocal(name) {
+		return filepath.Join(r.dir, name)
+	}
+	return name
 }
 
 // ReadImage resolves an image path written in a manifest relative to the manifest's folder dir, as ResolveImage

@@ -1,6 +1,7 @@
 package datasets
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -34,7 +35,7 @@ func ReadImageFolder(dir string, sp *Spool) ([]Labeled, error) {
 			continue
 		}
 		class := e.Name()
-		before := len(out)
+		before, skipped := len(out), 0
 		// Walk the class folder's target (WalkDir does not follow a link it starts at); name images through dir.
 		target, err := filepath.EvalSymlinks(filepath.Join(dir, class))
 		if err != nil {
@@ -53,6 +54,10 @@ func ReadImageFolder(dir string, sp *Spool) ([]Labeled, error) {
 			}
 			rel := filepath.Join(class, below)
 			img, err := r.image(rel, sp)
+			if errors.Is(err, errSkipped) {
+				skipped++
+				return nil
+			}
 			if err != nil {
 				return err
 			}
@@ -62,10 +67,13 @@ func ReadImageFolder(dir string, sp *Spool) ([]Labeled, error) {
 		if err != nil {
 			return nil, fmt.Errorf("ImageFolder %s, class %q: %w", dir, class, err)
 		}
-		if len(out) == before {
+		if len(out) == before && skipped == 0 { // a class whose every image is bad is listed with the skipped
 			return nil, fmt.Errorf("ImageFolder %s: class folder %q holds no images (%s); add images or remove the folder",
 				dir, class, imageExtensions)
 		}
+	}
+	if err := sp.noneLeft(len(out), "ImageFolder "+dir); err != nil {
+		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("ImageFolder %s holds no class folders; put each class's images in a folder named after it", dir)

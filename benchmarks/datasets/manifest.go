@@ -100,17 +100,23 @@ func ReadCaptions(manifest string, sp *Spool) ([]Captioned, error) {
 	}
 	var out []Captioned
 	err = readJSONL(manifest, func(l *line) error {
-		p, err := r.image(l.Image, sp)
-		if err != nil {
-			return err
-		}
 		if len(l.Captions) == 0 {
 			return fmt.Errorf(`image %q has no "captions"`, l.Image)
+		}
+		p, err := r.image(l.Image, sp)
+		if errors.Is(err, errSkipped) {
+			return nil
+		}
+		if err != nil {
+			return err
 		}
 		out = append(out, Captioned{Name: l.Image, Image: p, Captions: l.Captions})
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, sp.noneLeft(len(out), manifest)
 }
 
 // ReadLabels reads a classification manifest: JSON Lines, one object per line, {"image": "...", "label": "red"};
@@ -127,17 +133,23 @@ func ReadLabels(manifest string, sp *Spool) ([]Labeled, error) {
 	}
 	var out []Labeled
 	err = readJSONL(manifest, func(l *line) error {
-		p, err := r.image(l.Image, sp)
-		if err != nil {
-			return err
-		}
 		if l.Label == "" {
 			return fmt.Errorf(`image %q has no "label"`, l.Image)
+		}
+		p, err := r.image(l.Image, sp)
+		if errors.Is(err, errSkipped) {
+			return nil
+		}
+		if err != nil {
+			return err
 		}
 		out = append(out, Labeled{Name: l.Image, Image: p, Label: l.Label})
 		return nil
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := sp.noneLeft(len(out), manifest); err != nil {
 		return nil, err
 	}
 	return out, oneLabelEach(manifest, out)

@@ -341,7 +341,7 @@ func TestReadSLAKE(t *testing.T) {
 	test := []testutil.SLAKERow{sr(10, "xmlab3/source.jpg", "Where is the lesion?", "Left", "OPEN", "en")}
 	dir := testutil.WriteSLAKE(t, t.TempDir(), map[string][]testutil.SLAKERow{"train.json": train, "test.json": test,
 		"validate.json": {sr(5, "xmlab2/source.jpg", "Is it normal?", "No", "CLOSED", "en")}})
-	rows, files, err := ReadSLAKE(dir)
+	rows, files, err := ReadSLAKE(dir, nil)
 	require.NoError(t, err)
 	assert.Equal(t, []string{filepath.Join(dir, "train.json"), filepath.Join(dir, "validate.json"), filepath.Join(dir, "test.json")}, files)
 	type row struct {
@@ -365,11 +365,11 @@ func TestReadSLAKE(t *testing.T) {
 
 	// validate.json is optional; train.json and test.json are not.
 	require.NoError(t, os.Remove(filepath.Join(dir, "validate.json")))
-	_, files, err = ReadSLAKE(dir)
+	_, files, err = ReadSLAKE(dir, nil)
 	require.NoError(t, err)
 	assert.Len(t, files, 2)
 	require.NoError(t, os.Remove(filepath.Join(dir, "test.json")))
-	_, _, err = ReadSLAKE(dir)
+	_, _, err = ReadSLAKE(dir, nil)
 	assert.ErrorContains(t, err, "reading SLAKE: stat "+filepath.Join(dir, "test.json"))
 
 	tests := []struct {
@@ -384,7 +384,7 @@ func TestReadSLAKE(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			d := testutil.WriteSLAKE(t, t.TempDir(), map[string][]testutil.SLAKERow{"train.json": tc.rows, "test.json": test})
-			rows, _, err := ReadSLAKE(d)
+			rows, _, err := ReadSLAKE(d, nil)
 			if tc.err == "" {
 				require.NoError(t, err)
 				assert.Len(t, rows, 1, "only the English test question")
@@ -395,7 +395,7 @@ func TestReadSLAKE(t *testing.T) {
 	}
 	d := testutil.WriteSLAKE(t, t.TempDir(), map[string][]testutil.SLAKERow{"test.json": test})
 	testutil.WriteFiles(t, d, map[string]string{"train.json": `[{"qid": 1, "img_name": "xmlab3/source.jpg", "question": "q", "answer": "a", "answer_type": "OPEN"}]`})
-	_, _, err = ReadSLAKE(d)
+	_, _, err = ReadSLAKE(d, nil)
 	assert.ErrorContains(t, err, `train.json: row 0: qid 1: question 1 has no field "q_lang"`)
 }
 
@@ -439,6 +439,6 @@ func TestManifestRecordLimits(t *testing.T) {
 
 	vqa := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(vqa, VQARADFile), make([]byte, maxQuestionFile+1), 0o644))
-	_, err = ReadVQARAD(vqa)
+	_, err = ReadVQARAD(vqa, nil)
 	assert.ErrorContains(t, err, "reading questions: "+filepath.Join(vqa, VQARADFile)+" is 268435457 bytes, more than the 268435456 clipeval reads from such a file")
 }

@@ -19,8 +19,9 @@ func slakeFiles() []struct{ split, file string } {
 // optionally validate.json (JSON arrays of question objects with qid, img_name, question, answer, answer_type
 // OPEN or CLOSED, q_lang and more) and imgs/, the images by img_name. Only rows with q_lang "en" are kept, in file
 // order, train first, then validate, then test; each row's Split is its file's. It returns the rows and the
-// question files read. Errors name the file and the row (0-based, with its qid).
-func ReadSLAKE(root string) ([]VQARADRow, []string, error) {
+// question files read. Errors name the file and the row (0-based, with its qid). Under sp's SkipBadImages, a row
+// whose image is missing (or a link out of imgs/) is left out and the image recorded in sp instead.
+func ReadSLAKE(root string, sp *Spool) ([]VQARADRow, []string, error) {
 	var rows []VQARADRow
 	var files []string
 	for _, sf := range slakeFiles() {
@@ -31,7 +32,7 @@ func ReadSLAKE(root string) ([]VQARADRow, []string, error) {
 			}
 			return nil, nil, fmt.Errorf("reading SLAKE: %w (the root folder must hold train.json, test.json and imgs/)", err)
 		}
-		part, err := readQuestions(path, filepath.Join(root, "imgs"), "img_name", func(r *VQARADRow) (bool, error) {
+		part, err := readQuestions(path, filepath.Join(root, "imgs"), "img_name", sp, func(r *VQARADRow) (bool, error) {
 			lang, err := r.Field("q_lang")
 			if err != nil {
 				return false, err
@@ -45,5 +46,5 @@ func ReadSLAKE(root string) ([]VQARADRow, []string, error) {
 		rows = append(rows, part...)
 		files = append(files, path)
 	}
-	return rows, files, nil
+	return rows, files, sp.noneLeft(len(rows), "SLAKE "+root)
 }

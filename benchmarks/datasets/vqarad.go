@@ -3,6 +3,7 @@ package datasets
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -84,13 +85,14 @@ func scalar(name string, raw json.RawMessage) (string, error) {
 }
 
 // ReadVQARAD reads every row of root/VQA_RAD_Dataset_Public.json and checks that the images the rows name exist
-// in root/images. Errors name the file and the row (0-based, with its qid).
-func ReadVQARAD(root string) ([]VQARADRow, error) {
+// in root/images. Errors name the file and the row (0-based, with its qid). Under sp's SkipBadImages, a row whose
+// image is missing (or a link out of images/) is left out and the image recorded in sp instead.
+func ReadVQARAD(root string, sp *Spool) ([]VQARADRow, error) {
 	path := filepath.Join(root, VQARADFile)
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("reading VQA-RAD: %w (the root folder must hold %s and images/)", err, VQARADFile)
 	}
-	return readQuestions(path, filepath.Join(root, "images"), "image_name", func(r *VQARADRow) (bool, error) {
+	rows, err := readQuestions(path, filepath.Join(root, "images"), "image_name", sp, func(r *VQARADRow) (bool, error) {
 		phrase, err := r.Field("phrase_type")
 		if err != nil {
 			return false, err
@@ -100,6 +102,10 @@ func ReadVQARAD(root string) ([]VQARADRow, error) {
 		}
 		return true, nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return rows, sp.noneLeft(len(rows), path)
 }
 
 // maxQuestionFile is the largest question file (VQA-RAD's release, a SLAKE split) read (256 MiB; VQA-RAD's is
@@ -108,9 +114,9 @@ const maxQuestionFile = 256 << 20
 
 // readQuestions reads a JSON array of question objects from path: each row's common fields (see fill, the image
 // name in imageField), then keep, which checks the row's own fields and says whether to keep it. The images of the
-// rows kept must exist in the folder images; no two rows may share a qid. Errors name the file and the row (0-based,
-// with its qid).
-func readQuestions(path, images, imageField string, keep func(r *VQARADRow) (bool, error)) ([]VQARADRow, error) {
+// rows kept must exist in the folder images (under sp's SkipBadImages, a row whose image does not is left out and
+// the image recorded); no two rows may share a qid. Errors name the file and the row (0-based, with its qid).
+func readQuestions(path, images, imageField string, sp *Spool, keep func(r *VQARADRow) (bool, error)) ([]VQARADRow, error) {
 	b, err := sdk.ReadFileAtMost(path, maxQuestionFile)
 	if err != nil {
 		return nil, fmt.Errorf("reading questions: %w", err)
@@ -123,7 +129,7 @@ func readQuestions(path, images, imageField string, keep func(r *VQARADRow) (boo
 		return nil, fmt.Errorf("%s holds no questions", path)
 	}
 	var rows []VQARADRow
-	checked := map[string]bool{}
+	checked := map[string]bool{} // image name: usable
 	qids := map[string]int{}
 	for i, fields := range raw {
 		var r VQARADRow
@@ -142,13 +148,21 @@ func readQuestions(path, images, imageField string, keep func(r *VQARADRow) (boo
 			continue
 		}
 		r.Image, r.Images = filepath.Join(images, r.ImageName), images
-		if !checked[r.ImageName] {
-			if _, err := ResolveImage(images, r.ImageName); err != nil {
+		usable, ok := checked[r.ImageName]
+		if !ok {
+			_, err := ResolveImage(images, r.ImageName)
+			if err != nil {
+				err = sp.bad(r.Image, err)
+			}
+			if err != nil && !errors.Is(err, errSkipped) {
 				return nil, fmt.Errorf("%s: row %d (qid %s): %w", path, i, r.QID, err)
 			}
-			checked[r.ImageName] = true
+			usable = err == nil
+			checked[r.ImageName] = usable
 		}
-		rows = append(rows, r)
+		if usable {
+			rows = append(rows, r)
+		}
 	}
 	return rows, nil
 }

@@ -118,6 +118,7 @@ func (t *task) Load(_ context.Context, req sdk.LoadRequest) (d *sdk.Dataset, err
 		return nil, fmt.Errorf("retrieval options: max_k is %d; it must be at least 1", opt.MaxK)
 	}
 	sp := datasets.NewSpool(req.WorkDir)
+	sp.SkipBadImages(req.SkipBadImages)
 	defer func() {
 		if cerr := sp.Close(); cerr != nil && err == nil {
 			d, err = nil, fmt.Errorf("retrieval dataset: %w", cerr)
@@ -146,6 +147,7 @@ func (t *task) Load(_ context.Context, req sdk.LoadRequest) (d *sdk.Dataset, err
 	}
 	d = in.Dataset(len(items), fmt.Sprintf("%d images, %d captions from %s", len(items), len(l.captions),
 		dc.Manifest+dc.Root), files...)
+	d.Skipped = sp.Skipped()
 	l.images, l.texts = len(d.Images), len(d.Texts)
 	d.ID = t.loaded.Add(name, l)
 	return d, nil

@@ -160,7 +160,9 @@ func (t *task) Load(_ context.Context, req sdk.LoadRequest) (*sdk.Dataset, error
 	if err := checkCandidates(opt.ClosedCandidates); err != nil {
 		return nil, err
 	}
-	rows, files, err := readRows(dc)
+	sp := datasets.NewSpool("") // only for the bad-image policy: nothing is spooled
+	sp.SkipBadImages(req.SkipBadImages)
+	rows, files, err := readRows(dc, sp)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +179,11 @@ func (t *task) Load(_ context.Context, req sdk.LoadRequest) (*sdk.Dataset, error
 		return nil, fmt.Errorf("vqa %w", err)
 	}
 	if grid != nil {
-		return t.loadHeadMode(dc, opt, rows, eval, files, grid, boot)
+		d, err := t.loadHeadMode(dc, opt, rows, eval, files, grid, boot)
+		if d != nil {
+			d.Skipped = sp.Skipped()
+		}
+		return d, err
 	}
 	open, err := openCandidates(rows, opt.OpenCandidates)
 	if err != nil {
@@ -201,17 +207,19 @@ func (t *task) Load(_ context.Context, req sdk.LoadRequest) (*sdk.Dataset, error
 	d := in.Dataset(len(eval), "", files...)
 	d.Description = fmt.Sprintf("%s %s: %d questions (%d closed, %d open) on %d images; %d closed, %d open candidates",
 		dc.Format, opt.Split, len(eval), closedCount, len(eval)-closedCount, len(d.Images), len(opt.ClosedCandidates), len(open))
+	d.Skipped = sp.Skipped()
 	l.images, l.texts = len(d.Images), len(d.Texts)
 	d.ID = t.loaded.Add(name, l)
 	return d, nil
 }
 
-// readRows reads the questions of the configured release and returns them with the question files read.
-func readRows(dc datasetConfig) ([]datasets.VQARADRow, []string, error) {
+// readRows reads the questions of the configured release and returns them with the question files read; sp
+// carries the bad-image policy and records the images left out.
+func readRows(dc datasetConfig, sp *datasets.Spool) ([]datasets.VQARADRow, []string, error) {
 	if dc.Format == "slake" {
-		return datasets.ReadSLAKE(dc.Root)
+		return datasets.ReadSLAKE(dc.Root, sp)
 	}
-	rows, err := datasets.ReadVQARAD(dc.Root)
+	rows, err := datasets.ReadVQARAD(dc.Root, sp)
 	return rows, []string{filepath.Join(dc.Root, datasets.VQARADFile)}, err
 }
 

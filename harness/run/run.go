@@ -150,7 +150,8 @@ func (r *Runner) Check(ctx context.Context, cfg *config.Config, workRoot string)
 			c.Close()
 			return nil, fmt.Errorf("creating the work folder: %w", err)
 		}
-		ds, err := t.plugin.Load(ctx, sdk.LoadRequest{Dataset: payloads[i][0], Options: payloads[i][1], WorkDir: t.dir})
+		ds, err := t.plugin.Load(ctx, sdk.LoadRequest{Dataset: payloads[i][0], Options: payloads[i][1], WorkDir: t.dir,
+			SkipBadImages: t.cfg.BadImages == config.BadImagesSkip})
 		if err != nil {
 			if ctx.Err() != nil {
 				c.Close()
@@ -433,6 +434,9 @@ func (r *Runner) runOne(ctx context.Context, enc *encoder, t *loadedTask) (resul
 	}
 	if err != nil {
 		return fail(err)
+	}
+	for _, sk := range t.data.Skipped { // left out at load: the dataset has neither them nor their items
+		run.Skipped = append(run.Skipped, results.SkippedImage{Image: sk.Image, Error: sk.Error})
 	}
 	var skipped []int
 	for _, b := range bad {

@@ -2,15 +2,18 @@ package run
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clipeval/clipeval/benchmarks/datasets"
 	"github.com/clipeval/clipeval/harness/config"
 	"github.com/clipeval/clipeval/harness/plan"
 	"github.com/clipeval/clipeval/harness/results"
@@ -74,9 +77,26 @@ func runConfig(t *testing.T, r *Runner, path, out string, progress func(Event)) 
 }
 
 // withoutBadImage removes from the demo's manifests the lines of spoiltImage: the data set a skipping run must
-// score as.
-func withoutBadImage(t *testing.T, demo string) {
+// score as. With questions, also the VQA questions on it (training questions included): the data set a run that
+// skips the image at load scores as.
+func withoutBadImage(t *testing.T, demo string, questions bool) {
 	t.Helper()
+	if questions {
+		p := filepath.Join(demo, "data", "vqa", datasets.VQARADFile)
+		raw, err := os.ReadFile(p)
+		require.NoError(t, err)
+		var rows, keep []map[string]any
+		require.NoError(t, json.Unmarshal(raw, &rows))
+		for _, r := range rows {
+			if r["image_name"] != spoiltImage {
+				keep = append(keep, r)
+			}
+		}
+		require.Less(t, len(keep), len(rows))
+		raw, err = json.Marshal(keep)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(p, raw, 0o644))
+	}
 	for _, m := range []string{"retrieval.jsonl", "classification.jsonl"} {
 		p := filepath.Join(demo, "data", m)
 		raw, err := os.ReadFile(p)
@@ -116,7 +136,7 @@ func TestBadImagesSkip(t *testing.T) {
 	without := t.TempDir()
 	_, err = demogen.Generate(without)
 	require.NoError(t, err)
-	withoutBadImage(t, without)
+	withoutBadImage(t, without, false)
 	r, _ := newRunner(t)
 	full, err := runConfig(t, r, writeSkipConfig(t, t.TempDir(), clean, ""), "", nil)
 	require.NoError(t, err)
@@ -220,4 +240,85 @@ func TestBadImagesSkip(t *testing.T) {
 		}
 		assert.Equal(t, 3, failed, "retrieval, classification and pyalign read the spoilt image; vqa has its own")
 	})
+}
+
+// TestBadImagesSkipAtLoad spoils one image before the data sets are loaded (removed; a link out of the data set's
+// folder; a DICOM file that cannot be read, which the Go tasks convert at load) and checks that with `bad_images:
+// skip` every task leaves out exactly the items that need it and scores as a run of data sets without them does
+// (VQA: without its questions, training questions included, when the image is left out at load), recording the
+// image once with its error; by default the load fails, naming the image.
+func TestBadImagesSkipAtLoad(t *testing.T) {
+	without := t.TempDir()
+	_, err := demogen.Generate(without)
+	require.NoError(t, err)
+	withoutBadImage(t, without, true)
+	r, _ := newRunner(t)
+	less, err := runConfig(t, r, writeSkipConfig(t, t.TempDir(), without, ""), "", nil)
+	require.NoError(t, err)
+	lessRuns := runByTask(t, less)
+	clean := t.TempDir()
+	_, err = demogen.Generate(clean)
+	require.NoError(t, err)
+	full, err := runConfig(t, r, writeSkipConfig(t, t.TempDir(), clean, ""), "", nil)
+	require.NoError(t, err)
+	fullVQA := runByTask(t, full)["vqa"]
+
+	badDICOM := append(make([]byte, 128), []byte("DICM\x02\x00\x00\x00garbage that is no data element")...)
+	spoilers := []struct {
+		name  string
+		spoil func(t *testing.T, p string)
+		want  []string // the skipped image's error holds one of these
+		// atEncode lists the tasks that meet the spoilt image only when it is encoded (they do not convert DICOM
+		// at load): VQA then keeps its training questions, and its other questions score as in the unspoilt run.
+		atEncode []string
+	}{
+		{"removed", func(t *testing.T, p string) { require.NoError(t, os.Remove(p)) },
+			[]string{"no such file", "does not exist"}, nil},
+		{"a link out of the data set", func(t *testing.T, p string) {
+			require.NoError(t, os.Remove(p))
+			require.NoError(t, os.Symlink("/etc/passwd", p))
+		}, []string{"/etc/passwd"}, nil},
+		{"an unreadable DICOM file", func(t *testing.T, p string) { require.NoError(t, os.WriteFile(p, badDICOM, 0o644)) },
+			[]string{"DICOM", "image"}, []string{"vqa", "pyalign"}},
+	}
+	for _, sp := range spoilers {
+		t.Run(sp.name, func(t *testing.T) {
+			demo := t.TempDir()
+			_, err := demogen.Generate(demo)
+			require.NoError(t, err)
+			for _, p := range []string{filepath.Join(demo, "data", "images", spoiltImage), filepath.Join(demo, "data", "vqa", "images", spoiltImage)} {
+				sp.spoil(t, p)
+			}
+			res, err := runConfig(t, r, writeSkipConfig(t, t.TempDir(), demo, config.BadImagesSkip), "", nil)
+			require.NoError(t, err)
+			runs := runByTask(t, res)
+			require.Len(t, runs, 4)
+			for task, got := range runs {
+				require.Len(t, got.Skipped, 1, task)
+				assert.Equal(t, filepath.Join(demo, "data", map[bool]string{true: "vqa/images", false: "images"}[task == "vqa"], spoiltImage), got.Skipped[0].Image, task)
+				assert.True(t, slices.ContainsFunc(sp.want, func(w string) bool { return strings.Contains(got.Skipped[0].Error, w) }),
+					"%s: %q names none of %q", task, got.Skipped[0].Error, sp.want)
+				if task == "vqa" && slices.Contains(sp.atEncode, task) {
+					var keep []sdk.Prediction
+					for _, p := range fullVQA.Predictions {
+						if !strings.Contains(p.Item, " "+spoiltImage+": ") {
+							keep = append(keep, p)
+						}
+					}
+					assert.Equal(t, keep, got.Predictions)
+					continue
+				}
+				want := lessRuns[task]
+				assert.Equal(t, want.Metrics, got.Metrics, task)
+				assert.Equal(t, want.Intervals, got.Intervals, task)
+				assert.Equal(t, want.ItemValues, got.ItemValues, task)
+				assert.Equal(t, want.Predictions, got.Predictions, task)
+			}
+
+			// The default fails at load for the tasks that meet the image there, naming it.
+			_, err = runConfig(t, r, writeSkipConfig(t, t.TempDir(), demo, ""), "", nil)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), spoiltImage)
+		})
+	}
 }

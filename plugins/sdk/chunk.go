@@ -47,7 +47,7 @@ func (c *chunker[C]) flush() error {
 // ChunkBytes.
 func sendDataset(ds *Dataset, send func(*pb.LoadChunk) error) error {
 	chunk := &pb.LoadChunk{Header: &pb.DatasetHeader{Id: ds.ID, Size: int64(ds.Size), Description: ds.Description,
-		Files: ds.Files, Images: int64(len(ds.Images)), Texts: int64(len(ds.Texts))}}
+		Files: ds.Files, Images: int64(len(ds.Images)), Texts: int64(len(ds.Texts)), SkippedImages: int64(len(ds.Skipped))}}
 	size := proto.Size(chunk)
 	if size > ChunkBytes {
 		return fmt.Errorf("the dataset header is %d bytes, more than a chunk's %d (too many dataset files listed?)", size, ChunkBytes)
@@ -75,13 +75,24 @@ func sendDataset(ds *Dataset, send func(*pb.LoadChunk) error) error {
 		}
 		c.cur.Texts = append(c.cur.Texts, t)
 	}
+	for _, sk := range ds.Skipped {
+		p := &pb.SkippedImage{Image: sk.Image, Error: sk.Error}
+		n := proto.Size(p) + perItem
+		if n > ChunkBytes {
+			return fmt.Errorf("skipped image %.200s is described in %d bytes, more than a chunk's %d", sk.Image, n, ChunkBytes)
+		}
+		if err := c.room(n); err != nil {
+			return err
+		}
+		c.cur.SkippedImages = append(c.cur.SkippedImages, p)
+	}
 	return c.flush()
 }
 
 // recvDataset reassembles a dataset from a LoadChunk stream, checking it against its header.
 func recvDataset(recv func() (*pb.LoadChunk, error)) (*Dataset, error) {
 	var ds *Dataset
-	var want [2]int64
+	var want [3]int64
 	for {
 		c, err := recv()
 		if errors.Is(err, io.EOF) {
@@ -94,26 +105,31 @@ func recvDataset(recv func() (*pb.LoadChunk, error)) (*Dataset, error) {
 			if ds != nil {
 				return nil, fmt.Errorf("the task sent a second dataset header")
 			}
-			if h.GetImages() < 0 || h.GetTexts() < 0 || h.GetSize() < 0 {
+			if h.GetImages() < 0 || h.GetTexts() < 0 || h.GetSize() < 0 || h.GetSkippedImages() < 0 {
 				return nil, fmt.Errorf("the task's dataset header has negative counts")
 			}
 			ds = &Dataset{ID: h.GetId(), Size: int(h.GetSize()), Description: h.GetDescription(), Files: h.GetFiles(),
 				Images: make([]ImageInput, 0, min(h.GetImages(), 1<<20)), Texts: make([]string, 0, min(h.GetTexts(), 1<<20))}
-			want = [2]int64{h.GetImages(), h.GetTexts()}
+			want = [3]int64{h.GetImages(), h.GetTexts(), h.GetSkippedImages()}
 		} else if ds == nil {
 			return nil, fmt.Errorf("the task's Load stream does not start with the dataset header")
 		}
 		ds.Images = append(ds.Images, imagesFromProto(c.GetImages())...)
 		ds.Texts = append(ds.Texts, c.GetTexts()...)
-		if int64(len(ds.Images)) > want[0] || int64(len(ds.Texts)) > want[1] {
-			return nil, fmt.Errorf("the task sent more images or texts than its header announced (%d and %d)", want[0], want[1])
+		for _, sk := range c.GetSkippedImages() {
+			ds.Skipped = append(ds.Skipped, SkippedImage{Image: sk.GetImage(), Error: sk.GetError()})
+		}
+		if int64(len(ds.Images)) > want[0] || int64(len(ds.Texts)) > want[1] || int64(len(ds.Skipped)) > want[2] {
+			return nil, fmt.Errorf("the task sent more images, texts or skipped images than its header announced (%d, %d and %d)",
+				want[0], want[1], want[2])
 		}
 	}
 	if ds == nil {
 		return nil, fmt.Errorf("the task's Load stream was empty")
 	}
-	if int64(len(ds.Images)) != want[0] || int64(len(ds.Texts)) != want[1] {
-		return nil, fmt.Errorf("the task announced %d images and %d texts but sent %d and %d", want[0], want[1], len(ds.Images), len(ds.Texts))
+	if int64(len(ds.Images)) != want[0] || int64(len(ds.Texts)) != want[1] || int64(len(ds.Skipped)) != want[2] {
+		return nil, fmt.Errorf("the task announced %d images, %d texts and %d skipped images but sent %d, %d and %d",
+			want[0], want[1], want[2], len(ds.Images), len(ds.Texts), len(ds.Skipped))
 	}
 	return ds, nil
 }

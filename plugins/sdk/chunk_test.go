@@ -58,13 +58,19 @@ func TestDatasetChunksRoundTrip(t *testing.T) {
 	for i := range 100_000 {
 		ds.Texts = append(ds.Texts, fmt.Sprintf("caption %06d: %s", i, strings.Repeat("a chest radiograph ", 4)))
 	}
+	for i := range 30_000 {
+		ds.Skipped = append(ds.Skipped, SkippedImage{Image: fmt.Sprintf("/data/images/missing-%06d.png", i),
+			Error: fmt.Sprintf("image \"images/missing-%06d.png\": stat /data/images/missing-%06d.png: no such file or directory", i, i)})
+	}
 	var chunks []*pb.LoadChunk
 	require.NoError(t, sendDataset(ds, collect(&chunks)))
 	t.Logf("%d chunks", len(chunks))
 	assert.GreaterOrEqual(t, len(chunks), 3)
 	checkSizes(t, chunks)
 	assertProto(t, &pb.DatasetHeader{Id: "retrieval-1", Size: 50_000, Description: "50000 images, 100000 captions",
-		Files: []string{"/data/m.jsonl"}, Images: 50_000, Texts: 100_000}, chunks[0].Header)
+		Files: []string{"/data/m.jsonl"}, Images: 50_000, Texts: 100_000, SkippedImages: 30_000}, chunks[0].Header)
+	assert.True(t, len(chunks[len(chunks)-2].SkippedImages) > 0 && len(chunks[len(chunks)-1].SkippedImages) > 0,
+		"30,000 skipped images take more than one chunk")
 	for i, c := range chunks[1:] {
 		assert.Nil(t, c.Header, "chunk %d", i+1)
 	}
@@ -81,6 +87,8 @@ func TestDatasetChunksSmall(t *testing.T) {
 		{"empty", &Dataset{ID: "e", Images: []ImageInput{}, Texts: []string{}}},
 		{"inline image under a chunk", &Dataset{ID: "i", Size: 1, Images: []ImageInput{{Name: "big", Data: make([]byte, ChunkBytes-64)}},
 			Texts: []string{"a", ""}}},
+		{"a skipped image", &Dataset{ID: "s", Size: 1, Images: []ImageInput{{Path: "/d/a.png"}}, Texts: []string{},
+			Skipped: []SkippedImage{{Image: "/d/b.dcm", Error: "DICOM /d/b.dcm: no Pixel Data"}}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -110,6 +118,8 @@ func TestSendDatasetRejects(t *testing.T) {
 			"image scan.dcm.png carries 4194304 bytes inline, more than a chunk's 4194304: refer to its file (path, offset, size) instead"},
 		{"text larger than a chunk", &Dataset{Texts: []string{"a", strings.Repeat("x", ChunkBytes)}}, nil,
 			"text 1 is 4194304 bytes, more than a chunk's 4194304"},
+		{"skipped image larger than a chunk", &Dataset{Skipped: []SkippedImage{{Image: "/d/x.png", Error: strings.Repeat("e", ChunkBytes)}}}, nil,
+			"skipped image /d/x.png is described in 4194335 bytes, more than a chunk's 4194304"},
 		{"send fails", &Dataset{Texts: []string{"a"}}, func(*pb.LoadChunk) error { return sendErr }, "stream broken"},
 	}
 	for _, tc := range tests {
@@ -141,12 +151,15 @@ func TestRecvDatasetRejects(t *testing.T) {
 		{"second header", []*pb.LoadChunk{header(0, 0), header(0, 0)}, "the task sent a second dataset header"},
 		{"negative counts", []*pb.LoadChunk{header(-1, 0)}, "the task's dataset header has negative counts"},
 		{"negative size", []*pb.LoadChunk{{Header: &pb.DatasetHeader{Size: -1}}}, "the task's dataset header has negative counts"},
+		{"negative skipped", []*pb.LoadChunk{{Header: &pb.DatasetHeader{SkippedImages: -1}}}, "the task's dataset header has negative counts"},
 		{"more images than announced", []*pb.LoadChunk{header(1, 0), {Images: img}, {Images: img}},
-			"the task sent more images or texts than its header announced (1 and 0)"},
+			"the task sent more images, texts or skipped images than its header announced (1, 0 and 0)"},
 		{"more texts than announced", []*pb.LoadChunk{header(0, 1), {Texts: []string{"a", "b"}}},
-			"the task sent more images or texts than its header announced (0 and 1)"},
+			"the task sent more images, texts or skipped images than its header announced (0, 1 and 0)"},
+		{"skipped images not announced", []*pb.LoadChunk{header(0, 0), {SkippedImages: []*pb.SkippedImage{{Image: "/a.png"}}}},
+			"the task sent more images, texts or skipped images than its header announced (0, 0 and 0)"},
 		{"fewer than announced", []*pb.LoadChunk{header(2, 1), {Images: img, Texts: []string{"a"}}},
-			"the task announced 2 images and 1 texts but sent 1 and 1"},
+			"the task announced 2 images, 1 texts and 0 skipped images but sent 1, 1 and 0"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -166,7 +166,8 @@ func (t *TaskClient) Describe(ctx context.Context, _ DescribeRequest) (*PluginIn
 func (t *TaskClient) Load(ctx context.Context, req LoadRequest) (*Dataset, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := t.c.Load(ctx, &pb.LoadRequest{DatasetJson: req.Dataset, OptionsJson: req.Options, WorkDir: req.WorkDir})
+	stream, err := t.c.Load(ctx, &pb.LoadRequest{DatasetJson: req.Dataset, OptionsJson: req.Options, WorkDir: req.WorkDir,
+		SkipBadImages: req.SkipBadImages})
 	if err != nil {
 		return nil, rpcError(err)
 	}

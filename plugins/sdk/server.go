@@ -209,7 +209,8 @@ func (s *taskServer) Describe(ctx context.Context, _ *pb.DescribeRequest) (*pb.P
 }
 
 func (s *taskServer) Load(req *pb.LoadRequest, stream pb.Task_LoadServer) error {
-	ds, err := s.impl.Load(stream.Context(), LoadRequest{Dataset: req.GetDatasetJson(), Options: req.GetOptionsJson(), WorkDir: req.GetWorkDir()})
+	ds, err := s.impl.Load(stream.Context(), LoadRequest{Dataset: req.GetDatasetJson(), Options: req.GetOptionsJson(), WorkDir: req.GetWorkDir(),
+		SkipBadImages: req.GetSkipBadImages()})
 	if err != nil {
 		return err
 	}

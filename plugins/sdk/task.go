@@ -65,6 +65,18 @@ type LoadRequest struct {
 	// WorkDir is a folder the harness made for this task and removes after the run: a task writes there what it
 	// extracts or renders (images of compressed shards, DICOM renderings) and refers to it by path.
 	WorkDir string
+	// SkipBadImages is the task's `bad_images: skip`: an image that cannot be opened or converted while loading (a
+	// missing file, a link out of the data set, a DICOM file that cannot be read) leaves out the items that need
+	// it and is listed in Dataset.Skipped, instead of failing Load.
+	SkipBadImages bool
+}
+
+// SkippedImage is an image a task left out at Load (LoadRequest.SkipBadImages), with every item that needs it.
+type SkippedImage struct {
+	// Image names it: its file's path, as the data set names it.
+	Image string
+	// Error says why it could not be used.
+	Error string
 }
 
 // Dataset is what a task needs encoded, returned by Load.
@@ -81,6 +93,9 @@ type Dataset struct {
 	Description string
 	// Files lists the dataset files read (absolute paths) for provenance hashing.
 	Files []string
+	// Skipped are the images left out under LoadRequest.SkipBadImages, each once; Images, Size and the items
+	// Score scores are those of the data set without them.
+	Skipped []SkippedImage
 }
 
 // ScoreRequest carries the raw embeddings of a loaded dataset's images and texts back to its task. On the task's

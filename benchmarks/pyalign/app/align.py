@@ -43,14 +43,16 @@ class InputError(ValueError):
 
 
 class Dataset:
-    """A loaded manifest: image paths (absolute), captions, and the image each caption belongs to."""
+    """A loaded manifest: image paths (absolute), captions, the image each caption belongs to, and the images left
+    out as bad, (image path, why)."""
 
-    def __init__(self, manifest, names, paths, captions, owner):
+    def __init__(self, manifest, names, paths, captions, owner, skipped=()):
         self.manifest = manifest
         self.names = names
         self.paths = paths
         self.captions = captions
         self.owner = owner
+        self.skipped = list(skipped)
 
 
 def _object(raw, what):
@@ -109,11 +111,13 @@ def _inside(root, rel):
     return full
 
 
-def load(dataset_json, options_json):
-    """Reads the manifest a LoadRequest names; raises InputError on any problem with it."""
+def load(dataset_json, options_json, skip_bad_images=False):
+    """Reads the manifest a LoadRequest names; raises InputError on any problem with it. With skip_bad_images (the
+    LoadRequest's, a task's `bad_images: skip`), an entry whose image is missing or outside the manifest's folder is
+    left out and its image recorded in the dataset's skipped list, (image path, why), instead."""
     manifest, limit = parse_config(dataset_json, options_json)
     root = os.path.dirname(manifest)
-    names, paths, captions, owner = [], [], [], []
+    names, paths, captions, owner, skipped, seen = [], [], [], [], [], set()
     try:
         f = open(manifest, "r", encoding="utf-8")
     except OSError as err:
@@ -138,18 +142,27 @@ def load(dataset_json, options_json):
                 raise InputError("%s: \"captions\" must be a non-empty list of strings" % where)
             try:
                 path = _inside(root, image)
+                if not os.path.isfile(path):
+                    raise InputError("image %s does not exist" % path)
             except InputError as err:
-                raise InputError("%s: %s" % (where, err)) from None
-            if not os.path.isfile(path):
-                raise InputError("%s: image %s does not exist" % (where, path))
+                if not skip_bad_images:
+                    raise InputError("%s: %s" % (where, err)) from None
+                bad = os.path.join(root, image) if not os.path.isabs(image) else image
+                if bad not in seen:
+                    seen.add(bad)
+                    skipped.append((bad, str(err)))
+                continue
             for c in caps:
                 captions.append(c)
                 owner.append(len(names))
             names.append(image)
             paths.append(path)
+    if not names and skipped:
+        raise InputError("dataset.manifest: %s: every item's image is bad (bad_images: skip leaves none to score); "
+                         "the first, %s: %s" % (manifest, skipped[0][0], skipped[0][1]))
     if not names:
         raise InputError("dataset.manifest: %s lists no images" % manifest)
-    return Dataset(manifest, names, paths, captions, np.asarray(owner, dtype=np.int64))
+    return Dataset(manifest, names, paths, captions, np.asarray(owner, dtype=np.int64), skipped)
 
 
 def open_embeddings(what, path, rows, cols, want_rows):

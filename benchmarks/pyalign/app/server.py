@@ -48,6 +48,7 @@ def load_chunks(ds_id, ds):
     """Yields the LoadChunks of a dataset: the header first, then images and texts, each chunk under CHUNK_BYTES."""
     chunk = pb.LoadChunk(header=pb.DatasetHeader(
         id=ds_id, size=len(ds.paths), images=len(ds.paths), texts=len(ds.captions), files=[ds.manifest],
+        skipped_images=len(ds.skipped),
         description="%d images, %d captions from %s" % (len(ds.paths), len(ds.captions), ds.manifest)))
     size = chunk.ByteSize()
     root = os.path.dirname(ds.manifest)
@@ -67,6 +68,14 @@ def load_chunks(ds_id, ds):
             yield chunk
             chunk, size = pb.LoadChunk(), 0
         chunk.texts.append(text)
+        size += n
+    for image, why in ds.skipped:
+        sk = pb.SkippedImage(image=image, error=why[:1 << 16])
+        n = sk.ByteSize() + PER_ITEM
+        if size + n > CHUNK_BYTES:
+            yield chunk
+            chunk, size = pb.LoadChunk(), 0
+        chunk.skipped_images.append(sk)
         size += n
     yield chunk
 
@@ -134,7 +143,7 @@ class Task:
                              dataset_fields=_fields(align.DATASET_FIELDS))
 
     def load(self, request, context):
-        ds = align.load(request.dataset_json, request.options_json)
+        ds = align.load(request.dataset_json, request.options_json, request.skip_bad_images)
         with self._lock:
             ds_id = "pyalign-%d" % next(self._ids)
             self._datasets[ds_id] = ds

@@ -1372,7 +1372,11 @@ type LoadRequest struct {
 	OptionsJson []byte                 `protobuf:"bytes,2,opt,name=options_json,json=optionsJson,proto3" json:"options_json,omitempty"`
 	// work_dir is a folder the harness made for this task and removes after the run: a task writes there what it
 	// extracts or renders (images of compressed shards, DICOM renderings) and refers to it by path.
-	WorkDir       string `protobuf:"bytes,3,opt,name=work_dir,json=workDir,proto3" json:"work_dir,omitempty"`
+	WorkDir string `protobuf:"bytes,3,opt,name=work_dir,json=workDir,proto3" json:"work_dir,omitempty"`
+	// skip_bad_images is the task's `bad_images: skip`: an image that cannot be opened or converted while loading
+	// (a missing file, a link out of the data set, a DICOM file that cannot be read) leaves out the items that need
+	// it and is listed in the answer's skipped_images, instead of failing Load. Without it such an image fails Load.
+	SkipBadImages bool `protobuf:"varint,4,opt,name=skip_bad_images,json=skipBadImages,proto3" json:"skip_bad_images,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1428,6 +1432,13 @@ func (x *LoadRequest) GetWorkDir() string {
 	return ""
 }
 
+func (x *LoadRequest) GetSkipBadImages() bool {
+	if x != nil {
+		return x.SkipBadImages
+	}
+	return false
+}
+
 // LoadChunk is one message of Load's answer stream. The first chunk carries the header; every chunk may carry
 // images and texts, appended in order. A sender keeps each chunk under 4 MiB (an inline image larger than that is
 // an error: refer to its file instead).
@@ -1436,6 +1447,7 @@ type LoadChunk struct {
 	Header        *DatasetHeader         `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
 	Images        []*Image               `protobuf:"bytes,2,rep,name=images,proto3" json:"images,omitempty"`
 	Texts         []string               `protobuf:"bytes,3,rep,name=texts,proto3" json:"texts,omitempty"`
+	SkippedImages []*SkippedImage        `protobuf:"bytes,4,rep,name=skipped_images,json=skippedImages,proto3" json:"skipped_images,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1491,6 +1503,68 @@ func (x *LoadChunk) GetTexts() []string {
 	return nil
 }
 
+func (x *LoadChunk) GetSkippedImages() []*SkippedImage {
+	if x != nil {
+		return x.SkippedImages
+	}
+	return nil
+}
+
+// SkippedImage is an image Load left out under skip_bad_images, with the items that need it.
+type SkippedImage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// image names it: its file's path, as the data set names it.
+	Image string `protobuf:"bytes,1,opt,name=image,proto3" json:"image,omitempty"`
+	// error says why it could not be used.
+	Error         string `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SkippedImage) Reset() {
+	*x = SkippedImage{}
+	mi := &file_clipeval_v2_clipeval_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SkippedImage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SkippedImage) ProtoMessage() {}
+
+func (x *SkippedImage) ProtoReflect() protoreflect.Message {
+	mi := &file_clipeval_v2_clipeval_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SkippedImage.ProtoReflect.Descriptor instead.
+func (*SkippedImage) Descriptor() ([]byte, []int) {
+	return file_clipeval_v2_clipeval_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *SkippedImage) GetImage() string {
+	if x != nil {
+		return x.Image
+	}
+	return ""
+}
+
+func (x *SkippedImage) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 // DatasetHeader describes a loaded dataset.
 type DatasetHeader struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1503,15 +1577,17 @@ type DatasetHeader struct {
 	// files lists the dataset files read (absolute paths) for provenance hashing.
 	Files []string `protobuf:"bytes,4,rep,name=files,proto3" json:"files,omitempty"`
 	// images and texts are how many of each the stream carries.
-	Images        int64 `protobuf:"varint,5,opt,name=images,proto3" json:"images,omitempty"`
-	Texts         int64 `protobuf:"varint,6,opt,name=texts,proto3" json:"texts,omitempty"`
+	Images int64 `protobuf:"varint,5,opt,name=images,proto3" json:"images,omitempty"`
+	Texts  int64 `protobuf:"varint,6,opt,name=texts,proto3" json:"texts,omitempty"`
+	// skipped_images is how many SkippedImage the stream carries.
+	SkippedImages int64 `protobuf:"varint,7,opt,name=skipped_images,json=skippedImages,proto3" json:"skipped_images,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DatasetHeader) Reset() {
 	*x = DatasetHeader{}
-	mi := &file_clipeval_v2_clipeval_proto_msgTypes[22]
+	mi := &file_clipeval_v2_clipeval_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1523,7 +1599,7 @@ func (x *DatasetHeader) String() string {
 func (*DatasetHeader) ProtoMessage() {}
 
 func (x *DatasetHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_clipeval_v2_clipeval_proto_msgTypes[22]
+	mi := &file_clipeval_v2_clipeval_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1536,7 +1612,7 @@ func (x *DatasetHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DatasetHeader.ProtoReflect.Descriptor instead.
 func (*DatasetHeader) Descriptor() ([]byte, []int) {
-	return file_clipeval_v2_clipeval_proto_rawDescGZIP(), []int{22}
+	return file_clipeval_v2_clipeval_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DatasetHeader) GetId() string {
@@ -1581,6 +1657,13 @@ func (x *DatasetHeader) GetTexts() int64 {
 	return 0
 }
 
+func (x *DatasetHeader) GetSkippedImages() int64 {
+	if x != nil {
+		return x.SkippedImages
+	}
+	return 0
+}
+
 // EmbeddingFile is a matrix of embeddings in a .npy file (float32 little-endian, C order, shape [rows, cols]) that
 // the receiver maps read-only; the file stays in place until the call returns.
 type EmbeddingFile struct {
@@ -1594,7 +1677,7 @@ type EmbeddingFile struct {
 
 func (x *EmbeddingFile) Reset() {
 	*x = EmbeddingFile{}
-	mi := &file_clipeval_v2_clipeval_proto_msgTypes[23]
+	mi := &file_clipeval_v2_clipeval_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1606,7 +1689,7 @@ func (x *EmbeddingFile) String() string {
 func (*EmbeddingFile) ProtoMessage() {}
 
 func (x *EmbeddingFile) ProtoReflect() protoreflect.Message {
-	mi := &file_clipeval_v2_clipeval_proto_msgTypes[23]
+	mi := &file_clipeval_v2_clipeval_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1619,7 +1702,7 @@ func (x *EmbeddingFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmbeddingFile.ProtoReflect.Descriptor instead.
 func (*EmbeddingFile) Descriptor() ([]byte, []int) {
-	return file_clipeval_v2_clipeval_proto_rawDescGZIP(), []int{23}
+	return file_clipeval_v2_clipeval_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *EmbeddingFile) GetPath() string {
@@ -1661,7 +1744,7 @@ type ScoreRequest struct {
 
 func (x *ScoreRequest) Reset() {
 	*x = ScoreRequest{}
-	mi := &file_clipeval_v2_clipeval_proto_msgTypes[24]
+	mi := &file_clipeval_v2_clipeval_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1673,7 +1756,7 @@ func (x *ScoreRequest) String() string {
 func (*ScoreRequest) ProtoMessage() {}
 
 func (x *ScoreRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_clipeval_v2_clipeval_proto_msgTypes[24]
+	mi := &file_clipeval_v2_clipeval_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1686,7 +1769,7 @@ func (x *ScoreRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreRequest.ProtoReflect.Descriptor instead.
 func (*ScoreRequest) Descriptor() ([]byte, []int) {
-	return file_clipeval_v2_clipeval_proto_rawDescGZIP(), []int{24}
+	return file_clipeval_v2_clipeval_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ScoreRequest) GetDatasetId() string {
@@ -1735,7 +1818,7 @@ type Interval struct {
 
 func (x *Interval) Reset() {
 	*x = Interval{}
-	mi := &file_clipeval_v2_clipeval_proto_msgTypes[25]
+	mi := &file_clipeval_v2_clipeval_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1747,7 +1830,7 @@ func (x *Interval) String() string {
 func (*Interval) ProtoMessage() {}
 
 func (x *Interval) ProtoReflect() protoreflect.Message {
-	mi := &file_clipeval_v2_clipeval_proto_msgTypes[25]
+	mi := &file_clipeval_v2_clipeval_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1760,7 +1843,7 @@ func (x *Interval) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Interval.ProtoReflect.Descriptor instead.
 func (*Interval) Descriptor() ([]byte, []int) {
-	return file_clipeval_v2_clipeval_proto_rawDescGZIP(), []int{25}
+	return file_clipeval_v2_clipeval_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Interval) GetLow() float64 {
@@ -1789,7 +1872,7 @@ type ConfusionMatrix struct {
 
 func (x *ConfusionMatrix) Reset() {
 	*x = ConfusionMatrix{}
-	mi := &file_clipeval_v2_clipeval_proto_msgTypes[26]
+	mi := &file_clipeval_v2_clipeval_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1801,7 +1884,7 @@ func (x *ConfusionMatrix) String() string {
 func (*ConfusionMatrix) ProtoMessage() {}
 
 func (x *ConfusionMatrix) ProtoReflect() protoreflect.Message {
-	mi := &file_clipeval_v2_clipeval_proto_msgTypes[26]
+	mi := &file_clipeval_v2_clipeval_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1814,7 +1897,7 @@ func (x *ConfusionMatrix) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfusionMatrix.ProtoReflect.Descriptor instead.
 func (*ConfusionMatrix) Descriptor() ([]byte, []int) {
-	return file_clipeval_v2_clipeval_proto_rawDescGZIP(), []int{26}
+	return file_clipeval_v2_clipeval_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ConfusionMatrix) GetClasses() []string {
@@ -1854,7 +1937,7 @@ type Metric struct {
 
 func (x *Metric) Reset() {
 	*x = Metric{}
-	mi := &file_clipeval_v2_clipeval_proto_msgTypes[27]
+	mi := &file_clipeval_v2_clipeval_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1866,7 +1949,7 @@ func (x *Metric) String() string {
 func (*Metric) ProtoMessage() {}
 
 func (x *Metric) ProtoReflect() protoreflect.Message {
-	mi := &file_clipeval_v2_clipeval_proto_msgTypes[27]
+	mi := &file_clipeval_v2_clipeval_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1879,7 +1962,7 @@ func (x *Metric) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Metric.ProtoReflect.Descriptor instead.
 func (*Metric) Descriptor() ([]byte, []int) {
-	return file_clipeval_v2_clipeval_proto_rawDescGZIP(), []int{27}
+	return file_clipeval_v2_clipeval_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Metric) GetName() string {
@@ -1952,7 +2035,7 @@ type Prediction struct {
 
 func (x *Prediction) Reset() {
 	*x = Prediction{}
-	mi := &file_clipeval_v2_clipeval_proto_msgTypes[28]
+	mi := &file_clipeval_v2_clipeval_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1964,7 +2047,7 @@ func (x *Prediction) String() string {
 func (*Prediction) ProtoMessage() {}
 
 func (x *Prediction) ProtoReflect() protoreflect.Message {
-	mi := &file_clipeval_v2_clipeval_proto_msgTypes[28]
+	mi := &file_clipeval_v2_clipeval_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1977,7 +2060,7 @@ func (x *Prediction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Prediction.ProtoReflect.Descriptor instead.
 func (*Prediction) Descriptor() ([]byte, []int) {
-	return file_clipeval_v2_clipeval_proto_rawDescGZIP(), []int{28}
+	return file_clipeval_v2_clipeval_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Prediction) GetItem() string {
@@ -2029,7 +2112,7 @@ type Curve struct {
 
 func (x *Curve) Reset() {
 	*x = Curve{}
-	mi := &file_clipeval_v2_clipeval_proto_msgTypes[29]
+	mi := &file_clipeval_v2_clipeval_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2041,7 +2124,7 @@ func (x *Curve) String() string {
 func (*Curve) ProtoMessage() {}
 
 func (x *Curve) ProtoReflect() protoreflect.Message {
-	mi := &file_clipeval_v2_clipeval_proto_msgTypes[29]
+	mi := &file_clipeval_v2_clipeval_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2054,7 +2137,7 @@ func (x *Curve) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Curve.ProtoReflect.Descriptor instead.
 func (*Curve) Descriptor() ([]byte, []int) {
-	return file_clipeval_v2_clipeval_proto_rawDescGZIP(), []int{29}
+	return file_clipeval_v2_clipeval_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Curve) GetName() string {
@@ -2104,7 +2187,7 @@ type ItemValues struct {
 
 func (x *ItemValues) Reset() {
 	*x = ItemValues{}
-	mi := &file_clipeval_v2_clipeval_proto_msgTypes[30]
+	mi := &file_clipeval_v2_clipeval_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2116,7 +2199,7 @@ func (x *ItemValues) String() string {
 func (*ItemValues) ProtoMessage() {}
 
 func (x *ItemValues) ProtoReflect() protoreflect.Message {
-	mi := &file_clipeval_v2_clipeval_proto_msgTypes[30]
+	mi := &file_clipeval_v2_clipeval_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2129,7 +2212,7 @@ func (x *ItemValues) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ItemValues.ProtoReflect.Descriptor instead.
 func (*ItemValues) Descriptor() ([]byte, []int) {
-	return file_clipeval_v2_clipeval_proto_rawDescGZIP(), []int{30}
+	return file_clipeval_v2_clipeval_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ItemValues) GetMetric() string {
@@ -2170,7 +2253,7 @@ type ScoresHeader struct {
 
 func (x *ScoresHeader) Reset() {
 	*x = ScoresHeader{}
-	mi := &file_clipeval_v2_clipeval_proto_msgTypes[31]
+	mi := &file_clipeval_v2_clipeval_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2182,7 +2265,7 @@ func (x *ScoresHeader) String() string {
 func (*ScoresHeader) ProtoMessage() {}
 
 func (x *ScoresHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_clipeval_v2_clipeval_proto_msgTypes[31]
+	mi := &file_clipeval_v2_clipeval_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2195,7 +2278,7 @@ func (x *ScoresHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoresHeader.ProtoReflect.Descriptor instead.
 func (*ScoresHeader) Descriptor() ([]byte, []int) {
-	return file_clipeval_v2_clipeval_proto_rawDescGZIP(), []int{31}
+	return file_clipeval_v2_clipeval_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ScoresHeader) GetMetrics() []*Metric {
@@ -2246,7 +2329,7 @@ type ScoreChunk struct {
 
 func (x *ScoreChunk) Reset() {
 	*x = ScoreChunk{}
-	mi := &file_clipeval_v2_clipeval_proto_msgTypes[32]
+	mi := &file_clipeval_v2_clipeval_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2258,7 +2341,7 @@ func (x *ScoreChunk) String() string {
 func (*ScoreChunk) ProtoMessage() {}
 
 func (x *ScoreChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_clipeval_v2_clipeval_proto_msgTypes[32]
+	mi := &file_clipeval_v2_clipeval_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2271,7 +2354,7 @@ func (x *ScoreChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreChunk.ProtoReflect.Descriptor instead.
 func (*ScoreChunk) Descriptor() ([]byte, []int) {
-	return file_clipeval_v2_clipeval_proto_rawDescGZIP(), []int{32}
+	return file_clipeval_v2_clipeval_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ScoreChunk) GetHeader() *ScoresHeader {
@@ -2389,22 +2472,28 @@ const file_clipeval_v2_clipeval_proto_rawDesc = "" +
 	"\x06pixels\x18\x02 \x01(\v2\x13.clipeval.v2.TensorR\x06pixels\"i\n" +
 	"\x13EncodeTokensRequest\x12+\n" +
 	"\x05model\x18\x01 \x01(\v2\x15.clipeval.v2.ModelRefR\x05model\x12%\n" +
-	"\x03ids\x18\x02 \x01(\v2\x13.clipeval.v2.TensorR\x03ids\"n\n" +
+	"\x03ids\x18\x02 \x01(\v2\x13.clipeval.v2.TensorR\x03ids\"\x96\x01\n" +
 	"\vLoadRequest\x12!\n" +
 	"\fdataset_json\x18\x01 \x01(\fR\vdatasetJson\x12!\n" +
 	"\foptions_json\x18\x02 \x01(\fR\voptionsJson\x12\x19\n" +
-	"\bwork_dir\x18\x03 \x01(\tR\aworkDir\"\x81\x01\n" +
+	"\bwork_dir\x18\x03 \x01(\tR\aworkDir\x12&\n" +
+	"\x0fskip_bad_images\x18\x04 \x01(\bR\rskipBadImages\"\xc3\x01\n" +
 	"\tLoadChunk\x122\n" +
 	"\x06header\x18\x01 \x01(\v2\x1a.clipeval.v2.DatasetHeaderR\x06header\x12*\n" +
 	"\x06images\x18\x02 \x03(\v2\x12.clipeval.v2.ImageR\x06images\x12\x14\n" +
-	"\x05texts\x18\x03 \x03(\tR\x05texts\"\x99\x01\n" +
+	"\x05texts\x18\x03 \x03(\tR\x05texts\x12@\n" +
+	"\x0eskipped_images\x18\x04 \x03(\v2\x19.clipeval.v2.SkippedImageR\rskippedImages\":\n" +
+	"\fSkippedImage\x12\x14\n" +
+	"\x05image\x18\x01 \x01(\tR\x05image\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"\xc0\x01\n" +
 	"\rDatasetHeader\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x03R\x04size\x12 \n" +
 	"\vdescription\x18\x03 \x01(\tR\vdescription\x12\x14\n" +
 	"\x05files\x18\x04 \x03(\tR\x05files\x12\x16\n" +
 	"\x06images\x18\x05 \x01(\x03R\x06images\x12\x14\n" +
-	"\x05texts\x18\x06 \x01(\x03R\x05texts\"K\n" +
+	"\x05texts\x18\x06 \x01(\x03R\x05texts\x12%\n" +
+	"\x0eskipped_images\x18\a \x01(\x03R\rskippedImages\"K\n" +
 	"\rEmbeddingFile\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
 	"\x04rows\x18\x02 \x01(\x03R\x04rows\x12\x12\n" +
@@ -2504,7 +2593,7 @@ func file_clipeval_v2_clipeval_proto_rawDescGZIP() []byte {
 }
 
 var file_clipeval_v2_clipeval_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_clipeval_v2_clipeval_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_clipeval_v2_clipeval_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_clipeval_v2_clipeval_proto_goTypes = []any{
 	(Direction)(0),              // 0: clipeval.v2.Direction
 	(Unit)(0),                   // 1: clipeval.v2.Unit
@@ -2530,28 +2619,29 @@ var file_clipeval_v2_clipeval_proto_goTypes = []any{
 	(*EncodeTokensRequest)(nil), // 21: clipeval.v2.EncodeTokensRequest
 	(*LoadRequest)(nil),         // 22: clipeval.v2.LoadRequest
 	(*LoadChunk)(nil),           // 23: clipeval.v2.LoadChunk
-	(*DatasetHeader)(nil),       // 24: clipeval.v2.DatasetHeader
-	(*EmbeddingFile)(nil),       // 25: clipeval.v2.EmbeddingFile
-	(*ScoreRequest)(nil),        // 26: clipeval.v2.ScoreRequest
-	(*Interval)(nil),            // 27: clipeval.v2.Interval
-	(*ConfusionMatrix)(nil),     // 28: clipeval.v2.ConfusionMatrix
-	(*Metric)(nil),              // 29: clipeval.v2.Metric
-	(*Prediction)(nil),          // 30: clipeval.v2.Prediction
-	(*Curve)(nil),               // 31: clipeval.v2.Curve
-	(*ItemValues)(nil),          // 32: clipeval.v2.ItemValues
-	(*ScoresHeader)(nil),        // 33: clipeval.v2.ScoresHeader
-	(*ScoreChunk)(nil),          // 34: clipeval.v2.ScoreChunk
-	nil,                         // 35: clipeval.v2.ModelRef.OptionsEntry
-	nil,                         // 36: clipeval.v2.ModelInfo.FilesEntry
+	(*SkippedImage)(nil),        // 24: clipeval.v2.SkippedImage
+	(*DatasetHeader)(nil),       // 25: clipeval.v2.DatasetHeader
+	(*EmbeddingFile)(nil),       // 26: clipeval.v2.EmbeddingFile
+	(*ScoreRequest)(nil),        // 27: clipeval.v2.ScoreRequest
+	(*Interval)(nil),            // 28: clipeval.v2.Interval
+	(*ConfusionMatrix)(nil),     // 29: clipeval.v2.ConfusionMatrix
+	(*Metric)(nil),              // 30: clipeval.v2.Metric
+	(*Prediction)(nil),          // 31: clipeval.v2.Prediction
+	(*Curve)(nil),               // 32: clipeval.v2.Curve
+	(*ItemValues)(nil),          // 33: clipeval.v2.ItemValues
+	(*ScoresHeader)(nil),        // 34: clipeval.v2.ScoresHeader
+	(*ScoreChunk)(nil),          // 35: clipeval.v2.ScoreChunk
+	nil,                         // 36: clipeval.v2.ModelRef.OptionsEntry
+	nil,                         // 37: clipeval.v2.ModelInfo.FilesEntry
 }
 var file_clipeval_v2_clipeval_proto_depIdxs = []int32{
 	3,  // 0: clipeval.v2.PluginInfo.option_fields:type_name -> clipeval.v2.Field
 	3,  // 1: clipeval.v2.PluginInfo.dataset_fields:type_name -> clipeval.v2.Field
-	35, // 2: clipeval.v2.ModelRef.options:type_name -> clipeval.v2.ModelRef.OptionsEntry
+	36, // 2: clipeval.v2.ModelRef.options:type_name -> clipeval.v2.ModelRef.OptionsEntry
 	9,  // 3: clipeval.v2.CheckModelRequest.model:type_name -> clipeval.v2.ModelRef
 	5,  // 4: clipeval.v2.CheckModelResponse.problems:type_name -> clipeval.v2.Problem
 	9,  // 5: clipeval.v2.ModelInfoRequest.model:type_name -> clipeval.v2.ModelRef
-	36, // 6: clipeval.v2.ModelInfo.files:type_name -> clipeval.v2.ModelInfo.FilesEntry
+	37, // 6: clipeval.v2.ModelInfo.files:type_name -> clipeval.v2.ModelInfo.FilesEntry
 	9,  // 7: clipeval.v2.EncodeImagesRequest.model:type_name -> clipeval.v2.ModelRef
 	8,  // 8: clipeval.v2.EncodeImagesRequest.images:type_name -> clipeval.v2.Image
 	9,  // 9: clipeval.v2.EncodeTextsRequest.model:type_name -> clipeval.v2.ModelRef
@@ -2564,48 +2654,49 @@ var file_clipeval_v2_clipeval_proto_depIdxs = []int32{
 	7,  // 16: clipeval.v2.EncodePixelsRequest.pixels:type_name -> clipeval.v2.Tensor
 	9,  // 17: clipeval.v2.EncodeTokensRequest.model:type_name -> clipeval.v2.ModelRef
 	7,  // 18: clipeval.v2.EncodeTokensRequest.ids:type_name -> clipeval.v2.Tensor
-	24, // 19: clipeval.v2.LoadChunk.header:type_name -> clipeval.v2.DatasetHeader
+	25, // 19: clipeval.v2.LoadChunk.header:type_name -> clipeval.v2.DatasetHeader
 	8,  // 20: clipeval.v2.LoadChunk.images:type_name -> clipeval.v2.Image
-	25, // 21: clipeval.v2.ScoreRequest.image_embeddings:type_name -> clipeval.v2.EmbeddingFile
-	25, // 22: clipeval.v2.ScoreRequest.text_embeddings:type_name -> clipeval.v2.EmbeddingFile
-	0,  // 23: clipeval.v2.Metric.direction:type_name -> clipeval.v2.Direction
-	1,  // 24: clipeval.v2.Metric.unit:type_name -> clipeval.v2.Unit
-	27, // 25: clipeval.v2.Metric.interval:type_name -> clipeval.v2.Interval
-	28, // 26: clipeval.v2.Metric.confusion:type_name -> clipeval.v2.ConfusionMatrix
-	29, // 27: clipeval.v2.ScoresHeader.metrics:type_name -> clipeval.v2.Metric
-	31, // 28: clipeval.v2.ScoresHeader.curves:type_name -> clipeval.v2.Curve
-	33, // 29: clipeval.v2.ScoreChunk.header:type_name -> clipeval.v2.ScoresHeader
-	30, // 30: clipeval.v2.ScoreChunk.predictions:type_name -> clipeval.v2.Prediction
-	32, // 31: clipeval.v2.ScoreChunk.item_values:type_name -> clipeval.v2.ItemValues
-	4,  // 32: clipeval.v2.Model.Describe:input_type -> clipeval.v2.DescribeRequest
-	10, // 33: clipeval.v2.Model.CheckModel:input_type -> clipeval.v2.CheckModelRequest
-	12, // 34: clipeval.v2.Model.Info:input_type -> clipeval.v2.ModelInfoRequest
-	14, // 35: clipeval.v2.Model.EncodeImages:input_type -> clipeval.v2.EncodeImagesRequest
-	15, // 36: clipeval.v2.Model.EncodeTexts:input_type -> clipeval.v2.EncodeTextsRequest
-	17, // 37: clipeval.v2.Model.Preprocess:input_type -> clipeval.v2.PreprocessRequest
-	18, // 38: clipeval.v2.Model.Tokenize:input_type -> clipeval.v2.TokenizeRequest
-	20, // 39: clipeval.v2.Model.EncodePixels:input_type -> clipeval.v2.EncodePixelsRequest
-	21, // 40: clipeval.v2.Model.EncodeTokens:input_type -> clipeval.v2.EncodeTokensRequest
-	4,  // 41: clipeval.v2.Task.Describe:input_type -> clipeval.v2.DescribeRequest
-	22, // 42: clipeval.v2.Task.Load:input_type -> clipeval.v2.LoadRequest
-	26, // 43: clipeval.v2.Task.Score:input_type -> clipeval.v2.ScoreRequest
-	2,  // 44: clipeval.v2.Model.Describe:output_type -> clipeval.v2.PluginInfo
-	11, // 45: clipeval.v2.Model.CheckModel:output_type -> clipeval.v2.CheckModelResponse
-	13, // 46: clipeval.v2.Model.Info:output_type -> clipeval.v2.ModelInfo
-	16, // 47: clipeval.v2.Model.EncodeImages:output_type -> clipeval.v2.EncodeResponse
-	16, // 48: clipeval.v2.Model.EncodeTexts:output_type -> clipeval.v2.EncodeResponse
-	19, // 49: clipeval.v2.Model.Preprocess:output_type -> clipeval.v2.TensorResponse
-	19, // 50: clipeval.v2.Model.Tokenize:output_type -> clipeval.v2.TensorResponse
-	16, // 51: clipeval.v2.Model.EncodePixels:output_type -> clipeval.v2.EncodeResponse
-	16, // 52: clipeval.v2.Model.EncodeTokens:output_type -> clipeval.v2.EncodeResponse
-	2,  // 53: clipeval.v2.Task.Describe:output_type -> clipeval.v2.PluginInfo
-	23, // 54: clipeval.v2.Task.Load:output_type -> clipeval.v2.LoadChunk
-	34, // 55: clipeval.v2.Task.Score:output_type -> clipeval.v2.ScoreChunk
-	44, // [44:56] is the sub-list for method output_type
-	32, // [32:44] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	24, // 21: clipeval.v2.LoadChunk.skipped_images:type_name -> clipeval.v2.SkippedImage
+	26, // 22: clipeval.v2.ScoreRequest.image_embeddings:type_name -> clipeval.v2.EmbeddingFile
+	26, // 23: clipeval.v2.ScoreRequest.text_embeddings:type_name -> clipeval.v2.EmbeddingFile
+	0,  // 24: clipeval.v2.Metric.direction:type_name -> clipeval.v2.Direction
+	1,  // 25: clipeval.v2.Metric.unit:type_name -> clipeval.v2.Unit
+	28, // 26: clipeval.v2.Metric.interval:type_name -> clipeval.v2.Interval
+	29, // 27: clipeval.v2.Metric.confusion:type_name -> clipeval.v2.ConfusionMatrix
+	30, // 28: clipeval.v2.ScoresHeader.metrics:type_name -> clipeval.v2.Metric
+	32, // 29: clipeval.v2.ScoresHeader.curves:type_name -> clipeval.v2.Curve
+	34, // 30: clipeval.v2.ScoreChunk.header:type_name -> clipeval.v2.ScoresHeader
+	31, // 31: clipeval.v2.ScoreChunk.predictions:type_name -> clipeval.v2.Prediction
+	33, // 32: clipeval.v2.ScoreChunk.item_values:type_name -> clipeval.v2.ItemValues
+	4,  // 33: clipeval.v2.Model.Describe:input_type -> clipeval.v2.DescribeRequest
+	10, // 34: clipeval.v2.Model.CheckModel:input_type -> clipeval.v2.CheckModelRequest
+	12, // 35: clipeval.v2.Model.Info:input_type -> clipeval.v2.ModelInfoRequest
+	14, // 36: clipeval.v2.Model.EncodeImages:input_type -> clipeval.v2.EncodeImagesRequest
+	15, // 37: clipeval.v2.Model.EncodeTexts:input_type -> clipeval.v2.EncodeTextsRequest
+	17, // 38: clipeval.v2.Model.Preprocess:input_type -> clipeval.v2.PreprocessRequest
+	18, // 39: clipeval.v2.Model.Tokenize:input_type -> clipeval.v2.TokenizeRequest
+	20, // 40: clipeval.v2.Model.EncodePixels:input_type -> clipeval.v2.EncodePixelsRequest
+	21, // 41: clipeval.v2.Model.EncodeTokens:input_type -> clipeval.v2.EncodeTokensRequest
+	4,  // 42: clipeval.v2.Task.Describe:input_type -> clipeval.v2.DescribeRequest
+	22, // 43: clipeval.v2.Task.Load:input_type -> clipeval.v2.LoadRequest
+	27, // 44: clipeval.v2.Task.Score:input_type -> clipeval.v2.ScoreRequest
+	2,  // 45: clipeval.v2.Model.Describe:output_type -> clipeval.v2.PluginInfo
+	11, // 46: clipeval.v2.Model.CheckModel:output_type -> clipeval.v2.CheckModelResponse
+	13, // 47: clipeval.v2.Model.Info:output_type -> clipeval.v2.ModelInfo
+	16, // 48: clipeval.v2.Model.EncodeImages:output_type -> clipeval.v2.EncodeResponse
+	16, // 49: clipeval.v2.Model.EncodeTexts:output_type -> clipeval.v2.EncodeResponse
+	19, // 50: clipeval.v2.Model.Preprocess:output_type -> clipeval.v2.TensorResponse
+	19, // 51: clipeval.v2.Model.Tokenize:output_type -> clipeval.v2.TensorResponse
+	16, // 52: clipeval.v2.Model.EncodePixels:output_type -> clipeval.v2.EncodeResponse
+	16, // 53: clipeval.v2.Model.EncodeTokens:output_type -> clipeval.v2.EncodeResponse
+	2,  // 54: clipeval.v2.Task.Describe:output_type -> clipeval.v2.PluginInfo
+	23, // 55: clipeval.v2.Task.Load:output_type -> clipeval.v2.LoadChunk
+	35, // 56: clipeval.v2.Task.Score:output_type -> clipeval.v2.ScoreChunk
+	45, // [45:57] is the sub-list for method output_type
+	33, // [33:45] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_clipeval_v2_clipeval_proto_init() }
@@ -2620,7 +2711,7 @@ func file_clipeval_v2_clipeval_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_clipeval_v2_clipeval_proto_rawDesc), len(file_clipeval_v2_clipeval_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   35,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
