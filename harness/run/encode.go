@@ -130,7 +130,7 @@ func (e *encoder) texts(ctx context.Context, task, path string, texts []string) 
 // (in the order order puts them, when set) encoded in batches, inFlight at a time, and put in the cache, and every
 // row written in place. With skipBad, an input whose key cannot be read, or that its backend refuses as bad input
 // (a batch so refused is sent again an input at a time to find which), is skipped: its row stays zeros and it is
-// returned among the skipped. When every input is bad, that is an error.
+// returned among the skipped (that every input is bad is for the caller to judge: a shard may hold only bad ones).
 func (e *encoder) encode(ctx context.Context, task, kind, path string, n int, skipBad bool, key func(int) (store.Key, error),
 	order func(miss []int), call func(context.Context, []int) (sdk.Matrix, error)) (sdk.EmbeddingFile, []badImage, error) {
 	// The file is laid out once the width is known: the model's declared width, else the first row's.
@@ -291,9 +291,6 @@ func (e *encoder) encode(ctx context.Context, task, kind, path string, n int, sk
 	})
 	if err != nil {
 		return fail(err)
-	}
-	if n > 0 && len(skipped) == n {
-		return fail(fmt.Errorf("every one of the %d %s is bad (bad_images: skip leaves none to score); the first: %w", n, kind, skipped[0].err))
 	}
 	if err := w.Close(); err != nil {
 		return sdk.EmbeddingFile{}, nil, err

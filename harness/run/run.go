@@ -56,6 +56,10 @@ type Runner struct {
 	// Finished, when set, is called (from the calling goroutine) after each model × task run is recorded in
 	// results.json, with the results so far and the run's task; it must not change res, nor keep it past the call.
 	Finished func(res *results.Results, task string)
+
+	// shards, when set, are the shards of a sharded run that Merge scores: every embedding comes from them, and no
+	// model is loaded.
+	shards *shardSet
 }
 
 // ErrRunsFailed is returned (wrapped) when some model × task runs failed; their errors are in the results.
@@ -126,7 +130,7 @@ type loadedTask struct {
 // loaded (manifests read, image paths checked, archives indexed) into a work folder under workRoot (os.TempDir()
 // when empty). "ok" from Check means Run will not fail on its input.
 func (r *Runner) Check(ctx context.Context, cfg *config.Config, workRoot string) (*Checked, error) {
-	c, payloads, problems, err := r.checkPlugins(ctx, cfg, true)
+	c, payloads, problems, err := r.checkPlugins(ctx, cfg, r.shards == nil) // a merge loads no model
 	if err != nil {
 		return nil, err
 	}
@@ -364,6 +368,12 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.Results, error
 func (r *Runner) openModel(ctx context.Context, cfg *config.Config, m config.Model, backend *pluginhost.Model, plugin *sdk.PluginInfo, res *results.Results) *encoder {
 	ref := modelRef(cfg, m)
 	enc := &encoder{runner: r, model: backend, ref: ref, batch: m.BatchSize, name: m.Name, cache: r.Cache}
+	if r.shards != nil { // merging: the model as the shards loaded it
+		sm := r.shards.models[m.Name]
+		enc.info, enc.fingerprint, enc.cache = &sm.Info, sm.Fingerprint, nil
+		recordModel(res, m, sm.PluginVersion, sm.Info)
+		return enc
+	}
 	info, err := backend.Info(ctx, sdk.ModelInfoRequest{Model: ref})
 	if err != nil {
 		enc.err = fmt.Errorf("model %q: %w", m.Name, err)
@@ -377,13 +387,18 @@ func (r *Runner) openModel(ctx context.Context, cfg *config.Config, m config.Mod
 			return enc
 		}
 	}
-	res.Models = append(res.Models, results.Model{Name: m.Name, Backend: m.Backend, PluginVersion: plugin.Version, Dir: m.Path,
+	recordModel(res, m, plugin.Version, *info)
+	return enc
+}
+
+// recordModel records model m, loaded by its backend plugin of version pluginVersion as info describes it, in res.
+func recordModel(res *results.Results, m config.Model, pluginVersion string, info sdk.ModelInfo) {
+	res.Models = append(res.Models, results.Model{Name: m.Name, Backend: m.Backend, PluginVersion: pluginVersion, Dir: m.Path,
 		EmbedDim: info.EmbedDim, ImageSize: info.ImageSize, ContextLength: info.ContextLength, LogitScale: info.LogitScale,
 		Tokenizer: info.Tokenizer, Runtime: info.Runtime, Files: info.Files})
 	if res.Runtime == "" {
 		res.Runtime = info.Runtime
 	}
-	return enc
 }
 
 func published(in map[string]map[string]float64) map[string]map[string]results.Value {
@@ -417,20 +432,28 @@ func (r *Runner) runOne(ctx context.Context, enc *encoder, t *loadedTask) (resul
 	}
 	var imgFile, txtFile sdk.EmbeddingFile
 	var bad []badImage
-	err := r.keepAlive(ctx, t, func(ctx context.Context) error {
-		var err error
-		imgFile, bad, err = enc.images(ctx, t.cfg.Name, filepath.Join(t.dir, "images.npy"), t.data.Images,
-			t.cfg.BadImages == config.BadImagesSkip)
-		if err != nil {
+	var err error
+	if r.shards != nil {
+		imgFile, txtFile, bad, err = r.shards.assemble(enc.name, t, filepath.Join(t.dir, "images.npy"), filepath.Join(t.dir, "texts.npy"))
+	} else {
+		err = r.keepAlive(ctx, t, func(ctx context.Context) error {
+			var err error
+			imgFile, bad, err = enc.images(ctx, t.cfg.Name, filepath.Join(t.dir, "images.npy"), t.data.Images,
+				t.cfg.BadImages == config.BadImagesSkip)
+			if err != nil {
+				return err
+			}
+			txtFile, err = enc.texts(ctx, t.cfg.Name, filepath.Join(t.dir, "texts.npy"), t.data.Texts)
 			return err
-		}
-		txtFile, err = enc.texts(ctx, t.cfg.Name, filepath.Join(t.dir, "texts.npy"), t.data.Texts)
-		return err
-	})
+		})
+	}
 	for _, f := range []sdk.EmbeddingFile{imgFile, txtFile} {
 		if f.Path != "" {
 			defer os.Remove(f.Path)
 		}
+	}
+	if err == nil && len(bad) > 0 && len(bad) == len(t.data.Images) {
+		err = fmt.Errorf("every one of the %d images is bad (bad_images: skip leaves none to score); the first: %w", len(bad), bad[0].err)
 	}
 	if err != nil {
 		return fail(err)

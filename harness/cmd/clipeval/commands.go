@@ -87,6 +87,9 @@ func cmdRun(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 	cacheDir := fs.String("cache-dir", "", cacheDirUsage)
 	noCache := fs.Bool("no-cache", false, "neither read nor write the embedding store: encode every input")
 	fresh := fs.Bool("fresh", false, "run every model × task again instead of keeping the finished runs of the output folder's results.json")
+	shardSpec := fs.String("shard", "", "encode only shard `I/N` (from 0) of every dataset into DIR/shards/ and score nothing (clipeval merge DIR "+
+		"scores the shards); auto/N takes I from a Slurm job array (SLURM_ARRAY_TASK_ID) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX), "+
+		"auto also N from the Slurm array")
 	policy := policyFlags(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -95,6 +98,15 @@ func cmdRun(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 	pol, err := policy()
 	if err != nil {
 		return err
+	}
+	var shard run.Shard
+	if *shardSpec != "" {
+		if shard, err = run.ParseShard(*shardSpec, os.Getenv); err != nil {
+			return usageError{err}
+		}
+		if *baselinePath != "" {
+			return badInput("run: --baseline compares results, and a shard has none: give it to clipeval merge instead")
+		}
 	}
 	progress := newProgress(stderr, progressModeFor(stderr, *quiet), time.Now)
 	defer progress.close()
@@ -140,17 +152,46 @@ func cmdRun(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 			}
 		}()
 	}
+	if *shardSpec != "" {
+		if !*quiet {
+			fmt.Fprintf(stderr, "clipeval %s: shard %s of %d model(s) × %d task(s) from %s → %s\n", version, shard, len(cfg.Models), len(cfg.Tasks),
+				cfg.Path, filepath.Join(outDir, run.ShardsDir, shard.Folder()))
+		}
+		rep, err := r.RunShard(ctx, p, shard)
+		progress.close()
+		if err != nil {
+			return err
+		}
+		if rep.Existed {
+			fmt.Fprintf(stderr, "shard %s is already complete in %s: nothing to do\n", shard, rep.Dir)
+		} else if !*quiet {
+			fmt.Fprintf(stderr, "shard %s: %d images and %d texts encoded (or read from the embedding store); when every shard is done, run: clipeval merge %s\n",
+				shard, rep.Images, rep.Texts, outDir)
+		}
+		fmt.Fprintln(stdout, rep.Dir)
+		return nil
+	}
 	if !*quiet {
 		fmt.Fprintf(stderr, "clipeval %s: %d model(s) × %d task(s) from %s → %s\n", version, len(cfg.Models), len(cfg.Tasks), cfg.Path, outDir)
 	}
+	return runReported(ctx, host, r, p, r.Run, progress, baseline, *baselinePath, dir, *quiet, stdout, stderr)
+}
+
+// runReported runs p with do (the Runner's Run, or Merge of a sharded run) and reports it: failures and skipped
+// images on stderr, results.json, report.md, report.html and the plots in p's output folder (their paths on
+// stdout); with a baseline it also gates the results against it. storeDir is the embedding store's folder, for the
+// message of an interrupted run.
+func runReported(ctx context.Context, host *pluginhost.Host, r *run.Runner, p *plan.Plan, do func(context.Context, *plan.Plan) (*results.Results, error),
+	progress *progress, baseline *results.Results, baselinePath, storeDir string, quiet bool, stdout, stderr io.Writer) error {
+	outDir, dir := p.OutDir, storeDir
 	// Each task's plots are rasterised as soon as every model has run it, while the other tasks run.
 	report := new(reports.Renderer)
 	r.Finished = func(res *results.Results, task string) {
-		if snap := finishedTask(res, task, len(cfg.Models)); snap != nil {
+		if snap := finishedTask(res, task, len(p.Config.Models)); snap != nil {
 			report.Prepare(snap, task, p.Plots)
 		}
 	}
-	res, runErr := r.Run(ctx, p)
+	res, runErr := do(ctx, p)
 	progress.close() // the last frame of the bars, before the file list
 	printFailures(stderr, runErr)
 	if res == nil {
@@ -173,14 +214,78 @@ func cmdRun(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 		return runErr
 	}
 	junitPath, mdPath := filepath.Join(outDir, "junit.xml"), filepath.Join(outDir, "compare.md")
-	rep, gateErr := gate(baseline, res, compare.Options{}, *baselinePath, filepath.Join(outDir, "results.json"), junitPath, mdPath)
+	rep, gateErr := gate(baseline, res, compare.Options{}, baselinePath, filepath.Join(outDir, "results.json"), junitPath, mdPath)
 	if rep != nil {
 		fmt.Fprintf(stdout, "%s\n%s\n", junitPath, mdPath)
-		if !*quiet {
-			fmt.Fprintf(stderr, "compare with %s: %s\n", *baselinePath, rep.Summary())
+		if !quiet {
+			fmt.Fprintf(stderr, "compare with %s: %s\n", baselinePath, rep.Summary())
 		}
 	}
 	return errors.Join(runErr, gateErr)
+}
+
+func cmdMerge(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+	out := fs.String("out", "", "write results.json and the reports to `DIR` (default: the folder merged)")
+	configPath := fs.String("config", "", "merge for the config `FILE` (default: the one the shards name; its digest must match theirs)")
+	pluginDir := fs.String("plugin-dir", pluginhost.DefaultDir(), "start the plugins found in `DIR`")
+	baselinePath := fs.String("baseline", "", "compare the results with the results.json `FILE` (regression gate)")
+	quiet := fs.Bool("quiet", false, "print nothing but errors and the files written: no progress, no summary")
+	fresh := fs.Bool("fresh", false, "score every model × task again instead of keeping the finished runs of the output folder's results.json")
+	policy := policyFlags(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return badInput("merge takes the one folder the shards ran into (their --out DIR), got %d arguments (see clipeval merge --help)", len(pos))
+	}
+	pol, err := policy()
+	if err != nil {
+		return err
+	}
+	dir := pos[0]
+	info, err := run.ShardConfig(dir)
+	if err != nil {
+		return err
+	}
+	if *configPath == "" {
+		*configPath = info.Path
+	}
+	var baseline *results.Results
+	if *baselinePath != "" {
+		if baseline, err = readResults("merge --baseline", *baselinePath); err != nil {
+			return err
+		}
+		if _, err := compare.Compare(baseline, baseline, compare.Options{}); err != nil {
+			return usageError{fmt.Errorf("merge --baseline %s: %w", *baselinePath, err)}
+		}
+	}
+	progress := newProgress(stderr, progressModeFor(stderr, *quiet), time.Now)
+	defer progress.close()
+	host, err := newHost(*pluginDir, progress)
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+	host.SetPolicy(pol)
+	r := &run.Runner{Host: host, Progress: progress.event, Fresh: *fresh}
+	cfg, err := loadConfig(ctx, r, []string{*configPath}, "merge")
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		*out = dir
+	}
+	p := plan.New(cfg, *out, version)
+	if err := outputFolder("merge", p.OutDir); err != nil {
+		return err
+	}
+	if !*quiet {
+		fmt.Fprintf(stderr, "clipeval %s: merging the shards in %s of %d model(s) × %d task(s) from %s → %s\n", version,
+			filepath.Join(dir, run.ShardsDir), len(cfg.Models), len(cfg.Tasks), cfg.Path, p.OutDir)
+	}
+	merge := func(ctx context.Context, p *plan.Plan) (*results.Results, error) { return r.Merge(ctx, p, dir) }
+	return runReported(ctx, host, r, p, merge, progress, baseline, *baselinePath, "", *quiet, stdout, stderr)
 }
 
 // outputFolder creates the output folder dir (and its parents) for cmd, or says why it cannot, as bad input.

@@ -33,6 +33,32 @@ var wantFlags = map[string]string{
       start the plugins found in DIR (default /plugins)
   --quiet
       print nothing but errors and the files written: no progress, no summary
+  --shard I/N
+      encode only shard I/N (from 0) of every dataset into DIR/shards/ and score nothing (clipeval merge DIR scores the shards); auto/N takes I from a Slurm job array (SLURM_ARRAY_TASK_ID) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX), auto also N from the Slurm array
+  --stop-timeout D
+      give a plugin D to exit when clipeval ends it (on Ctrl-C too) before killing it (default 5s)
+`,
+	"merge": `Flags:
+  --attempts N
+      try a call N times in all when its plugin crashes or hangs, starting the plugin again in between (default 3)
+  --baseline FILE
+      compare the results with the results.json FILE (regression gate)
+  --call-timeout D
+      give each plugin call D to answer, plus --call-timeout-per-item for each input it carries; a plugin past it is killed, started again and the call retried (default 10m0s)
+  --call-timeout-per-item D
+      give each plugin call D more for each image, text or embedding it carries (default 2s)
+  --config FILE
+      merge for the config FILE (default: the one the shards name; its digest must match theirs)
+  --fresh
+      score every model × task again instead of keeping the finished runs of the output folder's results.json
+  --heartbeat D
+      ask a busy plugin every D whether it is alive (a plugin that does not answer within 3 of them is killed, started again and its call retried) (default 10s)
+  --out DIR
+      write results.json and the reports to DIR (default: the folder merged)
+  --plugin-dir DIR
+      start the plugins found in DIR (default /plugins)
+  --quiet
+      print nothing but errors and the files written: no progress, no summary
   --stop-timeout D
       give a plugin D to exit when clipeval ends it (on Ctrl-C too) before killing it (default 5s)
 `,

@@ -95,14 +95,20 @@ type command struct {
 // commands is every subcommand, in the order the command list shows them; execute dispatches from it.
 func commands() []command {
 	return []command{
-		{"run", "CONFIG [--out DIR] [--plugin-dir DIR] [--baseline BASELINE.json] [--quiet] [--cache-dir DIR | --no-cache] [--fresh] [--call-timeout D] [--attempts N]",
+		{"run", "CONFIG [--out DIR] [--plugin-dir DIR] [--baseline BASELINE.json] [--quiet] [--cache-dir DIR | --no-cache] [--fresh] [--call-timeout D] [--attempts N] [--shard I/N]",
 			"run every model on every task; writes DIR/results.json, DIR/report.md, DIR/report.html and DIR/plots/;\n" +
 				"with --baseline also compares with it as clipeval compare does (DIR/junit.xml, DIR/compare.md; exit 1 on a\n" +
 				"regression); progress on stderr: bars on a terminal, else a line per stage at most every second.\n" +
 				"Embeddings are kept in the embedding store and read back on later runs; a re-run into the same DIR keeps\n" +
 				"the finished model × task runs whose model, task, options and data are unchanged (--fresh: none).\n" +
 				"A plugin that crashes or hangs is killed, started again and its call retried (--attempts); Ctrl-C or\n" +
-				"SIGTERM stops the plugins, keeps what finished in results.json and exits 130 / 143 (twice: at once)", cmdRun},
+				"SIGTERM stops the plugins, keeps what finished in results.json and exits 130 / 143 (twice: at once).\n" +
+				"--shard I/N encodes only shard I of N of every dataset into DIR/shards/ (a complete shard is skipped when\n" +
+				"run again); clipeval merge DIR scores them once all are there", cmdRun},
+		{"merge", "DIR [--out OUT] [--config FILE] [--plugin-dir DIR] [--baseline BASELINE.json] [--quiet] [--fresh]",
+			"score and report a sharded run: DIR is the --out of `clipeval run CONFIG --shard I/N`, whose shards are in\n" +
+				"DIR/shards/; checks that all N are there once and agree (config, model fingerprints, data sets, ranges),\n" +
+				"then writes results.json and the reports into OUT (default DIR), the same as one unsharded run would", cmdMerge},
 		{"validate", "CONFIG [--plugin-dir DIR]",
 			"check a config and its tasks against their plugins (YAML syntax, unknown keys, wrong types, values out of\n" +
 				"range, missing files): every problem at once, as file:line:col: message sorted by position; exit 2", cmdValidate},
