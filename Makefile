@@ -17,6 +17,8 @@ PLUGINS       := plugins/onnx benchmarks/retrieval benchmarks/classification ben
 SCRIPT_PLUGINS := benchmarks/pyalign
 # What the Python plugins import: Debian's python3-grpcio, python3-protobuf and python3-numpy.
 PY_DEBS       := python3-grpcio python3-protobuf python3-numpy
+# What the Slurm tests' one-node cluster runs (internal/slurmtest): Debian's Slurm daemons and clients, and MUNGE.
+SLURM_DEBS    := slurm-wlm munge
 TOOLS         := $(CURDIR)/.cache/tools
 # -tags openblas when OpenBLAS's cblas.h and library link (deps installs Debian's libopenblas-dev): the retrieval
 # ranking's similarity tiles then run on cblas_sgemm; without it, on the pure-Go kernel (same ranks, slower).
@@ -87,11 +89,21 @@ py-deps:
 	  fi; \
 	fi
 
-## test-deps: Chromium for the headless-browser test of report.html (installed with apt when root; else skipped)
+## test-deps: Chromium for the headless-browser test of report.html, and Slurm (Debian slurm-wlm, munge) for the
+## one-node cluster the Slurm tests start (internal/slurmtest), installed with apt when root; without them those
+## tests skip (fail when CI is set)
 test-deps:
 	@if ! command -v chromium >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "installing chromium (headless check of report.html)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+	@if ! PATH="$$PATH:/usr/sbin:/sbin" command -v slurmctld >/dev/null || ! PATH="$$PATH:/usr/sbin:/sbin" command -v munged >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing $(SLURM_DEBS) (the one-node Slurm cluster of the Slurm tests)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SLURM_DEBS) >/dev/null; \
+	  else \
+	    echo "note: the Slurm tests skip (fail under CI) without Slurm: install $(SLURM_DEBS) (Debian/Ubuntu), run as root" >&2; \
+	  fi; \
 	fi
 
 ## runtime: fetch ONNX Runtime's shared library (cached), unless CLIPEVAL_ORT_LIB names one already there
