@@ -51,18 +51,7 @@ func TestRunShardsAndMerge(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, stdout, filepath.Join(out, "results.json"))
 	assert.Contains(t, stdout, filepath.Join(out, "report.md"))
-	want, err := results.Read(filepath.Join(single, "results.json"))
-	require.NoError(t, err)
-	got, err := results.Read(filepath.Join(out, "results.json"))
-	require.NoError(t, err)
-	assert.Equal(t, want.Models, got.Models)
-	assert.Equal(t, want.Tasks, got.Tasks)
-	require.Len(t, got.Runs, len(want.Runs))
-	for i := range want.Runs {
-		w, g := want.Runs[i], got.Runs[i]
-		w.WallSeconds, g.WallSeconds = 0, 0
-		assert.Equal(t, w, g)
-	}
+	sameResults(t, filepath.Join(single, "results.json"), filepath.Join(out, "results.json"))
 	report := func(dir string) string {
 		b, err := os.ReadFile(filepath.Join(dir, "report.md"))
 		require.NoError(t, err)
@@ -88,4 +77,22 @@ func b2s(b []byte, dir string) string {
 		keep = append(keep, line)
 	}
 	return strings.Join(keep, "\n")
+}
+
+// sameResults asserts that the results.json at gotPath records what the one at wantPath does (models, tasks with
+// their dataset digests, every run), but for the runs' wall times.
+func sameResults(t *testing.T, wantPath, gotPath string) {
+	t.Helper()
+	want, err := results.Read(wantPath)
+	require.NoError(t, err)
+	got, err := results.Read(gotPath)
+	require.NoError(t, err)
+	assert.Equal(t, want.Models, got.Models)
+	assert.Equal(t, want.Tasks, got.Tasks)
+	require.Len(t, got.Runs, len(want.Runs))
+	for i := range want.Runs {
+		w, g := want.Runs[i], got.Runs[i]
+		w.WallSeconds, g.WallSeconds = 0, 0
+		assert.Equal(t, w, g)
+	}
 }
