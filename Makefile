@@ -12,7 +12,7 @@ VERSION       := $(shell git describe --tags --always --dirty 2>/dev/null || ech
 # -s -w: no symbol table or DWARF (stack traces and profiles still name every function): binaries a third smaller,
 # which the plugin host hashes before every start (SHA256SUMS) and the kernel pages in.
 LDFLAGS       := -s -w -X main.version=$(VERSION)
-PLUGINS       := plugins/onnx benchmarks/retrieval benchmarks/classification benchmarks/vqa
+PLUGINS       := plugins/onnx plugins/kserve benchmarks/retrieval benchmarks/classification benchmarks/vqa
 # Plugins in other languages: folders whose executable `install DEST` writes the plugin as one executable file.
 SCRIPT_PLUGINS := benchmarks/pyalign
 # What the Python plugins import: Debian's python3-grpcio, python3-protobuf and python3-numpy.
@@ -193,13 +193,15 @@ bench-rank: blas-deps
 bench-model:
 	$(GO) run ./internal/cmd/genbench -out $(BENCH_MODEL) -tokenizer $(SHARED)/fixtures/tiny-a/biomedclip
 
-## proto: regenerate plugins/proto from clipeval.proto, and the Python plugin's modules from it and health.proto
+## proto: regenerate plugins/proto from clipeval.proto and grpc_predict_v2.proto (the Open Inference Protocol the
+## kserve backend and `clipeval serve` speak), and the Python plugin's modules from clipeval.proto and health.proto
 ## (needs protoc: Debian protobuf-compiler)
 proto:
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
 	PATH=$(TOOLS):$$PATH protoc -I plugins/proto --go_out=paths=source_relative:plugins/proto \
-	  --go-grpc_out=paths=source_relative:plugins/proto plugins/proto/clipeval/v2/clipeval.proto
+	  --go-grpc_out=paths=source_relative:plugins/proto plugins/proto/clipeval/v2/clipeval.proto \
+	  plugins/proto/inference/v2/grpc_predict_v2.proto
 	protoc -I plugins/proto/clipeval/v2 --python_out=benchmarks/pyalign/app plugins/proto/clipeval/v2/clipeval.proto
 	protoc -I benchmarks/pyalign --python_out=benchmarks/pyalign/app benchmarks/pyalign/health.proto
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clipeval/clipeval/harness/inferserver"
 	"github.com/clipeval/clipeval/harness/pluginhost"
 	"github.com/clipeval/clipeval/harness/pluginsums"
 	"github.com/clipeval/clipeval/internal/demogen"
@@ -149,6 +151,7 @@ func TestEveryInstalledPlugin(t *testing.T) {
 			map[string]any{"classes": []string{"red", "green", "blue", "yellow", "cyan", "magenta"}, "templates": []string{"a {} image."}})},
 		"vqa":     {Dataset: dataset(map[string]any{"format": "vqa-rad", "root": filepath.Join(data, "vqa")}, map[string]any{"prompt": "{question} {answer}"})},
 		"pyalign": {Dataset: writeManifest(t, smallItems(), nil)},
+		"kserve":  {Model: filepath.Join(demo, demogen.ModelDir), ModelOptions: map[string]string{"url": serveDemo(t, demo), "model_name": "demo"}},
 	}
 	var names []string
 	for _, p := range append(append([]string{}, plugintest.Plugins...), plugintest.ScriptPlugins...) {
@@ -174,6 +177,28 @@ func TestEveryInstalledPlugin(t *testing.T) {
 			t.Log("\n" + table(r))
 		})
 	}
+}
+
+// serveDemo serves the demo's model with the onnx plugin over the Open Inference Protocol, as clipeval serve does,
+// until the test ends, and returns the address: the server the kserve backend is checked against.
+func serveDemo(t *testing.T, demo string) string {
+	t.Setenv(sharedtest.ORTEnvVar, sharedtest.ORTLib(t))
+	host := pluginhost.New(filepath.Join(bins.dir, "plugins"), nil)
+	t.Cleanup(host.Close)
+	m, err := host.Model("onnx")
+	require.NoError(t, err)
+	ref := sdk.ModelRef{Dir: filepath.Join(demo, demogen.ModelDir), Options: map[string]string{"logit_scale": "100"}}
+	served, err := inferserver.ModelOf(context.Background(), m, ref, "demo")
+	require.NoError(t, err)
+	srv, err := inferserver.New(served, inferserver.Config{ServerName: "clipeval", ServerVersion: "test",
+		MaxMessageBytes: sdk.MaxMessageBytes, TowerMessageBytes: sdk.MaxMessageBytes})
+	require.NoError(t, err)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	g := srv.GRPCServer()
+	go g.Serve(lis)
+	t.Cleanup(g.Stop)
+	return lis.Addr().String()
 }
 
 func TestPlugins(t *testing.T) {

@@ -33,7 +33,7 @@ func TestListKindsAndProtocol(t *testing.T) {
 		assert.Equal(t, sdk.ProtocolVersion, f.ProtocolVersion, f.Name)
 		got[f.Name] = f.Kind
 	}
-	assert.Equal(t, map[string]string{"onnx": "model", "retrieval": "task", "classification": "task", "vqa": "task", "pyalign": "task"}, got)
+	assert.Equal(t, map[string]string{"onnx": "model", "kserve": "model", "retrieval": "task", "classification": "task", "vqa": "task", "pyalign": "task"}, got)
 }
 
 // TestKilledPluginIsNamed checks that a plugin killed between calls is reported at once, by name, when the policy

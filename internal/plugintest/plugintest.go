@@ -18,7 +18,7 @@ import (
 )
 
 // Plugins are the plugin main packages, relative to the repository root; each builds to bin/plugins/<base name>.
-var Plugins = []string{"plugins/onnx", "benchmarks/retrieval", "benchmarks/classification", "benchmarks/vqa"}
+var Plugins = []string{"plugins/onnx", "plugins/kserve", "benchmarks/retrieval", "benchmarks/classification", "benchmarks/vqa"}
 
 // ScriptPlugins are the plugins written in other languages, as folders relative to the repository root: each holds
 // an executable `install` that writes the plugin, as one executable file, to the path it is given

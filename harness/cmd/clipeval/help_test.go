@@ -98,6 +98,30 @@ var wantFlags = map[string]string{
   --texts FILE.json
       encode the texts of FILE.json, a JSON array of strings
 `,
+	"serve": `Flags:
+  --backend NAME
+      run the towers with the model backend plugin NAME (default onnx)
+  --listen HOST:PORT
+      listen on HOST:PORT; 0.0.0.0:PORT listens on every interface, port 0 on a free port (printed) (default 127.0.0.1:8001)
+  --max-message-mb N
+      take and send gRPC messages up to N MiB (default 256)
+  --model DIR
+      the model folder DIR to serve (required)
+  --name NAME
+      serve the models NAME-image and NAME-text (default: the model folder's base name)
+  --option KEY=VALUE
+      backend option KEY=VALUE (repeatable), e.g. execution_provider=cuda, text_padding=full
+  --plugin-dir DIR
+      start the plugins found in DIR (default /plugins)
+  --tls-cert FILE
+      serve TLS with the PEM certificate (chain) FILE (with --tls-key)
+  --tls-key FILE
+      the PEM private key FILE of --tls-cert
+  --token TOKEN
+      take only calls with the metadata authorization: Bearer TOKEN
+  --token-file FILE
+      like --token, with the token read from FILE (white space around it ignored)
+`,
 	"preprocess": `Flags:
   --backend NAME
       the model backend plugin NAME (default onnx)

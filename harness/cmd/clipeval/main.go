@@ -119,6 +119,11 @@ func commands() []command {
 				"in their folder's SHA256SUMS, as make build does", cmdPlugins},
 		{"embed", "--model DIR (--images FILE... | --texts FILE.json) --out OUT.npy [--backend onnx] [--option K=V] [--quiet]",
 			"write the raw embeddings (float32 [N,d]) of images or texts as .npy", cmdEmbed},
+		{"serve", "--model DIR [--listen HOST:PORT] [--name NAME] [--backend onnx] [--option K=V] [--tls-cert F --tls-key F] [--token T | --token-file F] [--max-message-mb N]",
+			"serve the model's two towers over the Open Inference Protocol (KServe v2 gRPC, as Triton serves it): models\n" +
+				"NAME-image (pixels FP32 [-1,3,H,W]) and NAME-text (input_ids INT64 [-1,L]), each answering embeddings FP32\n" +
+				"[-1,D], so that a GPU machine encodes for others (backend: kserve, option url=HOST:PORT; docs/kserve.md);\n" +
+				"until Ctrl-C or SIGTERM", cmdServe},
 		{"preprocess", "--model DIR --out OUT.npy IMAGE...",
 			"write the pixels the image tower is fed (float32 [N,3,H,W], open_clip's eval transform)", cmdPreprocess},
 		{"tokenize", "--model DIR --texts FILE.json --out OUT.npy",

@@ -159,7 +159,7 @@ func TestValidateShippedConfigs(t *testing.T) {
 func TestPluginsLists(t *testing.T) {
 	code, out, errOut := cli(t, "plugins")
 	require.Equal(t, 0, code, errOut)
-	for _, line := range []string{"classification   task   protocol 2  dev", "onnx             model  protocol 2  dev", "pyalign          task   protocol 2  v0.1.0",
+	for _, line := range []string{"classification   task   protocol 2  dev", "onnx             model  protocol 2  dev", "kserve           model  protocol 2  dev", "pyalign          task   protocol 2  v0.1.0",
 		"retrieval        task   protocol 2  dev", "vqa              task   protocol 2  dev"} {
 		assert.Contains(t, out, line)
 	}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -161,7 +160,6 @@ func (b *Backend) init() error {
 type model struct {
 	folder *Folder
 	info   sdk.ModelInfo
-	prep   imageprep.Config
 	tok    tokenizer.Tokenizer
 	image  *encoder
 	text   *encoder
@@ -216,8 +214,8 @@ func openModel(ref sdk.ModelRef, digests *digest.Memo) (*model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &model{folder: f, prep: f.Image} // ReadFolder validated f.Image
-	if m.tok, err = newTokenizer(f); err != nil {
+	m := &model{folder: f}
+	if m.tok, err = f.Tokenizer(); err != nil {
 		return nil, err
 	}
 	m.imageFeeds, m.textFeeds = newFeedSlots(BatchesInFlight), newFeedSlots(BatchesInFlight)
@@ -234,8 +232,7 @@ func openModel(ref sdk.ModelRef, digests *digest.Memo) (*model, error) {
 		m.text.close()
 		return nil, err
 	}
-	files, err := hashFiles(digests, f.Dir, []string{"open_clip_config.json", man.ImageModel, man.TextModel, ManifestFile,
-		"vocab.txt", "tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt"}, f.BPE)
+	files, err := f.Digests(digests, man.ImageModel, man.TextModel)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", f.Dir, err)
 	}
@@ -243,29 +240,6 @@ func openModel(ref sdk.ModelRef, digests *digest.Memo) (*model, error) {
 	m.info = sdk.ModelInfo{Name: f.Name, EmbedDim: f.EmbedDim, ImageSize: f.Image.Size, ContextLength: f.ContextLength,
 		LogitScale: f.LogitScale, Tokenizer: m.tok.Name(), Files: files}
 	return m, nil
-}
-
-// newTokenizer makes the folder's tokenizer: BERT WordPiece for a Hugging Face tokenizer, else CLIP BPE.
-func newTokenizer(f *Folder) (tokenizer.Tokenizer, error) {
-	if f.HFTokenizer {
-		tok, err := tokenizer.NewBERT(f.Dir, f.ContextLength)
-		if err != nil {
-			return nil, fmt.Errorf("model %s: bert tokenizer: %w", f.Dir, err)
-		}
-		return tok, nil
-	}
-	bpe := f.BPE
-	if bpe == "" {
-		var err error
-		if bpe, err = findBPE(f.Dir); err != nil {
-			return nil, fmt.Errorf("model %s: clip tokenizer: %w", f.Dir, err)
-		}
-	}
-	tok, err := tokenizer.NewCLIP(bpe, f.ContextLength)
-	if err != nil {
-		return nil, fmt.Errorf("model %s: clip tokenizer: %w", f.Dir, err)
-	}
-	return tok, nil
 }
 
 // checkShapes compares what the ONNX files declare with open_clip_config.json and returns the first disagreement.
@@ -297,47 +271,6 @@ func (m *model) shapeProblems() []error {
 	return out
 }
 
-// findBPE looks for a CLIP BPE vocabulary in the model folder.
-func findBPE(dir string) (string, error) {
-	for _, name := range []string{"bpe_simple_vocab_16e6.txt.gz", "vocab.json", "tokenizer.json"} {
-		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
-			if name == "vocab.json" {
-				return dir, nil
-			}
-			return filepath.Join(dir, name), nil
-		}
-	}
-	return "", fmt.Errorf("no BPE vocabulary in %s (looked for bpe_simple_vocab_16e6.txt.gz, vocab.json + merges.txt, tokenizer.json): "+
-		"put one there or set the model option `bpe:` to bpe_simple_vocab_16e6.txt.gz", dir)
-}
-
-// hashFiles returns the sha256 of each named file that exists in dir (and of extra, when set and a file), keyed by
-// name (extra by its base name), from the memo or hashed in parallel.
-func hashFiles(memo *digest.Memo, dir string, names []string, extra string) (map[string]string, error) {
-	var keys, paths []string
-	for _, n := range names {
-		p := filepath.Join(dir, n)
-		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		keys, paths = append(keys, n), append(paths, p)
-	}
-	if extra != "" {
-		if st, err := os.Stat(extra); err == nil && !st.IsDir() {
-			keys, paths = append(keys, filepath.Base(extra)), append(paths, extra)
-		}
-	}
-	sums, err := memo.Files(paths)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]string, len(sums))
-	for i, s := range sums {
-		out[keys[i]] = s.SHA256
-	}
-	return out, nil
-}
-
 // Describe names the backend and declares the model options it accepts.
 func (b *Backend) Describe(context.Context, sdk.DescribeRequest) (*sdk.PluginInfo, error) {
 	return &sdk.PluginInfo{Name: "onnx", Version: b.Version,
@@ -367,7 +300,7 @@ func (b *Backend) CheckModel(_ context.Context, req sdk.CheckModelRequest) (*sdk
 		add("path", err)
 		return out, nil
 	}
-	if _, err := newTokenizer(f); err != nil {
+	if _, err := f.Tokenizer(); err != nil {
 		key := "path"
 		if _, set := good[OptionBPE]; set {
 			key = "options." + OptionBPE
@@ -431,8 +364,8 @@ func (b *Backend) EncodeImages(ctx context.Context, req sdk.EncodeImagesRequest)
 		return nil, err
 	}
 	defer m.imageFeeds.give(feed)
-	feed.pixels = grow(feed.pixels, n*m.pixelsPerImage())
-	if err := m.preprocessInto(ctx, feed.pixels, req.Images); err != nil {
+	feed.pixels = grow(feed.pixels, n*m.folder.PixelsPerImage())
+	if err := m.folder.PreprocessInto(ctx, m.decoding, feed.pixels, req.Images); err != nil {
 		return nil, err
 	}
 	return encoded(m.EncodePixels(ctx, feed.pixels, n))
@@ -446,59 +379,13 @@ func encoded(m sdk.Matrix, err error) (*sdk.EncodeResponse, error) {
 	return &sdk.EncodeResponse{Embeddings: m}, nil
 }
 
-// pixelsPerImage is the length of one preprocessed image, 3 × size × size.
-func (m *model) pixelsPerImage() int {
-	size := m.folder.Image.Size
-	return 3 * size * size
-}
-
 // Preprocess turns images into a new [n, 3, size, size] float32 batch, in parallel.
 func (m *model) Preprocess(ctx context.Context, images []sdk.ImageInput) ([]float32, error) {
-	pixels := make([]float32, len(images)*m.pixelsPerImage())
-	if err := m.preprocessInto(ctx, pixels, images); err != nil {
+	pixels := make([]float32, len(images)*m.folder.PixelsPerImage())
+	if err := m.folder.PreprocessInto(ctx, m.decoding, pixels, images); err != nil {
 		return nil, err
 	}
 	return pixels, nil
-}
-
-// preprocessInto preprocesses images into pixels ([len(images), 3, size, size]), in parallel.
-func (m *model) preprocessInto(ctx context.Context, pixels []float32, images []sdk.ImageInput) error {
-	per := m.pixelsPerImage()
-	errs := make([]error, len(images))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < min(runtime.GOMAXPROCS(0), len(images)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				errs[i] = m.preprocessOne(pixels[i*per:(i+1)*per], images[i])
-			}
-		}()
-	}
-	for i := range images {
-		if ctx.Err() != nil {
-			break
-		}
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return errors.Join(errs...)
-}
-
-func (m *model) preprocessOne(dst []float32, im sdk.ImageInput) error {
-	data, err := im.Bytes()
-	if err != nil {
-		return err
-	}
-	if err := m.prep.PreprocessWithin(m.decoding, dst, data); err != nil {
-		return sdk.InvalidInput(fmt.Errorf("image %s: %w", im.Label(), err)) // a corrupt or oversized image
-	}
-	return nil
 }
 
 // EncodePixels runs the image tower on an already preprocessed [n, 3, size, size] batch, which it reads in place.

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clipeval/clipeval/internal/sharedtest"
+	"github.com/clipeval/clipeval/plugins/modelfolder"
 	"github.com/clipeval/clipeval/plugins/sdk"
 	"github.com/clipeval/clipeval/plugins/sdk/digest"
 	"github.com/clipeval/clipeval/plugins/sdk/npy"
@@ -100,7 +101,7 @@ func TestFixtureFileDigestsAreRemembered(t *testing.T) {
 		require.NoError(t, b.Close())
 	}
 	assert.Equal(t, files[0], files[1])
-	want, err := hashFiles(nil, sharedtest.Path(t, "fixtures", "tiny-a", "clip"), []string{"open_clip_config.json", "image.onnx", "text.onnx"},
+	want, err := modelfolder.HashFiles(nil, sharedtest.Path(t, "fixtures", "tiny-a", "clip"), []string{"open_clip_config.json", "image.onnx", "text.onnx"},
 		sharedtest.Path(t, "vocab", "bpe_simple_vocab_16e6.txt.gz"))
 	require.NoError(t, err)
 	assert.Equal(t, want, files[1])
@@ -144,7 +145,7 @@ func TestModelFolderErrors(t *testing.T) {
 		{"clip without bpe", write(ManifestFile, "tokenizer: clip\n"), nil, "no BPE vocabulary", "path"},
 		{"not onnx", write("image.onnx", "this is not an ONNX file"), nil, "image tower: reading inputs and outputs of", "path"},
 		{"embed dim", write("open_clip_config.json", `{"model_cfg": {"embed_dim": 16, "vision_cfg": {"image_size": 224}, "text_cfg": {"hf_tokenizer_name": "x", "context_length": 256}}}`), nil, "outputs 32 values but open_clip_config.json says embed_dim 16", "path"},
-		{"huge config", write("open_clip_config.json", strings.Repeat(" ", maxFolderFile+1)), nil, "open_clip_config.json is 16777217 bytes, more than the 16777216 clipeval reads from such a file", "path"},
+		{"huge config", write("open_clip_config.json", strings.Repeat(" ", modelfolder.MaxFileBytes+1)), nil, "open_clip_config.json is 16777217 bytes, more than the 16777216 clipeval reads from such a file", "path"},
 		{"missing bpe file", func(string) {}, map[string]string{"bpe": "/nonexistent/bpe.txt.gz"}, "option bpe: stat /nonexistent/bpe.txt.gz", "options.bpe"},
 	}
 	b := New(sharedtest.ORTLib(t))
@@ -218,44 +219,6 @@ func TestMissingLibrary(t *testing.T) {
 	_, err := b.Info(context.Background(), sdk.ModelInfoRequest{Model: sdk.ModelRef{Dir: t.TempDir()}})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "make runtime")
-}
-
-func TestHashFiles(t *testing.T) {
-	dir := t.TempDir()
-	for name, content := range map[string]string{"open_clip_config.json": "{}\n", "image.onnx": "aaa", "bpe.txt.gz": "bb"} {
-		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
-	}
-	require.NoError(t, os.Mkdir(filepath.Join(dir, "vocab.txt"), 0o755))
-	// sha256sum of "{}\n", "aaa" and "bb".
-	const config, image, bpe = "ca3d163bab055381827226140568f3bef7eaac187cebd76878e0b63e9e442356",
-		"9834876dcfb05cb167a5c24953eba58c4ac89b1adf57f28f2f9d09af107ee8f0",
-		"3b64db95cb55c763391c707108489ae18b4112d783300de38e033b4c98c3deaf"
-	tests := []struct {
-		name    string
-		names   []string
-		extra   string
-		want    map[string]string
-		wantErr string
-	}{
-		{"missing files are left out", []string{"open_clip_config.json", "image.onnx", "text.onnx"}, "",
-			map[string]string{"open_clip_config.json": config, "image.onnx": image}, ""},
-		{"extra by its base name", []string{"image.onnx"}, filepath.Join(dir, "bpe.txt.gz"),
-			map[string]string{"image.onnx": image, "bpe.txt.gz": bpe}, ""},
-		{"a missing or folder extra is left out", []string{"image.onnx"}, dir, map[string]string{"image.onnx": image}, ""},
-		{"nothing there", []string{"text.onnx"}, filepath.Join(dir, "nope"), map[string]string{}, ""},
-		{"a folder where a file should be", []string{"vocab.txt"}, "", nil, "vocab.txt: is a directory"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := hashFiles(nil, dir, tc.names, tc.extra)
-			if tc.wantErr != "" {
-				assert.ErrorContains(t, err, tc.wantErr)
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tc.want, got)
-		})
-	}
 }
 
 // TestWarm checks the background load of ONNX Runtime: a model loads after it, Close waits for it, and a missing
