@@ -16,6 +16,15 @@ func (f *Folder) PixelsPerImage() int {
 	return 3 * f.Image.Size * f.Image.Size
 }
 
+// Preprocess turns images into a new [len(images), 3, size, size] float32 batch, as PreprocessInto does.
+func (f *Folder) Preprocess(ctx context.Context, budget *imageprep.Budget, images []sdk.ImageInput) ([]float32, error) {
+	pixels := make([]float32, len(images)*f.PixelsPerImage())
+	if err := f.PreprocessInto(ctx, budget, pixels, images); err != nil {
+		return nil, err
+	}
+	return pixels, nil
+}
+
 // PreprocessInto turns images into pixels ([len(images), 3, size, size] float32, which pixels must hold) with the
 // folder's eval transform, on GOMAXPROCS goroutines, each image decoded within budget (shared by every decode of
 // the process; nil: none). A corrupt or oversized image is an sdk.InvalidInput error naming it.

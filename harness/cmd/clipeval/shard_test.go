@@ -18,14 +18,7 @@ import (
 // one again (nothing to do), merges them and compares the merged results.json and report with a plain run's; a
 // merge with a shard missing exits 2 naming it.
 func TestRunShardsAndMerge(t *testing.T) {
-	demo := t.TempDir()
-	_, err := demogen.Generate(demo)
-	require.NoError(t, err)
-	t.Setenv("CLIPEVAL_DEMO", demo)
-	config := filepath.Join(sharedtest.RepoRoot(), "configs", "demo.yaml")
-	single := t.TempDir()
-	code, _, errOut := cli(t, "run", config, "--out", single, "--quiet")
-	require.Equal(t, 0, code, errOut)
+	_, config, single := plainDemoRun(t)
 
 	out := t.TempDir()
 	code, stdout, errOut := cli(t, "run", config, "--out", out, "--shard", "0/2")
@@ -95,4 +88,20 @@ func sameResults(t *testing.T, wantPath, gotPath string) {
 		w.WallSeconds, g.WallSeconds = 0, 0
 		assert.Equal(t, w, g)
 	}
+}
+
+// plainDemoRun generates the demo into a new folder (CLIPEVAL_DEMO names it for configs/demo.yaml) and runs
+// configs/demo.yaml into another, the run a sharded one must equal; it returns the demo's folder, the config and
+// the run's output folder.
+func plainDemoRun(t *testing.T) (demo, config, out string) {
+	t.Helper()
+	demo = t.TempDir()
+	_, err := demogen.Generate(demo)
+	require.NoError(t, err)
+	t.Setenv("CLIPEVAL_DEMO", demo)
+	config = filepath.Join(sharedtest.RepoRoot(), "configs", "demo.yaml")
+	out = t.TempDir()
+	code, _, errOut := cli(t, "run", config, "--out", out, "--quiet")
+	require.Equal(t, 0, code, errOut)
+	return demo, config, out
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/clipeval/clipeval/internal/demogen"
 	"github.com/clipeval/clipeval/internal/sharedtest"
 	"github.com/clipeval/clipeval/internal/slurmtest"
 )
@@ -24,14 +23,7 @@ import (
 // not under CI.
 func TestSlurmJobArray(t *testing.T) {
 	cluster := slurmtest.Start(t)
-	demo := t.TempDir()
-	_, err := demogen.Generate(demo)
-	require.NoError(t, err)
-	t.Setenv("CLIPEVAL_DEMO", demo)
-	config := filepath.Join(sharedtest.RepoRoot(), "configs", "demo.yaml")
-	single := t.TempDir()
-	code, _, errOut := cli(t, "run", config, "--out", single, "--quiet")
-	require.Equal(t, 0, code, errOut)
+	demo, config, single := plainDemoRun(t)
 
 	out := filepath.Join(t.TempDir(), "run")
 	env := append(cluster.Env(), "CLIPEVAL="+filepath.Join(binDir, "clipeval"), "CLIPEVAL_PLUGIN_DIR="+filepath.Join(binDir, "plugins"),

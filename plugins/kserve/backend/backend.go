@@ -218,7 +218,7 @@ func (b *Backend) EncodeImages(ctx context.Context, req sdk.EncodeImagesRequest)
 	if err != nil {
 		return nil, err
 	}
-	pixels, err := m.preprocess(ctx, req.Images)
+	pixels, err := m.folder.Preprocess(ctx, m.decoding, req.Images)
 	if err != nil {
 		return nil, err
 	}
@@ -242,22 +242,13 @@ func encoded(m sdk.Matrix, err error) (*sdk.EncodeResponse, error) {
 	return &sdk.EncodeResponse{Embeddings: m}, nil
 }
 
-// preprocess turns images into a new [n, 3, size, size] float32 batch, in parallel.
-func (m *model) preprocess(ctx context.Context, images []sdk.ImageInput) ([]float32, error) {
-	pixels := make([]float32, len(images)*m.folder.PixelsPerImage())
-	if err := m.folder.PreprocessInto(ctx, m.decoding, pixels, images); err != nil {
-		return nil, err
-	}
-	return pixels, nil
-}
-
 // Preprocess returns the float32 [N, 3, size, size] pixels open_clip's eval transform gives for images (locally).
 func (b *Backend) Preprocess(ctx context.Context, req sdk.PreprocessRequest) (*sdk.TensorResponse, error) {
 	m, err := b.load(ctx, req.Model)
 	if err != nil {
 		return nil, err
 	}
-	pixels, err := m.preprocess(ctx, req.Images)
+	pixels, err := m.folder.Preprocess(ctx, m.decoding, req.Images)
 	if err != nil {
 		return nil, err
 	}

@@ -379,15 +379,6 @@ func encoded(m sdk.Matrix, err error) (*sdk.EncodeResponse, error) {
 	return &sdk.EncodeResponse{Embeddings: m}, nil
 }
 
-// Preprocess turns images into a new [n, 3, size, size] float32 batch, in parallel.
-func (m *model) Preprocess(ctx context.Context, images []sdk.ImageInput) ([]float32, error) {
-	pixels := make([]float32, len(images)*m.folder.PixelsPerImage())
-	if err := m.folder.PreprocessInto(ctx, m.decoding, pixels, images); err != nil {
-		return nil, err
-	}
-	return pixels, nil
-}
-
 // EncodePixels runs the image tower on an already preprocessed [n, 3, size, size] batch, which it reads in place.
 func (m *model) EncodePixels(ctx context.Context, pixels []float32, n int) (sdk.Matrix, error) {
 	if n == 0 {

@@ -19,7 +19,7 @@ func (b *Backend) Preprocess(ctx context.Context, req sdk.PreprocessRequest) (*s
 	if err != nil {
 		return nil, err
 	}
-	pixels, err := m.Preprocess(ctx, req.Images)
+	pixels, err := m.folder.Preprocess(ctx, m.decoding, req.Images)
 	if err != nil {
 		return nil, err
 	}
