@@ -446,14 +446,17 @@ func readShards(dir, sha string) (*shardSet, error) {
 		}
 		have[sf.Index] = true
 	}
-	for i := range first.Count {
-		if !have[i] {
-			missing = append(missing, Shard{i, first.Count}.String())
+	if lacking := first.Count - len(have); lacking > 0 {
+		for i := 0; i < first.Count && len(missing) < 10; i++ { // the first ten named
+			if !have[i] {
+				missing = append(missing, Shard{i, first.Count}.String())
+			}
 		}
-	}
-	if len(missing) > 0 {
+		if lacking > len(missing) {
+			missing = append(missing, fmt.Sprintf("and %d more", lacking-len(missing)))
+		}
 		return nil, sdk.InvalidInput(fmt.Errorf("%s lacks %d of the %d shards: %s (run them, e.g. resubmit the job array: complete shards are skipped)",
-			root, len(missing), first.Count, strings.Join(missing, ", ")))
+			root, lacking, first.Count, strings.Join(missing, ", ")))
 	}
 	if sha != "" && first.Config.SHA256 != sha {
 		return nil, sdk.InvalidInput(fmt.Errorf("the shards were made from config %s with sha256 %s, but the config merged has %s: "+

@@ -17,7 +17,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -243,4 +245,14 @@ func (f *Folder) applyOptions(options map[string]string, baseDir string) error {
 		}
 	}
 	return nil
+}
+
+// Key identifies the model ref names (folder, base folder and options), for a backend's cache of loaded models.
+func Key(ref sdk.ModelRef) string {
+	ks := make([]string, 0, len(ref.Options))
+	for k, v := range ref.Options {
+		ks = append(ks, k+"="+v)
+	}
+	sort.Strings(ks)
+	return ref.Dir + "\x00" + ref.BaseDir + "\x00" + strings.Join(ks, "\x00")
 }

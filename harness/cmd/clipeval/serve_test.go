@@ -34,24 +34,6 @@ import (
 	"github.com/clipeval/clipeval/plugins/sdk/npy"
 )
 
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers: a background command's stderr.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 var servingRE = regexp.MustCompile(`\) on (\S+)\n`)
 
 // startServe runs `clipeval serve ARGS --listen 127.0.0.1:0` in the background, as cli runs commands, and returns
@@ -62,7 +44,7 @@ func startServe(t *testing.T, args ...string) (addr string, stop func() (int, st
 	t.Setenv("CLIPEVAL_PLUGIN_DIR", filepath.Join(binDir, "plugins"))
 	t.Setenv(sharedtest.ORTEnvVar, sharedtest.ORTLib(t))
 	ctx, cancel := context.WithCancelCause(context.Background())
-	var errOut syncBuffer
+	var errOut lockedBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- execute(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...), &bytes.Buffer{}, &errOut)

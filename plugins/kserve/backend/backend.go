@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -94,16 +93,6 @@ type model struct {
 	decoding *imageprep.Budget
 }
 
-// key identifies a model by folder, base folder and options.
-func key(ref sdk.ModelRef) string {
-	ks := make([]string, 0, len(ref.Options))
-	for k, v := range ref.Options {
-		ks = append(ks, k+"="+v)
-	}
-	sort.Strings(ks)
-	return ref.Dir + "\x00" + ref.BaseDir + "\x00" + strings.Join(ks, "\x00")
-}
-
 // problemsError joins problems into one bad-input error.
 func problemsError(ps []sdk.Problem) error {
 	msgs := make([]string, len(ps))
@@ -136,7 +125,7 @@ func (b *Backend) local(ref sdk.ModelRef) (options, *modelfolder.Folder, tokeniz
 func (b *Backend) load(ctx context.Context, ref sdk.ModelRef) (*model, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	k := key(ref)
+	k := modelfolder.Key(ref)
 	if m, ok := b.models[k]; ok {
 		return m, nil
 	}

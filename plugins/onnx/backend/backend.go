@@ -16,6 +16,7 @@ import (
 	ort "github.com/yalue/onnxruntime_go"
 
 	"github.com/clipeval/clipeval/plugins/imageprep"
+	"github.com/clipeval/clipeval/plugins/modelfolder"
 	"github.com/clipeval/clipeval/plugins/sdk"
 	"github.com/clipeval/clipeval/plugins/sdk/digest"
 	"github.com/clipeval/clipeval/plugins/tokenizer"
@@ -171,15 +172,6 @@ type model struct {
 	decoding *imageprep.Budget
 }
 
-func key(ref sdk.ModelRef) string {
-	ks := make([]string, 0, len(ref.Options))
-	for k, v := range ref.Options {
-		ks = append(ks, k+"="+v)
-	}
-	sort.Strings(ks)
-	return ref.Dir + "\x00" + ref.BaseDir + "\x00" + strings.Join(ks, "\x00")
-}
-
 // load returns the model for ref, loading it on first use.
 func (b *Backend) load(ref sdk.ModelRef) (*model, error) {
 	if err := b.init(); err != nil {
@@ -187,7 +179,7 @@ func (b *Backend) load(ref sdk.ModelRef) (*model, error) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	k := key(ref)
+	k := modelfolder.Key(ref)
 	if m, ok := b.models[k]; ok {
 		return m, nil
 	}
