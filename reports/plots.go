@@ -18,7 +18,6 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/clipeval/clipeval/plugins/sdk"
@@ -244,11 +243,17 @@ func (c *chart) render(formats []string, rd *Renderer) (pngData, svg []byte, err
 	// The canvas draws straight into rgba: vgimg's own constructor would hand gg a copy of the image it made (a
 	// second frame's allocation and copy per plot). So the context is set up as vgimg sets up its own: butt line
 	// caps, Y pointing up; vgimg then paints the background white.
-	rgba := image.NewRGBA(image.Rect(0, 0, int(plotWidth.Dots(plotDPI)+0.5), int(plotHeight.Dots(plotDPI)+0.5)))
+	// Frames are reused from plot to plot (vgimg paints every pixel of the background first).
+	rect := image.Rect(0, 0, int(plotWidth.Dots(plotDPI)+0.5), int(plotHeight.Dots(plotDPI)+0.5))
+	rgba, _ := rd.frames.Get().(*image.RGBA)
+	if rgba == nil || rgba.Rect != rect {
+		rgba = image.NewRGBA(rect)
+	}
+	defer rd.frames.Put(rgba)
 	ctx := gg.NewContextForRGBA(rgba)
 	ctx.SetLineCapButt()
 	ctx.InvertY()
-	c.draw(draw.New(vgimg.NewWith(vgimg.UseImageWithContext(rgba, ctx), vgimg.UseDPI(plotDPI))), true)
+	c.draw(draw.New(newGlyphCanvas(rgba, ctx, plotDPI)), true)
 	var out bytes.Buffer
 	if err := encodePNG(&out, rgba); err != nil {
 		return nil, nil, fmt.Errorf("encoding as PNG: %w", err)

@@ -2,7 +2,7 @@ package reports
 
 import (
 	"bufio"
-	"compress/zlib"
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -35,27 +35,28 @@ func encodePNG(w io.Writer, img *image.RGBA) error {
 		return err
 	}
 	idat := &chunkWriter{w: bw, kind: "IDAT"}
-	zw, err := zlib.NewWriterLevel(idat, zlib.BestSpeed)
-	if err != nil {
-		return err
-	}
+	zw := newRLEZlib(idat)
 	width := b.Dx()
-	prev, cur := make([]byte, 1+3*width), make([]byte, 1+3*width)
 	line := make([]byte, 1+3*width)
 	line[0] = 2 // filter type Up
+	zeros := make([]byte, 1+3*width)
+	zeros[0] = 2
+	var above []byte // the row above, as RGBA; none above the first (the Up filter takes it as zeros)
 	for y := b.Min.Y; y < b.Max.Y; y++ {
-		px := img.Pix[img.PixOffset(b.Min.X, y):][:4*width]
-		for x, o := 0, 1; x < len(px); x, o = x+4, o+3 {
-			s, d := px[x:x+3:x+3], cur[o:o+3:o+3]
-			d[0], d[1], d[2] = s[0], s[1], s[2]
+		row := img.Pix[img.PixOffset(b.Min.X, y):][:4*width]
+		out := line
+		switch {
+		case above == nil:
+			upFilter(line[1:], row, nil)
+		case bytes.Equal(row, above): // a row like the one above (most of a plot's): all zeros
+			out = zeros
+		default:
+			upFilter(line[1:], row, above)
 		}
-		for i := 1; i < len(cur); i++ {
-			line[i] = cur[i] - prev[i]
-		}
-		if _, err := zw.Write(line); err != nil {
+		if _, err := zw.Write(out); err != nil {
 			return err
 		}
-		prev, cur = cur, prev
+		above = row
 	}
 	if err := zw.Close(); err != nil {
 		return err
@@ -67,6 +68,25 @@ func encodePNG(w io.Writer, img *image.RGBA) error {
 		return err
 	}
 	return bw.Flush()
+}
+
+// upFilter writes into dst (3 bytes a pixel) the RGB of the RGBA row minus those of the RGBA row above (each byte
+// modulo 256; above nil: the first row, taken as is).
+func upFilter(dst, row, above []byte) {
+	n := len(row) / 4
+	dst = dst[:3*n]
+	if above == nil {
+		for x := range n {
+			s, d := row[4*x:4*x+3:4*x+3], dst[3*x:3*x+3:3*x+3]
+			d[0], d[1], d[2] = s[0], s[1], s[2]
+		}
+		return
+	}
+	above = above[:4*n]
+	for x := range n {
+		s, a, d := row[4*x:4*x+3:4*x+3], above[4*x:4*x+3:4*x+3], dst[3*x:3*x+3:3*x+3]
+		d[0], d[1], d[2] = s[0]-a[0], s[1]-a[1], s[2]-a[2]
+	}
 }
 
 // writeChunk writes one PNG chunk: length, type, data, CRC-32 of type and data (PNG specification, section 5.3).

@@ -2,9 +2,11 @@ package reports
 
 import (
 	"bytes"
+	"compress/zlib"
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"math/rand/v2"
 	"testing"
 
@@ -58,6 +60,53 @@ func TestEncodePNG(t *testing.T) {
 				}
 			}
 			assert.Zero(t, mismatches, "pixels that differ")
+		})
+	}
+}
+
+// TestRLEZlib checks that compress/zlib reads back what rleZlib wrote (checksum included): runs of every length
+// around the match limits (3, 258) and across Write calls, literals of both code lengths, and empty streams.
+func TestRLEZlib(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var runs []byte
+	for n := 1; n <= 530; n++ { // a run of every length 1..530, each of another byte than the one before
+		runs = append(runs, bytes.Repeat([]byte{byte(n)}, n)...)
+	}
+	noise := make([]byte, 5000)
+	for i := range noise {
+		noise[i] = byte(rng.Uint32())
+	}
+	cases := []struct {
+		name   string
+		writes [][]byte
+	}{
+		{"empty", nil},
+		{"one empty write", [][]byte{{}}},
+		{"one byte", [][]byte{{200}}},
+		{"runs of every length", [][]byte{runs}},
+		{"noise", [][]byte{noise}},
+		{"a run across writes", [][]byte{bytes.Repeat([]byte{0}, 100), bytes.Repeat([]byte{0}, 1), bytes.Repeat([]byte{0}, 2), bytes.Repeat([]byte{0}, 300), {7}}},
+		{"zeros, 1 MiB", [][]byte{make([]byte, 1<<20)}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			z := newRLEZlib(&buf)
+			var want []byte
+			for _, w := range tc.writes {
+				n, err := z.Write(w)
+				require.NoError(t, err)
+				require.Equal(t, len(w), n)
+				want = append(want, w...)
+			}
+			require.NoError(t, z.Close())
+			r, err := zlib.NewReader(&buf)
+			require.NoError(t, err)
+			got, err := io.ReadAll(r)
+			require.NoError(t, err)
+			require.NoError(t, r.Close())
+			assert.Equal(t, len(want), len(got))
+			assert.True(t, bytes.Equal(want, got), "decoded bytes differ")
 		})
 	}
 }

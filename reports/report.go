@@ -44,7 +44,8 @@ func Write(dir string, r *results.Results, formats []string) ([]string, error) {
 type Renderer struct {
 	mu         sync.Mutex
 	pngs       map[[sha256.Size]byte][]byte
-	rasterised int // PNGs drawn (not found in pngs)
+	rasterised int       // PNGs drawn (not found in pngs)
+	frames     sync.Pool // *image.RGBA frames to draw PNGs in
 	drawing    sync.WaitGroup
 }
 
