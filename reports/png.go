@@ -16,8 +16,10 @@ const pngSignature = "\x89PNG\r\n\x1a\n"
 
 // encodePNG writes img as a PNG file to w. An opaque image (every plot: they are drawn on white) is written as 8-bit
 // RGB with every row under the Up filter (PNG specification, section 9.2: each byte minus the byte above it) and
-// deflated at zlib's fastest level: the same pixels as image/png's encoder writes, in a fraction of its time, since
-// image/png tries all five filters on every row to pick one. Other images go to image/png.
+// deflated as runs (rleZlib): the same pixels as image/png's encoder writes, in a fraction of its time, since
+// image/png tries all five filters on every row to pick one and compress/flate looks for matches everywhere. The
+// files are about 1.5 times as large as compress/flate's fastest level makes them (50–90 KB a plot). Other images
+// go to image/png.
 func encodePNG(w io.Writer, img *image.RGBA) error {
 	b := img.Bounds()
 	if !img.Opaque() || b.Dx() == 0 || b.Dy() == 0 {
