@@ -52,10 +52,12 @@ func stageTimes(ctx context.Context, env *Env, dir string, pairs [][2]string, op
 	if err := os.WriteFile(manifest, []byte(b.String()), 0o644); err != nil {
 		return 0, 0, err
 	}
-	typed := map[string]any{} // the config's values typed as YAML would write them: numbers as numbers
+	typed := map[string]any{} // the config's values typed as YAML would write them: numbers and booleans as such
 	for k, v := range options {
 		if n, err := strconv.Atoi(v); err == nil {
 			typed[k] = n
+		} else if b, err := strconv.ParseBool(v); err == nil && (v == "true" || v == "false") {
+			typed[k] = b
 		} else {
 			typed[k] = v
 		}
