@@ -118,7 +118,7 @@ func sessionOptionFields() []sdk.Field {
 		{Name: OptionOptimization, Type: sdk.FieldString, Choices: optimizationChoices,
 			Help: "ONNX Runtime graph optimisation level (default all); it can change embeddings in the last bits"},
 		{Name: OptionSpinning, Type: sdk.FieldBool, KeepsEmbeddings: true,
-			Help: "let idle ONNX Runtime threads busy-wait for work (default false: they sleep, leaving the cores to preprocessing)"},
+			Help: "let idle ONNX Runtime threads busy-wait for work while a batch runs (default true; they stop when it returns, leaving the cores to preprocessing; false: they sleep between parallel sections and are woken)"},
 		{Name: OptionThreadAffinity, Type: sdk.FieldString, KeepsEmbeddings: true,
 			Help: "none (default: threads are never pinned), ort (ONNX Runtime pins one per core when it picks the count, i.e. threads 0), " +
 				"or an explicit list in ONNX Runtime's syntax, one entry per thread but the caller: \"2;3;4\" (1-based processors)"},
@@ -130,7 +130,7 @@ func sessionOptionFields() []sdk.Field {
 
 // parseSessionOptions reads the session options from a model's options (already checked by checkOption).
 func parseSessionOptions(options map[string]string) SessionOptions {
-	o := SessionOptions{Optimization: defaultOptimization, Affinity: affinityNone, Provider: ProviderCPU}
+	o := SessionOptions{Optimization: defaultOptimization, Spinning: true, Affinity: affinityNone, Provider: ProviderCPU}
 	if v, ok := options[OptionThreads]; ok {
 		o.IntraOpThreads, _ = strconv.Atoi(v)
 	}
@@ -259,7 +259,13 @@ func (o SessionOptions) apply(opts *ort.SessionOptions) error {
 	if o.Spinning {
 		spin = "1"
 	}
+	// Spinning workers pick up each parallel section at once instead of being woken (on a virtual machine a wake-up
+	// is an interrupt to a halted CPU); force_spinning_stop ends the spinning when Run returns, so that between runs
+	// the cores go to preprocessing and the other processes rather than to busy-waiting.
 	entries := [][2]string{{"session.intra_op.allow_spinning", spin}, {"session.inter_op.allow_spinning", spin}}
+	if o.Spinning {
+		entries = append(entries, [2]string{"session.force_spinning_stop", "1"})
+	}
 	if affinityThreads(o.Affinity) > 0 {
 		entries = append(entries, [2]string{"session.intra_op_thread_affinities", o.Affinity})
 	}
