@@ -105,6 +105,11 @@ func (z *rleZlib) Write(p []byte) (int, error) {
 	z.sum.Write(p)
 	i := 0
 	for i < len(p) {
+		if len(z.buf) >= 64<<10 {
+			if err := z.flush(); err != nil {
+				return i, err
+			}
+		}
 		if z.last >= 0 && p[i] == byte(z.last) {
 			// A run of the previous byte: as many as follow, at most 258 per match, matches of at least 3.
 			n := runLength(p[i:], byte(z.last))
@@ -126,16 +131,6 @@ func (z *rleZlib) Write(p []byte) (int, error) {
 		z.put(uint64(fixedLit[v]), 8+uint(v/144))
 		z.last = int(v)
 		i++
-		if len(z.buf) >= 64<<10 {
-			if err := z.flush(); err != nil {
-				return i, err
-			}
-		}
-	}
-	if len(z.buf) >= 64<<10 {
-		if err := z.flush(); err != nil {
-			return len(p), err
-		}
 	}
 	return len(p), nil
 }

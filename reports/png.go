@@ -43,17 +43,13 @@ func encodePNG(w io.Writer, img *image.RGBA) error {
 	line[0] = 2 // filter type Up
 	zeros := make([]byte, 1+3*width)
 	zeros[0] = 2
-	var above []byte // the row above, as RGBA; none above the first (the Up filter takes it as zeros)
+	above := make([]byte, 4*width) // the Up filter takes the row above the first as zeros
 	for y := b.Min.Y; y < b.Max.Y; y++ {
 		row := img.Pix[img.PixOffset(b.Min.X, y):][:4*width]
-		out := line
-		switch {
-		case above == nil:
-			upFilter(line[1:], row, nil)
-		case bytes.Equal(row, above): // a row like the one above (most of a plot's): all zeros
-			out = zeros
-		default:
+		out := zeros // a row like the one above (most of a plot's) filters to zeros
+		if !bytes.Equal(row, above) {
 			upFilter(line[1:], row, above)
+			out = line
 		}
 		if _, err := zw.Write(out); err != nil {
 			return err
@@ -72,19 +68,11 @@ func encodePNG(w io.Writer, img *image.RGBA) error {
 	return bw.Flush()
 }
 
-// upFilter writes into dst (3 bytes a pixel) the RGB of the RGBA row minus those of the RGBA row above (each byte
-// modulo 256; above nil: the first row, taken as is).
+// upFilter writes into dst (3 bytes a pixel) the RGB of the RGBA row minus those of the RGBA row above, each byte
+// modulo 256.
 func upFilter(dst, row, above []byte) {
 	n := len(row) / 4
-	dst = dst[:3*n]
-	if above == nil {
-		for x := range n {
-			s, d := row[4*x:4*x+3:4*x+3], dst[3*x:3*x+3:3*x+3]
-			d[0], d[1], d[2] = s[0], s[1], s[2]
-		}
-		return
-	}
-	above = above[:4*n]
+	dst, above = dst[:3*n], above[:4*n]
 	for x := range n {
 		s, a, d := row[4*x:4*x+3:4*x+3], above[4*x:4*x+3:4*x+3], dst[3*x:3*x+3:3*x+3]
 		d[0], d[1], d[2] = s[0]-a[0], s[1]-a[1], s[2]-a[2]

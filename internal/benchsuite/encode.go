@@ -381,22 +381,15 @@ func encodeVsBare(ctx context.Context, env *Env) ([]Row, error) {
 	for _, kd := range kinds {
 		m := &measured{}
 		got[kd.name] = m
-		var bare, tor []float64
+		refs := [2]func() (float64, error){kd.bare, kd.torch}
 		for j := range rounds + 1 {
-			order := []func() (float64, error){kd.bare, kd.torch}
-			if j%2 == 1 {
-				order = []func() (float64, error){kd.torch, kd.bare}
-			}
-			var v [2]float64
-			for i, f := range order {
-				if v[i], err = f(); err != nil {
+			var v [2]float64 // bare, torch: in that order in even rounds, the other way in odd ones
+			for _, i := range [2][2]int{{0, 1}, {1, 0}}[j%2] {
+				if v[i], err = refs[i](); err != nil {
 					return nil, fmt.Errorf("encoding %s: %w", kd.name, err)
 				}
 			}
-			if j%2 == 1 {
-				v[0], v[1] = v[1], v[0]
-			}
-			bare, tor = append(bare, v[0]), append(tor, v[1])
+			m.bare, m.torch = append(m.bare, v[0]), append(m.torch, v[1])
 			env.logf("encode: %s: bare loop %.3g/s, torch %.3g/s", kd.name, v[0], v[1])
 			if j == rounds {
 				break
@@ -408,11 +401,7 @@ func encodeVsBare(ctx context.Context, env *Env) ([]Row, error) {
 			env.logf("encode: %s: clipeval %.3g/s", kd.name, ours)
 			m.ours = append(m.ours, ours)
 		}
-		for k, ours := range m.ours {
-			b, t := (bare[k]+bare[k+1])/2, (tor[k]+tor[k+1])/2
-			m.vsBare, m.vsTorch = append(m.vsBare, ours/b), append(m.vsTorch, ours/t)
-		}
-		m.bare, m.torch = bare, tor
+		m.vsBare, m.vsTorch = againstNeighbours(m.ours, m.bare), againstNeighbours(m.ours, m.torch)
 	}
 	how := fmt.Sprintf("bench model, batch %d, %d threads; clipeval: the encode stage of a retrieval run through the plugins (no store); bare: onnxruntime_go Run on ready-made inputs of the same shapes; torch: internal/benchmodel/torch_twin.py (the same architecture and weights, eval, no_grad, fp32, same threads and batch, after a warm-up batch); runs B T C T B C B …, each clipeval run held against the means of the references just before and after it; ratio: the median of %d such; throughputs: medians",
 		encodeBatch, env.Threads, rounds)

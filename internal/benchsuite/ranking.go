@@ -67,16 +67,13 @@ func rankingVsNumpy(ctx context.Context, env *Env) ([]Row, error) {
 	}
 	// numpy, clipeval, numpy, clipeval, …, numpy: each of clipeval's times is held against the mean of the numpy times
 	// just before and after it, so that the machine's drift from minute to minute cancels.
-	var ours, ref, ratios []float64
+	var ours, ref []float64
 	for k := range rounds + 1 {
 		s, err := env.pythonSeconds(ctx, numpySgemm, tp, ip)
 		if err != nil {
 			return nil, fmt.Errorf("ranking: numpy: %w", err)
 		}
 		ref = append(ref, s)
-		if k > 0 {
-			ratios = append(ratios, ours[k-1]/((ref[k-1]+ref[k])/2))
-		}
 		if k == rounds {
 			break
 		}
@@ -86,6 +83,7 @@ func rankingVsNumpy(ctx context.Context, env *Env) ([]Row, error) {
 		}
 		ours = append(ours, time.Since(start).Seconds())
 	}
+	ratios := againstNeighbours(ours, ref)
 	o, r := median(ours), median(ref)
 	return []Row{{Name: fmt.Sprintf("retrieval ranking, N = %d, d = 512, both ways", n), Ours: o, Ref: r, Unit: "s",
 		Ratio: median(ratios), RatioIs: "clipeval / numpy sgemm (time)", Goal: 1.2, GoalMax: true,

@@ -223,8 +223,20 @@ func Machine() string {
 	return fmt.Sprintf("%s, %d cores%s, %s/%s, %s", cpu, runtime.NumCPU(), mem, runtime.GOOS, runtime.GOARCH, runtime.Version())
 }
 
-// median returns the median of xs (xs is sorted in place).
+// againstNeighbours returns, for each ours[k], its ratio to the mean of refs[k] and refs[k+1], the reference runs
+// just before and just after it (len(refs) = len(ours)+1): a drift of the machine's speed that is linear over the
+// three cancels.
+func againstNeighbours(ours, refs []float64) []float64 {
+	ratios := make([]float64, len(ours))
+	for k, o := range ours {
+		ratios[k] = o / ((refs[k] + refs[k+1]) / 2)
+	}
+	return ratios
+}
+
+// median returns the median of xs (0 for none), leaving xs as it is.
 func median(xs []float64) float64 {
+	xs = slices.Clone(xs)
 	sort.Float64s(xs)
 	n := len(xs)
 	if n == 0 {
