@@ -11,8 +11,8 @@ import (
 // rleZlib writes a zlib stream (RFC 1950) whose deflate data (RFC 1951) is one block with the fixed Huffman codes
 // holding only literals and matches at distance 1: runs of a repeated byte, zlib's Z_RLE strategy, which suits
 // filtered image rows (a plot's Up-filtered rows are mostly runs of zeros). It finds a run with 8-byte comparisons
-// and needs no hash table, several times faster than compress/flate's fastest level on such data, for files a
-// little larger. Every Write may hold any bytes; Close ends the stream.
+// and needs no hash table: several times faster than compress/flate's fastest level on such data, for files about
+// 1.5 times as large. Every Write may hold any bytes; Close ends the stream.
 type rleZlib struct {
 	w     io.Writer
 	buf   []byte // whole output bytes not yet written
