@@ -1,14 +1,10 @@
 package pluginhost
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"path/filepath"
-
-	"github.com/hashicorp/go-plugin"
 
 	"github.com/clipeval/clipeval/harness/pluginsums"
 )
@@ -90,9 +86,11 @@ func (h *Host) listed(name, path string) (string, error) {
 	return want, nil
 }
 
-// secureConfig returns what go-plugin checks the plugin's file against just before it starts it: the listed
-// SHA-256. It is nil, with a warning logged, for a plugin missing from the list when unverified plugins are allowed.
-func (h *Host) secureConfig(name, path string) (*plugin.SecureConfig, error) {
+// checkFile compares the plugin's file (at path) with the folder's checksum list just before the host starts it:
+// nil when the list names it with the file's SHA-256, or when it is unlisted and unverified plugins are allowed (a
+// warning is logged); a *VerifyError otherwise. The file's digest comes from the host's memo (RememberDigests) when
+// the file is unchanged since it was last hashed, so that an unchanged plugin is not read again at every start.
+func (h *Host) checkFile(name, path string) error {
 	want, err := h.listed(name, path)
 	var verr *VerifyError
 	if errors.As(err, &verr) {
@@ -101,26 +99,21 @@ func (h *Host) secureConfig(name, path string) (*plugin.SecureConfig, error) {
 		h.mu.Unlock()
 		if allow {
 			h.logger.Warn("starting an unverified plugin ("+AllowUnverifiedEnvVar+" is set)", "plugin", name, "path", path, "list", verr.List)
-			return nil, nil
+			return nil
 		}
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	sum, err := hex.DecodeString(want)
-	if err != nil { // ParseSums checked it
-		return nil, fmt.Errorf("plugin checksum list %s: %s: %w", filepath.Join(h.dir, pluginsums.File), name, err)
-	}
-	return &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}, nil
-}
-
-// mismatch is the error for a plugin whose file go-plugin found to differ from the listed checksum.
-func (h *Host) mismatch(name, path string, secure *plugin.SecureConfig) error {
-	e := &VerifyError{Name: name, Path: path, List: filepath.Join(h.dir, pluginsums.File), Want: hex.EncodeToString(secure.Checksum)}
-	got, err := pluginsums.FileSHA256(path)
+	h.mu.Lock()
+	memo := h.digests
+	h.mu.Unlock()
+	sums, err := memo.Files([]string{path})
 	if err != nil {
-		return fmt.Errorf("plugin %q (%s) does not match the checksum list %s, and cannot be read again: %w", name, path, e.List, err)
+		return fmt.Errorf("checksumming plugin %q: %w", name, err)
 	}
-	e.Got = got
-	return e
+	if got := sums[0].SHA256; got != want {
+		return &VerifyError{Name: name, Path: path, List: filepath.Join(h.dir, pluginsums.File), Want: want, Got: got}
+	}
+	return nil
 }

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -16,6 +18,7 @@ import (
 	"github.com/clipeval/clipeval/harness/pluginsums"
 	"github.com/clipeval/clipeval/internal/plugintest"
 	"github.com/clipeval/clipeval/plugins/sdk"
+	"github.com/clipeval/clipeval/plugins/sdk/digest"
 )
 
 // script writes dir/name, a shell script that, when run, creates dir/name.ran and exits without a handshake.
@@ -96,6 +99,57 @@ func TestUnverifiedPluginsAreNotRun(t *testing.T) {
 				assert.True(t, errors.As(err, &verr), "a *VerifyError")
 			}
 			assert.Equal(t, tc.run, ran(tc.path), "whether the file was run")
+		})
+	}
+}
+
+// TestRememberedDigestsCatchAChangedPlugin checks that a host with a digest memo (RememberDigests) remembers an
+// unchanged plugin file's SHA-256 and still refuses the file, without running it, once it changes: rewritten in
+// place, or replaced by another file.
+func TestRememberedDigestsCatchAChangedPlugin(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the memo remembers nothing outside Linux")
+	}
+	dir := t.TempDir()
+	inPlace, replaced := script(t, dir, "in-place"), script(t, dir, "replaced")
+	require.NoError(t, pluginsums.Write(dir, "in-place", "replaced"))
+	time.Sleep(digest.RacyWindow + 100*time.Millisecond) // a file that changed just before it is hashed is not remembered
+	memoPath := filepath.Join(t.TempDir(), digest.MemoFile)
+	start := func(name string) error {
+		h := New(dir, nil)
+		defer h.Close()
+		h.RememberDigests(digest.NewMemo(memoPath))
+		_, err := h.Task(name)
+		return err
+	}
+	for _, p := range []string{inPlace, replaced} {
+		require.ErrorContains(t, start(filepath.Base(p)), "starting plugin") // verified, run, and no handshake
+		require.True(t, ran(p))
+		require.NoError(t, os.Remove(p+".ran"))
+	}
+	memo, err := os.ReadFile(memoPath)
+	require.NoError(t, err)
+	for _, p := range []string{inPlace, replaced} {
+		assert.Contains(t, string(memo), p, "the memo remembers the plugin's digest")
+	}
+
+	want, got := changeAfterListing(t, inPlace)
+	wantR, err := pluginsums.FileSHA256(replaced)
+	require.NoError(t, err)
+	tmp := replaced + ".new"
+	require.NoError(t, os.WriteFile(tmp, []byte("#!/bin/sh\ntouch '"+replaced+".ran'\nexit 4\n"), 0o755))
+	require.NoError(t, os.Rename(tmp, replaced))
+	gotR, err := pluginsums.FileSHA256(replaced)
+	require.NoError(t, err)
+	tests := []struct{ path, want, got string }{{inPlace, want, got}, {replaced, wantR, gotR}}
+	for _, tc := range tests {
+		t.Run(filepath.Base(tc.path), func(t *testing.T) {
+			err := start(filepath.Base(tc.path))
+			var verr *VerifyError
+			require.True(t, errors.As(err, &verr), "a *VerifyError: %v", err)
+			assert.Equal(t, tc.want, verr.Want)
+			assert.Equal(t, tc.got, verr.Got)
+			assert.False(t, ran(tc.path), "the changed file was run")
 		})
 	}
 }

@@ -23,13 +23,15 @@ import (
 	"github.com/clipeval/clipeval/harness/run"
 	"github.com/clipeval/clipeval/harness/store"
 	"github.com/clipeval/clipeval/plugins/sdk"
+	"github.com/clipeval/clipeval/plugins/sdk/digest"
 	"github.com/clipeval/clipeval/reports"
 )
 
 func lookupEnv(k string) (string, bool) { return os.LookupEnv(k) }
 
 // newHost returns the plugin host for the plugin folder dir (plugin log lines to logOut), which starts plugins
-// missing from the folder's checksum list only when $CLIPEVAL_ALLOW_UNVERIFIED_PLUGINS is 1.
+// missing from the folder's checksum list only when $CLIPEVAL_ALLOW_UNVERIFIED_PLUGINS is 1, and remembers the
+// plugin files' digests in the cache folder's memo (digest.DefaultMemo), as the backends do the model files'.
 func newHost(dir string, logOut io.Writer) (*pluginhost.Host, error) {
 	allow, err := allowUnverified()
 	if err != nil {
@@ -37,6 +39,7 @@ func newHost(dir string, logOut io.Writer) (*pluginhost.Host, error) {
 	}
 	h := pluginhost.New(dir, logOut)
 	h.AllowUnverified(allow)
+	h.RememberDigests(digest.DefaultMemo()) // the plugins' files are not read again while unchanged
 	return h, nil
 }
 

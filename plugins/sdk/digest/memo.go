@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -25,7 +26,8 @@ import (
 // The memo is one small file, rewritten whole: to a temporary file beside it and renamed over it, so that a crash
 // leaves the old memo or the new one. It begins with the SHA-256 of the rest; a memo that is cut short, corrupt or
 // of another format is ignored (every file is hashed) and replaced. Two processes updating it at once can each lose
-// the other's new entries, which costs a hash next time, never a wrong digest. A memo that cannot be read or written
+// the other's new entries, which costs a hash next time, never a wrong digest; calls of one *Memo (from any
+// goroutines) keep all of theirs. A memo that cannot be read or written
 // costs only the hashing: Files still returns every digest.
 //
 // A nil *Memo remembers nothing: its Files is the package's Files.
@@ -33,6 +35,9 @@ type Memo struct {
 	path string
 	now  func() time.Time
 	hash func(paths []string) ([]Sum, error)
+	// saving is held while the memo file is read, merged and replaced, so that concurrent Files calls of this
+	// memo do not drop each other's entries.
+	saving sync.Mutex
 }
 
 // MemoFile is the memo's file name in clipeval's cache folder.
@@ -212,6 +217,8 @@ func (m *Memo) read() ([]memoEntry, error) {
 // save merges added into the memo as it is on disk now (another process may have written it since load) and
 // writes it atomically: one entry per path, the newest, at most MaxMemoEntries.
 func (m *Memo) save(added []memoEntry) error {
+	m.saving.Lock()
+	defer m.saving.Unlock()
 	old, _ := m.read()
 	latest := map[string]memoEntry{}
 	for _, e := range append(old, added...) { // added last: they replace older entries of their paths

@@ -1,10 +1,13 @@
 package digest
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -209,4 +212,34 @@ func TestCacheDir(t *testing.T) {
 	_, err := CacheDir()
 	assert.ErrorContains(t, err, "set CLIPEVAL_CACHE_DIR")
 	assert.Nil(t, DefaultMemo())
+}
+
+// TestMemoKeepsConcurrentCallsEntries checks that Files calls of one memo from many goroutines at once (the
+// harness checks its plugins in parallel) each keep their entries: none is dropped by another's save.
+func TestMemoKeepsConcurrentCallsEntries(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the memo remembers nothing outside Linux")
+	}
+	const n = 32
+	files := map[string]string{}
+	for i := range n {
+		files[fmt.Sprintf("plugin%02d", i)] = strings.Repeat("x", i+1)
+	}
+	dir := write(t, files)
+	m := NewMemo(filepath.Join(t.TempDir(), MemoFile))
+	m.now = ahead
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for name := range files {
+		wg.Go(func() {
+			<-start
+			_, err := m.Files([]string{filepath.Join(dir, name)})
+			assert.NoError(t, err)
+		})
+	}
+	close(start)
+	wg.Wait()
+	entries, err := m.read()
+	require.NoError(t, err)
+	assert.Equal(t, n, len(entries), "entries kept")
 }
