@@ -102,7 +102,16 @@ type Checked struct {
 	tasks   []*loadedTask
 	models  []*pluginhost.Model
 	backend []*sdk.PluginInfo
+	// opened holds, for a run (Runner.check with open), each checked model's Info as its backend answered it
+	// while the datasets loaded; nil for a model whose check failed, and for Check.
+	opened  []*opened
 	workDir string
+}
+
+// opened is a backend's answer to Info: the model loaded, or why not.
+type opened struct {
+	info *sdk.ModelInfo
+	err  error
 }
 
 // Close removes the work folder.
@@ -130,10 +139,16 @@ type loadedTask struct {
 // loaded (manifests read, image paths checked, archives indexed) into a work folder under workRoot (os.TempDir()
 // when empty). "ok" from Check means Run will not fail on its input.
 func (r *Runner) Check(ctx context.Context, cfg *config.Config, workRoot string) (*Checked, error) {
-	c, payloads, problems, err := r.checkPlugins(ctx, cfg, r.shards == nil) // a merge loads no model
-	if err != nil {
-		return nil, err
-	}
+	return r.check(ctx, cfg, workRoot, false)
+}
+
+// check is Check; with open it also loads every model that passed its checks (the backend's Info, which a run
+// needs first), at the same time as the datasets load.
+func (r *Runner) check(ctx context.Context, cfg *config.Config, workRoot string, open bool) (*Checked, error) {
+	folders := r.shards == nil // a merge loads no model
+	c, payloads, problems, models := r.checkPlugins(ctx, cfg, folders, folders && open)
+	defer models() // the models are checked beside the dataset loads: every return waits for them
+	var err error
 	// Datasets are loaded even when models have problems, so that one pass reports both.
 	problem := func(pos config.Pos, format string, args ...any) {
 		problems = append(problems, config.Problem{Pos: pos, Msg: fmt.Sprintf(format, args...)})
@@ -166,7 +181,12 @@ func (r *Runner) Check(ctx context.Context, cfg *config.Config, workRoot string)
 		}
 		t.data, t.payload = ds, payloads[i]
 	}
-	if len(problems) > 0 {
+	ps, err := models()
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	if problems = append(problems, ps...); len(problems) > 0 {
 		c.Close()
 		return nil, problems.Sorted()
 	}
@@ -177,23 +197,27 @@ func (r *Runner) Check(ctx context.Context, cfg *config.Config, workRoot string)
 // dataset and option fields, backend options), so that a user sees every problem at once; model folders and
 // datasets are checked once the config itself is clean (Check).
 func (r *Runner) SchemaProblems(ctx context.Context, cfg *config.Config) config.Problems {
-	_, _, problems, err := r.checkPlugins(ctx, cfg, false)
+	_, _, problems, models := r.checkPlugins(ctx, cfg, false, false)
+	ps, err := models()
 	if err != nil {
 		return nil
 	}
-	return problems
+	return append(problems, ps...)
 }
 
-// checkPlugins starts every task and backend plugin of cfg, checks the config's keys against their declarations,
-// and with folders also every model folder through CheckModel.
-func (r *Runner) checkPlugins(ctx context.Context, cfg *config.Config, folders bool) (*Checked, [][2][]byte, config.Problems, error) {
-	var problems config.Problems
+// checkPlugins starts every task and backend plugin of cfg and checks the config's task keys against their
+// plugins' declarations. The models are checked at the same time, in the background, against their backends'
+// declarations, with folders also through CheckModel, and with open also loaded (Info, into c.opened) when they
+// pass: models waits for that (and returns at once when called again) and returns the models' problems, or an error
+// that is not one.
+func (r *Runner) checkPlugins(ctx context.Context, cfg *config.Config, folders, open bool) (c *Checked, payloads [][2][]byte,
+	problems config.Problems, models func() (config.Problems, error)) {
 	problem := func(pos config.Pos, format string, args ...any) {
 		problems = append(problems, config.Problem{Pos: pos, Msg: fmt.Sprintf(format, args...)})
 	}
-	c := &Checked{tasks: make([]*loadedTask, len(cfg.Tasks)), models: make([]*pluginhost.Model, len(cfg.Models)),
-		backend: make([]*sdk.PluginInfo, len(cfg.Models))}
-	payloads := make([][2][]byte, len(cfg.Tasks))
+	c = &Checked{tasks: make([]*loadedTask, len(cfg.Tasks)), models: make([]*pluginhost.Model, len(cfg.Models)),
+		backend: make([]*sdk.PluginInfo, len(cfg.Models)), opened: make([]*opened, len(cfg.Models))}
+	payloads = make([][2][]byte, len(cfg.Tasks))
 	var names []string
 	for _, t := range cfg.Tasks {
 		names = append(names, t.Plugin)
@@ -202,6 +226,17 @@ func (r *Runner) checkPlugins(ctx context.Context, cfg *config.Config, folders b
 		names = append(names, m.Backend)
 	}
 	r.Host.Start(names...) // all at once; the errors come again below, each at its config line
+	done := make(chan struct{})
+	var modelProblems config.Problems
+	var modelErr error
+	go func() {
+		defer close(done)
+		modelProblems, modelErr = r.checkModels(ctx, cfg, c, folders, open)
+	}()
+	models = func() (config.Problems, error) {
+		<-done
+		return modelProblems, modelErr
+	}
 	for i, t := range cfg.Tasks {
 		p, err := r.Host.Task(t.Plugin)
 		if err != nil {
@@ -222,6 +257,16 @@ func (r *Runner) checkPlugins(ctx context.Context, cfg *config.Config, folders b
 		c.tasks[i] = &loadedTask{cfg: t, plugin: p, info: info}
 		payloads[i] = [2][]byte{ds, opts}
 	}
+	return c, payloads, problems, models
+}
+
+// checkModels checks cfg's models against their backends' declarations, with folders also through CheckModel, and
+// with open loads each that passes (Info, into c.opened); it returns their problems, or an error that is not one.
+func (r *Runner) checkModels(ctx context.Context, cfg *config.Config, c *Checked, folders, open bool) (config.Problems, error) {
+	var problems config.Problems
+	problem := func(pos config.Pos, format string, args ...any) {
+		problems = append(problems, config.Problem{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+	}
 	for i, m := range cfg.Models {
 		backend, err := r.Host.Model(m.Backend)
 		if err != nil {
@@ -239,7 +284,7 @@ func (r *Runner) checkPlugins(ctx context.Context, cfg *config.Config, folders b
 				problems = append(problems, ps...)
 				continue
 			}
-			return nil, nil, nil, err
+			return nil, err
 		}
 		if !folders {
 			continue
@@ -253,8 +298,12 @@ func (r *Runner) checkPlugins(ctx context.Context, cfg *config.Config, folders b
 			problems = append(problems, config.Problem{Pos: m.KeyPos(p.Key), Msg: fmt.Sprintf("model %q: %s", m.Name, p.Message)})
 		}
 		c.models[i], c.backend[i] = backend, info
+		if open && len(check.Problems) == 0 {
+			info, err := backend.Info(ctx, sdk.ModelInfoRequest{Model: modelRef(cfg, m)})
+			c.opened[i] = &opened{info: info, err: err}
+		}
 	}
-	return c, payloads, problems, nil
+	return problems, nil
 }
 
 // modelRef is what the backend is told about model m.
@@ -300,7 +349,7 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.Results, error
 		}
 		return res, fmt.Errorf("stopped %s: %w", while, cause)
 	}
-	c, err := r.Check(ctx, p.Config, p.OutDir)
+	c, err := r.check(ctx, p.Config, p.OutDir, true)
 	if err != nil {
 		if ctx.Err() != nil {
 			return stopped("checking the config and loading the datasets")
@@ -326,7 +375,7 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.Results, error
 		m, t := cfg.Models[pair.Model], c.tasks[pair.Task]
 		enc := encoders[pair.Model]
 		if enc == nil {
-			enc = r.openModel(ctx, cfg, m, c.models[pair.Model], c.backend[pair.Model], res)
+			enc = r.openModel(ctx, cfg, m, c.models[pair.Model], c.backend[pair.Model], c.opened[pair.Model], res)
 			encoders[pair.Model] = enc
 		}
 		var run results.Run
@@ -363,9 +412,10 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.Results, error
 	return res, nil
 }
 
-// openModel loads model m in its backend and records it in res; a failure is kept in the encoder for every run of
-// the model to report.
-func (r *Runner) openModel(ctx context.Context, cfg *config.Config, m config.Model, backend *pluginhost.Model, plugin *sdk.PluginInfo, res *results.Results) *encoder {
+// openModel loads model m in its backend (unless pre holds the backend's answer already) and records it in res; a
+// failure is kept in the encoder for every run of the model to report.
+func (r *Runner) openModel(ctx context.Context, cfg *config.Config, m config.Model, backend *pluginhost.Model, plugin *sdk.PluginInfo,
+	pre *opened, res *results.Results) *encoder {
 	ref := modelRef(cfg, m)
 	enc := &encoder{runner: r, model: backend, ref: ref, batch: m.BatchSize, name: m.Name, cache: r.Cache}
 	if r.shards != nil { // merging: the model as the shards loaded it
@@ -374,7 +424,11 @@ func (r *Runner) openModel(ctx context.Context, cfg *config.Config, m config.Mod
 		recordModel(res, m, sm.PluginVersion, sm.Info)
 		return enc
 	}
-	info, err := backend.Info(ctx, sdk.ModelInfoRequest{Model: ref})
+	if pre == nil {
+		info, err := backend.Info(ctx, sdk.ModelInfoRequest{Model: ref})
+		pre = &opened{info: info, err: err}
+	}
+	info, err := pre.info, pre.err
 	if err != nil {
 		enc.err = fmt.Errorf("model %q: %w", m.Name, err)
 		return enc

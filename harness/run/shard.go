@@ -235,7 +235,7 @@ func (r *Runner) RunShard(ctx context.Context, p *plan.Plan, s Shard) (*ShardRep
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, fmt.Errorf("creating the shards folder: %w", err)
 	}
-	c, err := r.Check(ctx, p.Config, p.OutDir)
+	c, err := r.check(ctx, p.Config, p.OutDir, true)
 	if err != nil {
 		return nil, err
 	}
@@ -255,7 +255,7 @@ func (r *Runner) RunShard(ctx context.Context, p *plan.Plan, s Shard) (*ShardRep
 		m, t := cfg.Models[pair.Model], c.tasks[pair.Task]
 		enc := encoders[pair.Model]
 		if enc == nil {
-			enc = r.openModel(ctx, cfg, m, c.models[pair.Model], c.backend[pair.Model], res)
+			enc = r.openModel(ctx, cfg, m, c.models[pair.Model], c.backend[pair.Model], c.opened[pair.Model], res)
 			if enc.err != nil {
 				return nil, enc.err
 			}
