@@ -94,6 +94,8 @@ type barSeries struct {
 // newChart returns an empty chart with the title, axis labels, sans-serif fonts, a grid and Y fixed to [0, 1].
 func newChart(title, xLabel, yLabel string) *chart {
 	p := plot.New()
+	text := newMeasuredText() // every text of the chart is measured through it
+	p.TextHandler, p.Title.TextStyle.Handler, p.Legend.TextStyle.Handler = text, text, text
 	p.Title.Text = title
 	p.Title.TextStyle.Font = sans(13, true)
 	p.Title.Padding = vg.Points(8)
@@ -102,12 +104,13 @@ func newChart(title, xLabel, yLabel string) *chart {
 	for _, a := range []*plot.Axis{&p.X, &p.Y} {
 		a.Label.TextStyle.Font = sans(11, false)
 		a.Tick.Label.Font = sans(10, false)
+		a.Label.TextStyle.Handler, a.Tick.Label.Handler = text, text
 	}
 	p.Y.Tick.Marker = plot.ConstantTicks(fixedTicks([]float64{0, 0.2, 0.4, 0.6, 0.8, 1}))
 	grid := plotter.NewGrid()
 	p.Add(grid)
 	l := plot.NewLegend()
-	l.TextStyle.Font = sans(10, false)
+	l.TextStyle.Font, l.TextStyle.Handler = sans(10, false), text
 	l.Top, l.Left = true, true
 	l.Padding = vg.Points(4)
 	return &chart{plot: p, legend: l, grid: grid}

@@ -5,12 +5,14 @@ import (
 	"image/color"
 	"image/draw"
 	"math"
+	"sync"
 
 	"git.sr.ht/~sbinet/gg"
 	xfont "golang.org/x/image/font"
 	"golang.org/x/image/font/opentype"
 	"golang.org/x/image/math/fixed"
 	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/vgimg"
 )
@@ -138,4 +140,40 @@ func (c *glyphCanvas) glyph(face xfont.Face, fk faceKey, r rune, dot fixed.Point
 	}
 	c.glyphs[k] = g
 	return g
+}
+
+// measuredText is gonum/plot's plain text handler that remembers each string's box: laying out a plot measures the
+// same title, tick labels and legend entries many times over, and each measurement walks the font's glyph, kerning
+// and advance tables again (allocating as it goes: a large share of a report's allocations). The boxes are
+// gonum/plot's own. It is safe for concurrent use.
+type measuredText struct {
+	text.Plain
+	mu    sync.Mutex
+	boxes map[boxKey][3]vg.Length
+}
+
+// boxKey is one measured string in one font.
+type boxKey struct {
+	txt string
+	fnt font.Font
+}
+
+// newMeasuredText returns a measuredText over gonum/plot's fonts.
+func newMeasuredText() *measuredText {
+	return &measuredText{Plain: text.Plain{Fonts: font.DefaultCache}, boxes: map[boxKey][3]vg.Length{}}
+}
+
+// Box returns text.Plain's box of txt in fnt, measured once.
+func (m *measuredText) Box(txt string, fnt font.Font) (width, height, depth vg.Length) {
+	k := boxKey{txt, fnt}
+	m.mu.Lock()
+	b, ok := m.boxes[k]
+	m.mu.Unlock()
+	if !ok {
+		b[0], b[1], b[2] = m.Plain.Box(txt, fnt)
+		m.mu.Lock()
+		m.boxes[k] = b
+		m.mu.Unlock()
+	}
+	return b[0], b[1], b[2]
 }

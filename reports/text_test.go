@@ -8,6 +8,7 @@ import (
 	"git.sr.ht/~sbinet/gg"
 	"github.com/stretchr/testify/assert"
 	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
@@ -93,4 +94,29 @@ func TestGlyphCanvasDrawsWhereVgimgDoes(t *testing.T) {
 			assert.Equal(t, tc.color, darkest, "the text's colour")
 		})
 	}
+}
+
+// TestMeasuredTextBoxesArePlains checks that measuredText gives text.Plain's box for every string and font, the
+// first time and when it answers from what it remembered, and keeps strings and fonts apart.
+func TestMeasuredTextBoxesArePlains(t *testing.T) {
+	plain, m := text.Plain{Fonts: font.DefaultCache}, newMeasuredText()
+	cases := []struct {
+		txt string
+		fnt font.Font
+	}{
+		{"0.2", sans(10, false)},
+		{"0.2", sans(13, true)},
+		{"recall@10", sans(10, false)},
+		{"AV Ty", sans(11, false)}, // kerned pairs
+		{"", sans(10, false)},
+		{"ümlaut ⁂", sans(9, false)},
+	}
+	for round := range 2 {
+		for _, tc := range cases {
+			w, h, d := plain.Box(tc.txt, tc.fnt)
+			mw, mh, md := m.Box(tc.txt, tc.fnt)
+			assert.Equal(t, [3]vg.Length{w, h, d}, [3]vg.Length{mw, mh, md}, "round %d: %q at %v", round, tc.txt, tc.fnt.Size)
+		}
+	}
+	assert.Len(t, m.boxes, len(cases))
 }
