@@ -46,7 +46,18 @@ type Renderer struct {
 	pngs       map[[sha256.Size]byte][]byte
 	rasterised int       // PNGs drawn (not found in pngs)
 	frames     sync.Pool // *image.RGBA frames to draw PNGs in
-	drawing    sync.WaitGroup
+	// pending are the plots Prepare queued that its worker has not begun; working says that the worker runs (one
+	// at most, so that the run keeps a core: two drawing at once on two cores left the run's own goroutines
+	// waiting up to a scheduler slice at every step); drawing counts it.
+	pending []prepared
+	working bool
+	drawing sync.WaitGroup
+}
+
+// prepared is a plot Prepare queued, with the formats to render it in.
+type prepared struct {
+	c       *chart
+	formats []string
 }
 
 // Prepare starts rasterising, in the background, the PNG plots of task that Write would draw for r (its curves,
@@ -66,13 +77,33 @@ func (rd *Renderer) Prepare(r *results.Results, task string, formats []string) {
 	if err != nil {
 		return // Write reports it
 	}
-	rd.drawing.Go(func() { // one plot at a time: the run needs the other core
-		for _, j := range jobs {
-			if j.task == task {
-				_, _, _ = j.c.render(formats, rd)
-			}
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	for _, j := range jobs {
+		if j.task == task {
+			rd.pending = append(rd.pending, prepared{j.c, formats})
 		}
-	})
+	}
+	if !rd.working && len(rd.pending) > 0 {
+		rd.working = true
+		rd.drawing.Go(rd.drawPending)
+	}
+}
+
+// drawPending rasterises the queued plots one at a time until none is left (Write empties the queue).
+func (rd *Renderer) drawPending() {
+	for {
+		rd.mu.Lock()
+		if len(rd.pending) == 0 {
+			rd.working = false
+			rd.mu.Unlock()
+			return
+		}
+		p := rd.pending[0]
+		rd.pending = rd.pending[1:]
+		rd.mu.Unlock()
+		_, _, _ = p.c.render(p.formats, rd)
+	}
 }
 
 // Write is Write, with the PNGs Prepare rasterised (it waits for those still being drawn).
@@ -95,6 +126,9 @@ func (rd *Renderer) Write(dir string, r *results.Results, formats []string) ([]s
 	if err != nil {
 		return nil, fmt.Errorf("writing report in %s: %w", dir, err)
 	}
+	rd.mu.Lock()
+	rd.pending = nil // what Prepare's worker has not begun is drawn below, on every core
+	rd.mu.Unlock()
 	rd.drawing.Wait()
 	next := make(chan *plotJob)
 	var wg sync.WaitGroup

@@ -806,3 +806,33 @@ func TestSkippedImagesAreListed(t *testing.T) {
 		})
 	}
 }
+
+// TestRendererWriteTakesOverPreparedPlots checks that a Write right after Prepare calls of several tasks, while
+// their plots are still queued or being drawn by Prepare's one worker, writes the same files as a plain Write:
+// what the worker had not begun is drawn by Write, nothing twice.
+func TestRendererWriteTakesOverPreparedPlots(t *testing.T) {
+	full := fixture()
+	want, err := Write(t.TempDir(), full, nil)
+	require.NoError(t, err)
+	rd := new(Renderer)
+	for _, task := range []string{"retrieval", "classification"} {
+		rd.Prepare(full, task, nil)
+	}
+	got, err := rd.Write(t.TempDir(), full, nil)
+	require.NoError(t, err)
+	pngs := 0
+	require.Len(t, got, len(want))
+	for i, f := range got {
+		a, err := os.ReadFile(want[i])
+		require.NoError(t, err)
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		assert.True(t, bytes.Equal(a, b), "%s differs from the plain report's", filepath.Base(f))
+		if filepath.Ext(f) == ".png" {
+			pngs++
+		}
+	}
+	assert.Equal(t, pngs, rd.rasterised, "each PNG rasterised once")
+	assert.Empty(t, rd.pending)
+	assert.False(t, rd.working)
+}
