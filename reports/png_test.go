@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"hash/adler32"
 	"io"
 	"math/rand/v2"
 	"testing"
@@ -87,6 +88,8 @@ func TestRLEZlib(t *testing.T) {
 		{"noise", [][]byte{noise}},
 		{"a run across writes", [][]byte{bytes.Repeat([]byte{0}, 100), bytes.Repeat([]byte{0}, 1), bytes.Repeat([]byte{0}, 2), bytes.Repeat([]byte{0}, 300), {7}}},
 		{"zeros, 1 MiB", [][]byte{make([]byte, 1<<20)}},
+		{"long runs of high bytes between noise", [][]byte{bytes.Repeat([]byte{0xff}, 300000), noise, bytes.Repeat([]byte{0xfe}, 70000), noise}},
+		{"noise, 200 KB", [][]byte{bytes.Repeat(noise, 40)}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -107,6 +110,7 @@ func TestRLEZlib(t *testing.T) {
 			require.NoError(t, r.Close())
 			assert.Equal(t, len(want), len(got))
 			assert.True(t, bytes.Equal(want, got), "decoded bytes differ")
+			assert.Equal(t, adler32.Checksum(want), z.sum.sum32(), "Adler-32")
 		})
 	}
 }
