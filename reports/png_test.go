@@ -3,10 +3,10 @@ package reports
 import (
 	"bytes"
 	"compress/zlib"
+	"hash/adler32"
 	"image"
 	"image/color"
 	"image/png"
-	"hash/adler32"
 	"io"
 	"math/rand/v2"
 	"testing"
