@@ -212,12 +212,22 @@ func openModel(ref sdk.ModelRef, digests *digest.Memo) (*model, error) {
 	}
 	m.imageFeeds, m.textFeeds = newFeedSlots(BatchesInFlight), newFeedSlots(BatchesInFlight)
 	man := f.Manifest
-	if m.image, err = openEncoder(filepath.Join(f.Dir, man.ImageModel), man.ImageInput, man.ImageOutput, "", false, f.Session); err != nil {
-		return nil, fmt.Errorf("model %s: image tower: %w", f.Dir, err)
-	}
-	if m.text, err = openEncoder(filepath.Join(f.Dir, man.TextModel), man.TextInput, man.TextOutput, man.TextMaskInput, true, f.Session); err != nil {
+	// The towers' sessions are created side by side: each is mostly one thread's work (reading the graph,
+	// optimising it, preparing kernels).
+	var errImg, errTxt error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		m.image, errImg = openEncoder(filepath.Join(f.Dir, man.ImageModel), man.ImageInput, man.ImageOutput, "", false, f.Session)
+	})
+	m.text, errTxt = openEncoder(filepath.Join(f.Dir, man.TextModel), man.TextInput, man.TextOutput, man.TextMaskInput, true, f.Session)
+	wg.Wait()
+	if errImg != nil || errTxt != nil {
 		m.image.close()
-		return nil, fmt.Errorf("model %s: text tower: %w", f.Dir, err)
+		m.text.close()
+		if errImg != nil {
+			return nil, fmt.Errorf("model %s: image tower: %w", f.Dir, errImg)
+		}
+		return nil, fmt.Errorf("model %s: text tower: %w", f.Dir, errTxt)
 	}
 	if err := m.checkShapes(); err != nil {
 		m.image.close()
