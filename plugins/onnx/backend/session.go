@@ -80,7 +80,11 @@ func openEncoder(path, wantInput, wantOutput, wantMask string, text bool, so Ses
 	if err != nil {
 		return nil, err
 	}
-	opts, err := so.ortOptions()
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := so.ortOptions(st.Size())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

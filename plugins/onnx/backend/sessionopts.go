@@ -24,9 +24,13 @@ import (
 //     itself makes it pin its threads, one per core, which fails outright under a cpuset ("pthread_setaffinity_np
 //     failed", onnxruntime#8313, #10113) and stops the kernel from moving a thread off a core that preprocessing
 //     or another session is using. Giving the count explicitly turns the pinning off.
-//   - no spinning: ONNX Runtime's workers spin (busy-wait) for more work between and after parallel sections. That
-//     shaves microseconds off small operators but burns the cores that preprocessing of the next batch (and the other
-//     tower's session, which has its own threads) needs; clipeval's batches are large, so the wait costs nothing.
+//   - spinning for a large tower (an ONNX file of SpinMinBytes or more), none for a small one: spinning workers
+//     busy-wait for the next parallel section while a batch runs, and pick it up at once instead of being woken (on
+//     a virtual machine a wake-up is an interrupt to a halted CPU); with session.force_spinning_stop they stop when
+//     Run returns, leaving the cores to preprocessing and the other processes. A large tower's batch is a chain of
+//     long parallel sections, and spinning made the bench model's images 6 % faster through the harness; a small
+//     tower's batch is mostly serial operator dispatch, during which a spinning worker only burns a core that the
+//     harness and the task plugins need (the demo: 20-50 ms of its CPU time).
 //   - sequential execution, every graph optimisation (ONNX Runtime's own defaults): CLIP towers are chains of
 //     operators with little to run side by side.
 type SessionOptions struct {
@@ -38,8 +42,9 @@ type SessionOptions struct {
 	InterOpThreads int
 	// Optimization is the graph optimisation level: "disable", "basic", "extended", "layout" or "all".
 	Optimization string
-	// Spinning lets idle ONNX Runtime threads busy-wait for work.
-	Spinning bool
+	// Spinning says whether idle ONNX Runtime threads busy-wait for work while a batch runs: SpinAuto (for a tower
+	// of SpinMinBytes or more), SpinOn or SpinOff.
+	Spinning Spin
 	// Affinity is "none" (never pin threads), "ort" (ONNX Runtime's default: it pins one thread per core when it
 	// picks the count itself, i.e. with IntraOpThreads 0) or an explicit affinity list in ONNX Runtime's syntax
 	// (session.intra_op_thread_affinities: one entry per thread but the calling one, ';' between threads, ','
@@ -49,6 +54,25 @@ type SessionOptions struct {
 	// ProviderTensorRT (with CUDA behind it for the nodes TensorRT does not take). The library in use must have it
 	// (a GPU build, through CLIPEVAL_ORT_LIB).
 	Provider string
+}
+
+// Spin is the spinning setting: SpinAuto, SpinOn or SpinOff.
+type Spin int8
+
+// The spinning settings: by the tower's size (the default), always, never (option spinning true or false).
+const (
+	SpinAuto Spin = iota
+	SpinOn
+	SpinOff
+)
+
+// SpinMinBytes is the ONNX file size from which a tower spins under SpinAuto: real CLIP towers are 40 MB and more
+// (BiomedCLIP's 345 and 440 MB), test and demo models a few MB at most.
+const SpinMinBytes = 64 << 20
+
+// spins reports whether a tower whose ONNX file has size bytes spins under s.
+func (s Spin) spins(size int64) bool {
+	return s == SpinOn || (s == SpinAuto && size >= SpinMinBytes)
 }
 
 // The execution providers of option execution_provider.
@@ -118,7 +142,8 @@ func sessionOptionFields() []sdk.Field {
 		{Name: OptionOptimization, Type: sdk.FieldString, Choices: optimizationChoices,
 			Help: "ONNX Runtime graph optimisation level (default all); it can change embeddings in the last bits"},
 		{Name: OptionSpinning, Type: sdk.FieldBool, KeepsEmbeddings: true,
-			Help: "let idle ONNX Runtime threads busy-wait for work while a batch runs (default true; they stop when it returns, leaving the cores to preprocessing; false: they sleep between parallel sections and are woken)"},
+			Help: "let idle ONNX Runtime threads busy-wait for work while a batch runs (they stop when it returns, leaving the cores to preprocessing); " +
+				"false: they sleep between parallel sections and are woken (default: true for a tower whose ONNX file is 64 MiB or more, false for a smaller one)"},
 		{Name: OptionThreadAffinity, Type: sdk.FieldString, KeepsEmbeddings: true,
 			Help: "none (default: threads are never pinned), ort (ONNX Runtime pins one per core when it picks the count, i.e. threads 0), " +
 				"or an explicit list in ONNX Runtime's syntax, one entry per thread but the caller: \"2;3;4\" (1-based processors)"},
@@ -130,7 +155,7 @@ func sessionOptionFields() []sdk.Field {
 
 // parseSessionOptions reads the session options from a model's options (already checked by checkOption).
 func parseSessionOptions(options map[string]string) SessionOptions {
-	o := SessionOptions{Optimization: defaultOptimization, Spinning: true, Affinity: affinityNone, Provider: ProviderCPU}
+	o := SessionOptions{Optimization: defaultOptimization, Spinning: SpinAuto, Affinity: affinityNone, Provider: ProviderCPU}
 	if v, ok := options[OptionThreads]; ok {
 		o.IntraOpThreads, _ = strconv.Atoi(v)
 	}
@@ -141,7 +166,10 @@ func parseSessionOptions(options map[string]string) SessionOptions {
 		o.Optimization = v
 	}
 	if v, ok := options[OptionSpinning]; ok {
-		o.Spinning, _ = strconv.ParseBool(v)
+		o.Spinning = SpinOff
+		if on, _ := strconv.ParseBool(v); on {
+			o.Spinning = SpinOn
+		}
 	}
 	if v, ok := options[OptionThreadAffinity]; ok {
 		o.Affinity = v
@@ -223,20 +251,21 @@ func checkAffinityList(a string) error {
 	return nil
 }
 
-// ortOptions makes the ONNX Runtime session options for o; the caller destroys them.
-func (o SessionOptions) ortOptions() (*ort.SessionOptions, error) {
+// ortOptions makes the ONNX Runtime session options for o, for a tower whose ONNX file has size bytes; the caller
+// destroys them.
+func (o SessionOptions) ortOptions(size int64) (*ort.SessionOptions, error) {
 	opts, err := ort.NewSessionOptions()
 	if err != nil {
 		return nil, fmt.Errorf("creating session options: %w", err)
 	}
-	if err := o.apply(opts); err != nil {
+	if err := o.apply(opts, o.Spinning.spins(size)); err != nil {
 		opts.Destroy()
 		return nil, err
 	}
 	return opts, nil
 }
 
-func (o SessionOptions) apply(opts *ort.SessionOptions) error {
+func (o SessionOptions) apply(opts *ort.SessionOptions, spins bool) error {
 	threads := o.IntraOpThreads
 	if threads == 0 && o.Affinity != affinityORT {
 		threads = DefaultThreads()
@@ -256,14 +285,13 @@ func (o SessionOptions) apply(opts *ort.SessionOptions) error {
 		return fmt.Errorf("setting graph optimisation %s: %w", o.Optimization, err)
 	}
 	spin := "0"
-	if o.Spinning {
+	if spins {
 		spin = "1"
 	}
-	// Spinning workers pick up each parallel section at once instead of being woken (on a virtual machine a wake-up
-	// is an interrupt to a halted CPU); force_spinning_stop ends the spinning when Run returns, so that between runs
-	// the cores go to preprocessing and the other processes rather than to busy-waiting.
+	// force_spinning_stop ends the spinning when Run returns, so that between runs the cores go to preprocessing
+	// and the other processes rather than to busy-waiting (see SessionOptions).
 	entries := [][2]string{{"session.intra_op.allow_spinning", spin}, {"session.inter_op.allow_spinning", spin}}
-	if o.Spinning {
+	if spins {
 		entries = append(entries, [2]string{"session.force_spinning_stop", "1"})
 	}
 	if affinityThreads(o.Affinity) > 0 {

@@ -21,15 +21,16 @@ func TestSessionOptionValues(t *testing.T) {
 		want    SessionOptions
 		wantErr string // of the first option in key order that is wrong
 	}{
-		{"defaults", nil, SessionOptions{Optimization: "all", Spinning: true, Affinity: "none", Provider: "cpu"}, ""},
-		{"spinning off", map[string]string{"spinning": "false"}, SessionOptions{Optimization: "all", Affinity: "none", Provider: "cpu"}, ""},
+		{"defaults", nil, SessionOptions{Optimization: "all", Spinning: SpinAuto, Affinity: "none", Provider: "cpu"}, ""},
+		{"spinning off", map[string]string{"spinning": "false"}, SessionOptions{Optimization: "all", Spinning: SpinOff, Affinity: "none", Provider: "cpu"}, ""},
+		{"spinning on", map[string]string{"spinning": "1"}, SessionOptions{Optimization: "all", Spinning: SpinOn, Affinity: "none", Provider: "cpu"}, ""},
 		{"everything set", map[string]string{"threads": "3", "inter_op_threads": "2", "graph_optimization": "basic", "spinning": "true", "thread_affinity": "ort",
 			"execution_provider": "cuda"},
-			SessionOptions{IntraOpThreads: 3, InterOpThreads: 2, Optimization: "basic", Spinning: true, Affinity: "ort", Provider: "cuda"}, ""},
+			SessionOptions{IntraOpThreads: 3, InterOpThreads: 2, Optimization: "basic", Spinning: SpinOn, Affinity: "ort", Provider: "cuda"}, ""},
 		{"an affinity list implies the thread count", map[string]string{"thread_affinity": "2;3-4;5,7"},
-			SessionOptions{IntraOpThreads: 4, Optimization: "all", Spinning: true, Affinity: "2;3-4;5,7", Provider: "cpu"}, ""},
+			SessionOptions{IntraOpThreads: 4, Optimization: "all", Affinity: "2;3-4;5,7", Provider: "cpu"}, ""},
 		{"an affinity list and its thread count", map[string]string{"thread_affinity": "2", "threads": "2", "execution_provider": "tensorrt"},
-			SessionOptions{IntraOpThreads: 2, Optimization: "all", Spinning: true, Affinity: "2", Provider: "tensorrt"}, ""},
+			SessionOptions{IntraOpThreads: 2, Optimization: "all", Affinity: "2", Provider: "tensorrt"}, ""},
 		{"an unknown execution provider", map[string]string{"execution_provider": "gpu"}, SessionOptions{}, `option execution_provider "gpu": want cpu, cuda or tensorrt`},
 		{"negative threads", map[string]string{"threads": "-1"}, SessionOptions{}, `option threads "-1": want a non-negative integer`},
 		{"inter-op threads not a number", map[string]string{"inter_op_threads": "many"}, SessionOptions{}, `option inter_op_threads "many": want a non-negative integer`},
@@ -100,22 +101,27 @@ func TestSessionOptionsReachONNXRuntime(t *testing.T) {
 	b := New(sharedtest.ORTLib(t))
 	defer b.Close()
 	require.NoError(t, b.init())
+	spin := map[string]string{"session.intra_op.allow_spinning": "1", "session.inter_op.allow_spinning": "1", "session.force_spinning_stop": "1"}
+	noSpin := map[string]string{"session.intra_op.allow_spinning": "0", "session.inter_op.allow_spinning": "0"}
+	const small, large = 4 << 20, SpinMinBytes // a test model's tower, the smallest that spins by default
 	tests := []struct {
 		name string
 		o    SessionOptions
+		size int64             // of the tower's ONNX file
 		want map[string]string // session config entries
 	}{
-		{"defaults", parseSessionOptions(nil),
-			map[string]string{"session.intra_op.allow_spinning": "1", "session.inter_op.allow_spinning": "1", "session.force_spinning_stop": "1"}},
-		{"no spinning", SessionOptions{Optimization: "all", Affinity: "none"},
-			map[string]string{"session.intra_op.allow_spinning": "0", "session.inter_op.allow_spinning": "0"}},
-		{"spinning and an affinity list", SessionOptions{IntraOpThreads: 3, Optimization: "disable", Spinning: true, Affinity: "1;2"},
+		{"defaults, a large tower", parseSessionOptions(nil), large, spin},
+		{"defaults, a small tower", parseSessionOptions(nil), small, noSpin},
+		{"defaults, just under the size", parseSessionOptions(nil), large - 1, noSpin},
+		{"no spinning, a large tower", parseSessionOptions(map[string]string{"spinning": "false"}), large, noSpin},
+		{"spinning, a small tower", parseSessionOptions(map[string]string{"spinning": "true"}), small, spin},
+		{"spinning and an affinity list", SessionOptions{IntraOpThreads: 3, Optimization: "disable", Spinning: SpinOn, Affinity: "1;2"}, small,
 			map[string]string{"session.intra_op.allow_spinning": "1", "session.inter_op.allow_spinning": "1", "session.force_spinning_stop": "1",
 				"session.intra_op_thread_affinities": "1;2"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			opts, err := tc.o.ortOptions()
+			opts, err := tc.o.ortOptions(tc.size)
 			require.NoError(t, err)
 			defer opts.Destroy()
 			for k, v := range tc.want {
@@ -128,7 +134,7 @@ func TestSessionOptionsReachONNXRuntime(t *testing.T) {
 				require.NoError(t, err)
 				assert.False(t, has)
 			}
-			if !tc.o.Spinning {
+			if tc.want["session.intra_op.allow_spinning"] == "0" {
 				has, err := opts.HasSessionConfigEntry("session.force_spinning_stop")
 				require.NoError(t, err)
 				assert.False(t, has)
