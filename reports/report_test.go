@@ -606,16 +606,22 @@ func TestRendererPrepare(t *testing.T) {
 				return
 			}
 			assert.Equal(t, tc.prepared+total-tc.reused, rd.rasterised, "Write rasterises only what it did not find")
-			require.Len(t, got, len(want))
-			for i, f := range got {
-				a, err := os.ReadFile(want[i])
-				require.NoError(t, err)
-				b, err := os.ReadFile(f)
-				require.NoError(t, err)
-				assert.Equal(t, filepath.Base(want[i]), filepath.Base(f))
-				assert.True(t, bytes.Equal(a, b), "%s differs from the plain report's", filepath.Base(f))
-			}
+			sameFiles(t, want, got)
 		})
+	}
+}
+
+// sameFiles checks that the files got are those of want, in order, named alike and byte for byte equal.
+func sameFiles(t *testing.T, want, got []string) {
+	t.Helper()
+	require.Len(t, got, len(want))
+	for i, f := range got {
+		a, err := os.ReadFile(want[i])
+		require.NoError(t, err)
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		assert.Equal(t, filepath.Base(want[i]), filepath.Base(f))
+		assert.True(t, bytes.Equal(a, b), "%s differs from the plain report's", filepath.Base(f))
 	}
 }
 
@@ -820,14 +826,9 @@ func TestRendererWriteTakesOverPreparedPlots(t *testing.T) {
 	}
 	got, err := rd.Write(t.TempDir(), full, nil)
 	require.NoError(t, err)
+	sameFiles(t, want, got)
 	pngs := 0
-	require.Len(t, got, len(want))
-	for i, f := range got {
-		a, err := os.ReadFile(want[i])
-		require.NoError(t, err)
-		b, err := os.ReadFile(f)
-		require.NoError(t, err)
-		assert.True(t, bytes.Equal(a, b), "%s differs from the plain report's", filepath.Base(f))
+	for _, f := range got {
 		if filepath.Ext(f) == ".png" {
 			pngs++
 		}
