@@ -54,6 +54,11 @@ func (ps Problems) Error() string {
 	return strings.Join(lines, "\n")
 }
 
+// Addf appends the problem at pos whose message is format with args (fmt.Sprintf).
+func (ps *Problems) Addf(pos Pos, format string, args ...any) {
+	*ps = append(*ps, Problem{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+}
+
 // Config is a parsed experiment config.
 type Config struct {
 	// Path is the config file as given; Dir is its folder, against which relative paths resolve.

@@ -150,9 +150,6 @@ func (r *Runner) check(ctx context.Context, cfg *config.Config, workRoot string,
 	defer models() // the models are checked beside the dataset loads: every return waits for them
 	var err error
 	// Datasets are loaded even when models have problems, so that one pass reports both.
-	problem := func(pos config.Pos, format string, args ...any) {
-		problems = append(problems, config.Problem{Pos: pos, Msg: fmt.Sprintf(format, args...)})
-	}
 	if workRoot != "" {
 		sweepWorkDirs(workRoot)
 	}
@@ -176,7 +173,7 @@ func (r *Runner) check(ctx context.Context, cfg *config.Config, workRoot string,
 				c.Close()
 				return nil, ctx.Err()
 			}
-			problem(t.cfg.Pos, "task %q: loading the dataset: %v", t.cfg.Name, err)
+			problems.Addf(t.cfg.Pos, "task %q: loading the dataset: %v", t.cfg.Name, err)
 			continue
 		}
 		t.data, t.payload = ds, payloads[i]
@@ -212,9 +209,6 @@ func (r *Runner) SchemaProblems(ctx context.Context, cfg *config.Config) config.
 // that is not one.
 func (r *Runner) checkPlugins(ctx context.Context, cfg *config.Config, folders, open bool) (c *Checked, payloads [][2][]byte,
 	problems config.Problems, models func() (config.Problems, error)) {
-	problem := func(pos config.Pos, format string, args ...any) {
-		problems = append(problems, config.Problem{Pos: pos, Msg: fmt.Sprintf(format, args...)})
-	}
 	c = &Checked{tasks: make([]*loadedTask, len(cfg.Tasks)), models: make([]*pluginhost.Model, len(cfg.Models)),
 		backend: make([]*sdk.PluginInfo, len(cfg.Models)), opened: make([]*opened, len(cfg.Models))}
 	payloads = make([][2][]byte, len(cfg.Tasks))
@@ -240,12 +234,12 @@ func (r *Runner) checkPlugins(ctx context.Context, cfg *config.Config, folders, 
 	for i, t := range cfg.Tasks {
 		p, err := r.Host.Task(t.Plugin)
 		if err != nil {
-			problem(t.Pos, "task %q: %v", t.Name, err)
+			problems.Addf(t.Pos, "task %q: %v", t.Name, err)
 			continue
 		}
 		info, err := p.Describe(ctx, sdk.DescribeRequest{})
 		if err != nil {
-			problem(t.Pos, "task %q: %v", t.Name, err)
+			problems.Addf(t.Pos, "task %q: %v", t.Name, err)
 			continue
 		}
 		ds, opts, err := cfg.CheckTask(t, info)
@@ -264,18 +258,15 @@ func (r *Runner) checkPlugins(ctx context.Context, cfg *config.Config, folders, 
 // with open loads each that passes (Info, into c.opened); it returns their problems, or an error that is not one.
 func (r *Runner) checkModels(ctx context.Context, cfg *config.Config, c *Checked, folders, open bool) (config.Problems, error) {
 	var problems config.Problems
-	problem := func(pos config.Pos, format string, args ...any) {
-		problems = append(problems, config.Problem{Pos: pos, Msg: fmt.Sprintf(format, args...)})
-	}
 	for i, m := range cfg.Models {
 		backend, err := r.Host.Model(m.Backend)
 		if err != nil {
-			problem(m.Pos, "model %q: %v", m.Name, err)
+			problems.Addf(m.Pos, "model %q: %v", m.Name, err)
 			continue
 		}
 		info, err := backend.Describe(ctx, sdk.DescribeRequest{})
 		if err != nil {
-			problem(m.Pos, "model %q: %v", m.Name, err)
+			problems.Addf(m.Pos, "model %q: %v", m.Name, err)
 			continue
 		}
 		if err := cfg.CheckModel(m, info); err != nil {
@@ -291,11 +282,11 @@ func (r *Runner) checkModels(ctx context.Context, cfg *config.Config, c *Checked
 		}
 		check, err := backend.CheckModel(ctx, sdk.CheckModelRequest{Model: modelRef(cfg, m)})
 		if err != nil {
-			problem(m.Pos, "model %q: %v", m.Name, err)
+			problems.Addf(m.Pos, "model %q: %v", m.Name, err)
 			continue
 		}
 		for _, p := range check.Problems {
-			problems = append(problems, config.Problem{Pos: m.KeyPos(p.Key), Msg: fmt.Sprintf("model %q: %s", m.Name, p.Message)})
+			problems.Addf(m.KeyPos(p.Key), "model %q: %s", m.Name, p.Message)
 		}
 		c.models[i], c.backend[i] = backend, info
 		if open && len(check.Problems) == 0 {
